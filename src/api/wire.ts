@@ -1,0 +1,82 @@
+/**
+ * JSON shapes of the management API, shared by the server and the CLI client. The keys of the
+ * original tenement are kept; new keys are only added.
+ * @module
+ */
+import type { Health, InstanceStatus } from "../core/lifecycle.ts";
+
+/** One element of `GET /api/instances`. */
+export interface InstanceJson {
+  /** `service:id`. */
+  readonly id: string;
+  /** Listen address, `127.0.0.1:PORT`, or "" when not running. */
+  readonly socket: string;
+  readonly uptime_secs: number;
+  readonly idle_secs: number;
+  readonly restarts: number;
+  readonly health: Health;
+  readonly storage_used_bytes: number;
+  readonly storage_quota_bytes: number | null;
+  readonly weight: number;
+  /** Added: the service name. */
+  readonly service: string;
+  /** Added: the instance id alone. */
+  readonly instance: string;
+  /** Added: lifecycle status. */
+  readonly status: InstanceStatus;
+  readonly pid: number | null;
+  readonly port: number | null;
+  /** Added: why it is failed, stopped or restarting. */
+  readonly reason: string | null;
+  /** Added: seconds until a backoff or failed instance is retried. */
+  readonly retry_in_secs: number | null;
+}
+
+/** `POST /api/instances/spawn` body. */
+export interface SpawnRequest {
+  readonly process: string;
+  readonly id: string;
+}
+
+/** Answer of spawn and restart. */
+export interface SpawnResponse {
+  readonly instance: string;
+  readonly socket: string;
+  readonly port: number | null;
+  readonly status: InstanceStatus;
+  readonly pid: number | null;
+}
+
+/** `PUT /api/instances/:id/weight` body. */
+export interface WeightRequest {
+  readonly weight: number;
+}
+
+/** Answer of a weight change. */
+export interface WeightResponse {
+  readonly instance: string;
+  readonly weight: number;
+}
+
+/** Answer of `GET /api/instances/:id/health`. */
+export interface HealthResponse {
+  readonly instance: string;
+  readonly health: Health;
+  readonly status: InstanceStatus;
+  readonly reason: string | null;
+}
+
+/** Every API error body. */
+export interface ErrorBody {
+  readonly error: string;
+  readonly field?: string;
+}
+
+/** One log line, in the original's key order. */
+export interface LogEntryJson {
+  readonly timestamp: number;
+  readonly level: "stdout" | "stderr";
+  readonly process: string;
+  readonly instance_id: string;
+  readonly message: string;
+}

@@ -1,0 +1,103 @@
+/**
+ * Typed client of the management API for the client verbs, over the shared wire types.
+ * @module
+ */
+import { TenementError } from "../core/errors.ts";
+import type { InstanceRef } from "../core/instance_key.ts";
+import type {
+  ErrorBody,
+  HealthResponse,
+  InstanceJson,
+  LogEntryJson,
+  SpawnResponse,
+  WeightResponse,
+} from "../api/wire.ts";
+
+/** Talks to a running `ten serve`. */
+export class ApiClient {
+  readonly server: string;
+  readonly #token: string;
+
+  constructor(server: string, token: string) {
+    this.server = server;
+    this.#token = token;
+  }
+
+  /** `GET /api/instances`. */
+  listInstances(all: boolean): Promise<InstanceJson[]> {
+    return this.#request("GET", `/api/instances${all ? "?all=true" : ""}`);
+  }
+
+  /** `POST /api/instances/spawn`. */
+  spawn(ref: InstanceRef): Promise<SpawnResponse> {
+    return this.#request("POST", "/api/instances/spawn", { process: ref.service, id: ref.id });
+  }
+
+  /** `DELETE /api/instances/:id`. */
+  async stop(ref: InstanceRef): Promise<void> {
+    await this.#request("DELETE", `/api/instances/${key(ref)}`);
+  }
+
+  /** `POST /api/instances/:id/restart`. */
+  restart(ref: InstanceRef): Promise<SpawnResponse> {
+    return this.#request("POST", `/api/instances/${key(ref)}/restart`);
+  }
+
+  /** `GET /api/instances/:id/health`. */
+  health(ref: InstanceRef): Promise<HealthResponse> {
+    return this.#request("GET", `/api/instances/${key(ref)}/health`);
+  }
+
+  /** `PUT /api/instances/:id/weight`. */
+  setWeight(ref: InstanceRef, weight: number): Promise<WeightResponse> {
+    return this.#request("PUT", `/api/instances/${key(ref)}/weight`, { weight });
+  }
+
+  /** `GET /api/logs`. */
+  logs(query: URLSearchParams): Promise<LogEntryJson[]> {
+    return this.#request("GET", `/api/logs?${query}`);
+  }
+
+  /** `GET /api/logs/stream`: the raw SSE response. */
+  async logStream(query: URLSearchParams): Promise<Response> {
+    const res = await this.#fetch("GET", `/api/logs/stream?${query}`);
+    if (!res.ok) throw await errorOf(res);
+    return res;
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.#fetch(method, path, body);
+    if (!res.ok) throw await errorOf(res);
+    if (res.status === 204) return undefined as T;
+    return await res.json() as T;
+  }
+
+  async #fetch(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    try {
+      return await fetch(`${this.server}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (cause: unknown) {
+      throw new TenementError(`Failed to connect to server at ${this.server}`, { cause });
+    }
+  }
+}
+
+function key(ref: InstanceRef): string {
+  return encodeURIComponent(`${ref.service}:${ref.id}`);
+}
+
+async function errorOf(res: Response): Promise<TenementError> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as ErrorBody;
+    if (typeof body.error === "string") return new TenementError(body.error);
+  } catch {
+    // Not JSON: fall through to the status line.
+  }
+  return new TenementError(`Server returned ${res.status} ${res.statusText}`);
+}

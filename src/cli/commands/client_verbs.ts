@@ -1,0 +1,66 @@
+/**
+ * The thin client verbs: spawn, stop, restart, health, weight. Each checks its argument locally,
+ * calls the API, and prints the original tenement's output line.
+ * @module
+ */
+import { formatInstanceKey, parseInstanceKey } from "../../core/instance_key.ts";
+import { assertWeight } from "../../core/weights.ts";
+import { ApiClient } from "../api_client.ts";
+import { type GlobalOptions, resolveToken, serverUrl } from "../global_options.ts";
+import { out } from "../output.ts";
+
+/** A client for the configured server and token. */
+export async function clientFor(g: GlobalOptions): Promise<ApiClient> {
+  return new ApiClient(serverUrl(g), await resolveToken(g));
+}
+
+/** `ten spawn service:id`. */
+export async function spawnVerb(target: string, g: GlobalOptions): Promise<number> {
+  const ref = parseInstanceKey(target);
+  const res = await (await clientFor(g)).spawn(ref);
+  out.line(`Spawned ${formatInstanceKey(ref)}`);
+  if (res.port !== null) out.line(`Listening on 127.0.0.1:${res.port}`);
+  return 0;
+}
+
+/** `ten stop service:id`. */
+export async function stopVerb(target: string, g: GlobalOptions): Promise<number> {
+  const ref = parseInstanceKey(target);
+  await (await clientFor(g)).stop(ref);
+  out.line(`Stopped ${target}`);
+  return 0;
+}
+
+/** `ten restart service:id`. */
+export async function restartVerb(target: string, g: GlobalOptions): Promise<number> {
+  const ref = parseInstanceKey(target);
+  await (await clientFor(g)).restart(ref);
+  out.line(`Restarted ${formatInstanceKey(ref)}`);
+  return 0;
+}
+
+/** `ten health service:id [--json]`. */
+export async function healthVerb(
+  target: string,
+  options: { json?: boolean },
+  g: GlobalOptions,
+): Promise<number> {
+  const ref = parseInstanceKey(target);
+  const res = await (await clientFor(g)).health(ref);
+  if (options.json) out.json(res);
+  else out.line(`${res.instance}: ${res.health}`);
+  return 0;
+}
+
+/** `ten weight service:id N`. */
+export async function weightVerb(
+  target: string,
+  weight: string,
+  g: GlobalOptions,
+): Promise<number> {
+  const ref = parseInstanceKey(target);
+  const value = assertWeight(/^\d+$/.test(weight) ? Number(weight) : weight);
+  const res = await (await clientFor(g)).setWeight(ref, value);
+  out.line(`Set ${res.instance} weight to ${res.weight}`);
+  return 0;
+}

@@ -1,0 +1,132 @@
+/**
+ * The `ten` command line: global options, one verb per file, and the one place that turns errors
+ * into `Error: …` on stderr and exit codes (1 for failures, 2 for usage errors).
+ * @module
+ */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { ConfigErrors, InvalidInputError } from "../core/errors.ts";
+import { setupLogging } from "../logging.ts";
+import {
+  healthVerb,
+  restartVerb,
+  spawnVerb,
+  stopVerb,
+  weightVerb,
+} from "./commands/client_verbs.ts";
+import { configVerb } from "./commands/config.ts";
+import { initVerb } from "./commands/init.ts";
+import { logsVerb } from "./commands/logs.ts";
+import { psVerb } from "./commands/ps.ts";
+import { serveVerb } from "./commands/serve.ts";
+import { tokenGenVerb } from "./commands/token_gen.ts";
+import type { GlobalOptions } from "./global_options.ts";
+import { err } from "./output.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit code of a usage error. */
+const USAGE_EXIT = 2;
+
+function buildProgram(setCode: (p: Promise<number>) => void): Command {
+  const program = new Command("ten")
+    .description("Hyperlightweight process hypervisor: one process per tenant, woken on request")
+    .version(`tenement ${VERSION}`, "-V, --version")
+    .option("--server <url>", "server URL for client commands (env TENEMENT_SERVER)")
+    .option("--token <token>", "API token (env TENEMENT_TOKEN, else {data_dir}/api_token)")
+    .option("--data-dir <path>", "override settings.data_dir (env TENEMENT_DATA_DIR)")
+    .option("--config <path>", "path to tenement.toml (env TENEMENT_CONFIG)")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
+      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+    });
+  const g = (cmd: { optsWithGlobals(): unknown }): GlobalOptions =>
+    cmd.optsWithGlobals() as GlobalOptions;
+
+  program.command("serve").description("run the daemon: proxy, API and supervisor")
+    .option("-p, --port <port>", "port to listen on", "8080")
+    .option("-d, --domain <domain>", "domain whose subdomains route to instances", "localhost")
+    .option("--bind <address>", "address to listen on", "0.0.0.0")
+    .option("--tls", "serve HTTPS with ACME certificates")
+    .addOption(new Option("--email <email>", "ACME account email").implies({ tls: true }))
+    .option("--staging", "use the ACME staging directory")
+    .action((opts, cmd) => setCode(serveVerb(opts, g(cmd))));
+  program.command("spawn").description("start an instance").argument("<service:id>")
+    .action((target, _opts, cmd) => setCode(spawnVerb(target, g(cmd))));
+  program.command("stop").description("stop an instance").argument("<service:id>")
+    .action((target, _opts, cmd) => setCode(stopVerb(target, g(cmd))));
+  program.command("restart").description("restart an instance (clears failed state)")
+    .argument("<service:id>")
+    .action((target, _opts, cmd) => setCode(restartVerb(target, g(cmd))));
+  program.command("ps").alias("ls").description("list running instances")
+    .option("-a, --all", "include asleep, stopped and failed instances")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(psVerb(opts, g(cmd))));
+  program.command("health").description("check an instance's health now").argument("<service:id>")
+    .option("--json", "print JSON")
+    .action((target, opts, cmd) => setCode(healthVerb(target, opts, g(cmd))));
+  program.command("weight").description("set an instance's traffic weight (0-100)")
+    .argument("<service:id>").argument("<weight>")
+    .action((target, weight, _opts, cmd) => setCode(weightVerb(target, weight, g(cmd))));
+  program.command("logs").description("show instance output").argument("[service:id]")
+    .option("--level <level>", "stdout or stderr")
+    .option("--search <text>", "only lines containing this text (case-insensitive)")
+    .option("--limit <n>", "newest N lines", "100")
+    .option("-f, --follow", "stream new lines")
+    .option("--json", "print JSON")
+    .action((target, opts, cmd) => setCode(logsVerb(target, opts, g(cmd))));
+  program.command("config").description("validate and show tenement.toml")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(configVerb(opts, g(cmd))));
+  program.command("init").description("write a starter tenement.toml here")
+    .option("--name <name>", "service name (default: directory name)")
+    .option("--command <command>", "command that starts the app (default: detected)")
+    .action((opts) => setCode(initVerb(opts)));
+  program.command("token-gen").description("create an API token (admin, or --tenant)")
+    .option("--tenant <id>", "make a token limited to this instance id (or service:id)")
+    .option("--description <text>", "note stored with a tenant token")
+    .action((opts, cmd) => setCode(tokenGenVerb(opts, g(cmd))));
+  return program;
+}
+
+/** Runs `ten` with `args`; resolves with the exit code. */
+export async function runCli(args: readonly string[]): Promise<number> {
+  const verb = args.find((a) => !a.startsWith("-"));
+  await setupLogging(verb === "serve" ? "info" : "warning", {
+    TENEMENT_LOG: Deno.env.get("TENEMENT_LOG"),
+    RUST_LOG: Deno.env.get("RUST_LOG"),
+  });
+  let result: Promise<number> = Promise.resolve(0);
+  const program = buildProgram((p) => result = p);
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return await result;
+  } catch (e: unknown) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+      if (e.code === "commander.help") return 0;
+      return USAGE_EXIT;
+    }
+    printError(e);
+    return 1;
+  }
+}
+
+function printError(e: unknown): void {
+  if (e instanceof ConfigErrors) {
+    err.line(`Error: ${e.message}`);
+    return;
+  }
+  err.line(`Error: ${e instanceof Error ? e.message : String(e)}`);
+  const causes: string[] = [];
+  let cause = e instanceof Error ? e.cause : undefined;
+  while (cause !== undefined && causes.length < 5) {
+    causes.push(cause instanceof Error ? cause.message : String(cause));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  if (causes.length > 0 && !(e instanceof InvalidInputError)) {
+    err.line("");
+    err.line("Caused by:");
+    causes.forEach((c, i) => err.line(`    ${i}: ${c}`));
+  }
+}

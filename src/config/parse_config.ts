@@ -1,0 +1,682 @@
+/**
+ * `tenement.toml` text → a validated {@link Config}, or one {@link ConfigErrors} that lists every
+ * problem found, each with its `file:line:column` and dotted key path. Pure given the text: no
+ * I/O and no Deno APIs; `load_config.ts` does the reading.
+ * @module
+ */
+import { parse, TomlError } from "smol-toml";
+import { ConfigError, ConfigErrors, InvalidInputError } from "../core/errors.ts";
+import { nameProblem } from "../core/instance_key.ts";
+import { suggest } from "../core/suggest.ts";
+import {
+  findKeyPosition,
+  formatKeyPath,
+  indexKeyPositions,
+  type KeyPositionIndex,
+  type KeySegment,
+} from "./key_positions.ts";
+import {
+  type Config,
+  ISOLATIONS,
+  type Mount,
+  RESTART_POLICIES,
+  type RoutingConfig,
+  SERVICE_DEFAULTS,
+  type ServiceConfig,
+  type Settings,
+  SETTINGS_DEFAULTS,
+  TLS_DEFAULTS,
+  type TlsSettings,
+} from "./schema.ts";
+
+/** A data dir given outside the file, and where it came from (for messages). */
+export interface DataDirOverride {
+  readonly value: string;
+  /** e.g. `--data-dir` or `TENEMENT_DATA_DIR`. */
+  readonly source: string;
+}
+
+/** Options for {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** The config file's path, shown as is in messages; resolved against `cwd` for `Config.path`. */
+  readonly path: string;
+  /** Absolute directory that a relative `path` or override resolves against. @default {"/"} */
+  readonly cwd?: string | undefined;
+  /** Replaces `settings.data_dir` (from `--data-dir` or `TENEMENT_DATA_DIR`). */
+  readonly dataDirOverride?: DataDirOverride | undefined;
+}
+
+/**
+ * Parses and validates a `tenement.toml`. Durations become milliseconds and relative paths are
+ * resolved against the file's directory; `{data_dir}` and friends are left for spawn time.
+ *
+ * @throws {ConfigErrors} listing every syntax or validation problem, sorted by position.
+ * @throws {InvalidInputError} when the data dir override starts with `~`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const config = parseConfig('[service.app]\ncommand = "./app"\n', { path: "/srv/tenement.toml" });
+ * equal(config.services.get("app")?.workdir, "/srv");
+ * equal(config.settings.dataDir, "/srv/tenement-data");
+ * ```
+ */
+export function parseConfig(text: string, options: ParseConfigOptions): Config {
+  const override = options.dataDirOverride;
+  if (override !== undefined && override.value.startsWith("~")) {
+    throw new InvalidInputError(tildeProblem(override.source, override.value), "data_dir");
+  }
+  const cwd = options.cwd ?? "/";
+  const path = resolvePath(cwd, options.path);
+  const dir = parentDir(path);
+  const root = parseToml(text, options.path);
+  const ctx: Context = { file: options.path, positions: indexKeyPositions(text), errors: [] };
+
+  const { process: legacy, ...rest } = root;
+  reportLegacyProcess(ctx, legacy);
+  const top = readTable(ctx, rest, [], TOP_FIELDS, "at the top level");
+  const dataDir = override === undefined ? undefined : resolvePath(cwd, override.value);
+  const settings = readSettings(ctx, top.settings ?? {}, { dir, dataDir });
+  const services = readServices(ctx, top.service ?? {}, dir);
+  const serviceNames = new Set(Object.keys(top.service ?? {}));
+  const instances = readInstances(ctx, top.instances ?? {}, serviceNames);
+  const routing = readRouting(ctx, top.routing ?? {}, serviceNames);
+
+  if (ctx.errors.length > 0) {
+    const sorted = ctx.errors.toSorted((a, b) =>
+      a.at.line - b.at.line || a.at.column - b.at.column
+    );
+    throw new ConfigErrors(sorted);
+  }
+  return { path, dir, settings, services, instances, routing };
+}
+
+/**
+ * Resolves `path` against the absolute directory `base` and normalises `.`, `..` and repeated
+ * slashes. An absolute `path` ignores `base`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(resolvePath("/srv/app", "./data"), "/srv/app/data");
+ * equal(resolvePath("/srv/app", "../x//y/."), "/srv/x/y");
+ * equal(resolvePath("/srv/app", "/var/lib"), "/var/lib");
+ * ```
+ */
+export function resolvePath(base: string, path: string): string {
+  const parts: string[] = [];
+  for (const part of (path.startsWith("/") ? path : `${base}/${path}`).split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "" && part !== ".") parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/**
+ * The directory holding an absolute, normalised `path`; the root is its own parent.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(parentDir("/srv/app/tenement.toml"), "/srv/app");
+ * equal(parentDir("/tenement.toml"), "/");
+ * ```
+ */
+export function parentDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
+}
+
+// --- Collecting problems ---------------------------------------------------------------------
+
+type Table = Record<string, unknown>;
+
+interface Context {
+  readonly file: string;
+  readonly positions: KeyPositionIndex;
+  readonly errors: ConfigError[];
+}
+
+function report(ctx: Context, path: readonly KeySegment[], problem: string): void {
+  const { line, column } = findKeyPosition(ctx.positions, path);
+  const key = formatKeyPath(path);
+  ctx.errors.push(new ConfigError(problem, { file: ctx.file, line, column, key }));
+}
+
+function badValue(ctx: Context, path: readonly KeySegment[], field: Field<unknown>, raw: unknown) {
+  const hint = field.hint?.(raw) ?? "";
+  const got = describe(raw, field.isText === true);
+  report(
+    ctx,
+    path,
+    `invalid value for "${formatKeyPath(path)}": expected ${field.expected}, got ${got}${hint}`,
+  );
+}
+
+function didYouMean(word: string, candidates: Iterable<string>): string {
+  const match = suggest(word, candidates);
+  return match === undefined ? "" : ` (did you mean ${JSON.stringify(match)}?)`;
+}
+
+function describe(raw: unknown, isText: boolean): string {
+  if (typeof raw === "string") {
+    return isText ? JSON.stringify(raw) : `a string (${JSON.stringify(raw)})`;
+  }
+  if (typeof raw === "number" || typeof raw === "boolean") return String(raw);
+  if (Array.isArray(raw)) return "an array";
+  if (raw instanceof Date) return "a date";
+  return "a table";
+}
+
+function tildeProblem(source: string, value: string): string {
+  return `${source} is ${JSON.stringify(value)}: tilde is not expanded, use an absolute path`;
+}
+
+// --- Typed fields ----------------------------------------------------------------------------
+
+/** How one key's raw TOML value is checked and converted. */
+interface Field<T> {
+  /** What the value must be, after "expected", e.g. "a number of seconds". */
+  readonly expected: string;
+  /** The converted value, or undefined when `raw` is not what `expected` says. */
+  readonly convert: (raw: unknown) => T | undefined;
+  /** Text appended to the message, e.g. a did-you-mean. */
+  readonly hint?: (raw: unknown) => string;
+  /** Show a string that was given as `"x"` rather than `a string ("x")`. */
+  readonly isText?: boolean;
+}
+
+type Fields = Readonly<Record<string, Field<unknown>>>;
+type Values<F extends Fields> = {
+  readonly [K in keyof F]?: F[K] extends Field<infer T> ? T : never;
+};
+
+function isTable(raw: unknown): raw is Table {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw) && !(raw instanceof Date);
+}
+
+function isStringList(raw: unknown): raw is string[] {
+  return Array.isArray(raw) && raw.every((item) => typeof item === "string");
+}
+
+function isNumber(raw: unknown): raw is number {
+  return typeof raw === "number" && Number.isFinite(raw);
+}
+
+function isWholeNumber(raw: unknown): raw is number {
+  return Number.isSafeInteger(raw);
+}
+
+/** Seconds in the TOML (fractions allowed), milliseconds in the Config. */
+function seconds(min: "positive" | "zero_or_more"): Field<number> {
+  return {
+    expected: min === "positive" ? "a number of seconds greater than 0" : "a number of seconds",
+    convert: (raw) =>
+      isNumber(raw) && (raw > 0 || (raw === 0 && min === "zero_or_more"))
+        ? Math.round(raw * 1000)
+        : undefined,
+  };
+}
+
+function wholeNumber(min: 0 | 1, unit?: string): Field<number> {
+  const ofUnit = unit === undefined ? "" : ` of ${unit}`;
+  return {
+    expected: `a whole number${ofUnit}${min === 1 ? " greater than 0" : ""}`,
+    convert: (raw) => (isWholeNumber(raw) && raw >= min ? raw : undefined),
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]): Field<T> {
+  return {
+    expected: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`,
+    convert: (raw) => values.find((value) => value === raw),
+    hint: (raw) => (typeof raw === "string" ? didYouMean(raw, values) : ""),
+    isText: true,
+  };
+}
+
+const PORT: Field<number> = {
+  expected: "a port number from 1 to 65535",
+  convert: (raw) => (isWholeNumber(raw) && raw >= 1 && raw <= 65535 ? raw : undefined),
+};
+const TEXT: Field<string> = {
+  expected: "a non-empty string",
+  convert: (raw) => (typeof raw === "string" && raw.trim() !== "" ? raw : undefined),
+  isText: true,
+};
+const BOOLEAN: Field<boolean> = {
+  expected: "true or false",
+  convert: (raw) => (typeof raw === "boolean" ? raw : undefined),
+};
+const STRING_LIST: Field<readonly string[]> = {
+  expected: "an array of strings",
+  convert: (raw) => (isStringList(raw) ? raw : undefined),
+};
+const HTTP_PATH: Field<string> = {
+  expected: 'a path starting with "/" (e.g. "/health")',
+  convert: (raw) => (typeof raw === "string" && raw.startsWith("/") ? raw : undefined),
+  isText: true,
+};
+const TABLE: Field<Table> = {
+  expected: "a table",
+  convert: (raw) => (isTable(raw) ? raw : undefined),
+};
+const TABLE_LIST: Field<readonly unknown[]> = {
+  expected: "an array of tables",
+  convert: (raw) => (Array.isArray(raw) ? raw : undefined),
+};
+
+/** Converts every known key of `table` and reports unknown keys and bad values. */
+function readTable<F extends Fields>(
+  ctx: Context,
+  table: Table,
+  path: readonly KeySegment[],
+  fields: F,
+  where: string,
+): Values<F> {
+  const values: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(table)) {
+    const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
+    if (field === undefined) {
+      report(
+        ctx,
+        [...path, key],
+        `unknown key ${JSON.stringify(key)} ${where}${didYouMean(key, Object.keys(fields))}`,
+      );
+      continue;
+    }
+    const value = field.convert(raw);
+    if (value === undefined) badValue(ctx, [...path, key], field, raw);
+    else values[key] = value;
+  }
+  return values as Values<F>;
+}
+
+/**
+ * True when required `key` is absent and no unknown key looks like a misspelling of it (that one
+ * is already reported with a did-you-mean).
+ */
+function isMissing(table: Table, key: string, fields: Fields): boolean {
+  if (table[key] !== undefined) return false;
+  const known = Object.keys(fields);
+  return !Object.keys(table).some((k) => !Object.hasOwn(fields, k) && suggest(k, known) === key);
+}
+
+/** Keys of `table` in file order (object order puts integer-like keys first). */
+function keysInFileOrder(ctx: Context, table: Table, path: readonly KeySegment[]): string[] {
+  const lineOf = (key: string) => findKeyPosition(ctx.positions, [...path, key]);
+  return Object.keys(table).toSorted((a, b) =>
+    lineOf(a).line - lineOf(b).line || lineOf(a).column - lineOf(b).column
+  );
+}
+
+// --- Sections --------------------------------------------------------------------------------
+
+const TOP_FIELDS = { settings: TABLE, service: TABLE, instances: TABLE, routing: TABLE };
+
+function reportLegacyProcess(ctx: Context, legacy: unknown): void {
+  if (legacy === undefined) return;
+  const names = isTable(legacy) ? Object.keys(legacy) : [];
+  const problem = (name: string) =>
+    `unknown key "process" at the top level (use [${
+      formatKeyPath(["service", name])
+    }] instead of [${formatKeyPath(["process", name])}])`;
+  if (names.length === 0) report(ctx, ["process"], problem("<name>"));
+  for (const name of names) report(ctx, ["process", name], problem(name));
+}
+
+const SETTINGS_FIELDS = {
+  data_dir: TEXT,
+  health_check_interval: seconds("positive"),
+  max_restarts: wholeNumber(0),
+  restart_window: seconds("positive"),
+  backoff_base_ms: wholeNumber(0, "milliseconds"),
+  backoff_max_ms: wholeNumber(0, "milliseconds"),
+  backoff_reset_secs: seconds("zero_or_more"),
+  port_range_start: PORT,
+  port_range_end: PORT,
+  max_concurrent_starts: wholeNumber(0),
+  tls: TABLE,
+};
+
+function readSettings(
+  ctx: Context,
+  table: Table,
+  paths: { readonly dir: string; readonly dataDir: string | undefined },
+): Settings {
+  const v = readTable(ctx, table, ["settings"], SETTINGS_FIELDS, "in [settings]");
+  const dataDirText = v.data_dir ?? SETTINGS_DEFAULTS.data_dir;
+  if (paths.dataDir === undefined && dataDirText.startsWith("~")) {
+    const source = `data_dir in ${ctx.file.slice(ctx.file.lastIndexOf("/") + 1)}`;
+    report(ctx, ["settings", "data_dir"], tildeProblem(source, dataDirText));
+  }
+  const dataDir = paths.dataDir ?? resolvePath(paths.dir, dataDirText);
+  const backoffBaseMs = v.backoff_base_ms ?? SETTINGS_DEFAULTS.backoff_base_ms;
+  const backoffMaxMs = v.backoff_max_ms ?? SETTINGS_DEFAULTS.backoff_max_ms;
+  if (backoffMaxMs < backoffBaseMs) {
+    const key = v.backoff_max_ms === undefined ? "backoff_base_ms" : "backoff_max_ms";
+    report(
+      ctx,
+      ["settings", key],
+      `"settings.backoff_max_ms" (${backoffMaxMs}) must be at least "settings.backoff_base_ms" (${backoffBaseMs})`,
+    );
+  }
+  const portRangeStart = v.port_range_start ?? SETTINGS_DEFAULTS.port_range_start;
+  const portRangeEnd = v.port_range_end ?? SETTINGS_DEFAULTS.port_range_end;
+  if (portRangeStart > portRangeEnd) {
+    const key = v.port_range_start === undefined ? "port_range_end" : "port_range_start";
+    report(
+      ctx,
+      ["settings", key],
+      `"settings.port_range_start" (${portRangeStart}) must not be greater than "settings.port_range_end" (${portRangeEnd})`,
+    );
+  }
+  return {
+    dataDir,
+    healthCheckIntervalMs: v.health_check_interval ??
+      SETTINGS_DEFAULTS.health_check_interval * 1000,
+    maxRestarts: v.max_restarts ?? SETTINGS_DEFAULTS.max_restarts,
+    restartWindowMs: v.restart_window ?? SETTINGS_DEFAULTS.restart_window * 1000,
+    backoffBaseMs,
+    backoffMaxMs,
+    backoffResetMs: v.backoff_reset_secs ?? SETTINGS_DEFAULTS.backoff_reset_secs * 1000,
+    portRangeStart,
+    portRangeEnd,
+    maxConcurrentStarts: v.max_concurrent_starts ?? SETTINGS_DEFAULTS.max_concurrent_starts,
+    tls: readTls(ctx, v.tls ?? {}, { dir: paths.dir, dataDir }),
+  };
+}
+
+const TLS_FIELDS = {
+  enabled: BOOLEAN,
+  acme_email: TEXT,
+  domain: TEXT,
+  cache_dir: TEXT,
+  staging: BOOLEAN,
+  https_port: PORT,
+  http_port: PORT,
+  dns_provider: TEXT,
+};
+
+function readTls(
+  ctx: Context,
+  table: Table,
+  paths: { readonly dir: string; readonly dataDir: string },
+): TlsSettings {
+  const v = readTable(ctx, table, ["settings", "tls"], TLS_FIELDS, "in [settings.tls]");
+  const httpsPort = v.https_port ?? TLS_DEFAULTS.https_port;
+  const httpPort = v.http_port ?? TLS_DEFAULTS.http_port;
+  if (httpPort === httpsPort) {
+    const key = v.http_port === undefined ? "https_port" : "http_port";
+    report(
+      ctx,
+      ["settings", "tls", key],
+      `"settings.tls.http_port" and "settings.tls.https_port" are both ${httpPort}: they must differ`,
+    );
+  }
+  const enabled = v.enabled ?? TLS_DEFAULTS.enabled;
+  if (enabled && v.acme_email === undefined && table["acme_email"] === undefined) {
+    report(
+      ctx,
+      ["settings", "tls", "enabled"],
+      `"settings.tls.acme_email" is required when TLS is enabled (e.g. acme_email = "you@example.com")`,
+    );
+  }
+  return {
+    enabled,
+    acmeEmail: v.acme_email,
+    domain: v.domain,
+    cacheDir: v.cache_dir === undefined
+      ? resolvePath(paths.dataDir, "acme")
+      : resolvePath(paths.dir, v.cache_dir),
+    staging: v.staging ?? TLS_DEFAULTS.staging,
+    httpsPort,
+    httpPort,
+    dnsProvider: v.dns_provider,
+  };
+}
+
+const SERVICE_FIELDS = {
+  command: TEXT,
+  args: STRING_LIST,
+  health: HTTP_PATH,
+  isolation: oneOf(ISOLATIONS),
+  env: TABLE,
+  workdir: TEXT,
+  socket: TEXT,
+  restart: oneOf(RESTART_POLICIES),
+  idle_timeout: seconds("zero_or_more"),
+  startup_timeout: seconds("positive"),
+  request_timeout: seconds("positive"),
+  stop_grace_period: seconds("zero_or_more"),
+  stop_grace_period_secs: seconds("zero_or_more"),
+  memory_limit_mb: wholeNumber(0, "megabytes"),
+  cpu_shares: wholeNumber(1),
+  storage_quota_mb: wholeNumber(0, "megabytes"),
+  storage_persist: BOOLEAN,
+  image: TEXT,
+  mounts: TABLE_LIST,
+  rootfs: TEXT,
+  kernel: TEXT,
+  memory_mb: wholeNumber(1, "megabytes"),
+  vcpus: wholeNumber(1),
+  vsock_port: wholeNumber(0),
+  auto_create: BOOLEAN,
+  auto_create_limit: wholeNumber(0),
+  auto_create_per_minute: wholeNumber(0),
+  auto_create_allow: STRING_LIST,
+  max_queued_requests: wholeNumber(0),
+};
+
+function readServices(ctx: Context, table: Table, dir: string): Map<string, ServiceConfig> {
+  const services = new Map<string, ServiceConfig>();
+  for (const name of keysInFileOrder(ctx, table, ["service"])) {
+    const path = ["service", name];
+    const problem = nameProblem(name);
+    if (problem !== undefined) {
+      report(ctx, path, `invalid service name ${JSON.stringify(name)}: ${problem}`);
+    }
+    const body = table[name];
+    if (isTable(body)) services.set(name, readService(ctx, name, body, dir));
+    else badValue(ctx, path, TABLE, body);
+  }
+  return services;
+}
+
+function readService(ctx: Context, name: string, table: Table, dir: string): ServiceConfig {
+  const path = ["service", name];
+  const where = `in [${formatKeyPath(path)}]`;
+  const v = readTable(ctx, table, path, SERVICE_FIELDS, where);
+  if (isMissing(table, "command", SERVICE_FIELDS)) {
+    const problem = `missing required key "command" ${where} (e.g. command = "python3 app.py")`;
+    report(ctx, [...path, "command"], problem);
+  }
+  if (table["stop_grace_period"] !== undefined && table["stop_grace_period_secs"] !== undefined) {
+    report(
+      ctx,
+      [...path, "stop_grace_period_secs"],
+      `"stop_grace_period_secs" is another name for "stop_grace_period": set only one of them`,
+    );
+  }
+  const d = SERVICE_DEFAULTS;
+  return {
+    name,
+    command: v.command ?? "",
+    args: v.args ?? [],
+    health: v.health,
+    isolation: v.isolation ?? d.isolation,
+    env: readEnv(ctx, v.env ?? {}, [...path, "env"]),
+    workdir: v.workdir === undefined ? dir : resolvePath(dir, v.workdir),
+    socket: v.socket ?? d.socket,
+    restart: v.restart ?? d.restart,
+    idleTimeoutMs: v.idle_timeout ?? d.idle_timeout * 1000,
+    startupTimeoutMs: v.startup_timeout ?? d.startup_timeout * 1000,
+    requestTimeoutMs: v.request_timeout ?? d.request_timeout * 1000,
+    stopGracePeriodMs: v.stop_grace_period ?? v.stop_grace_period_secs ??
+      d.stop_grace_period * 1000,
+    memoryLimitMb: v.memory_limit_mb,
+    cpuShares: v.cpu_shares,
+    storageQuotaMb: v.storage_quota_mb,
+    storagePersist: v.storage_persist ?? d.storage_persist,
+    image: v.image,
+    mounts: readMounts(ctx, v.mounts ?? [], [...path, "mounts"], dir),
+    rootfs: v.rootfs === undefined ? undefined : resolvePath(dir, v.rootfs),
+    autoCreate: v.auto_create ?? d.auto_create,
+    autoCreateLimit: v.auto_create_limit ?? d.auto_create_limit,
+    autoCreatePerMinute: v.auto_create_per_minute ?? d.auto_create_per_minute,
+    autoCreateAllow: checkIds(ctx, v.auto_create_allow ?? [], [...path, "auto_create_allow"]),
+    maxQueuedRequests: v.max_queued_requests ?? d.max_queued_requests,
+  };
+}
+
+function readEnv(ctx: Context, table: Table, path: readonly KeySegment[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, raw] of Object.entries(table)) {
+    const at = [...path, key];
+    if (key === "" || key.includes("=") || key.includes("\0")) {
+      report(
+        ctx,
+        at,
+        `invalid environment variable name ${
+          JSON.stringify(key)
+        }: it must be non-empty and contain no "=" or NUL`,
+      );
+    } else if (typeof raw === "string") {
+      env[key] = raw;
+    } else {
+      const isScalar = typeof raw === "number" || typeof raw === "boolean";
+      const hint = isScalar ? ` (quote it: ${formatKeyPath([key])} = "${raw}")` : "";
+      badValue(ctx, at, { expected: "a string", convert: () => undefined, hint: () => hint }, raw);
+    }
+  }
+  return env;
+}
+
+const MOUNT_FIELDS = { source: TEXT, destination: TEXT, readonly: BOOLEAN };
+
+function readMounts(
+  ctx: Context,
+  list: readonly unknown[],
+  path: readonly KeySegment[],
+  dir: string,
+): Mount[] {
+  const mounts: Mount[] = [];
+  const where = `in [[${formatKeyPath(path)}]]`;
+  list.forEach((raw, index) => {
+    const at = [...path, index];
+    if (!isTable(raw)) return badValue(ctx, at, TABLE, raw);
+    const v = readTable(ctx, raw, at, MOUNT_FIELDS, where);
+    for (const key of ["source", "destination"]) {
+      if (isMissing(raw, key, MOUNT_FIELDS)) {
+        report(ctx, [...at, key], `missing required key "${key}" ${where}`);
+      }
+    }
+    if (v.source !== undefined && v.destination !== undefined) {
+      const source = resolvePath(dir, v.source);
+      mounts.push({ source, destination: v.destination, readonly: v.readonly ?? false });
+    }
+  });
+  return mounts;
+}
+
+/** Reports ids that are not valid names, and repeats; returns the list unchanged. */
+function checkIds(ctx: Context, ids: readonly string[], path: readonly KeySegment[]): string[] {
+  const seen = new Set<string>();
+  ids.forEach((id, index) => {
+    const problem = nameProblem(id);
+    const where = `in "${formatKeyPath(path)}"`;
+    if (problem !== undefined) {
+      report(
+        ctx,
+        [...path, index],
+        `invalid instance id ${JSON.stringify(id)} ${where}: ${problem}`,
+      );
+    } else if (seen.has(id)) {
+      report(ctx, [...path, index], `duplicate instance id ${JSON.stringify(id)} ${where}`);
+    }
+    seen.add(id);
+  });
+  return [...ids];
+}
+
+const ID_LIST: Field<readonly string[]> = {
+  expected: 'an array of instance ids (e.g. ["alice", "bob"])',
+  convert: STRING_LIST.convert,
+};
+
+function readInstances(
+  ctx: Context,
+  table: Table,
+  services: ReadonlySet<string>,
+): Map<string, readonly string[]> {
+  const instances = new Map<string, readonly string[]>();
+  for (const name of keysInFileOrder(ctx, table, ["instances"])) {
+    const path = ["instances", name];
+    if (!services.has(name)) {
+      const header = formatKeyPath(["service", name]);
+      report(
+        ctx,
+        path,
+        `Instance list references undefined service '${name}'. Define it in [${header}] first${
+          didYouMean(name, services)
+        }`,
+      );
+    }
+    const ids = ID_LIST.convert(table[name]);
+    if (ids === undefined) badValue(ctx, path, ID_LIST, table[name]);
+    else instances.set(name, checkIds(ctx, ids, path));
+  }
+  return instances;
+}
+
+const ROUTING_FIELDS = { default: TEXT, subdomain: TABLE, path: TABLE };
+const SERVICE_NAME: Field<string> = { ...TEXT, expected: "a service name" };
+
+function readRouting(ctx: Context, table: Table, services: ReadonlySet<string>): RoutingConfig {
+  const v = readTable(ctx, table, ["routing"], ROUTING_FIELDS, "in [routing]");
+  const checkService = (path: readonly KeySegment[], name: string) => {
+    if (services.has(name)) return;
+    report(
+      ctx,
+      path,
+      `"${formatKeyPath(path)}" refers to undefined service ${JSON.stringify(name)}${
+        didYouMean(name, services)
+      }`,
+    );
+  };
+  if (v.default !== undefined) checkService(["routing", "default"], v.default);
+  const readMap = (key: "subdomain" | "path"): Map<string, string> => {
+    const map = new Map<string, string>();
+    for (const [label, raw] of Object.entries(v[key] ?? {})) {
+      const at = ["routing", key, label];
+      if (key === "path" && !label.startsWith("/")) {
+        report(
+          ctx,
+          at,
+          `invalid path prefix ${
+            JSON.stringify(label)
+          } in [routing.path]: expected a path starting with "/"`,
+        );
+      }
+      const service = SERVICE_NAME.convert(raw);
+      if (service === undefined) badValue(ctx, at, SERVICE_NAME, raw);
+      else {
+        checkService(at, service);
+        map.set(label, service);
+      }
+    }
+    return map;
+  };
+  return { defaultService: v.default, subdomain: readMap("subdomain"), path: readMap("path") };
+}
+
+function parseToml(text: string, file: string): Table {
+  try {
+    return parse(text);
+  } catch (error: unknown) {
+    if (!(error instanceof TomlError)) throw error;
+    const reason = (error.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
+    const at = { file, line: error.line, column: error.column };
+    throw new ConfigErrors([new ConfigError(`invalid TOML: ${reason}`, at, { cause: error })]);
+  }
+}

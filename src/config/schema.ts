@@ -1,0 +1,172 @@
+/**
+ * The typed, validated shape of `tenement.toml` and every default in one place. Values here are
+ * already resolved: durations are in milliseconds, paths are absolute. Pure: no I/O.
+ * @module
+ */
+
+/** How an instance's process is isolated. Only `process` runs today; see README. */
+export type Isolation =
+  | "process"
+  | "namespace"
+  | "sandbox"
+  | "litebox"
+  | "quark"
+  | "firecracker"
+  | "qemu";
+
+/** Every isolation value the config accepts. */
+export const ISOLATIONS: readonly Isolation[] = [
+  "process",
+  "namespace",
+  "sandbox",
+  "litebox",
+  "quark",
+  "firecracker",
+  "qemu",
+];
+
+/** When a process that exited on its own is started again. */
+export type RestartPolicy = "always" | "on-failure" | "never";
+
+/** Every restart policy the config accepts. */
+export const RESTART_POLICIES: readonly RestartPolicy[] = ["always", "on-failure", "never"];
+
+/** `[settings.tls]`. Parsed and validated; served by the TLS feature. */
+export interface TlsSettings {
+  readonly enabled: boolean;
+  readonly acmeEmail: string | undefined;
+  readonly domain: string | undefined;
+  readonly cacheDir: string;
+  readonly staging: boolean;
+  readonly httpsPort: number;
+  readonly httpPort: number;
+  readonly dnsProvider: string | undefined;
+}
+
+/** `[settings]`. */
+export interface Settings {
+  /** Absolute data dir: state, tokens and `{data_dir}/{service}/{id}/`. */
+  readonly dataDir: string;
+  readonly healthCheckIntervalMs: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** A running instance that stays healthy this long has its crash backoff reset. */
+  readonly backoffResetMs: number;
+  /** Inclusive port range instances get their `PORT` from. */
+  readonly portRangeStart: number;
+  readonly portRangeEnd: number;
+  /** At most this many instances start at once; 0 means one per CPU core. */
+  readonly maxConcurrentStarts: number;
+  readonly tls: TlsSettings;
+}
+
+/** One `[[service.X.mounts]]` entry. */
+export interface Mount {
+  readonly source: string;
+  readonly destination: string;
+  readonly readonly: boolean;
+}
+
+/** `[service.<name>]`: the template every instance of the service is started from. */
+export interface ServiceConfig {
+  readonly name: string;
+  /** Program or whole command line; interpolated, shell-word split when `args` is empty. */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** HTTP path probed for health, e.g. `/health`; without it liveness + TCP connect decide. */
+  readonly health: string | undefined;
+  readonly isolation: Isolation;
+  readonly env: Readonly<Record<string, string>>;
+  /** Absolute working dir; defaults to the config file's directory. */
+  readonly workdir: string;
+  /** Socket path template; only `{name}` `{id}` `{data_dir}` are expanded. */
+  readonly socket: string;
+  readonly restart: RestartPolicy;
+  /** 0 means never stopped for idleness. */
+  readonly idleTimeoutMs: number;
+  readonly startupTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly stopGracePeriodMs: number;
+  readonly memoryLimitMb: number | undefined;
+  readonly cpuShares: number | undefined;
+  readonly storageQuotaMb: number | undefined;
+  readonly storagePersist: boolean;
+  readonly image: string | undefined;
+  readonly mounts: readonly Mount[];
+  readonly rootfs: string | undefined;
+  /** May a request for a never-seen id create that instance? */
+  readonly autoCreate: boolean;
+  /** At most this many instances of the service created by requests. */
+  readonly autoCreateLimit: number;
+  /** At most this many request-created instances per minute. */
+  readonly autoCreatePerMinute: number;
+  /** When non-empty, only these ids may be created by requests. */
+  readonly autoCreateAllow: readonly string[];
+  /** Requests that may wait for one instance to wake before the rest get 503. */
+  readonly maxQueuedRequests: number;
+}
+
+/** The whole validated config. */
+export interface Config {
+  /** Absolute path of the file this came from. */
+  readonly path: string;
+  /** Absolute directory of that file; relative paths in it resolve against this. */
+  readonly dir: string;
+  readonly settings: Settings;
+  /** Services in file order. */
+  readonly services: ReadonlyMap<string, ServiceConfig>;
+  /** `[instances]`: service name → ids started with `ten serve`. */
+  readonly instances: ReadonlyMap<string, readonly string[]>;
+  /** `[routing]`, parsed and checked against the services; nothing consumes it yet. */
+  readonly routing?: RoutingConfig;
+}
+
+/** `[routing]`: which service answers a host or path that names none. */
+export interface RoutingConfig {
+  /** `default`: service for requests that match no other rule. */
+  readonly defaultService: string | undefined;
+  /** `[routing.subdomain]`: host label → service name. */
+  readonly subdomain: ReadonlyMap<string, string>;
+  /** `[routing.path]`: path prefix (starting with "/") → service name. */
+  readonly path: ReadonlyMap<string, string>;
+}
+
+/** Defaults for `[settings]` (durations in the units the TOML uses). */
+export const SETTINGS_DEFAULTS = {
+  data_dir: "./tenement-data",
+  health_check_interval: 10,
+  max_restarts: 3,
+  restart_window: 300,
+  backoff_base_ms: 1000,
+  backoff_max_ms: 60000,
+  backoff_reset_secs: 60,
+  port_range_start: 30000,
+  port_range_end: 40000,
+  max_concurrent_starts: 0,
+} as const;
+
+/** Defaults for `[settings.tls]`. */
+export const TLS_DEFAULTS = {
+  enabled: false,
+  staging: false,
+  https_port: 443,
+  http_port: 80,
+} as const;
+
+/** Defaults for `[service.X]` (durations in seconds, as in the TOML). */
+export const SERVICE_DEFAULTS = {
+  isolation: "process" as Isolation,
+  socket: "{data_dir}/run/{name}-{id}.sock",
+  restart: "on-failure" as RestartPolicy,
+  idle_timeout: 0,
+  startup_timeout: 10,
+  request_timeout: 30,
+  stop_grace_period: 10,
+  storage_persist: true,
+  auto_create: true,
+  auto_create_limit: 100,
+  auto_create_per_minute: 60,
+  max_queued_requests: 256,
+} as const;

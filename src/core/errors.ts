@@ -1,0 +1,101 @@
+/**
+ * The error hierarchy shared by every layer. Each class carries a `code` that the API and the CLI
+ * render in one place each (`api/http_error.ts`, `cli/run_cli.ts`). Pure: no I/O.
+ * @module
+ */
+
+/** Base class of every error tenement raises on purpose. */
+export class TenementError extends Error {
+  override name = "TenementError";
+  readonly code: string = "internal";
+}
+
+/** Where in a config file a problem was found. */
+export interface ConfigLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** Dotted key path, e.g. `service.notes.idle_timeout`. */
+  readonly key?: string;
+}
+
+/** A problem in `tenement.toml`; the message is prefixed with `file:line:column`. */
+export class ConfigError extends TenementError {
+  override name = "ConfigError";
+  override readonly code = "config";
+  readonly at: ConfigLocation;
+  readonly problem: string;
+  constructor(problem: string, at: ConfigLocation, options?: ErrorOptions) {
+    super(`${at.file}:${at.line}:${at.column}: ${problem}`, options);
+    this.at = at;
+    this.problem = problem;
+  }
+}
+
+/** Several config problems, reported together so users fix them in one pass. */
+export class ConfigErrors extends TenementError {
+  override name = "ConfigErrors";
+  override readonly code = "config";
+  readonly errors: readonly ConfigError[];
+  constructor(errors: readonly ConfigError[]) {
+    super(
+      errors.length === 1
+        ? errors[0]!.message
+        : `${errors.length} problems in config:\n${errors.map((e) => `  ${e.message}`).join("\n")}`,
+    );
+    this.errors = errors;
+  }
+}
+
+/** Bad input from a user (CLI argument, API field, Host header). Maps to HTTP 400. */
+export class InvalidInputError extends TenementError {
+  override name = "InvalidInputError";
+  override readonly code = "invalid_input";
+  readonly field: string | undefined;
+  constructor(message: string, field?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.field = field;
+  }
+}
+
+/** Something named does not exist. Maps to HTTP 404. */
+export class NotFoundError extends TenementError {
+  override name = "NotFoundError";
+  override readonly code = "not_found";
+}
+
+/** The request conflicts with current state. Maps to HTTP 409. */
+export class ConflictError extends TenementError {
+  override name = "ConflictError";
+  override readonly code = "conflict";
+}
+
+/** Not allowed for this identity. Maps to HTTP 403. */
+export class ForbiddenError extends TenementError {
+  override name = "ForbiddenError";
+  override readonly code = "forbidden";
+}
+
+/** A service or instance cannot serve right now (wake failed, queue full). Maps to HTTP 503. */
+export class UnavailableError extends TenementError {
+  override name = "UnavailableError";
+  override readonly code = "unavailable";
+  /** Suggested client wait before retrying, in seconds. */
+  readonly retryAfterSecs: number;
+  constructor(message: string, retryAfterSecs = 5, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterSecs = retryAfterSecs;
+  }
+}
+
+/** Something took longer than allowed. */
+export class TimeoutError extends TenementError {
+  override name = "TimeoutError";
+  override readonly code = "timeout";
+}
+
+/** Starting a process failed (bad command, exited during start-up, isolation unavailable). */
+export class SpawnError extends TenementError {
+  override name = "SpawnError";
+  override readonly code = "spawn";
+}

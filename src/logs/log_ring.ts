@@ -1,0 +1,88 @@
+/**
+ * In-memory log tail: the last lines of every instance, one ring per instance so a chatty instance
+ * cannot evict the others, plus live subscribers for `ten logs -f`.
+ * @module
+ */
+
+/** One captured line, in the API's key order. */
+export interface LogEntry {
+  /** Unix milliseconds. */
+  readonly timestamp: number;
+  readonly level: "stdout" | "stderr";
+  readonly process: string;
+  readonly instance_id: string;
+  readonly message: string;
+}
+
+/** Filters of a log query. */
+export interface LogQuery {
+  readonly process?: string;
+  readonly id?: string;
+  readonly level?: "stdout" | "stderr";
+  /** Case-insensitive substring of the message. */
+  readonly search?: string;
+  /** Newest N; undefined returns all kept entries. */
+  readonly limit?: number;
+}
+
+/** Bounded per-instance rings. */
+export class LogRing {
+  readonly #perInstance: number;
+  readonly #rings = new Map<string, LogEntry[]>();
+  readonly #subscribers = new Set<(entry: LogEntry) => void>();
+  readonly #now: () => number;
+
+  constructor(options: { perInstance?: number; now?: () => number } = {}) {
+    this.#perInstance = options.perInstance ?? 2000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Records a line. */
+  append(service: string, id: string, stream: "stdout" | "stderr", line: string): void {
+    const entry: LogEntry = {
+      timestamp: this.#now(),
+      level: stream,
+      process: service,
+      instance_id: id,
+      message: line,
+    };
+    const key = `${service}:${id}`;
+    let ring = this.#rings.get(key);
+    if (!ring) {
+      ring = [];
+      this.#rings.set(key, ring);
+    }
+    ring.push(entry);
+    if (ring.length > this.#perInstance) ring.splice(0, ring.length - this.#perInstance);
+    for (const subscriber of this.#subscribers) subscriber(entry);
+  }
+
+  /** Matching entries, oldest first; with a limit, the newest `limit` of them. */
+  query(q: LogQuery): LogEntry[] {
+    const needle = q.search?.toLowerCase();
+    const out: LogEntry[] = [];
+    for (const ring of this.#rings.values()) {
+      for (const e of ring) if (matches(e, q, needle)) out.push(e);
+    }
+    out.sort((a, b) => a.timestamp - b.timestamp);
+    return q.limit === undefined ? out : out.slice(Math.max(0, out.length - q.limit));
+  }
+
+  /** Calls `onEntry` for every new matching entry until the returned function is called. */
+  subscribe(q: LogQuery, onEntry: (entry: LogEntry) => void): () => void {
+    const needle = q.search?.toLowerCase();
+    const subscriber = (e: LogEntry): void => {
+      if (matches(e, q, needle)) onEntry(e);
+    };
+    this.#subscribers.add(subscriber);
+    return () => this.#subscribers.delete(subscriber);
+  }
+}
+
+function matches(e: LogEntry, q: LogQuery, needle: string | undefined): boolean {
+  if (q.process !== undefined && e.process !== q.process) return false;
+  if (q.id !== undefined && e.instance_id !== q.id) return false;
+  if (q.level !== undefined && e.level !== q.level) return false;
+  if (needle !== undefined && !e.message.toLowerCase().includes(needle)) return false;
+  return true;
+}

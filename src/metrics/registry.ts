@@ -1,0 +1,134 @@
+/**
+ * Counters, gauges and histograms keyed by label sets, kept in memory for `/metrics`.
+ * @module
+ */
+
+/** Label names to values. */
+export type Labels = Readonly<Record<string, string>>;
+
+/** One metric family's current values. */
+export interface FamilySnapshot {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly series: ReadonlyArray<SeriesSnapshot>;
+}
+
+/** One labelled series. */
+export interface SeriesSnapshot {
+  readonly labels: Labels;
+  /** Counter or gauge value. */
+  readonly value?: number;
+  /** Histogram: upper bounds with cumulative counts, plus sum and count. */
+  readonly buckets?: ReadonlyArray<readonly [number, number]>;
+  readonly sum?: number;
+  readonly count?: number;
+}
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join("\u0000");
+}
+
+/** A counter or gauge family. */
+export class ValueFamily {
+  readonly #values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "gauge",
+  ) {}
+
+  /** Adds `by` (default 1). */
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelKey(labels);
+    const cur = this.#values.get(key);
+    if (cur) cur.value += by;
+    else this.#values.set(key, { labels, value: by });
+  }
+
+  /** Sets the value (gauges). */
+  set(labels: Labels, value: number): void {
+    this.#values.set(labelKey(labels), { labels, value });
+  }
+
+  /** Current values. */
+  snapshot(): FamilySnapshot {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      series: [...this.#values.values()].map((s) => ({ labels: s.labels, value: s.value })),
+    };
+  }
+}
+
+/** A histogram family with fixed buckets. */
+export class HistogramFamily {
+  readonly #series = new Map<
+    string,
+    { labels: Labels; counts: number[]; sum: number; n: number }
+  >();
+  constructor(readonly name: string, readonly help: string, readonly bounds: readonly number[]) {}
+
+  /** Records one observation. */
+  observe(labels: Labels, value: number): void {
+    const key = labelKey(labels);
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { labels, counts: this.bounds.map(() => 0), sum: 0, n: 0 };
+      this.#series.set(key, s);
+    }
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.n++;
+  }
+
+  /** Current values. */
+  snapshot(): FamilySnapshot {
+    return {
+      name: this.name,
+      help: this.help,
+      type: "histogram",
+      series: [...this.#series.values()].map((s) => ({
+        labels: s.labels,
+        buckets: this.bounds.map((b, i) => [b, s.counts[i]!] as const),
+        sum: s.sum,
+        count: s.n,
+      })),
+    };
+  }
+}
+
+/** Every metric tenement exports. */
+export class MetricsRegistry {
+  readonly requests = new ValueFamily(
+    "tenement_requests_total",
+    "Total number of HTTP requests",
+    "counter",
+  );
+  readonly requestDuration = new HistogramFamily(
+    "tenement_request_duration_ms",
+    "Proxied request duration until response headers, in milliseconds",
+    [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+  );
+  readonly restarts = new ValueFamily(
+    "tenement_instance_restarts_total",
+    "Restarts of an instance",
+    "counter",
+  );
+  readonly wakeDuration = new HistogramFamily(
+    "tenement_wake_duration_ms",
+    "Time from process start to ready, in milliseconds",
+    [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  );
+
+  /** Supervisor hook: one restart. */
+  restarted(service: string, id: string): void {
+    this.restarts.inc({ id, process: service });
+  }
+
+  /** Supervisor hook: an instance became ready `ms` after its start. */
+  woke(service: string, id: string, ms: number): void {
+    this.wakeDuration.observe({ instance: id, process: service }, ms);
+  }
+}

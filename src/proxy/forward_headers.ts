@@ -1,0 +1,131 @@
+/**
+ * Header rules for the reverse proxy: which request headers go to an instance and which response
+ * headers come back. Pure: no I/O.
+ * @module
+ */
+
+/** Hop-by-hop header names (RFC 9110 §7.6.1 plus the legacy `proxy-connection`), lower case. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Facts about the client connection that the upstream cannot see for itself. */
+export interface ForwardInfo {
+  /** Address of the peer that connected to the proxy. */
+  readonly clientIp: string;
+  /** Scheme the client used to reach the proxy. */
+  readonly proto: "http" | "https";
+  /** Host the client asked for (without trusting any incoming `X-Forwarded-Host`). */
+  readonly host: string;
+  /**
+   * Whether an incoming `X-Forwarded-For` list came from a trusted proxy in front of us; when
+   * false the list is replaced by `clientIp` so a client cannot spoof its address.
+   * @default {true}
+   */
+  readonly trustIncoming?: boolean;
+}
+
+/**
+ * Removes, in place, every hop-by-hop header and every header named in `Connection`.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const h = new Headers({ connection: "x-trace", "x-trace": "1", accept: "text/html" });
+ * stripHopByHop(h);
+ * equal([...h.keys()].join(","), "accept");
+ * ```
+ */
+export function stripHopByHop(headers: Headers): void {
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    for (const token of connection.split(",")) {
+      const name = token.trim();
+      // An invalid token would make Headers throw; it cannot name a real header anyway.
+      if (name !== "" && isToken(name)) headers.delete(name);
+    }
+  }
+  for (const name of HOP_BY_HOP_HEADERS) headers.delete(name);
+}
+
+/**
+ * Filters hop-by-hop fields, and those named in `Connection`, out of a parsed field list. Names
+ * must already be lower case (as `parseResponseHead` yields them). Cheaper than building
+ * `Headers` and deleting from it, so the upstream client uses it on every response.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * deepEqual(
+ *   filterHopByHop([["connection", "close"], ["content-length", "5"], ["keep-alive", "timeout=5"]]),
+ *   [["content-length", "5"]],
+ * );
+ * ```
+ */
+export function filterHopByHop(fields: readonly (readonly [string, string])[]): [string, string][] {
+  let listed: Set<string> | null = null;
+  for (const [name, value] of fields) {
+    if (name !== "connection") continue;
+    listed ??= new Set();
+    for (const token of value.split(",")) listed.add(token.trim().toLowerCase());
+  }
+  const out: [string, string][] = [];
+  for (const [name, value] of fields) {
+    if (HOP_BY_HOP_HEADERS.has(name) || listed?.has(name) === true) continue;
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * Builds the headers sent to an instance: the client's end-to-end headers unchanged (including
+ * `Host`, `Authorization`, `Cookie`), hop-by-hop headers removed, and `X-Forwarded-*` set.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const out = forwardHeaders(new Headers({ host: "alice.notes.example.com" }), {
+ *   clientIp: "203.0.113.7",
+ *   proto: "https",
+ *   host: "alice.notes.example.com",
+ * });
+ * equal(out.get("x-forwarded-for"), "203.0.113.7");
+ * equal(out.get("x-forwarded-proto"), "https");
+ * ```
+ */
+export function forwardHeaders(incoming: Headers, info: ForwardInfo): Headers {
+  const out = new Headers(incoming);
+  stripHopByHop(out);
+  const previous = info.trustIncoming === false ? null : out.get("x-forwarded-for");
+  out.set(
+    "x-forwarded-for",
+    previous === null || previous.trim() === "" ? info.clientIp : `${previous}, ${info.clientIp}`,
+  );
+  out.set("x-forwarded-proto", info.proto);
+  out.set("x-forwarded-host", info.host);
+  return out;
+}
+
+/**
+ * Builds the headers returned to the client from an instance's response: hop-by-hop headers
+ * removed, everything else (`Content-Length`, `Content-Encoding`, every `Set-Cookie`) untouched.
+ */
+export function responseHeaders(upstream: Headers): Headers {
+  const out = new Headers(upstream);
+  stripHopByHop(out);
+  return out;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function isToken(value: string): boolean {
+  return TOKEN.test(value);
+}

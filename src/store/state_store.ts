@@ -1,0 +1,117 @@
+/**
+ * Durable state in Deno KV (`{data_dir}/tenement.kv`): instances, weights and API tokens. The
+ * supervisor keeps the working copy in memory; this is the copy that survives `kill -9`.
+ * @module
+ */
+import { keys, SCHEMA_VERSION } from "./keys.ts";
+
+/** Stored form of an instance (see supervisor `StoredInstance`). */
+export interface InstanceValue {
+  readonly v: 1;
+  readonly service: string;
+  readonly id: string;
+  readonly desired: "running" | "asleep" | "stopped";
+  readonly origin: "config" | "api" | "request";
+  readonly restartsTotal: number;
+  readonly process:
+    | {
+      readonly pid: number;
+      readonly startTicks: number | undefined;
+      readonly bootId: string | undefined;
+      readonly port: number | undefined;
+    }
+    | undefined;
+}
+
+/** Stored API token: only its hash, never the token. */
+export interface TokenValue {
+  readonly v: 1;
+  readonly tokenId: string;
+  /** Hex SHA-256 of the token. */
+  readonly sha256: string;
+  /** Set for tenant tokens: the instance id this token may act on. */
+  readonly tenant: string | undefined;
+  readonly description: string | undefined;
+  readonly createdAtMs: number;
+}
+
+/** The KV-backed store. Dispose closes the database. */
+export class StateStore implements Disposable {
+  readonly #kv: Deno.Kv;
+
+  private constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  /** Opens (creating if needed) the store at `path`. */
+  static async open(path: string): Promise<StateStore> {
+    const kv = await Deno.openKv(path);
+    const version = await kv.get<number>(keys.schemaVersion());
+    if (version.value === null) await kv.set(keys.schemaVersion(), SCHEMA_VERSION);
+    return new StateStore(kv);
+  }
+
+  /** Every stored instance. */
+  async listInstances(): Promise<InstanceValue[]> {
+    const out: InstanceValue[] = [];
+    for await (const e of this.#kv.list<InstanceValue>({ prefix: keys.instances() })) {
+      out.push(e.value);
+    }
+    return out;
+  }
+
+  /** Writes one instance. */
+  async putInstance(value: Omit<InstanceValue, "v">): Promise<void> {
+    await this.#kv.set(keys.instance(value.service, value.id), { v: 1, ...value });
+  }
+
+  /** Forgets one instance and its weight. */
+  async deleteInstance(service: string, id: string): Promise<void> {
+    await this.#kv.atomic().delete(keys.instance(service, id)).delete(keys.weight(service, id))
+      .commit();
+  }
+
+  /** Every stored weight. */
+  async listWeights(): Promise<Array<{ service: string; id: string; weight: number }>> {
+    const out: Array<{ service: string; id: string; weight: number }> = [];
+    for await (const e of this.#kv.list<{ v: 1; weight: number }>({ prefix: keys.weights() })) {
+      const [, service, id] = e.key;
+      out.push({ service: String(service), id: String(id), weight: e.value.weight });
+    }
+    return out;
+  }
+
+  /** Writes one weight. */
+  async putWeight(service: string, id: string, weight: number): Promise<void> {
+    await this.#kv.set(keys.weight(service, id), { v: 1, weight });
+  }
+
+  /** Replaces the admin token (only one exists). */
+  async setAdminToken(value: Omit<TokenValue, "v">): Promise<void> {
+    await this.#kv.set(keys.adminToken(), { v: 1, ...value });
+  }
+
+  /** The admin token record, if one was generated. */
+  async getAdminToken(): Promise<TokenValue | undefined> {
+    return (await this.#kv.get<TokenValue>(keys.adminToken())).value ?? undefined;
+  }
+
+  /** Adds a tenant token. */
+  async addTenantToken(value: Omit<TokenValue, "v">): Promise<void> {
+    const tenant = value.tenant ?? "";
+    await this.#kv.atomic()
+      .set(keys.token(value.tokenId), { v: 1, ...value })
+      .set(keys.tokenByTenant(tenant, value.tokenId), true)
+      .commit();
+  }
+
+  /** Finds a tenant token by id. */
+  async getToken(tokenId: string): Promise<TokenValue | undefined> {
+    return (await this.#kv.get<TokenValue>(keys.token(tokenId))).value ?? undefined;
+  }
+
+  /** Closes the database. */
+  [Symbol.dispose](): void {
+    this.#kv.close();
+  }
+}

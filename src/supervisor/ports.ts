@@ -1,0 +1,110 @@
+/**
+ * The interfaces the supervisor needs from the outside world. Edges (runtime, store, logs,
+ * metrics) satisfy them structurally; tests may pass real edges or small fakes of these shapes.
+ * @module
+ */
+import type { Isolation } from "../config/schema.ts";
+import type { ExitInfo } from "../core/lifecycle.ts";
+
+/** Everything needed to start one instance's process. */
+export interface LaunchSpec {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly isolation: Isolation;
+  /** Called with each complete output line (without its newline). */
+  readonly onLine: (stream: "stdout" | "stderr", line: string) => void;
+}
+
+/** A running process group. */
+export interface ProcessHandle {
+  readonly pid: number;
+  /** Kernel start time of the process (clock ticks since boot), to guard against pid reuse. */
+  readonly startTicks: number | undefined;
+  /** Resolves when the group leader exits. */
+  readonly exited: Promise<ExitInfo>;
+  /** SIGTERM to the group, `graceMs`, then SIGKILL; resolves when no process of the group is left. */
+  stop(graceMs: number): Promise<ExitInfo>;
+  /** SIGKILL whatever is left of the group (after the leader exited on its own). */
+  killRemnants(): Promise<void>;
+}
+
+/** Starts processes. */
+export interface ProcessLauncher {
+  launch(spec: LaunchSpec): Promise<ProcessHandle>;
+}
+
+/** A probe's outcome. */
+export interface ProbeResult {
+  readonly isPass: boolean;
+  /** Short human description: `HTTP 503`, `connection refused`, `timed out after 5000 ms`. */
+  readonly detail: string;
+}
+
+/** Checks whether an instance answers. */
+export interface Prober {
+  /** HTTP GET of `path` on 127.0.0.1:port; passes only on a 2xx status. */
+  http(port: number, path: string, timeoutMs: number): Promise<ProbeResult>;
+  /** TCP connect to 127.0.0.1:port. */
+  tcp(port: number, timeoutMs: number): Promise<ProbeResult>;
+}
+
+/** Hands out instance ports that are free at the time of allocation. */
+export interface PortAllocator {
+  allocate(): Promise<number>;
+  release(port: number): void;
+}
+
+/** What is stored about an instance between runs of the daemon. */
+export interface StoredInstance {
+  readonly service: string;
+  readonly id: string;
+  /** What the instance should be doing after a daemon restart. */
+  readonly desired: "running" | "asleep" | "stopped";
+  /** How it came to exist. */
+  readonly origin: "config" | "api" | "request";
+  readonly restartsTotal: number;
+  /** The process group the last run of the daemon left, for orphan clean-up. */
+  readonly process: StoredProcess | undefined;
+}
+
+/** Identity of a process group, precise enough to never kill a stranger after pid reuse. */
+export interface StoredProcess {
+  readonly pid: number;
+  readonly startTicks: number | undefined;
+  readonly bootId: string | undefined;
+  readonly port: number | undefined;
+}
+
+/** Durable state of instances and weights. */
+export interface StateRepo {
+  listInstances(): Promise<StoredInstance[]>;
+  putInstance(instance: StoredInstance): Promise<void>;
+  deleteInstance(service: string, id: string): Promise<void>;
+  listWeights(): Promise<Array<{ service: string; id: string; weight: number }>>;
+  putWeight(service: string, id: string, weight: number): Promise<void>;
+}
+
+/** Receives captured output lines. */
+export interface LogSink {
+  append(service: string, id: string, stream: "stdout" | "stderr", line: string): void;
+}
+
+/** Receives lifecycle facts for metrics. */
+export interface SupervisorMetrics {
+  restarted(service: string, id: string): void;
+  woke(service: string, id: string, ms: number): void;
+}
+
+/** Time and randomness. */
+export interface Clock {
+  now(): number;
+  random(): number;
+}
+
+/** Kills process groups left by a previous daemon run. */
+export interface OrphanReaper {
+  reap(process: StoredProcess): Promise<boolean>;
+  /** An id for the current boot, stored with each process so stale records are recognised. */
+  bootId(): string | undefined;
+}
