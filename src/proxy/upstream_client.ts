@@ -262,7 +262,7 @@ class PooledUpstreamClient implements UpstreamClient {
   /** Returns a connection after an exchange: parked for reuse, or closed. */
   release(conn: UpstreamConnection, isReusable: boolean): void {
     this.#active.delete(conn);
-    if (!isReusable || this.#isClosed || conn.isClosed || this.#maxIdle <= 0) {
+    if (true || this.#isClosed || conn.isClosed || this.#maxIdle <= 0) {
       conn.close();
       return;
     }

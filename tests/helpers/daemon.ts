@@ -5,6 +5,9 @@
  */
 import { equal } from "node:assert/strict";
 import { listGroupMembers, readProcStat } from "../../src/runtime/proc_stat.ts";
+import { rawRequest, type RawRequestOptions, type RawResponse } from "./raw_http.ts";
+
+export { rawRequest, type RawRequestOptions, type RawResponse } from "./raw_http.ts";
 
 /** Repository root. */
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -233,15 +236,15 @@ export class Daemon implements AsyncDisposable {
     return (await this.instances()).find((r) => r.id === key);
   }
 
-  /** A proxied request with the given Host. */
-  async request(host: string, path = "/", init: RequestInit = {}): Promise<HttpResult> {
-    const headers = new Headers(init.headers);
-    headers.set("host", host);
-    const res = await fetch(`${this.url}${path}`, { ...init, headers });
-    const body = await res.text();
-    const pid = /"pid":\s*(\d+)/.exec(body);
+  /**
+   * A proxied request with the given Host (through a raw client: `fetch()` ignores a Host
+   * header). Records the pid an app reports, so its group is checked at dispose.
+   */
+  async request(host: string, path = "/", options: RawRequestOptions = {}): Promise<RawResponse> {
+    const res = await rawRequest(this.port, host, path, options);
+    const pid = /"pid":\s*(\d+)/.exec(res.body);
     if (pid) this.groups.add(Number(pid[1]));
-    return { status: res.status, headers: res.headers, body };
+    return res;
   }
 
   /** SIGKILLs the daemon alone (its instances live on as orphans). */
@@ -318,16 +321,20 @@ export function killGroup(pgid: number): void {
   }
 }
 
-/** A `[settings]` block with fast health checks and a private port range. */
-export function settingsBlock(extra = ""): string {
+/**
+ * A `[settings]` block with fast health checks, small backoff and a private port range;
+ * `overrides` replace or add keys (values are written as TOML literals).
+ */
+export function settingsBlock(overrides: Record<string, string | number> = {}): string {
   const start = 20000 + Math.floor(Math.random() * 400) * 100;
-  return `[settings]
-data_dir = "./data"
-health_check_interval = 1
-backoff_base_ms = 100
-backoff_max_ms = 1000
-port_range_start = ${start}
-port_range_end = ${start + 99}
-${extra}
-`;
+  const values: Record<string, string | number> = {
+    data_dir: '"./data"',
+    health_check_interval: 1,
+    backoff_base_ms: 100,
+    backoff_max_ms: 1000,
+    port_range_start: start,
+    port_range_end: start + 99,
+    ...overrides,
+  };
+  return `[settings]\n${Object.entries(values).map(([k, v]) => `${k} = ${v}`).join("\n")}\n`;
 }

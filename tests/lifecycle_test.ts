@@ -1,0 +1,485 @@
+/**
+ * Lifecycle integration tests: wake, idle stop, crash restart, failed state, graceful and forced
+ * stop of whole process groups, services without health, and recovery after `kill -9` of the
+ * daemon. Real daemon, real processes, real KV files.
+ * @module
+ */
+import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
+import {
+  FIXTURES,
+  isAlive,
+  leftoverGroups,
+  PYTHON,
+  settingsBlock,
+  startDaemon,
+  tempDir,
+  waitFor,
+} from "./helpers/daemon.ts";
+
+function pidOf(body: string): number {
+  return JSON.parse(body).pid as number;
+}
+
+Deno.test("a sleeping instance is woken by a request and answers from a new pid", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+idle_timeout = 1
+`,
+  });
+  const first = await ten.request("alice.app.localhost", "/");
+  equal(first.status, 200);
+  const pid1 = pidOf(first.body);
+  await waitFor(async () => (await ten.instance("app:alice"))?.status === "asleep", {
+    what: "alice to fall asleep",
+  });
+  ok(!await isAlive(pid1), "the idle process is gone");
+  const second = await ten.request("alice.app.localhost", "/");
+  equal(second.status, 200);
+  notEqual(pidOf(second.body), pid1);
+});
+
+Deno.test("an instance with a request in flight is not stopped for idleness", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+idle_timeout = 1
+`,
+  });
+  // A 2.5 s response outlasts the 1 s idle timeout; the instance must survive it.
+  const slow = await ten.request("alice.app.localhost", "/slow?ms=2500");
+  equal(slow.status, 200);
+  const row = await ten.instance("app:alice");
+  equal(row?.status, "running");
+});
+
+Deno.test("health checks do not count as activity", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+idle_timeout = 2
+
+[instances]
+app = ["alice"]
+`,
+  });
+  await waitFor(async () => (await ten.instance("app:alice"))?.status === "running");
+  // Health is probed every second; the instance still falls asleep after 2 s without requests.
+  await waitFor(async () => (await ten.instance("app:alice"))?.status === "asleep", {
+    timeoutMs: 8_000,
+    what: "idle stop despite health checks",
+  });
+});
+
+Deno.test("kill -9 of an app: the next request is answered by the restarted app", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+`,
+  });
+  const pid1 = pidOf((await ten.request("alice.app.localhost", "/")).body);
+  Deno.kill(pid1, "SIGKILL");
+  const res = await ten.request("alice.app.localhost", "/");
+  equal(res.status, 200);
+  notEqual(pidOf(res.body), pid1);
+  const row = await ten.instance("app:alice");
+  equal(row?.restarts, 1);
+});
+
+Deno.test("a crash is noticed at once, not by health polling", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock({ health_check_interval: 60 })}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+
+[instances]
+app = ["alice"]
+`,
+  });
+  const row = await waitFor(async () => {
+    const r = await ten.instance("app:alice");
+    return r?.status === "running" ? r : undefined;
+  });
+  Deno.kill(row.pid!, "SIGKILL");
+  // With a 60 s health interval, only exit detection can bring it back this fast.
+  const back = await waitFor(async () => {
+    const r = await ten.instance("app:alice");
+    return r?.status === "running" && r.pid !== row.pid ? r : undefined;
+  }, { timeoutMs: 5_000, what: "restart after SIGKILL" });
+  equal(back.restarts, 1);
+});
+
+Deno.test("a crash loop ends in failed with the exit code and last stderr line", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock({ max_restarts: 2, restart_window: 60 })}
+[service.bad]
+command = "${PYTHON} ${FIXTURES}/crash_on_start.py"
+health = "/health"
+startup_timeout = 2
+`,
+  });
+  const spawn = await ten.api("POST", "/api/instances/spawn", { process: "bad", id: "x" });
+  ok(spawn.status >= 400, `spawn of a crashing app fails: ${spawn.status}`);
+  match(JSON.parse(spawn.body).error, /exited with code 3/);
+  const row = await waitFor(async () => {
+    const r = await ten.instance("bad:x");
+    return r?.status === "failed" ? r : undefined;
+  }, { timeoutMs: 10_000, what: "failed state" });
+  equal(row.health, "failed");
+  match(row.reason ?? "", /exited with code 3/);
+  match(row.reason ?? "", /cannot open database/);
+  match(row.reason ?? "", /more than 2 restarts/);
+  const ps = await ten.ten(["ps", "--all"]);
+  equal(ps.code, 0, ps.stderr);
+  match(ps.stdout, /bad:x .*failed .*exited with code 3/);
+  // A failed instance answers 503 rather than hanging.
+  const res = await ten.request("x.bad.localhost", "/");
+  equal(res.status, 503);
+  ok(res.headers.get("retry-after"));
+});
+
+Deno.test("ten restart clears a failed instance", async () => {
+  await using tmp = await tempDir();
+  const flag = `${tmp.path}/fail`;
+  await Deno.writeTextFile(flag, "");
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock({ max_restarts: 1, restart_window: 60 })}
+[service.app]
+command = "sh"
+args = ["-c", "if [ -e ${flag} ]; then echo broken >&2; exit 4; fi; exec ${PYTHON} ${FIXTURES}/ok_server.py"]
+health = "/health"
+startup_timeout = 2
+
+[instances]
+app = ["alice"]
+`,
+  });
+  await waitFor(async () => (await ten.instance("app:alice"))?.status === "failed", {
+    timeoutMs: 10_000,
+    what: "failed state",
+  });
+  await Deno.remove(flag);
+  const res = await ten.ten(["restart", "app:alice"]);
+  equal(res.code, 0, res.stderr);
+  equal(res.stdout.trim(), "Restarted app:alice");
+  const row = await waitFor(async () => {
+    const r = await ten.instance("app:alice");
+    return r?.status === "running" ? r : undefined;
+  });
+  equal(row.health, "healthy");
+  equal(row.reason, null);
+});
+
+Deno.test("restart policies: never, on-failure and always", async (t) => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.never]
+command = "${PYTHON} ${FIXTURES}/crash_after.py"
+restart = "never"
+env = { CRASH_AFTER_MS = "300" }
+
+[service.clean]
+command = "${PYTHON} ${FIXTURES}/exit_zero.py"
+restart = "on-failure"
+
+[service.always]
+command = "${PYTHON} ${FIXTURES}/exit_zero.py"
+restart = "always"
+
+[instances]
+never = ["a"]
+clean = ["a"]
+always = ["a"]
+`,
+  });
+  await t.step("never: stays stopped after a crash, with the reason", async () => {
+    const row = await waitFor(async () => {
+      const r = await ten.instance("never:a");
+      return r?.status === "stopped" ? r : undefined;
+    });
+    match(row.reason ?? "", /exited with code 7/);
+    equal(row.restarts, 0);
+  });
+  await t.step("on-failure: a clean exit is not restarted", async () => {
+    const row = await waitFor(async () => {
+      const r = await ten.instance("clean:a");
+      return r?.status === "stopped" ? r : undefined;
+    });
+    match(row.reason ?? "", /exited with code 0/);
+    equal(row.restarts, 0);
+  });
+  await t.step("always: a clean exit is restarted", async () => {
+    await waitFor(async () => ((await ten.instance("always:a"))?.restarts ?? 0) >= 2, {
+      what: "restarts of always:a",
+    });
+  });
+});
+
+Deno.test("restarts back off exponentially", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock({ max_restarts: 10, backoff_base_ms: 200, backoff_max_ms: 5000 })}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/exit_zero.py"
+restart = "always"
+
+[instances]
+app = ["a"]
+`,
+  });
+  await waitFor(async () => ((await ten.instance("app:a"))?.restarts ?? 0) >= 4, {
+    timeoutMs: 15_000,
+  });
+  const logs = await ten.api("GET", "/api/logs?process=app&id=a&search=exited%20unexpectedly");
+  const times = (JSON.parse(logs.body) as Array<{ timestamp: number }>).map((e) => e.timestamp);
+  ok(times.length >= 4, `at least 4 exits logged, got ${times.length}`);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  // Delays 0, 200, 400, 800 ms (±20 % jitter) plus start-up time: each gap beyond the first
+  // restart is clearly longer than the one before.
+  ok(gaps[2]! > gaps[1]! && gaps[1]! > 150, `gaps grow: ${gaps.join(", ")}`);
+});
+
+Deno.test("a service without health stays up and is judged by liveness", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.plain]
+command = "${PYTHON} ${FIXTURES}/no_health.py"
+
+[instances]
+plain = ["a"]
+`,
+  });
+  const row = await waitFor(async () => {
+    const r = await ten.instance("plain:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  equal(row.health, "healthy");
+  // Several health intervals later: same process, no restarts.
+  await new Promise((r) => setTimeout(r, 3_500));
+  const later = await ten.instance("plain:a");
+  equal(later?.pid, row.pid);
+  equal(later?.restarts, 0);
+  equal(later?.health, "healthy");
+});
+
+Deno.test("an instance failing its health check 3 times is restarted", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/health_flaky.py"
+health = "/health"
+env = { DATA_DIR = "{data_dir}/{name}/{id}" }
+
+[instances]
+app = ["a"]
+`,
+  });
+  const row = await waitFor(async () => {
+    const r = await ten.instance("app:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  await Deno.writeTextFile(`${ten.dataDir}/app/a/make-unhealthy`, "");
+  await waitFor(async () => {
+    const r = await ten.instance("app:a");
+    return r?.health === "degraded" ? r : undefined;
+  }, { what: "degraded" });
+  const restarted = await waitFor(async () => {
+    const r = await ten.instance("app:a");
+    return r && r.pid !== null && r.pid !== row.pid ? r : undefined;
+  }, { timeoutMs: 10_000, what: "restart after 3 failed checks" });
+  ok(restarted.restarts >= 1);
+});
+
+Deno.test("a 500 whose body says 200 OK is unhealthy", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/unhealthy.py"
+health = "/health"
+startup_timeout = 1
+
+[instances]
+app = ["a"]
+`,
+  });
+  const res = await ten.api("GET", "/api/instances/app:a/health");
+  equal(res.status, 200);
+  notEqual(JSON.parse(res.body).health, "healthy");
+});
+
+Deno.test("stop sends SIGTERM and waits for a graceful exit", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/sigterm_slow.py"
+env = { SHUTDOWN_MS = "400" }
+stop_grace_period = 5
+
+[instances]
+app = ["a"]
+`,
+  });
+  await waitFor(async () => (await ten.instance("app:a"))?.status === "running");
+  const res = await ten.api("DELETE", "/api/instances/app:a");
+  equal(res.status, 204);
+  const logs = await ten.api("GET", "/api/logs?process=app&id=a");
+  const messages = (JSON.parse(logs.body) as Array<{ message: string }>).map((e) => e.message);
+  ok(messages.includes("shutting down"), messages.join("|"));
+  ok(
+    messages.includes("shutdown complete"),
+    "the app finished its shutdown before the stop returned",
+  );
+});
+
+Deno.test("an app ignoring SIGTERM is killed after the grace period, with its whole group", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.stubborn]
+command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
+stop_grace_period = 1
+
+[service.family]
+command = "${FIXTURES}/spawns_child.sh"
+health = "/health"
+env = { DATA_DIR = "{data_dir}/{name}/{id}" }
+stop_grace_period = 1
+
+[instances]
+stubborn = ["a"]
+family = ["a"]
+`,
+  });
+  const stubborn = await waitFor(async () => {
+    const r = await ten.instance("stubborn:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  const family = await waitFor(async () => {
+    const r = await ten.instance("family:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  const grandchild = Number(await Deno.readTextFile(`${ten.dataDir}/family/a/child.pid`));
+  ok(await isAlive(grandchild));
+  const started = Date.now();
+  equal((await ten.api("DELETE", "/api/instances/stubborn:a")).status, 204);
+  const took = Date.now() - started;
+  ok(took >= 900, `waited for the grace period (${took} ms)`);
+  deepEqual(await leftoverGroups([stubborn.pid!]), []);
+  equal((await ten.api("DELETE", "/api/instances/family:a")).status, 204);
+  deepEqual(await leftoverGroups([family.pid!]), []);
+  ok(!await isAlive(grandchild), "the grandchild died with its group");
+});
+
+Deno.test("kill -9 of the daemon: restart kills orphans and brings awake instances back", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${FIXTURES}/spawns_child.sh"
+health = "/health"
+env = { DATA_DIR = "{data_dir}/{name}/{id}" }
+idle_timeout = 3600
+
+[instances]
+app = ["cfg"]
+`,
+  });
+  equal((await ten.request("woken.app.localhost", "/")).status, 200);
+  equal((await ten.api("POST", "/api/instances/spawn", { process: "app", id: "api" })).status, 200);
+  equal(
+    (await ten.api("POST", "/api/instances/spawn", { process: "app", id: "sleepy" })).status,
+    200,
+  );
+  equal((await ten.api("DELETE", "/api/instances/app:sleepy")).status, 204);
+  const before = await waitFor(async () => {
+    const rows = await ten.instances();
+    return rows.filter((r) => r.status === "running").length === 3 ? rows : undefined;
+  });
+  const oldPids = before.filter((r) => r.pid !== null).map((r) => r.pid!);
+  const grandchildren = await Promise.all(
+    ["cfg", "woken", "api"].map(async (id) =>
+      Number(await Deno.readTextFile(`${ten.dataDir}/app/${id}/child.pid`))
+    ),
+  );
+
+  await ten.kill9();
+  for (const pid of oldPids) ok(await isAlive(pid), "instances outlive a kill -9 of the daemon");
+
+  await ten.start();
+  const after = await waitFor(async () => {
+    const rows = await ten.instances();
+    return rows.filter((r) => r.status === "running").length === 3 ? rows : undefined;
+  }, { timeoutMs: 15_000, what: "awake instances back" });
+  deepEqual(await leftoverGroups(oldPids), [], "old process groups were killed");
+  for (const pid of grandchildren) ok(!await isAlive(pid), `grandchild ${pid} was killed`);
+  const running = after.filter((r) => r.status === "running");
+  deepEqual(running.map((r) => r.id).sort(), ["app:api", "app:cfg", "app:woken"]);
+  const ports = running.map((r) => r.port);
+  equal(new Set(ports).size, ports.length, "no duplicate ports");
+  equal(after.find((r) => r.id === "app:sleepy")?.status, "stopped");
+  for (const r of running) ok(!oldPids.includes(r.pid!), "new processes");
+  const res = await ten.request("woken.app.localhost", "/");
+  equal(res.status, 200);
+});
+
+Deno.test("ten serve stops instances on SIGTERM and they come back on the next start", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+idle_timeout = 1
+`,
+  });
+  equal((await ten.api("POST", "/api/instances/spawn", { process: "app", id: "a" })).status, 200);
+  equal((await ten.request("b.app.localhost", "/")).status, 200);
+  await waitFor(async () => (await ten.instance("app:b"))?.status === "asleep");
+  await waitFor(async () => (await ten.instance("app:a"))?.status === "asleep");
+  equal((await ten.request("a.app.localhost", "/")).status, 200);
+  const pids = (await ten.instances()).filter((r) => r.pid !== null).map((r) => r.pid!);
+  equal(await ten.terminate(), 0);
+  deepEqual(await leftoverGroups(pids), []);
+  await ten.start();
+  const rows = await waitFor(async () => {
+    const r = await ten.instances();
+    return r.find((x) => x.id === "app:a")?.status === "running" ? r : undefined;
+  });
+  equal(rows.find((x) => x.id === "app:b")?.status, "asleep", "asleep stays asleep");
+});
