@@ -1,0 +1,48 @@
+# tenement: make demo (run the example tenants), make test (the test suite).
+# Uses `deno` from PATH when present, else installs deno@$(DENO_VERSION) from npm into .tools/.
+
+DENO_VERSION := 2.9.6
+LOCAL_DENO := .tools/node_modules/.bin/deno
+DENO := $(or $(shell command -v deno 2>/dev/null),$(LOCAL_DENO))
+DEMO_PORT ?= 8080
+
+.PHONY: setup prereqs deps demo test check fmt bench compile clean
+
+setup: prereqs deps examples/hello-go/hello-go
+
+prereqs:
+	@bash scripts/install-prereqs.sh
+
+$(LOCAL_DENO):
+	npm install --no-save --no-audit --no-fund --prefix .tools deno@$(DENO_VERSION)
+
+deps: $(if $(shell command -v deno 2>/dev/null),,$(LOCAL_DENO))
+	$(DENO) install --quiet --frozen --entrypoint main.ts
+
+examples/hello-go/hello-go: examples/hello-go/main.go
+	bash examples/hello-go/build.sh
+
+# Serves examples/tenement.toml on :$(DEMO_PORT); try the commands it prints.
+demo: setup
+	@bash scripts/demo.sh $(DEMO_PORT)
+
+test: setup
+	$(DENO) test -A --frozen
+
+check: deps
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check main.ts src/ tests/ bench/
+
+fmt: deps
+	$(DENO) fmt
+
+bench: setup
+	$(DENO) run -A bench/run_all.ts
+
+# Needs internet: deno compile downloads its runtime base (denort) on first use.
+compile: deps
+	$(DENO) compile -A --frozen --unstable-kv --unstable-no-legacy-abort -o dist/ten main.ts
+
+clean:
+	rm -rf dist examples/tenement-data examples/hello-go/hello-go

@@ -1,0 +1,686 @@
+/**
+ * Integration tests for routing and proxying (interface §4): a real `ten serve`, real fixture apps
+ * and the notes example, real HTTP over loopback. Byte-level claims (hop-by-hop headers, gzip,
+ * keep-alive, invalid Host names) use a raw socket client so that no HTTP library adds, drops or
+ * decodes anything on the way.
+ * @module
+ */
+
+import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
+import {
+  type Daemon,
+  EXAMPLES,
+  FIXTURES,
+  type HttpResult,
+  PYTHON,
+  settingsBlock,
+  startDaemon,
+  tempDir,
+  waitFor,
+} from "./helpers/daemon.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Upper bound that only catches a hang. */
+const HANG_MS = 15_000;
+
+// ---------------------------------------------------------------------------------------------
+// Config helpers
+
+/** A `[service.<name>]` running `ok_server.py` with a per-instance DATA_DIR; `extra` goes in the table. */
+function okService(name: string, extra = "", fixture = "ok_server.py"): string {
+  return `
+[service.${name}]
+command = "${PYTHON} ${FIXTURES}/${fixture}"
+health = "/health"
+${extra}
+
+[service.${name}.env]
+DATA_DIR = "{data_dir}/{name}/{id}"
+TENANT = "{id}"
+`;
+}
+
+/** Echo of `ok_server.py`. */
+interface Echo {
+  pid: number;
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  tenant: string | null;
+  data_dir: string | null;
+}
+
+function echoOf(res: HttpResult): Echo {
+  equal(res.status, 200, `expected 200, got ${res.status}: ${res.body.slice(0, 300)}`);
+  return JSON.parse(res.body) as Echo;
+}
+
+/** Names in a directory, or [] when it does not exist. */
+async function namesIn(path: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(path)) names.push(e.name);
+  } catch (err: unknown) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return names.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err: unknown) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Spawns `service:id` through the API and returns its pid. */
+async function apiSpawn(d: Daemon, service: string, id: string): Promise<number> {
+  const res = await d.api("POST", "/api/instances/spawn", { process: service, id });
+  equal(res.status, 200, res.body);
+  const pid = (JSON.parse(res.body) as { pid: number | null }).pid;
+  ok(typeof pid === "number", `spawn response has no pid: ${res.body}`);
+  d.groups.add(pid);
+  return pid;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw HTTP/1.1 client: exact bytes out, exact bytes in, several exchanges per connection.
+
+interface RawResponse {
+  readonly status: number;
+  /** Header fields in arrival order, names lower-cased. */
+  readonly fields: [string, string][];
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+}
+
+class RawConnection implements Disposable {
+  readonly #conn: Deno.Conn;
+  #buf = new Uint8Array(0);
+  #isClosed = false;
+
+  private constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  static async open(port: number): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Sends `head` (CRLF line ends added) and `body`, then reads one full response. */
+  async exchange(
+    method: string,
+    target: string,
+    headers: readonly [string, string][],
+    body?: Uint8Array,
+  ): Promise<RawResponse> {
+    let head = `${method} ${target} HTTP/1.1\r\n`;
+    for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+    head += "\r\n";
+    const timer = setTimeout(() => this.close(), HANG_MS);
+    try {
+      await this.#writeAll(encoder.encode(head));
+      if (body) await this.#writeAll(body);
+      return await this.#readResponse(method);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+  }
+
+  /** Reads more bytes into the buffer; false on EOF. */
+  async #fill(): Promise<boolean> {
+    const chunk = new Uint8Array(64 * KIB);
+    const n = await this.#conn.read(chunk);
+    if (n === null) return false;
+    const next = new Uint8Array(this.#buf.length + n);
+    next.set(this.#buf);
+    next.set(chunk.subarray(0, n), this.#buf.length);
+    this.#buf = next;
+    return true;
+  }
+
+  async #take(n: number): Promise<Uint8Array> {
+    while (this.#buf.length < n) {
+      if (!(await this.#fill())) throw new Error("connection closed in the middle of a body");
+    }
+    const out = this.#buf.slice(0, n);
+    this.#buf = this.#buf.slice(n);
+    return out;
+  }
+
+  async #line(): Promise<string> {
+    for (;;) {
+      const i = this.#buf.indexOf(10);
+      if (i >= 0) {
+        const line = decoder.decode(this.#buf.subarray(0, i)).replace(/\r$/, "");
+        this.#buf = this.#buf.slice(i + 1);
+        return line;
+      }
+      if (!(await this.#fill())) throw new Error("connection closed before a full line");
+    }
+  }
+
+  async #readResponse(method: string): Promise<RawResponse> {
+    const statusLine = await this.#line();
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+    if (!m) throw new Error(`not an HTTP status line: ${JSON.stringify(statusLine)}`);
+    const status = Number(m[1]);
+    const fields: [string, string][] = [];
+    for (let line = await this.#line(); line !== ""; line = await this.#line()) {
+      const colon = line.indexOf(":");
+      fields.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    }
+    const headers = new Headers(fields);
+    if (status < 200) return await this.#readResponse(method);
+    let body: Uint8Array;
+    const length = headers.get("content-length");
+    if (method === "HEAD" || status === 204 || status === 304) {
+      body = new Uint8Array(0);
+    } else if ((headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) {
+      const pieces: Uint8Array[] = [];
+      for (;;) {
+        const size = parseInt((await this.#line()).split(";")[0]!, 16);
+        if (size === 0) {
+          while ((await this.#line()) !== "");
+          break;
+        }
+        pieces.push(await this.#take(size));
+        await this.#line();
+      }
+      body = concat(pieces);
+    } else if (length !== null) {
+      body = await this.#take(Number(length));
+    } else {
+      while (await this.#fill());
+      body = this.#buf;
+      this.#buf = new Uint8Array(0);
+    }
+    return { status, fields, headers, body };
+  }
+
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#conn.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** One request on a fresh connection. */
+async function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  headers: readonly [string, string][],
+  body?: Uint8Array,
+): Promise<RawResponse> {
+  using conn = await RawConnection.open(port);
+  return await conn.exchange(method, target, headers, body);
+}
+
+function concat(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of pieces) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** A body of `size` printable ASCII bytes that is not one repeated character. */
+function patternText(size: number): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+  let out = "";
+  for (let i = 0; out.length < size; i++) out += alphabet[(i * 7 + (i >> 6)) % alphabet.length];
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+Deno.test("two tenants of the notes example get separate processes and separate databases", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.notes]
+command = "${PYTHON} ${EXAMPLES}/notes-py/app.py"
+health = "/health"
+
+[service.notes.env]
+DATA_DIR = "{data_dir}/{name}/{id}"
+TENANT = "{id}"
+`,
+  });
+  const posted = await d.request("alice.notes.localhost", "/notes", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text: "alice's secret" }),
+  });
+  equal(posted.status, 201, posted.body);
+
+  type Notes = { tenant: string; pid: number; notes: { text: string }[] };
+  const alice = await d.request("alice.notes.localhost", "/notes");
+  const bob = await d.request("bob.notes.localhost", "/notes");
+  equal(alice.status, 200, alice.body);
+  equal(bob.status, 200, bob.body);
+  const a = JSON.parse(alice.body) as Notes;
+  const b = JSON.parse(bob.body) as Notes;
+  equal(a.tenant, "alice");
+  equal(b.tenant, "bob");
+  notEqual(a.pid, b.pid);
+  deepEqual(a.notes.map((n) => n.text), ["alice's secret"]);
+  deepEqual(b.notes, []);
+
+  const aliceDb = await Deno.stat(`${d.dataDir}/notes/alice/notes.db`);
+  const bobDb = await Deno.stat(`${d.dataDir}/notes/bob/notes.db`);
+  ok(aliceDb.isFile && bobDb.isFile);
+  notEqual(aliceDb.ino, bobDb.ino);
+  await d.instances();
+});
+
+Deno.test("50 concurrent first requests to a never-started instance start it exactly once", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => d.request("alice.app.localhost", `/r/${i}`)),
+  );
+  deepEqual(results.map((r) => r.status), Array(50).fill(200));
+  const pids = new Set(results.map((r) => echoOf(r).pid));
+  equal(pids.size, 1, `responses came from pids ${[...pids].join(", ")}`);
+  const started = (await namesIn(`${d.dataDir}/app/alice`)).filter((n) => n.startsWith("started-"));
+  deepEqual(started, [`started-${[...pids][0]}`]);
+  await d.instances();
+});
+
+Deno.test("a request body sent as the very first request to a cold instance arrives intact", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const sent = patternText(100 * KIB);
+
+  await t.step("with Content-Length", async () => {
+    const echo = echoOf(
+      await d.request("cold1.app.localhost", "/upload", {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: sent,
+      }),
+    );
+    equal(echo.method, "POST");
+    equal(echo.body.length, sent.length);
+    ok(echo.body === sent, "the echoed body differs from the one sent");
+  });
+
+  await t.step("chunked (a streamed body of unknown length)", async () => {
+    const bytes = encoder.encode(sent);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 8 * KIB) {
+          controller.enqueue(bytes.slice(i, i + 8 * KIB));
+        }
+        controller.close();
+      },
+    });
+    const res = await fetch(`${d.url}/upload`, {
+      method: "PUT",
+      headers: { host: "cold2.app.localhost" },
+      body: stream,
+    });
+    const echo = echoOf({ status: res.status, headers: res.headers, body: await res.text() });
+    d.groups.add(echo.pid);
+    equal(echo.method, "PUT");
+    equal(echo.body.length, sent.length);
+    ok(echo.body === sent, "the echoed body differs from the one sent");
+  });
+  await d.instances();
+});
+
+Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-Forwarded-* are set", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const host = `alice.app.localhost:${d.port}`;
+  const res = await rawRequest(d.port, "PATCH", "/some/path?x=1&y=a%20b&x=2", [
+    ["Host", host],
+    ["Authorization", "Bearer app-secret-token"],
+    ["Cookie", "session=abc123; theme=dark"],
+    ["Connection", "x-custom"],
+    ["X-Custom", "per-hop only"],
+    ["Keep-Alive", "timeout=5, max=100"],
+    ["TE", "trailers"],
+    ["Proxy-Authorization", "Basic Zm9vOmJhcg=="],
+    ["X-End-To-End", "kept"],
+    ["Content-Type", "text/plain"],
+    ["Content-Length", "5"],
+  ], encoder.encode("hello"));
+  equal(res.status, 200, decoder.decode(res.body));
+  const echo = JSON.parse(decoder.decode(res.body)) as Echo;
+  d.groups.add(echo.pid);
+  const h = echo.headers;
+  equal(echo.method, "PATCH");
+  equal(echo.path, "/some/path?x=1&y=a%20b&x=2");
+  equal(echo.body, "hello");
+  equal(echo.tenant, "alice");
+  equal(h["host"], host);
+  equal(h["authorization"], "Bearer app-secret-token");
+  equal(h["cookie"], "session=abc123; theme=dark");
+  equal(h["x-end-to-end"], "kept");
+  equal(h["x-forwarded-for"], "127.0.0.1");
+  equal(h["x-forwarded-proto"], "http");
+  equal(h["x-forwarded-host"], host);
+  for (const name of ["x-custom", "keep-alive", "te", "proxy-authorization"]) {
+    equal(h[name], undefined, `hop-by-hop header ${name} reached the app`);
+  }
+  ok(!(h["connection"] ?? "").toLowerCase().includes("x-custom"), `connection: ${h["connection"]}`);
+});
+
+Deno.test("a gzip response passes through byte-identical with its headers", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const viaProxy = await rawRequest(d.port, "GET", "/gzip", [
+    ["Host", "alice.app.localhost"],
+    ["Accept-Encoding", "gzip"],
+  ]);
+  equal(viaProxy.status, 200);
+  const row = await d.instance("app:alice");
+  ok(row?.port, "app:alice has no port");
+  const direct = await rawRequest(row.port, "GET", "/gzip", [
+    ["Host", "localhost"],
+    ["Accept-Encoding", "gzip"],
+  ]);
+  equal(direct.status, 200);
+
+  equal(viaProxy.headers.get("content-encoding"), "gzip");
+  equal(viaProxy.headers.get("content-length"), direct.headers.get("content-length"));
+  equal(viaProxy.headers.get("content-length"), String(viaProxy.body.length));
+  deepEqual(viaProxy.body, direct.body);
+  const plain = await new Response(
+    new Blob([viaProxy.body.slice()]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  equal(plain, "hello gzip ".repeat(100));
+});
+
+Deno.test("server-sent events are streamed: the first event arrives before the last is sent", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  equal((await d.request("alice.app.localhost", "/warm")).status, 200);
+
+  const t0 = performance.now();
+  const res = await fetch(`${d.url}/sse?n=3&interval_ms=500`, {
+    headers: { host: "alice.app.localhost", accept: "text/event-stream" },
+  });
+  const tHeaders = performance.now();
+  equal(res.status, 200);
+  ok((res.headers.get("content-type") ?? "").startsWith("text/event-stream"));
+  const reader = res.body!.getReader();
+  let text = "";
+  let tFirst = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (tFirst === 0 && text.includes("data: 0\n\n")) tFirst = performance.now();
+  }
+  const tLast = performance.now();
+  equal(text, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+  ok(tFirst - tHeaders < 400, `first event ${Math.round(tFirst - tHeaders)} ms after the headers`);
+  ok(tFirst - t0 < 600, `first event ${Math.round(tFirst - t0)} ms after the request`);
+  ok(tLast - tFirst >= 800, `last event only ${Math.round(tLast - tFirst)} ms after the first`);
+});
+
+Deno.test("Host parsing: case, trailing dot and port are normalised; bad names are rejected", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const pid = echoOf(await d.request("alice.app.localhost", "/")).pid;
+
+  await t.step("variants of alice.app.localhost reach the same instance", async () => {
+    for (
+      const host of [
+        `ALICE.App.LOCALHOST:${d.port}`,
+        "alice.app.localhost.",
+        `alice.app.localhost.:${d.port}`,
+        "alice.app.localhost:1234",
+      ]
+    ) {
+      const echo = echoOf(await d.request(host, "/who"));
+      equal(echo.pid, pid, `Host ${host}`);
+      equal(echo.tenant, "alice", `Host ${host}`);
+    }
+  });
+
+  await t.step("an unknown service is 404", async () => {
+    for (const host of ["alice.nope.localhost", "nope.localhost"]) {
+      const res = await rawRequest(d.port, "GET", "/", [["Host", host]]);
+      equal(res.status, 404, `Host ${host}`);
+    }
+  });
+
+  await t.step("invalid labels are 400", async () => {
+    for (const host of ["a_b!.app.localhost", "x.y.app.localhost", "x.y.notes.localhost"]) {
+      const res = await rawRequest(d.port, "GET", "/", [["Host", host]]);
+      equal(res.status, 400, `Host ${host}: ${decoder.decode(res.body)}`);
+    }
+    deepEqual(await namesIn(`${d.dataDir}/app`), ["alice"]);
+  });
+
+  await t.step("bare localhost and 127.0.0.1 reach tenement's own API", async () => {
+    for (const host of ["localhost", `localhost:${d.port}`, "127.0.0.1", `127.0.0.1:${d.port}`]) {
+      const health = await rawRequest(d.port, "GET", "/health", [["Host", host]]);
+      equal(health.status, 200, `Host ${host}`);
+      deepEqual(JSON.parse(decoder.decode(health.body)), { status: "ok" });
+      const denied = await rawRequest(d.port, "GET", "/api/instances", [["Host", host]]);
+      equal(denied.status, 401, `Host ${host}`);
+      ok((denied.headers.get("content-type") ?? "").includes("application/json"));
+      const body = JSON.parse(decoder.decode(denied.body)) as { error?: unknown };
+      ok(typeof body.error === "string" && body.error !== "", decoder.decode(denied.body));
+    }
+  });
+  await d.instances();
+});
+
+Deno.test("errors: 504 past request_timeout; 503 for an app that never gets ready, without internals", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() + okService("app", "request_timeout = 1") +
+      okService("broken", 'restart = "never"\nstartup_timeout = 2', "crash_on_start.py"),
+  });
+
+  await t.step("an answer slower than request_timeout is a 504", async () => {
+    equal((await d.request("alice.app.localhost", "/warm")).status, 200);
+    const started = performance.now();
+    const res = await d.request("alice.app.localhost", "/slow?ms=3000");
+    const elapsed = performance.now() - started;
+    equal(res.status, 504, res.body);
+    equal(res.body.trim(), "Gateway timeout");
+    ok(elapsed < 2_900, `answered after ${Math.round(elapsed)} ms, not at the 1 s timeout`);
+  });
+
+  const leaks = ["nonexistent", "fatal", "crash_on_start", FIXTURES, "Error", "    at ", "exit"];
+
+  await t.step("Accept: text/html gets an HTML 503 with Retry-After", async () => {
+    const res = await d.request("x.broken.localhost", "/", {
+      headers: { accept: "text/html,application/xhtml+xml" },
+    });
+    equal(res.status, 503, res.body);
+    ok(/^\d+$/.test(res.headers.get("retry-after") ?? ""), `retry-after: ${res.headers.get("retry-after")}`);
+    ok((res.headers.get("content-type") ?? "").startsWith("text/html"));
+    ok(res.body.includes("<html"), res.body);
+    for (const leak of leaks) ok(!res.body.includes(leak), `body leaks "${leak}": ${res.body}`);
+  });
+
+  await t.step("other clients get a plain-text 503 with Retry-After", async () => {
+    const res = await d.request("y.broken.localhost", "/", { headers: { accept: "*/*" } });
+    equal(res.status, 503, res.body);
+    ok(/^\d+$/.test(res.headers.get("retry-after") ?? ""), `retry-after: ${res.headers.get("retry-after")}`);
+    ok((res.headers.get("content-type") ?? "").startsWith("text/plain"));
+    equal(res.body.trim(), "Service temporarily unavailable");
+    for (const leak of leaks) ok(!res.body.includes(leak), `body leaks "${leak}": ${res.body}`);
+  });
+  await d.instances();
+});
+
+Deno.test("auto-create bounds refuse new ids by request, while configured and API ids still work", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() +
+      okService("closed", "auto_create = false") +
+      okService("allow", 'auto_create_allow = ["alice"]') +
+      okService("limited", "auto_create_limit = 3") +
+      okService("rated", "auto_create_per_minute = 2") +
+      '\n[instances]\nclosed = ["pre"]\n',
+  });
+  /** Asserts that a refused id left no trace: no instance row, no data dir. */
+  const assertNotCreated = async (service: string, id: string): Promise<void> => {
+    const rows = await d.instances();
+    equal(rows.find((r) => r.id === `${service}:${id}`), undefined, `${service}:${id} is listed`);
+    ok(!(await exists(`${d.dataDir}/${service}/${id}`)), `${service}/${id} dir exists`);
+  };
+
+  await t.step("auto_create = false: a never-seen id is 404 and nothing starts", async () => {
+    const res = await d.request("nobody.closed.localhost", "/");
+    equal(res.status, 404, res.body);
+    await assertNotCreated("closed", "nobody");
+    equal(echoOf(await d.request("pre.closed.localhost", "/")).tenant, "pre");
+    const pid = await apiSpawn(d, "closed", "viaapi");
+    equal(echoOf(await d.request("viaapi.closed.localhost", "/")).pid, pid);
+  });
+
+  await t.step("auto_create_allow: only listed ids are created", async () => {
+    const bob = await d.request("bob.allow.localhost", "/");
+    equal(bob.status, 404, bob.body);
+    await assertNotCreated("allow", "bob");
+    equal(echoOf(await d.request("alice.allow.localhost", "/")).tenant, "alice");
+    const pid = await apiSpawn(d, "allow", "carol");
+    equal(echoOf(await d.request("carol.allow.localhost", "/")).pid, pid);
+  });
+
+  await t.step("auto_create_limit = 3: the 4th new id is refused", async () => {
+    for (const id of ["n1", "n2", "n3"]) {
+      equal(echoOf(await d.request(`${id}.limited.localhost`, "/")).tenant, id);
+    }
+    const fourth = await d.request("n4.limited.localhost", "/");
+    ok(fourth.status >= 400, `4th new id got ${fourth.status}`);
+    await assertNotCreated("limited", "n4");
+    deepEqual(await namesIn(`${d.dataDir}/limited`), ["n1", "n2", "n3"]);
+    equal(echoOf(await d.request("n1.limited.localhost", "/")).tenant, "n1");
+    const pid = await apiSpawn(d, "limited", "extra");
+    equal(echoOf(await d.request("extra.limited.localhost", "/")).pid, pid);
+  });
+
+  await t.step("auto_create_per_minute = 2: the 3rd new id in a row is refused with Retry-After", async () => {
+    for (const id of ["r1", "r2"]) {
+      equal(echoOf(await d.request(`${id}.rated.localhost`, "/")).tenant, id);
+    }
+    const third = await d.request("r3.rated.localhost", "/");
+    ok(third.status >= 400, `3rd new id got ${third.status}`);
+    ok(/^\d+$/.test(third.headers.get("retry-after") ?? ""), `retry-after: ${third.headers.get("retry-after")}`);
+    await assertNotCreated("rated", "r3");
+    const pid = await apiSpawn(d, "rated", "extra");
+    equal(echoOf(await d.request("extra.rated.localhost", "/")).pid, pid);
+  });
+  await d.instances();
+});
+
+Deno.test("weighted route: weight 0 gets no traffic, and a service with every instance asleep is woken", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() + okService("app") + okService("sleepy", "idle_timeout = 1"),
+  });
+
+  await t.step("traffic spreads by weight and weight 0 gets none", async () => {
+    const pidA = await apiSpawn(d, "app", "a");
+    const pidB = await apiSpawn(d, "app", "b");
+    const before = new Set<number>();
+    for (let i = 0; i < 40; i++) before.add(echoOf(await d.request("app.localhost", "/")).pid);
+    deepEqual([...before].sort(), [pidA, pidB].sort(), "equal weights should reach both");
+
+    const put = await d.api("PUT", "/api/instances/app:b/weight", { weight: 0 });
+    equal(put.status, 200, put.body);
+    equal((JSON.parse(put.body) as { weight: number }).weight, 0);
+    const after: number[] = [];
+    for (let i = 0; i < 40; i++) after.push(echoOf(await d.request("app.localhost", "/")).pid);
+    deepEqual(after, Array(40).fill(pidA));
+  });
+
+  await t.step("a weighted request wakes an instance when all are asleep", async () => {
+    const first = await apiSpawn(d, "sleepy", "s1");
+    await apiSpawn(d, "sleepy", "s2");
+    await waitFor(async () => {
+      const rows = (await d.instances()).filter((r) => r.id.startsWith("sleepy:"));
+      return rows.length === 2 && rows.every((r) => r.status === "asleep" && r.pid === null);
+    }, { timeoutMs: 10_000, what: "both sleepy instances asleep" });
+    const res = await d.request("sleepy.localhost", "/");
+    const echo = echoOf(res);
+    ok(echo.tenant === "s1" || echo.tenant === "s2", echo.tenant ?? "no tenant");
+    notEqual(echo.pid, first);
+  });
+  await d.instances();
+});
+
+Deno.test("after kill -9 of the app, the next request waits for the restart and gets a new process", async () => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const before = echoOf(await d.request("alice.app.localhost", "/")).pid;
+  Deno.kill(before, "SIGKILL");
+  const res = await d.request("alice.app.localhost", "/after");
+  const after = echoOf(res).pid;
+  notEqual(after, before);
+  equal(echoOf(await d.request("alice.app.localhost", "/again")).pid, after);
+  await d.instances();
+});
+
+Deno.test("large bodies both ways and 200 keep-alive requests on one connection", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  const warm = echoOf(await d.request("alice.app.localhost", "/"));
+
+  await t.step("a 1 MiB response arrives complete", async () => {
+    const res = await fetch(`${d.url}/big?bytes=${MIB}`, {
+      headers: { host: "alice.app.localhost" },
+    });
+    equal(res.status, 200);
+    equal(res.headers.get("content-length"), String(MIB));
+    const body = new Uint8Array(await res.arrayBuffer());
+    equal(body.length, MIB);
+    ok(body.every((b) => b === 0x78), "the body is not all 'x'");
+  });
+
+  await t.step("a 1 MiB upload reaches the app whole", async () => {
+    const sent = patternText(MIB);
+    const echo = echoOf(
+      await d.request("alice.app.localhost", "/upload", { method: "POST", body: sent }),
+    );
+    equal(echo.body.length, MIB);
+    ok(echo.body === sent, "the echoed body differs from the one sent");
+  });
+
+  await t.step("200 sequential requests over one client connection", async () => {
+    using conn = await RawConnection.open(d.port);
+    for (let i = 0; i < 200; i++) {
+      const res = await conn.exchange("GET", `/k?i=${i}`, [["Host", "alice.app.localhost"]]);
+      equal(res.status, 200, `request ${i}: ${decoder.decode(res.body)}`);
+      const echo = JSON.parse(decoder.decode(res.body)) as Echo;
+      equal(echo.path, `/k?i=${i}`);
+      equal(echo.pid, warm.pid);
+    }
+  });
+  await d.instances();
+});
