@@ -11,7 +11,6 @@ import {
   type Daemon,
   EXAMPLES,
   FIXTURES,
-  type HttpResult,
   PYTHON,
   settingsBlock,
   startDaemon,
@@ -29,7 +28,10 @@ const HANG_MS = 15_000;
 // ---------------------------------------------------------------------------------------------
 // Config helpers
 
-/** A `[service.<name>]` running `ok_server.py` with a per-instance DATA_DIR; `extra` goes in the table. */
+/**
+ * A `[service.<name>]` running a fixture (default `ok_server.py`) with `/health`, a per-instance
+ * DATA_DIR and TENANT; `extra` lines go into the service table.
+ */
 function okService(name: string, extra = "", fixture = "ok_server.py"): string {
   return `
 [service.${name}]
@@ -54,7 +56,7 @@ interface Echo {
   data_dir: string | null;
 }
 
-function echoOf(res: HttpResult): Echo {
+function echoOf(res: { readonly status: number; readonly body: string }): Echo {
   equal(res.status, 200, `expected 200, got ${res.status}: ${res.body.slice(0, 300)}`);
   return JSON.parse(res.body) as Echo;
 }
@@ -222,7 +224,7 @@ class RawConnection implements Disposable {
 }
 
 /** One request on a fresh connection. */
-async function rawRequest(
+async function rawExchange(
   port: number,
   method: string,
   target: string,
@@ -327,22 +329,23 @@ Deno.test("a request body sent as the very first request to a cold instance arri
     ok(echo.body === sent, "the echoed body differs from the one sent");
   });
 
-  await t.step("chunked (a streamed body of unknown length)", async () => {
+  await t.step("chunked (a body of unknown length)", async () => {
     const bytes = encoder.encode(sent);
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let i = 0; i < bytes.length; i += 8 * KIB) {
-          controller.enqueue(bytes.slice(i, i + 8 * KIB));
-        }
-        controller.close();
-      },
-    });
-    const res = await fetch(`${d.url}/upload`, {
-      method: "PUT",
-      headers: { host: "cold2.app.localhost" },
-      body: stream,
-    });
-    const echo = echoOf({ status: res.status, headers: res.headers, body: await res.text() });
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 8 * KIB) {
+      const piece = bytes.subarray(i, i + 8 * KIB);
+      chunks.push(
+        encoder.encode(`${piece.length.toString(16)}\r\n`),
+        piece,
+        encoder.encode("\r\n"),
+      );
+    }
+    chunks.push(encoder.encode("0\r\n\r\n"));
+    const res = await rawExchange(d.port, "PUT", "/upload", [
+      ["Host", "cold2.app.localhost"],
+      ["Transfer-Encoding", "chunked"],
+    ], concat(chunks));
+    const echo = echoOf({ status: res.status, body: decoder.decode(res.body) });
     d.groups.add(echo.pid);
     equal(echo.method, "PUT");
     equal(echo.body.length, sent.length);
@@ -355,7 +358,7 @@ Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-
   await using tmp = await tempDir();
   await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
   const host = `alice.app.localhost:${d.port}`;
-  const res = await rawRequest(d.port, "PATCH", "/some/path?x=1&y=a%20b&x=2", [
+  const res = await rawExchange(d.port, "PATCH", "/some/path?x=1&y=a%20b&x=2", [
     ["Host", host],
     ["Authorization", "Bearer app-secret-token"],
     ["Cookie", "session=abc123; theme=dark"],
@@ -392,14 +395,14 @@ Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-
 Deno.test("a gzip response passes through byte-identical with its headers", async () => {
   await using tmp = await tempDir();
   await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
-  const viaProxy = await rawRequest(d.port, "GET", "/gzip", [
+  const viaProxy = await rawExchange(d.port, "GET", "/gzip", [
     ["Host", "alice.app.localhost"],
     ["Accept-Encoding", "gzip"],
   ]);
   equal(viaProxy.status, 200);
   const row = await d.instance("app:alice");
   ok(row?.port, "app:alice has no port");
-  const direct = await rawRequest(row.port, "GET", "/gzip", [
+  const direct = await rawExchange(row.port, "GET", "/gzip", [
     ["Host", "localhost"],
     ["Accept-Encoding", "gzip"],
   ]);
@@ -415,32 +418,62 @@ Deno.test("a gzip response passes through byte-identical with its headers", asyn
   equal(plain, "hello gzip ".repeat(100));
 });
 
-Deno.test("server-sent events are streamed: the first event arrives before the last is sent", async () => {
+/** Times, from the request, at which the head, each of `marks` and the end arrived. */
+async function timeStream(
+  port: number,
+  request: string,
+  marks: readonly string[],
+): Promise<{ head: string; headMs: number; markMs: number[]; endMs: number; raw: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), HANG_MS);
+  try {
+    const t0 = performance.now();
+    await conn.write(encoder.encode(request));
+    let raw = "";
+    let headMs = -1;
+    const markMs = marks.map(() => -1);
+    const buf = new Uint8Array(16 * KIB);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      raw += decoder.decode(buf.subarray(0, n), { stream: true });
+      const now = performance.now() - t0;
+      if (headMs < 0 && raw.includes("\r\n\r\n")) headMs = now;
+      marks.forEach((m, i) => {
+        if (markMs[i]! < 0 && raw.includes(m)) markMs[i] = now;
+      });
+      if (raw.endsWith("\r\n0\r\n\r\n")) break;
+    }
+    const endMs = performance.now() - t0;
+    const head = raw.slice(0, raw.indexOf("\r\n\r\n"));
+    return { head, headMs, markMs, endMs, raw };
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+}
+
+Deno.test("server-sent events are streamed: the first event arrives long before the last is sent", async (t) => {
   await using tmp = await tempDir();
   await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
   equal((await d.request("alice.app.localhost", "/warm")).status, 200);
 
-  const t0 = performance.now();
-  const res = await fetch(`${d.url}/sse?n=3&interval_ms=500`, {
-    headers: { host: "alice.app.localhost", accept: "text/event-stream" },
-  });
-  const tHeaders = performance.now();
-  equal(res.status, 200);
-  ok((res.headers.get("content-type") ?? "").startsWith("text/event-stream"));
-  const reader = res.body!.getReader();
-  let text = "";
-  let tFirst = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    if (tFirst === 0 && text.includes("data: 0\n\n")) tFirst = performance.now();
+  for (const acceptEncoding of [undefined, "gzip, deflate, br"]) {
+    await t.step(`Accept-Encoding: ${acceptEncoding ?? "none"}`, async () => {
+      const request = "GET /sse?n=3&interval_ms=500 HTTP/1.1\r\nHost: alice.app.localhost\r\n" +
+        "Accept: text/event-stream\r\n" +
+        (acceptEncoding ? `Accept-Encoding: ${acceptEncoding}\r\n` : "") +
+        "Connection: close\r\n\r\n";
+      const s = await timeStream(d.port, request, ["data: 0\n\n", "data: 2\n\n"]);
+      ok(/^HTTP\/1\.1 200/.test(s.head), s.head);
+      ok(/\r\ncontent-type: text\/event-stream/i.test(s.head), s.head);
+      ok(!/\r\ncontent-encoding:/i.test(s.head), `an event stream was compressed:\n${s.head}`);
+      const [first, last] = s.markMs as [number, number];
+      ok(first >= 0 && last >= 0, `events missing from ${JSON.stringify(s.raw)}`);
+      ok(first - s.headMs < 400, `first event ${Math.round(first - s.headMs)} ms after the head`);
+      ok(last - first >= 800, `last event only ${Math.round(last - first)} ms after the first`);
+    });
   }
-  const tLast = performance.now();
-  equal(text, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
-  ok(tFirst - tHeaders < 400, `first event ${Math.round(tFirst - tHeaders)} ms after the headers`);
-  ok(tFirst - t0 < 600, `first event ${Math.round(tFirst - t0)} ms after the request`);
-  ok(tLast - tFirst >= 800, `last event only ${Math.round(tLast - tFirst)} ms after the first`);
 });
 
 Deno.test("Host parsing: case, trailing dot and port are normalised; bad names are rejected", async (t) => {
@@ -465,14 +498,14 @@ Deno.test("Host parsing: case, trailing dot and port are normalised; bad names a
 
   await t.step("an unknown service is 404", async () => {
     for (const host of ["alice.nope.localhost", "nope.localhost"]) {
-      const res = await rawRequest(d.port, "GET", "/", [["Host", host]]);
+      const res = await rawExchange(d.port, "GET", "/", [["Host", host]]);
       equal(res.status, 404, `Host ${host}`);
     }
   });
 
   await t.step("invalid labels are 400", async () => {
     for (const host of ["a_b!.app.localhost", "x.y.app.localhost", "x.y.notes.localhost"]) {
-      const res = await rawRequest(d.port, "GET", "/", [["Host", host]]);
+      const res = await rawExchange(d.port, "GET", "/", [["Host", host]]);
       equal(res.status, 400, `Host ${host}: ${decoder.decode(res.body)}`);
     }
     deepEqual(await namesIn(`${d.dataDir}/app`), ["alice"]);
@@ -480,10 +513,10 @@ Deno.test("Host parsing: case, trailing dot and port are normalised; bad names a
 
   await t.step("bare localhost and 127.0.0.1 reach tenement's own API", async () => {
     for (const host of ["localhost", `localhost:${d.port}`, "127.0.0.1", `127.0.0.1:${d.port}`]) {
-      const health = await rawRequest(d.port, "GET", "/health", [["Host", host]]);
+      const health = await rawExchange(d.port, "GET", "/health", [["Host", host]]);
       equal(health.status, 200, `Host ${host}`);
       deepEqual(JSON.parse(decoder.decode(health.body)), { status: "ok" });
-      const denied = await rawRequest(d.port, "GET", "/api/instances", [["Host", host]]);
+      const denied = await rawExchange(d.port, "GET", "/api/instances", [["Host", host]]);
       equal(denied.status, 401, `Host ${host}`);
       ok((denied.headers.get("content-type") ?? "").includes("application/json"));
       const body = JSON.parse(decoder.decode(denied.body)) as { error?: unknown };
@@ -518,7 +551,10 @@ Deno.test("errors: 504 past request_timeout; 503 for an app that never gets read
       headers: { accept: "text/html,application/xhtml+xml" },
     });
     equal(res.status, 503, res.body);
-    ok(/^\d+$/.test(res.headers.get("retry-after") ?? ""), `retry-after: ${res.headers.get("retry-after")}`);
+    ok(
+      /^\d+$/.test(res.headers.get("retry-after") ?? ""),
+      `retry-after: ${res.headers.get("retry-after")}`,
+    );
     ok((res.headers.get("content-type") ?? "").startsWith("text/html"));
     ok(res.body.includes("<html"), res.body);
     for (const leak of leaks) ok(!res.body.includes(leak), `body leaks "${leak}": ${res.body}`);
@@ -527,11 +563,26 @@ Deno.test("errors: 504 past request_timeout; 503 for an app that never gets read
   await t.step("other clients get a plain-text 503 with Retry-After", async () => {
     const res = await d.request("y.broken.localhost", "/", { headers: { accept: "*/*" } });
     equal(res.status, 503, res.body);
-    ok(/^\d+$/.test(res.headers.get("retry-after") ?? ""), `retry-after: ${res.headers.get("retry-after")}`);
+    ok(
+      /^\d+$/.test(res.headers.get("retry-after") ?? ""),
+      `retry-after: ${res.headers.get("retry-after")}`,
+    );
     ok((res.headers.get("content-type") ?? "").startsWith("text/plain"));
     equal(res.body.trim(), "Service temporarily unavailable");
     for (const leak of leaks) ok(!res.body.includes(leak), `body leaks "${leak}": ${res.body}`);
   });
+  await t.step(
+    "a request starts an app that exits during start-up once, not in a loop",
+    async () => {
+      const res = await d.request("z.broken.localhost", "/");
+      equal(res.status, 503, res.body);
+      const logs = await d.api("GET", "/api/logs?process=broken&id=z");
+      equal(logs.status, 200, logs.body);
+      const launches = (JSON.parse(logs.body) as { message: string }[])
+        .filter((e) => e.message === "booting").length;
+      equal(launches, 1, `restart = "never", yet one request launched the app ${launches} times`);
+    },
+  );
   await d.instances();
 });
 
@@ -584,17 +635,23 @@ Deno.test("auto-create bounds refuse new ids by request, while configured and AP
     equal(echoOf(await d.request("extra.limited.localhost", "/")).pid, pid);
   });
 
-  await t.step("auto_create_per_minute = 2: the 3rd new id in a row is refused with Retry-After", async () => {
-    for (const id of ["r1", "r2"]) {
-      equal(echoOf(await d.request(`${id}.rated.localhost`, "/")).tenant, id);
-    }
-    const third = await d.request("r3.rated.localhost", "/");
-    ok(third.status >= 400, `3rd new id got ${third.status}`);
-    ok(/^\d+$/.test(third.headers.get("retry-after") ?? ""), `retry-after: ${third.headers.get("retry-after")}`);
-    await assertNotCreated("rated", "r3");
-    const pid = await apiSpawn(d, "rated", "extra");
-    equal(echoOf(await d.request("extra.rated.localhost", "/")).pid, pid);
-  });
+  await t.step(
+    "auto_create_per_minute = 2: the 3rd new id in a row is refused with Retry-After",
+    async () => {
+      for (const id of ["r1", "r2"]) {
+        equal(echoOf(await d.request(`${id}.rated.localhost`, "/")).tenant, id);
+      }
+      const third = await d.request("r3.rated.localhost", "/");
+      ok(third.status >= 400, `3rd new id got ${third.status}`);
+      ok(
+        /^\d+$/.test(third.headers.get("retry-after") ?? ""),
+        `retry-after: ${third.headers.get("retry-after")}`,
+      );
+      await assertNotCreated("rated", "r3");
+      const pid = await apiSpawn(d, "rated", "extra");
+      equal(echoOf(await d.request("extra.rated.localhost", "/")).pid, pid);
+    },
+  );
   await d.instances();
 });
 
@@ -647,20 +704,20 @@ Deno.test("after kill -9 of the app, the next request waits for the restart and 
   await d.instances();
 });
 
-Deno.test("large bodies both ways and 200 keep-alive requests on one connection", async (t) => {
+Deno.test("large bodies both ways, and keep-alive to the client and to the app", async (t) => {
   await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() + okService("app") + okService("conn", "", "conn_echo.py"),
+  });
   const warm = echoOf(await d.request("alice.app.localhost", "/"));
 
   await t.step("a 1 MiB response arrives complete", async () => {
-    const res = await fetch(`${d.url}/big?bytes=${MIB}`, {
-      headers: { host: "alice.app.localhost" },
-    });
+    const res = await d.request("alice.app.localhost", `/big?bytes=${MIB}`);
     equal(res.status, 200);
     equal(res.headers.get("content-length"), String(MIB));
-    const body = new Uint8Array(await res.arrayBuffer());
-    equal(body.length, MIB);
-    ok(body.every((b) => b === 0x78), "the body is not all 'x'");
+    equal(res.bytes.length, MIB);
+    ok(res.bytes.every((b) => b === 0x78), "the body is not all 'x'");
   });
 
   await t.step("a 1 MiB upload reaches the app whole", async () => {
@@ -681,6 +738,22 @@ Deno.test("large bodies both ways and 200 keep-alive requests on one connection"
       equal(echo.path, `/k?i=${i}`);
       equal(echo.pid, warm.pid);
     }
+  });
+
+  await t.step("sequential proxied requests reuse one upstream connection", async () => {
+    using conn = await RawConnection.open(d.port);
+    const upstreamPorts = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const res = await conn.exchange("GET", `/c?i=${i}`, [["Host", "alice.conn.localhost"]]);
+      equal(res.status, 200, `request ${i}: ${decoder.decode(res.body)}`);
+      const echo = JSON.parse(decoder.decode(res.body)) as { pid: number; client_port: number };
+      d.groups.add(echo.pid);
+      upstreamPorts.add(echo.client_port);
+    }
+    ok(
+      upstreamPorts.size <= 2,
+      `50 sequential requests used ${upstreamPorts.size} upstream connections`,
+    );
   });
   await d.instances();
 });

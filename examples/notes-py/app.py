@@ -70,6 +70,9 @@ class Store:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response sets Content-Length
+    # Head and body go out in separate writes; without TCP_NODELAY, Nagle holds the
+    # body until the (delayed) ACK of the head arrives: ~40 ms per keep-alive response.
+    disable_nagle_algorithm = True
     server_version = "notes-py"
 
     # --- helpers -----------------------------------------------------------------------------

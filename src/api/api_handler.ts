@@ -7,12 +7,12 @@ import type { LogRing } from "../logs/log_ring.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { StateStore } from "../store/state_store.ts";
 import type { Supervisor } from "../supervisor/supervisor.ts";
-import { Authenticator, type Identity } from "./auth.ts";
+import { Authenticator, canAccess, type Identity } from "./auth.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import { Router } from "./router.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
-import { healthResponse, metricsResponse } from "./routes/telemetry.ts";
+import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 
 /** What the API is built from. */
 export interface ApiDeps {
@@ -37,6 +37,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const router = new Router<ApiContext>();
   addInstanceRoutes(router, deps);
   addLogRoutes(router, deps.logs);
+  router.add("GET", "/api/telemetry", (_req, ctx) => {
+    const visible = deps.supervisor.list({ all: true })
+      .filter((s) => canAccess(ctx.identity, s.service, s.id));
+    return Promise.resolve(telemetryResponse(deps.metrics, visible, deps.now()));
+  });
   return async (req, clientIp) => {
     try {
       const url = new URL(req.url);

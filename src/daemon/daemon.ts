@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
 import { createApiHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
@@ -39,8 +40,14 @@ export interface DaemonOptions {
 /** Runs the daemon until a signal or `options.signal`; resolves after a clean shutdown. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { config } = options;
-  await Deno.mkdir(config.settings.dataDir, { recursive: true });
+  const dataDir = config.settings.dataDir;
+  await Deno.mkdir(dataDir, { recursive: true });
   await using stack = new AsyncDisposableStack();
+  // One daemon per data dir: a second one would take the first one's instances for orphans.
+  const lock = stack.use(await Deno.open(`${dataDir}/ten.lock`, { create: true, write: true }));
+  if (!await lock.tryLock(true)) {
+    throw new TenementError(`Another ten serve is already using the data dir ${dataDir}`);
+  }
   const store = stack.use(await StateStore.open(`${config.settings.dataDir}/tenement.kv`));
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
@@ -71,7 +78,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     if (serverShutdown) await Promise.race([serverShutdown, delay(5_000)]);
   });
   stack.use(supervisor);
-  await supervisor.start();
 
   const dispatch = createDispatch(
     options.domain,
@@ -79,7 +85,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     createApiHandler({ supervisor, store, logs, metrics, now: Date.now }),
   );
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  const onSignal = (): void => {
+    if (!stop.signal.aborted) return stop.abort();
+    // A second Ctrl-C: leave now; the next start kills the instances left behind.
+    log.warn("Second signal: exiting without waiting for instances to stop");
+    Deno.exit(130);
+  };
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   stack.defer(() => {
@@ -88,6 +99,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   options.signal?.addEventListener("abort", onSignal, { once: true });
 
+  // Bind before the supervisor touches anything, so a busy port fails without side effects;
+  // requests that arrive meanwhile wait until the instance table is restored.
+  const started = Promise.withResolvers<void>();
+  let isStarted = false;
+  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> =>
+    isStarted ? dispatch(req, info) : started.promise.then(() => dispatch(req, info));
   const server = Deno.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
@@ -99,11 +116,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       });
       options.onListen?.(addr);
     },
-  }, dispatch);
+  }, handler);
   // Unwound first: stop accepting new connections while the instances stop.
   stack.defer(() => {
     serverShutdown = server.shutdown();
   });
+  await supervisor.start();
+  isStarted = true;
+  started.resolve();
   if (!stop.signal.aborted) {
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
   }

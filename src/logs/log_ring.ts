@@ -25,10 +25,17 @@ export interface LogQuery {
   readonly limit?: number;
 }
 
+/** An entry with its arrival order. */
+interface Kept {
+  readonly seq: number;
+  readonly entry: LogEntry;
+}
+
 /** Bounded per-instance rings. */
 export class LogRing {
   readonly #perInstance: number;
-  readonly #rings = new Map<string, LogEntry[]>();
+  readonly #rings = new Map<string, Kept[]>();
+  #seq = 0;
   readonly #subscribers = new Set<(entry: LogEntry) => void>();
   readonly #now: () => number;
 
@@ -52,19 +59,27 @@ export class LogRing {
       ring = [];
       this.#rings.set(key, ring);
     }
-    ring.push(entry);
+    ring.push({ seq: this.#seq++, entry });
     if (ring.length > this.#perInstance) ring.splice(0, ring.length - this.#perInstance);
-    for (const subscriber of this.#subscribers) subscriber(entry);
+    for (const subscriber of this.#subscribers) {
+      try {
+        subscriber(entry);
+      } catch {
+        // A broken subscriber (a closed stream) must not stop capture or the other subscribers.
+        this.#subscribers.delete(subscriber);
+      }
+    }
   }
 
   /** Matching entries, oldest first; with a limit, the newest `limit` of them. */
   query(q: LogQuery): LogEntry[] {
     const needle = q.search?.toLowerCase();
-    const out: LogEntry[] = [];
+    const kept: Kept[] = [];
     for (const ring of this.#rings.values()) {
-      for (const e of ring) if (matches(e, q, needle)) out.push(e);
+      for (const k of ring) if (matches(k.entry, q, needle)) kept.push(k);
     }
-    out.sort((a, b) => a.timestamp - b.timestamp);
+    kept.sort((a, b) => a.entry.timestamp - b.entry.timestamp || a.seq - b.seq);
+    const out = kept.map((k) => k.entry);
     return q.limit === undefined ? out : out.slice(Math.max(0, out.length - q.limit));
   }
 

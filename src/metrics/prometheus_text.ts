@@ -16,6 +16,8 @@ function formatLabels(labels: Labels, extra?: readonly [string, string]): string
 
 function formatNumber(n: number): string {
   if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  if (Number.isNaN(n)) return "NaN";
   return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
 }
 

@@ -51,6 +51,18 @@ export class ValueFamily {
     this.#values.set(labelKey(labels), { labels, value });
   }
 
+  /** The value of one series (0 when never set). */
+  get(labels: Labels): number {
+    return this.#values.get(labelKey(labels))?.value ?? 0;
+  }
+
+  /** Sum over every series. */
+  total(): number {
+    let sum = 0;
+    for (const s of this.#values.values()) sum += s.value;
+    return sum;
+  }
+
   /** Current values. */
   snapshot(): FamilySnapshot {
     return {
@@ -81,6 +93,19 @@ export class HistogramFamily {
     for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) s.counts[i]!++;
     s.sum += value;
     s.n++;
+  }
+
+  /** Count, sum and an upper-bound estimate of the 99th percentile for one series. */
+  summary(labels: Labels): { count: number; sum: number; p99: number } {
+    const s = this.#series.get(labelKey(labels));
+    if (!s || s.n === 0) return { count: 0, sum: 0, p99: 0 };
+    const rank = Math.ceil(s.n * 0.99);
+    const i = s.counts.findIndex((c) => c >= rank);
+    return {
+      count: s.n,
+      sum: s.sum,
+      p99: i < 0 ? this.bounds[this.bounds.length - 1]! : this.bounds[i]!,
+    };
   }
 
   /** Current values. */
@@ -117,9 +142,9 @@ export class MetricsRegistry {
     "counter",
   );
   readonly wakeDuration = new HistogramFamily(
-    "tenement_wake_duration_ms",
-    "Time from process start to ready, in milliseconds",
-    [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    "tenement_wake_duration_seconds",
+    "Time from process start to ready",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
 
   /** Supervisor hook: one restart. */
@@ -129,6 +154,6 @@ export class MetricsRegistry {
 
   /** Supervisor hook: an instance became ready `ms` after its start. */
   woke(service: string, id: string, ms: number): void {
-    this.wakeDuration.observe({ instance: id, process: service }, ms);
+    this.wakeDuration.observe({ instance: id, process: service }, ms / 1000);
   }
 }

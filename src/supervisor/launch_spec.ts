@@ -35,9 +35,11 @@ export function planInstance(p: PlanInputs): InstancePlan {
   const base = { name: p.service.name, id: p.id, data_dir: p.dataDir, port: "", socket: "" };
   const socketPath = interpolate(p.service.socket, base);
   const vars = { ...base, port: String(p.port), socket: socketPath };
-  const argv = p.service.args.length > 0
-    ? [interpolate(p.service.command, vars), ...p.service.args.map((a) => interpolate(a, vars))]
-    : splitCommandLine(interpolate(p.service.command, vars));
+  // Split before interpolating, so a data dir with spaces or quotes stays one word.
+  const words = p.service.args.length > 0
+    ? [p.service.command, ...p.service.args]
+    : splitCommandLine(p.service.command);
+  const argv = words.map((w) => interpolate(w, vars));
   const env: Record<string, string> = { ...p.baseEnv };
   for (const [key, value] of Object.entries(p.service.env)) env[key] = interpolate(value, vars);
   env["PORT"] = String(p.port);

@@ -15,6 +15,7 @@ export class Semaphore {
 
   /** Waits for a slot; the permit gives it back on dispose. Aborting the signal stops waiting. */
   async acquire(signal?: AbortSignal): Promise<Disposable> {
+    signal?.throwIfAborted();
     if (this.#available > 0) {
       this.#available--;
     } else {

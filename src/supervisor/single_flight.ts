@@ -12,13 +12,8 @@ export class SingleFlight<T> {
   run(key: string, work: () => Promise<T>): Promise<T> {
     const existing = this.#flights.get(key);
     if (existing) return existing;
-    const flight = (async () => {
-      try {
-        return await work();
-      } finally {
-        this.#flights.delete(key);
-      }
-    })();
+    // Started in a microtask, so the entry exists before `work` runs, even if it throws at once.
+    const flight = Promise.resolve().then(work).finally(() => this.#flights.delete(key));
     this.#flights.set(key, flight);
     return flight;
   }

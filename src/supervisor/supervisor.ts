@@ -104,6 +104,7 @@ export interface ListOptions {
 }
 
 const DEFAULT_WEIGHT = 100;
+const STOPPED_BY_REQUEST = "stopped by request";
 const PROBE_TIMEOUT_MS = 5_000;
 
 /** The instance supervisor. */
@@ -221,7 +222,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   async stop(ref: InstanceRef): Promise<InstanceSnapshot> {
     const entry = this.#entries.get(`${ref.service}:${ref.id}`);
     if (!entry) throw new NotFoundError(`Instance not found: ${ref.service}:${ref.id}`);
-    await this.#stopEntry(entry, "stopped", "stopped by request");
+    await this.#stopEntry(entry, "stopped", STOPPED_BY_REQUEST);
     return snapshotOf(entry);
   }
 
@@ -264,24 +265,24 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** See TargetResolver.resolveDirect. */
   async resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
-    const svc = this.#d.config.services.get(service);
+    const svc = this.#serviceForHost(service);
     if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
-    let entry = this.#entries.get(`${service}:${id}`);
+    let entry = this.#entries.get(`${svc.name}:${id}`) ?? this.#entryForHost(svc.name, id);
     if (entry && entry.isReady && entry.status === "running") return this.#target(entry, svc);
     if (!entry) {
       this.#admitCreate(svc, id);
-      entry = this.#entryFor({ service, id }, "request");
+      entry = this.#entryFor({ service: svc.name, id }, "request");
     }
     return await this.#waitReady(entry, svc, signal);
   }
 
   /** See TargetResolver.resolveWeighted. */
   async resolveWeighted(service: string, signal: AbortSignal): Promise<Target> {
-    const svc = this.#d.config.services.get(service);
+    const svc = this.#serviceForHost(service);
     if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
     const all: InstanceEntry[] = [];
     for (const e of this.#entries.values()) {
-      if (e.service === service && e.weight > 0) all.push(e);
+      if (e.service === svc.name && e.weight > 0) all.push(e);
     }
     const random = this.#d.clock.random();
     const up = all.filter((e) => e.isReady && e.status === "running" && e.health !== "unhealthy");
@@ -339,6 +340,23 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   // ---- internals: starting ---------------------------------------------------------------------
+
+  /** Host names are lower case; service names and ids may not be. */
+  #serviceForHost(name: string): ServiceConfig | undefined {
+    const exact = this.#d.config.services.get(name);
+    if (exact) return exact;
+    for (const svc of this.#d.config.services.values()) {
+      if (svc.name.toLowerCase() === name) return svc;
+    }
+    return undefined;
+  }
+
+  #entryForHost(service: string, id: string): InstanceEntry | undefined {
+    for (const e of this.#entries.values()) {
+      if (e.service === service && e.id.toLowerCase() === id) return e;
+    }
+    return undefined;
+  }
 
   #service(name: string): ServiceConfig {
     const svc = this.#d.config.services.get(name);
@@ -710,9 +728,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       this.#notify(entry);
       await handle.stop(svc.stopGracePeriodMs);
       this.#afterProcessGone(entry);
-      if (!svc.storagePersist) {
-        await this.#d.files.removeDir(`${this.#d.config.settings.dataDir}/${svc.name}/${entry.id}`);
-      }
+      log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
+    }
+    // Only an explicit stop discards data: sleeping and shutdown keep it for the next wake.
+    if (next === "stopped" && reason === STOPPED_BY_REQUEST && !svc.storagePersist) {
+      await this.#d.files.removeDir(`${this.#d.config.settings.dataDir}/${svc.name}/${entry.id}`);
     }
     entry.health = "unknown";
     if (next !== undefined) {
@@ -769,6 +789,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
     entry.waitingRequests++;
     const deadline = this.#d.clock.now() + svc.startupTimeoutMs;
+    let hasWoken = false;
     try {
       while (true) {
         if (entry.isReady && entry.status === "running") return this.#target(entry, svc);
@@ -784,7 +805,15 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
             retryAfter(entry, this.#d.clock.now()),
           );
         }
-        if (entry.status === "asleep" || entry.status === "stopped") this.#wake(entry);
+        if (entry.status === "asleep" || entry.status === "stopped") {
+          // One wake per request: an instance that stops again on its own (restart = "never",
+          // a clean exit under "on-failure") is not started in a loop by the same request.
+          if (hasWoken && entry.reason !== undefined) {
+            throw new UnavailableError(`${entry.key} stopped during start-up: ${entry.reason}`);
+          }
+          hasWoken = true;
+          this.#wake(entry);
+        }
         const left = deadline - this.#d.clock.now();
         if (left <= 0) {
           throw new UnavailableError(

@@ -1,0 +1,99 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { parseConfig } from "../config/parse_config.ts";
+import type { ServiceConfig } from "../config/schema.ts";
+import { type InstancePlan, planInstance } from "./launch_spec.ts";
+
+/** A real ServiceConfig, parsed from TOML the way `ten serve` gets it. */
+function serviceFrom(toml: string): ServiceConfig {
+  const config = parseConfig(toml, { path: "/srv/app/tenement.toml" });
+  const service = config.services.get("notes");
+  if (service === undefined) throw new Error("fixture has no [service.notes]");
+  return service;
+}
+
+function plan(toml: string, dataDir = "/srv/data", baseEnv: Record<string, string> = {}) {
+  return planInstance({ service: serviceFrom(toml), id: "alice", dataDir, port: 30001, baseEnv });
+}
+
+Deno.test("planInstance() interpolates command and args and keeps each arg whole", () => {
+  const p = plan(`
+[service.notes]
+command = "./bin/{name}"
+args = ["--port", "{port}", "--db={data_dir}/{name}/{id}.db", "--socket", "{socket}", "a b"]
+`);
+  deepEqual(p.argv, [
+    "./bin/notes",
+    "--port",
+    "30001",
+    "--db=/srv/data/notes/alice.db",
+    "--socket",
+    "/srv/data/run/notes-alice.sock",
+    "a b",
+  ]);
+});
+
+Deno.test("planInstance() splits a command without args into shell words after interpolating", () => {
+  const p = plan(`
+[service.notes]
+command = "python3 -m http.server {port} --bind '127.0.0.1' --directory \\"{data_dir}/{id}\\""
+`);
+  deepEqual(p.argv, [
+    "python3",
+    "-m",
+    "http.server",
+    "30001",
+    "--bind",
+    "127.0.0.1",
+    "--directory",
+    "/srv/data/alice",
+  ]);
+});
+
+Deno.test("planInstance() keeps a data_dir with spaces as one word of a split command", () => {
+  const p = plan(
+    `
+[service.notes]
+command = "./app --db {data_dir}/{id}.db"
+`,
+    "/Users/me/Application Support/tenement",
+  );
+  deepEqual(p.argv, ["./app", "--db", "/Users/me/Application Support/tenement/alice.db"]);
+});
+
+Deno.test("planInstance() sets PORT and SOCKET_PATH over the user's env and the inherited env", () => {
+  const p = plan(
+    `
+[service.notes]
+command = "./app"
+env = { PORT = "1", SOCKET_PATH = "/tmp/mine.sock", DB = "{data_dir}/{name}/{id}.db", ECHO_PORT = "{port}" }
+`,
+    "/srv/data",
+    { PORT: "2", SOCKET_PATH: "/inherited.sock", HOME: "/home/me", DB: "inherited" },
+  );
+  deepEqual(p.env, {
+    PORT: "30001",
+    SOCKET_PATH: "/srv/data/run/notes-alice.sock",
+    HOME: "/home/me",
+    DB: "/srv/data/notes/alice.db",
+    ECHO_PORT: "30001",
+  });
+});
+
+Deno.test("planInstance() does not modify the inherited env", () => {
+  const baseEnv = { PATH: "/usr/bin" };
+  plan(`[service.notes]\ncommand = "./app"\nenv = { X = "1" }\n`, "/srv/data", baseEnv);
+  deepEqual(baseEnv, { PATH: "/usr/bin" });
+});
+
+Deno.test("planInstance() places the instance under data_dir/service/id and runs in workdir", () => {
+  const p: InstancePlan = plan(`
+[service.notes]
+command = "./app"
+workdir = "/opt/notes"
+socket = "{data_dir}/sockets/{name}.{id}.sock"
+`);
+  equal(p.instanceDir, "/srv/data/notes/alice");
+  equal(p.cwd, "/opt/notes");
+  equal(p.socketPath, "/srv/data/sockets/notes.alice.sock");
+  equal(p.env["SOCKET_PATH"], "/srv/data/sockets/notes.alice.sock");
+});
