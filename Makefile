@@ -27,7 +27,7 @@ demo: setup
 	@bash scripts/demo.sh $(DEMO_PORT)
 
 test: setup
-	$(DENO) test -A --frozen
+	$(DENO) test -A --doc --frozen
 
 check: deps
 	$(DENO) fmt --check

@@ -219,7 +219,7 @@ always = ["a"]
   await t.step("never: stays stopped after a crash, with the reason", async () => {
     const row = await waitFor(async () => {
       const r = await ten.instance("never:a");
-      return r?.status === "stopped" ? r : undefined;
+      return r?.status === "stopped" && r.reason !== null ? r : undefined;
     });
     match(row.reason ?? "", /exited with code 7/);
     equal(row.restarts, 0);
@@ -482,4 +482,48 @@ idle_timeout = 1
     return r.find((x) => x.id === "app:a")?.status === "running" ? r : undefined;
   });
   equal(rows.find((x) => x.id === "app:b")?.status, "asleep", "asleep stays asleep");
+});
+
+Deno.test("isolation modes not built yet refuse to start with a message, never run unisolated", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.boxed]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+isolation = "namespace"
+`,
+  });
+  const res = await ten.api("POST", "/api/instances/spawn", { process: "boxed", id: "a" });
+  ok(res.status >= 400, `status ${res.status}`);
+  match(JSON.parse(res.body).error, /isolation = "namespace"/);
+  const row = await ten.instance("boxed:a");
+  equal(row?.pid, null, "no process was started");
+  equal((await ten.request("a.boxed.localhost", "/")).status, 503);
+});
+
+Deno.test("storage_persist = false: data survives sleep but not an explicit stop", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+idle_timeout = 1
+storage_persist = false
+env = { DATA_DIR = "{data_dir}/{name}/{id}" }
+`,
+  });
+  equal((await ten.request("a.app.localhost", "/")).status, 200);
+  const dir = `${ten.dataDir}/app/a`;
+  await Deno.writeTextFile(`${dir}/keep.txt`, "x");
+  await waitFor(async () => (await ten.instance("app:a"))?.status === "asleep");
+  equal(await Deno.readTextFile(`${dir}/keep.txt`), "x", "sleeping keeps the data");
+  equal((await ten.request("a.app.localhost", "/")).status, 200);
+  equal((await ten.api("DELETE", "/api/instances/app:a")).status, 204);
+  await Deno.stat(dir).then(
+    () => ok(false, "the data dir should be gone after ten stop"),
+    (err) => ok(err instanceof Deno.errors.NotFound),
+  );
 });

@@ -47,10 +47,9 @@ export interface ForwardInfo {
 export function stripHopByHop(headers: Headers): void {
   const connection = headers.get("connection");
   if (connection !== null) {
-    for (const token of connection.split(",")) {
-      const name = token.trim();
+    for (const name of connectionOptions(connection)) {
       // An invalid token would make Headers throw; it cannot name a real header anyway.
-      if (name !== "" && isToken(name)) headers.delete(name);
+      if (isToken(name)) headers.delete(name);
     }
   }
   for (const name of HOP_BY_HOP_HEADERS) headers.delete(name);
@@ -58,8 +57,8 @@ export function stripHopByHop(headers: Headers): void {
 
 /**
  * Filters hop-by-hop fields, and those named in `Connection`, out of a parsed field list. Names
- * must already be lower case (as `parseResponseHead` yields them). Cheaper than building
- * `Headers` and deleting from it, so the upstream client uses it on every response.
+ * must already be lower case (as `parseResponseHead` yields them). The upstream client uses it on
+ * every response, because building `Headers` and then deleting from it costs several times more.
  *
  * @example
  * ```ts
@@ -75,7 +74,7 @@ export function filterHopByHop(fields: readonly (readonly [string, string])[]): 
   for (const [name, value] of fields) {
     if (name !== "connection") continue;
     listed ??= new Set();
-    for (const token of value.split(",")) listed.add(token.trim().toLowerCase());
+    for (const option of connectionOptions(value)) listed.add(option);
   }
   const out: [string, string][] = [];
   for (const [name, value] of fields) {
@@ -102,15 +101,22 @@ export function filterHopByHop(fields: readonly (readonly [string, string])[]): 
  * ```
  */
 export function forwardHeaders(incoming: Headers, info: ForwardInfo): Headers {
-  const out = new Headers(incoming);
-  stripHopByHop(out);
-  const previous = info.trustIncoming === false ? null : out.get("x-forwarded-for");
-  out.set(
+  const out = new Headers();
+  // Declared wide on purpose: TypeScript does not see the assignment inside the callback.
+  let previous = null as string | null;
+  // forEach + append: Deno's Headers iterator costs several µs per call, forEach a tenth of that.
+  copyEndToEnd(incoming, out, (name, value) => {
+    if (name === "x-forwarded-for") previous = value;
+    return name !== "x-forwarded-for" && name !== "x-forwarded-proto" &&
+      name !== "x-forwarded-host";
+  });
+  const list = info.trustIncoming === false ? null : previous;
+  out.append(
     "x-forwarded-for",
-    previous === null || previous.trim() === "" ? info.clientIp : `${previous}, ${info.clientIp}`,
+    list === null || list.trim() === "" ? info.clientIp : `${list}, ${info.clientIp}`,
   );
-  out.set("x-forwarded-proto", info.proto);
-  out.set("x-forwarded-host", info.host);
+  out.append("x-forwarded-proto", info.proto);
+  out.append("x-forwarded-host", info.host);
   return out;
 }
 
@@ -119,9 +125,33 @@ export function forwardHeaders(incoming: Headers, info: ForwardInfo): Headers {
  * removed, everything else (`Content-Length`, `Content-Encoding`, every `Set-Cookie`) untouched.
  */
 export function responseHeaders(upstream: Headers): Headers {
-  const out = new Headers(upstream);
-  stripHopByHop(out);
+  const out = new Headers();
+  copyEndToEnd(upstream, out, () => true);
   return out;
+}
+
+/** Appends to `to` every end-to-end field of `from` that `keep` accepts. */
+function copyEndToEnd(
+  from: Headers,
+  to: Headers,
+  keep: (name: string, value: string) => boolean,
+): void {
+  const connection = from.get("connection");
+  const listed = connection === null ? null : new Set(connectionOptions(connection));
+  from.forEach((value, name) => {
+    if (HOP_BY_HOP_HEADERS.has(name) || listed?.has(name) === true) return;
+    if (keep(name, value)) to.append(name, value);
+  });
+}
+
+/** The lower-cased, non-empty options listed in a `Connection` value. */
+function connectionOptions(value: string): string[] {
+  const options: string[] = [];
+  for (const token of value.split(",")) {
+    const option = token.trim().toLowerCase();
+    if (option !== "") options.push(option);
+  }
+  return options;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -411,13 +411,11 @@ export function serializeRequestHead(
     throw new TypeError(`Cannot send request: invalid request target "${pathAndQuery}"`);
   }
   let head = `${method} ${pathAndQuery} HTTP/1.1\r\n`;
-  let hasHost = false;
-  for (const [name, value] of headers) {
-    if (name === "content-length" || name === "transfer-encoding") continue;
-    if (name === "host") hasHost = true;
-    head += `${name}: ${value}\r\n`;
-  }
-  if (!hasHost) head += `host: ${options.defaultHost}\r\n`;
+  // forEach, not for-of: Deno's Headers iterator costs about ten times more per call.
+  headers.forEach((value, name) => {
+    if (name !== "content-length" && name !== "transfer-encoding") head += `${name}: ${value}\r\n`;
+  });
+  if (!headers.has("host")) head += `host: ${options.defaultHost}\r\n`;
   const framing = options.framing;
   if (framing.kind === "length") head += `content-length: ${framing.length}\r\n`;
   else if (framing.kind === "chunked") head += "transfer-encoding: chunked\r\n";

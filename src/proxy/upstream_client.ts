@@ -1,8 +1,9 @@
 /**
  * Pooled keep-alive HTTP/1.1 client that carries one proxied request to an instance over TCP or a
- * Unix socket and streams both bodies with manual read/write loops. It exists because Deno's
- * `fetch()` runs at ~0.12x of direct throughput as an upstream client and decompresses bodies; a
- * raw loop runs at ~0.46x (see perf-baseline §2). Edge: socket I/O; no routing, no logging.
+ * Unix socket and streams both bodies with manual read/write loops (never `pipeTo`). It exists
+ * because Deno's `fetch()` is slow as an upstream client (~0.12x of direct, perf-baseline §2) and
+ * decompresses bodies; `bench/upstream_client_bench.ts` compares the two behind `Deno.serve`.
+ * Edge: socket I/O; no routing, no logging.
  * @module
  */
 
@@ -90,6 +91,7 @@ const METHODS_WITH_BODY: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"])
 const NO_FRAMING: RequestFraming = { kind: "none" };
 const EMPTY_FRAMING: RequestFraming = { kind: "length", length: 0 };
 const CHUNKED_FRAMING: RequestFraming = { kind: "chunked" };
+const NO_BODY: BodyFraming = { kind: "none" };
 const encoder = new TextEncoder();
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 /** Errors from the socket layer that mean the peer or the connection is gone. */
@@ -101,6 +103,7 @@ const NETWORK_ERRORS: readonly (new (...args: never[]) => Error)[] = [
   Deno.errors.NotConnected,
   Deno.errors.AddrNotAvailable,
   Deno.errors.NotFound,
+  Deno.errors.PermissionDenied,
   Deno.errors.TimedOut,
   Deno.errors.UnexpectedEof,
   Deno.errors.BadResource,
@@ -262,7 +265,7 @@ class PooledUpstreamClient implements UpstreamClient {
   /** Returns a connection after an exchange: parked for reuse, or closed. */
   release(conn: UpstreamConnection, isReusable: boolean): void {
     this.#active.delete(conn);
-    if (true || this.#isClosed || conn.isClosed || this.#maxIdle <= 0) {
+    if (!isReusable || this.#isClosed || conn.isClosed || this.#maxIdle <= 0) {
       conn.close();
       return;
     }
@@ -307,7 +310,7 @@ class Exchange {
   #isBodySent: boolean;
   #bodyReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #bodySourceError: { readonly error: unknown } | null = null;
-  #framing: BodyFraming = { kind: "none" };
+  #framing: BodyFraming = NO_BODY;
   #remaining = 0;
   #decoder: ChunkedDecoder | null = null;
   #isKeepAlive = false;
@@ -439,12 +442,13 @@ class Exchange {
     let framing = responseBodyFraming(this.#request.method, head.status, head.headers);
     if (head.status === 205) {
       // 205 forbids content; an explicit zero length is the only framing it can carry.
-      if (framing.kind === "length" && framing.length === 0) framing = { kind: "none" };
+      if (framing.kind === "length" && framing.length === 0) framing = NO_BODY;
       if (framing.kind !== "none") throw new UpstreamProtocolError("205 response with a body");
     }
     this.#framing = framing;
-    this.#isKeepAlive = isKeepAlive(head);
-    const init: ResponseInit = {
+    // Either side saying `Connection: close` ends the connection after this exchange.
+    this.#isKeepAlive = isKeepAlive(head) && !hasCloseOption(this.#request.headers);
+    const init: ResponseFields = {
       status: head.status,
       statusText: head.statusText,
       headers: filterHopByHop(head.headers),
@@ -474,13 +478,13 @@ class Exchange {
     return this.#respondStreaming([], false, init);
   }
 
-  #respondBuffered(body: Uint8Array<ArrayBuffer> | null, init: ResponseInit): Response {
+  #respondBuffered(body: Uint8Array<ArrayBuffer> | null, init: ResponseFields): Response {
     const response = buildResponse(body, init);
     this.#completeBody();
     return response;
   }
 
-  #respondStreaming(initial: Uint8Array[], isDone: boolean, init: ResponseInit): Response {
+  #respondStreaming(initial: Uint8Array[], isDone: boolean, init: ResponseFields): Response {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -640,6 +644,13 @@ class Exchange {
   }
 }
 
+/** Status line and end-to-end header fields of the response to build. */
+interface ResponseFields {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: readonly (readonly [string, string])[];
+}
+
 function requestFraming(request: UpstreamRequest): RequestFraming {
   const declared = request.headers.get("content-length");
   if (request.body === null) {
@@ -653,9 +664,18 @@ function requestFraming(request: UpstreamRequest): RequestFraming {
   }
 }
 
-function buildResponse(body: BodyInit | null, init: ResponseInit): Response {
+function hasCloseOption(headers: Headers): boolean {
+  const connection = headers.get("connection");
+  return connection !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection);
+}
+
+function buildResponse(body: BodyInit | null, init: ResponseFields): Response {
   try {
-    return new Response(body, init);
+    // Appending after construction costs about half of passing the pairs in ResponseInit.
+    const response = new Response(body, { status: init.status, statusText: init.statusText });
+    const headers = response.headers;
+    for (const [name, value] of init.headers) headers.append(name, value);
+    return response;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new UpstreamProtocolError(`unusable response: ${message}`, { cause: error });

@@ -164,6 +164,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
     for (const entry of this.#entries.values()) {
       if (entry.desired !== "running") continue;
+      entry.status = "starting";
       this.#tasks.run(`start:${entry.key}`, async () => {
         try {
           await this.#startEntry(entry);
