@@ -445,6 +445,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       baseEnv: this.#d.baseEnv,
     });
     const generation = ++entry.generation;
+    const launchedAtMs = this.#d.clock.now();
     try {
       await this.#d.files.ensureDir(plan.instanceDir);
       await this.#d.files.ensureDir(dirname(plan.socketPath));
@@ -476,7 +477,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         status: "starting",
         health: "unknown",
         isReady: false,
-        startedAtMs: now,
+        startedAtMs: launchedAtMs,
         readyAtMs: undefined,
         lastActivityMs: now,
         healthFailures: 0,

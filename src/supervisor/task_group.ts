@@ -24,7 +24,11 @@ export class TaskGroup implements AsyncDisposable {
       try {
         await task(signal);
       } catch (err: unknown) {
-        if (!signal.aborted) log.error("Task {name} failed: {err}", { name, err: String(err) });
+        // Tasks end by abort when the group or their own run is cancelled: that is not a failure.
+        const isAbort = err instanceof DOMException && err.name === "AbortError";
+        if (!signal.aborted && !isAbort) {
+          log.error("Task {name} failed: {err}", { name, err: String(err) });
+        }
       }
     })();
     this.#tasks.add(p);
