@@ -40,6 +40,18 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   }
 }
 
+/**
+ * Synchronous `/proc/<pid>/stat` read: procfs answers from memory in microseconds, while the async
+ * file API costs a thread-pool round trip (~1 ms) on the wake path.
+ */
+export function readProcStatNow(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pids of every live (non-zombie) process whose process group is `pgid`. */
 export async function listGroupMembers(pgid: number): Promise<number[]> {
   const members: number[] = [];

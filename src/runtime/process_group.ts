@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { SpawnError } from "../core/errors.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 import type { Isolation } from "../config/schema.ts";
-import { listGroupMembers, readProcStat } from "./proc_stat.ts";
+import { listGroupMembers, readProcStatNow } from "./proc_stat.ts";
 
 const log = getLogger(["tenement", "process"]);
 
@@ -88,7 +88,7 @@ export class GroupLauncher {
         cause: err,
       });
     }
-    const stat = await readProcStat(child.pid);
+    const stat = readProcStatNow(child.pid);
     const outputDone = Promise.all([
       pumpLines(child.stdout, (line) => spec.onLine("stdout", line)),
       pumpLines(child.stderr, (line) => spec.onLine("stderr", line)),

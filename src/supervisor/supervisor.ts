@@ -447,9 +447,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const generation = ++entry.generation;
     const launchedAtMs = this.#d.clock.now();
     try {
-      await this.#d.files.ensureDir(plan.instanceDir);
-      await this.#d.files.ensureDir(dirname(plan.socketPath));
-      await this.#d.files.removeFile(plan.socketPath);
+      const files = this.#d.files;
+      await Promise.all([
+        files.ensureDir(plan.instanceDir),
+        files.ensureDir(dirname(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
+      ]);
       entry.handle = await this.#d.launcher.launch({
         argv: plan.argv,
         env: plan.env,
