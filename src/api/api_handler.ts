@@ -10,6 +10,8 @@ import type { Supervisor } from "../supervisor/supervisor.ts";
 import { Authenticator, canAccess, type Identity } from "./auth.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import { Router } from "./router.ts";
+import type { AuditSink } from "./audit.ts";
+import { addDeployRoutes } from "./routes/deploy.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
@@ -35,8 +37,10 @@ export type ApiHandler = (req: Request, clientIp: string) => Promise<Response>;
 export function createApiHandler(deps: ApiDeps): ApiHandler {
   const auth = new Authenticator(deps.store);
   const router = new Router<ApiContext>();
-  addInstanceRoutes(router, deps);
+  const audit: AuditSink = (entry) => deps.store.appendAudit(entry);
+  addInstanceRoutes(router, { ...deps, audit });
   addLogRoutes(router, deps.logs);
+  addDeployRoutes(router, { ...deps, audit });
   router.add("GET", "/api/telemetry", (_req, ctx) => {
     const visible = deps.supervisor.list({ all: true })
       .filter((s) => canAccess(ctx.identity, s.service, s.id));

@@ -6,6 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import {
   ConflictError,
+  DeployError,
   ForbiddenError,
   InvalidInputError,
   NotFoundError,
@@ -43,18 +44,19 @@ export function statusOf(err: unknown): number {
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof ConflictError) return 409;
   if (err instanceof UnavailableError) return 503;
-  if (err instanceof SpawnError) return 422;
+  if (err instanceof SpawnError || err instanceof DeployError) return 422;
   return 500;
 }
 
 /** Renders any error as a JSON API response; unexpected errors are logged, not leaked. */
 export function errorResponse(err: unknown): Response {
   const status = statusOf(err);
-  const body: { error: string; field?: string } = {
+  const body: { error: string; field?: string; details?: readonly string[] } = {
     error: status === 500 ? "Internal server error" : (err as Error).message,
   };
   if (err instanceof HttpError && err.field !== undefined) body.field = err.field;
   if (err instanceof InvalidInputError && err.field !== undefined) body.field = err.field;
+  if (err instanceof DeployError) body.details = err.details;
   if (status === 500) log.error("Unexpected error: {err}", { err: String(err) });
   const headers: Record<string, string> = {
     "content-type": "application/json",

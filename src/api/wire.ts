@@ -70,6 +70,8 @@ export interface HealthResponse {
 export interface ErrorBody {
   readonly error: string;
   readonly field?: string;
+  /** More lines, e.g. a failed deploy's last health result and stderr tail. */
+  readonly details?: readonly string[];
 }
 
 /** One log line, in the original's key order. */
@@ -79,4 +81,37 @@ export interface LogEntryJson {
   readonly process: string;
   readonly instance_id: string;
   readonly message: string;
+}
+
+/** Answer of `POST /api/deploy`. */
+export interface DeployResponse {
+  readonly instance: string;
+  readonly socket: string;
+  readonly weight: number;
+  readonly status: string;
+}
+
+/** Answer of `POST /api/route`. */
+export interface RouteResponse {
+  readonly from_instance: string;
+  readonly to_instance: string;
+  readonly from_weight: number;
+  readonly to_weight: number;
+}
+
+/** Answer of `POST /api/rollback`. */
+export interface RollbackResponse {
+  readonly process: string;
+  readonly weights: ReadonlyArray<{ readonly instance: string; readonly weight: number }>;
+}
+
+/** One row of `GET /api/history`. */
+export interface HistoryEntryJson {
+  /** Unix milliseconds. */
+  readonly time: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly outcome: "ok" | "error";
+  readonly details: string;
 }

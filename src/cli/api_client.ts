@@ -5,10 +5,14 @@
 import { TenementError } from "../core/errors.ts";
 import type { InstanceRef } from "../core/instance_key.ts";
 import type {
+  DeployResponse,
   ErrorBody,
   HealthResponse,
+  HistoryEntryJson,
   InstanceJson,
   LogEntryJson,
+  RollbackResponse,
+  RouteResponse,
   SpawnResponse,
   WeightResponse,
 } from "../api/wire.ts";
@@ -53,6 +57,47 @@ export class ApiClient {
     return this.#request("PUT", `/api/instances/${key(ref)}/weight`, { weight });
   }
 
+  /** `GET /api/instances/:id`, or undefined when unknown. */
+  async instance(ref: InstanceRef): Promise<InstanceJson | undefined> {
+    const res = await this.#fetch("GET", `/api/instances/${key(ref)}`);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) throw await errorOf(res);
+    return await res.json() as InstanceJson;
+  }
+
+  /** `POST /api/deploy`. */
+  deploy(ref: InstanceRef, weight: number, timeoutSecs: number): Promise<DeployResponse> {
+    return this.#request("POST", "/api/deploy", {
+      process: ref.service,
+      version: ref.id,
+      weight,
+      timeout: timeoutSecs,
+    });
+  }
+
+  /** `POST /api/route`. */
+  route(service: string, from: string, to: string, stopOld: boolean): Promise<RouteResponse> {
+    return this.#request("POST", "/api/route", {
+      process: service,
+      from,
+      to,
+      ...(stopOld ? { stop_old: true } : {}),
+    });
+  }
+
+  /** `POST /api/rollback`. */
+  rollback(service: string): Promise<RollbackResponse> {
+    return this.#request("POST", "/api/rollback", { process: service });
+  }
+
+  /** `GET /api/history`. */
+  history(limit: number): Promise<HistoryEntryJson[]> {
+    return this.#request("GET", `/api/history?limit=${limit}`);
+  }
+
   /** `GET /api/logs`. */
   logs(query: URLSearchParams): Promise<LogEntryJson[]> {
     return this.#request("GET", `/api/logs?${query}`);
@@ -91,11 +136,21 @@ function key(ref: InstanceRef): string {
   return encodeURIComponent(`${ref.service}:${ref.id}`);
 }
 
+/** An API error, with the server's extra detail lines when it sent some. */
+export class ApiError extends TenementError {
+  override name = "ApiError";
+  readonly details: readonly string[];
+  constructor(message: string, details: readonly string[] = []) {
+    super(message);
+    this.details = details;
+  }
+}
+
 async function errorOf(res: Response): Promise<TenementError> {
   const text = await res.text();
   try {
     const body = JSON.parse(text) as ErrorBody;
-    if (typeof body.error === "string") return new TenementError(body.error);
+    if (typeof body.error === "string") return new ApiError(body.error, body.details ?? []);
   } catch {
     // Not JSON: fall through to the status line.
   }

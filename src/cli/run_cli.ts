@@ -14,11 +14,13 @@ import {
   weightVerb,
 } from "./commands/client_verbs.ts";
 import { configVerb } from "./commands/config.ts";
+import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
 import { initVerb } from "./commands/init.ts";
 import { logsVerb } from "./commands/logs.ts";
 import { psVerb } from "./commands/ps.ts";
 import { serveVerb } from "./commands/serve.ts";
 import { tokenGenVerb } from "./commands/token_gen.ts";
+import { ApiError } from "./api_client.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { err } from "./output.ts";
 import { VERSION } from "./version.ts";
@@ -68,6 +70,24 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
   program.command("weight").description("set an instance's traffic weight (0-100)")
     .argument("<service:id>").argument("<weight>")
     .action((target, weight, _opts, cmd) => setCode(weightVerb(target, weight, g(cmd))));
+  program.command("deploy").description("start a version and wait until it is healthy")
+    .argument("<service:version>")
+    .option("-w, --weight <weight>", "traffic weight once healthy (0-100)", "100")
+    .option("--timeout <secs>", "how long to wait for the health check", "30")
+    .action((target, opts, cmd) => setCode(deployVerb(target, opts, g(cmd))));
+  program.command("route").description("move a service's traffic from one version to another")
+    .argument("<service>")
+    .requiredOption("--from <version>", "instance that loses the traffic")
+    .requiredOption("--to <version>", "instance that gets it (must be healthy)")
+    .option("--stop-old", "stop the old instance once its requests have finished")
+    .action((service, opts, cmd) => setCode(routeVerb(service, opts, g(cmd))));
+  program.command("rollback").description("restore the routing before the last route change")
+    .argument("<service>")
+    .action((service, _opts, cmd) => setCode(rollbackVerb(service, g(cmd))));
+  program.command("history").description("show spawn/stop/deploy/route/weight/rollback actions")
+    .option("--limit <n>", "newest N entries", "50")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(historyVerb(opts, g(cmd))));
   program.command("logs").description("show instance output").argument("[service:id]")
     .option("--level <level>", "stdout or stderr")
     .option("--search <text>", "only lines containing this text (case-insensitive)")
@@ -118,6 +138,7 @@ function printError(e: unknown): void {
     return;
   }
   err.line(`Error: ${e instanceof Error ? e.message : String(e)}`);
+  if (e instanceof ApiError) { for (const line of e.details) err.line(`  ${line}`); }
   const causes: string[] = [];
   let cause = e instanceof Error ? e.cause : undefined;
   while (cause !== undefined && causes.length < 5) {

@@ -99,3 +99,14 @@ export class SpawnError extends TenementError {
   override name = "SpawnError";
   override readonly code = "spawn";
 }
+
+/** A deploy did not become healthy; `details` carries the last health result and stderr tail. */
+export class DeployError extends TenementError {
+  override name = "DeployError";
+  override readonly code = "deploy";
+  readonly details: readonly string[];
+  constructor(message: string, details: readonly string[], options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+  }
+}

@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../core/errors.ts";
 import type { HostRoute } from "../core/host_route.ts";
+import { readStickyId } from "../core/sticky.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Target, TargetResolver } from "../supervisor/supervisor.ts";
 import { forwardHeaders } from "./forward_headers.ts";
@@ -48,7 +49,11 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
     try {
       target = route.kind === "direct"
         ? await resolver.resolveDirect(route.service, route.id, req.signal)
-        : await resolver.resolveWeighted(route.service, req.signal);
+        : await resolver.resolveWeighted(
+          route.service,
+          req.signal,
+          readStickyId(req.headers.get("cookie"), route.service),
+        );
     } catch (err: unknown) {
       return failure(req, err);
     }
@@ -69,6 +74,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
           body: req.body,
         }, { signal: req.signal, headersTimeoutMs: target.requestTimeoutMs, onDone: done });
         record(metrics, target, started);
+        if (target.setCookie !== undefined) response.headers.append("set-cookie", target.setCookie);
         return response;
       } catch (err: unknown) {
         done();

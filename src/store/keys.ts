@@ -10,6 +10,8 @@
  * | `["tokens", "admin"]` | TokenValue: SHA-256 of the admin token |
  * | `["tokens", tokenId]` | TokenValue of a tenant token |
  * | `["tokens_by_tenant", tenant, tokenId]` | true |
+ * | `["routes", service]` | RouteValue: the weights the last route change replaced (rollback) |
+ * | `["audit", timeMs, seq]` | AuditValue: one management action |
  * @module
  */
 
@@ -23,6 +25,9 @@ export const keys = {
   adminToken: (): Deno.KvKey => ["tokens", "admin"],
   token: (tokenId: string): Deno.KvKey => ["tokens", tokenId],
   tokens: (): Deno.KvKey => ["tokens"],
+  lastRoute: (service: string): Deno.KvKey => ["routes", service],
+  audit: (timeMs: number, seq: number): Deno.KvKey => ["audit", timeMs, seq],
+  audits: (): Deno.KvKey => ["audit"],
   tokenByTenant: (tenant: string, tokenId: string): Deno.KvKey => [
     "tokens_by_tenant",
     tenant,

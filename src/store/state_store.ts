@@ -35,9 +35,29 @@ export interface TokenValue {
   readonly createdAtMs: number;
 }
 
+/** Weights of a service at one moment (see supervisor `RouteSnapshot`). */
+export interface RouteValue {
+  readonly atMs: number;
+  readonly weights: ReadonlyArray<{ readonly id: string; readonly weight: number }>;
+}
+
+/** One management action, as `ten history` shows it. */
+export interface AuditValue {
+  readonly v: 1;
+  readonly atMs: number;
+  /** `admin`, or `tenant:<token id>`. */
+  readonly actor: string;
+  readonly action: string;
+  /** `service:id`, or a service name for route and rollback. */
+  readonly target: string;
+  readonly outcome: "ok" | "error";
+  readonly details: string;
+}
+
 /** The KV-backed store. Dispose closes the database. */
 export class StateStore implements Disposable {
   readonly #kv: Deno.Kv;
+  #auditSeq = 0;
 
   private constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -84,6 +104,37 @@ export class StateStore implements Disposable {
   /** Writes one weight. */
   async putWeight(service: string, id: string, weight: number): Promise<void> {
     await this.#kv.set(keys.weight(service, id), { v: 1, weight });
+  }
+
+  /** Writes weights and the routing they replace in one atomic commit. */
+  async commitRoute(
+    service: string,
+    weights: ReadonlyArray<{ readonly id: string; readonly weight: number }>,
+    previous: RouteValue,
+  ): Promise<void> {
+    let op = this.#kv.atomic().set(keys.lastRoute(service), { v: 1, ...previous });
+    for (const w of weights) op = op.set(keys.weight(service, w.id), { v: 1, weight: w.weight });
+    const res = await op.commit();
+    if (!res.ok) throw new Error(`Cannot store the new routing of "${service}"`);
+  }
+
+  /** The routing the last route change of `service` replaced. */
+  async lastRoute(service: string): Promise<RouteValue | undefined> {
+    const value = (await this.#kv.get<RouteValue & { v: 1 }>(keys.lastRoute(service))).value;
+    return value === null ? undefined : { atMs: value.atMs, weights: value.weights };
+  }
+
+  /** Appends one audit entry. */
+  async appendAudit(entry: Omit<AuditValue, "v">): Promise<void> {
+    await this.#kv.set(keys.audit(entry.atMs, this.#auditSeq++), { v: 1, ...entry });
+  }
+
+  /** The newest `limit` audit entries, oldest first. */
+  async listAudit(limit: number): Promise<AuditValue[]> {
+    const out: AuditValue[] = [];
+    const iter = this.#kv.list<AuditValue>({ prefix: keys.audits() }, { reverse: true, limit });
+    for await (const e of iter) out.push(e.value);
+    return out.reverse();
   }
 
   /** Replaces the admin token (only one exists). */

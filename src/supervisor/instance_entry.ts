@@ -56,6 +56,8 @@ export interface InstanceEntry {
   restartTimesMs: number[];
   restartsTotal: number;
   lastStderr: string;
+  /** The last few stderr lines of the current or last run, for deploy failure reports. */
+  stderrTail: string[];
   reason: string | undefined;
   retryAtMs: number | undefined;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -94,6 +96,7 @@ export function newEntry(
     crashCount: 0,
     restartTimesMs: [],
     lastStderr: "",
+    stderrTail: [],
     reason: undefined,
     retryAtMs: undefined,
     retryTimer: undefined,

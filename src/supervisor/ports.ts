@@ -83,6 +83,29 @@ export interface StateRepo {
   deleteInstance(service: string, id: string): Promise<void>;
   listWeights(): Promise<Array<{ service: string; id: string; weight: number }>>;
   putWeight(service: string, id: string, weight: number): Promise<void>;
+  /**
+   * Writes several weights of one service and the routing they replace (for rollback) in one
+   * atomic commit: either all change or none.
+   */
+  commitRoute(
+    service: string,
+    weights: readonly WeightChange[],
+    previous: RouteSnapshot,
+  ): Promise<void>;
+  /** The routing the last route change of a service replaced, if any. */
+  lastRoute(service: string): Promise<RouteSnapshot | undefined>;
+}
+
+/** One weight to write. */
+export interface WeightChange {
+  readonly id: string;
+  readonly weight: number;
+}
+
+/** Weights of a service's instances at one moment. */
+export interface RouteSnapshot {
+  readonly atMs: number;
+  readonly weights: readonly WeightChange[];
 }
 
 /** Receives captured output lines. */

@@ -14,6 +14,8 @@ export interface ReadinessOptions {
   /** Give up after this long. */
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  /** Called with every probe's result (e.g. to show the latest one while waiting). */
+  readonly onProbe?: (result: ProbeResult) => void;
   /** Longest pause between probes once the first second has passed. @default {25} */
   readonly maxIntervalMs?: number;
 }
@@ -39,6 +41,7 @@ export async function waitUntilReady(
     options.signal.throwIfAborted();
     const result = await probe();
     options.signal.throwIfAborted();
+    options.onProbe?.(result);
     if (result.isPass) return { isReady: true, lastDetail: result.detail };
     lastDetail = result.detail;
     const left = deadline - Date.now();

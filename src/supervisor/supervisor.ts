@@ -7,6 +7,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config, ServiceConfig } from "../config/schema.ts";
 import {
+  ConflictError,
+  DeployError,
   ForbiddenError,
   NotFoundError,
   SpawnError,
@@ -16,6 +18,7 @@ import {
 import type { InstanceRef } from "../core/instance_key.ts";
 import { isIdle } from "../core/idle.ts";
 import { decideAfterExit, describeExit, type ExitInfo, judgeHealth } from "../core/lifecycle.ts";
+import { stickyCookie } from "../core/sticky.ts";
 import { pickWeighted } from "../core/weights.ts";
 import { delay } from "./delay.ts";
 import {
@@ -37,6 +40,7 @@ import type {
   StateRepo,
   StoredInstance,
   SupervisorMetrics,
+  WeightChange,
 } from "./ports.ts";
 import { waitUntilReady } from "./readiness.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -52,14 +56,19 @@ export interface Target {
   readonly port: number;
   readonly socketPath: string | undefined;
   readonly requestTimeoutMs: number;
+  /** A Set-Cookie value to add to the response (sticky canary routing), if any. */
+  readonly setCookie?: string;
 }
 
 /** What the proxy needs from the supervisor. */
 export interface TargetResolver {
   /** Target of `{id}.{service}`; wakes (or creates) the instance and waits until it is ready. */
   resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target>;
-  /** Target for `{service}`, chosen by weight among healthy instances; wakes one if none is up. */
-  resolveWeighted(service: string, signal: AbortSignal): Promise<Target>;
+  /**
+   * Target for `{service}`, chosen by weight among healthy instances; wakes one if none is up.
+   * `stickyId` is the instance the client's sticky cookie names, kept while it can take traffic.
+   */
+  resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target>;
   /** Marks a request in flight; call the returned function when its response is done. */
   beginRequest(target: Target): () => void;
   /** The target's process refused a connection: wait for its restart if it died. */
@@ -105,6 +114,7 @@ export interface ListOptions {
 
 const DEFAULT_WEIGHT = 100;
 const STOPPED_BY_REQUEST = "stopped by request";
+const STDERR_TAIL_LINES = 5;
 const PROBE_TIMEOUT_MS = 5_000;
 
 /** The instance supervisor. */
@@ -262,6 +272,146 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     return snapshotOf(entry);
   }
 
+  // ---- deployments -------------------------------------------------------------------------
+
+  /**
+   * Starts (or reuses) `ref`, waits until its health check passes, then gives it `weight`. While
+   * it is not healthy it gets no traffic; on failure or timeout it is stopped, the weights of the
+   * other instances untouched, and a DeployError says why.
+   */
+  async deploy(
+    ref: InstanceRef,
+    options: { weight: number; timeoutMs: number },
+  ): Promise<InstanceSnapshot> {
+    const svc = this.#service(ref.service);
+    const entry = this.#entryFor(ref, "api");
+    const isHealthyNow = (): boolean =>
+      entry.isReady && entry.status === "running" && entry.health === "healthy";
+    if (!isHealthyNow()) {
+      entry.weight = 0;
+      await this.#d.repo.putWeight(ref.service, ref.id, 0);
+      entry.desired = "running";
+      const deadline = this.#d.clock.now() + options.timeoutMs;
+      try {
+        if (!entry.handle) await this.#startEntry(entry, true);
+        while (!isHealthyNow()) {
+          if (entry.status === "failed" || entry.status === "stopped") break;
+          const left = deadline - this.#d.clock.now();
+          if (left <= 0) break;
+          await Promise.race([entry.changed.promise, delay(Math.min(left, 250))]);
+        }
+      } catch (err: unknown) {
+        entry.reason ??= messageOf(err);
+      }
+      if (!isHealthyNow()) {
+        const why = this.#deployFailure(entry, svc, options.timeoutMs);
+        await this.#stopEntry(entry, "stopped", `deploy failed: ${why.summary}`);
+        throw new DeployError(why.summary, why.details);
+      }
+    }
+    return await this.setWeight(ref, options.weight);
+  }
+
+  #deployFailure(
+    entry: InstanceEntry,
+    svc: ServiceConfig,
+    timeoutMs: number,
+  ): { summary: string; details: string[] } {
+    const hasExited = entry.status === "failed" || entry.status === "stopped" ||
+      entry.status === "backoff";
+    const summary = hasExited
+      ? `Instance ${entry.key} failed to start: ${entry.reason ?? "exited"}`
+      : `Instance ${entry.key} did not become healthy within ${
+        Math.round(timeoutMs / 1000)
+      } seconds`;
+    const details = [
+      `last health check: ${entry.lastProbe ?? "none yet"}${
+        svc.health ? ` (GET ${svc.health})` : " (TCP connect)"
+      }`,
+    ];
+    if (entry.stderrTail.length > 0) {
+      details.push("stderr:", ...entry.stderrTail.map((l) => `  ${l}`));
+    }
+    return { summary, details };
+  }
+
+  /**
+   * Moves all traffic of `service` from one instance to another in one atomic commit: `to` gets
+   * 100, `from` 0, the others keep theirs. `to` must be healthy. In-flight requests to `from`
+   * finish; with `stopOld`, `from` is stopped once they have.
+   */
+  async route(
+    service: string,
+    fromId: string,
+    toId: string,
+    options: { stopOld?: boolean } = {},
+  ): Promise<{ from: InstanceSnapshot; to: InstanceSnapshot }> {
+    const svc = this.#service(service);
+    const from = this.#entries.get(`${service}:${fromId}`);
+    const to = this.#entries.get(`${service}:${toId}`);
+    if (!from) throw new NotFoundError(`Instance not found: ${service}:${fromId}`);
+    if (!to) throw new NotFoundError(`Instance not found: ${service}:${toId}`);
+    if (from === to) throw new ConflictError(`Cannot route ${service}:${fromId} to itself`);
+    if (!(to.isReady && to.status === "running" && to.health === "healthy")) {
+      throw new ConflictError(
+        `Cannot route to ${to.key}: it is not healthy (status ${to.status}, health ${to.health}); deploy it first`,
+      );
+    }
+    await this.#commitWeights(svc, [{ id: fromId, weight: 0 }, { id: toId, weight: 100 }]);
+    if (options.stopOld) await this.#drainAndStop(from, `replaced by ${to.key}`);
+    return { from: snapshotOf(from), to: snapshotOf(to) };
+  }
+
+  /**
+   * Restores the weights the last route change (or rollback) of `service` replaced, starting
+   * the instances that get traffic back first.
+   */
+  async rollback(service: string): Promise<InstanceSnapshot[]> {
+    const svc = this.#service(service);
+    const previous = await this.#d.repo.lastRoute(service);
+    if (!previous) throw new NotFoundError(`Nothing to roll back: "${service}" was never routed`);
+    for (const w of previous.weights) {
+      if (w.weight <= 0) continue;
+      const entry = this.#entryFor({ service, id: w.id }, "api");
+      if (!(entry.isReady && entry.status === "running")) {
+        entry.desired = "running";
+        if (!entry.handle) await this.#startEntry(entry, true);
+        await this.#awaitStartup(entry, svc);
+        if (!entry.isReady) {
+          throw new UnavailableError(`Cannot roll back: ${entry.key} did not become ready`);
+        }
+      }
+    }
+    await this.#commitWeights(svc, previous.weights);
+    return this.list({ all: true, service });
+  }
+
+  /** Applies weights atomically: one KV commit (with the routing it replaces), then memory. */
+  async #commitWeights(svc: ServiceConfig, changes: readonly WeightChange[]): Promise<void> {
+    const current: WeightChange[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.service === svc.name) current.push({ id: e.id, weight: e.weight });
+    }
+    await this.#d.repo.commitRoute(svc.name, changes, {
+      atMs: this.#d.clock.now(),
+      weights: current,
+    });
+    // No await between these assignments: the proxy never sees half a swap.
+    for (const c of changes) {
+      const entry = this.#entryFor({ service: svc.name, id: c.id }, "api");
+      entry.weight = c.weight;
+    }
+  }
+
+  async #drainAndStop(entry: InstanceEntry, reason: string): Promise<void> {
+    const svc = this.#service(entry.service);
+    const deadline = this.#d.clock.now() + svc.requestTimeoutMs;
+    while (entry.activeRequests > 0 && this.#d.clock.now() < deadline) {
+      await Promise.race([entry.changed.promise, delay(20)]);
+    }
+    await this.#stopEntry(entry, "stopped", reason);
+  }
+
   // ---- proxy ---------------------------------------------------------------------------------
 
   /** See TargetResolver.resolveDirect. */
@@ -278,23 +428,31 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   /** See TargetResolver.resolveWeighted. */
-  async resolveWeighted(service: string, signal: AbortSignal): Promise<Target> {
+  async resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target> {
     const svc = this.#serviceForHost(service);
     if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
-    const all: InstanceEntry[] = [];
+    const eligible: InstanceEntry[] = [];
     for (const e of this.#entries.values()) {
-      if (e.service === svc.name && e.weight > 0) all.push(e);
+      if (e.service === svc.name && e.weight > 0 && e.status !== "failed") eligible.push(e);
     }
+    const isUp = (e: InstanceEntry): boolean =>
+      e.isReady && e.status === "running" && e.health !== "unhealthy";
+    const pinned = stickyId === undefined ? undefined : eligible.find((e) => e.id === stickyId);
     const random = this.#d.clock.random();
-    const up = all.filter((e) => e.isReady && e.status === "running" && e.health !== "unhealthy");
-    const chosen = pickWeighted(up.map((e) => ({ item: e, weight: e.weight })), random) ??
-      pickWeighted(
-        all.filter((e) => e.status !== "failed").map((e) => ({ item: e, weight: e.weight })),
-        random,
-      );
-    if (!chosen) throw new UnavailableError(`No instance of "${service}" can take traffic`);
-    if (chosen.isReady && chosen.status === "running") return this.#target(chosen, svc);
-    return await this.#waitReady(chosen, svc, signal);
+    const up = eligible.filter(isUp);
+    const chosen = pinned && (isUp(pinned) || up.length === 0)
+      ? pinned
+      : pickWeighted(up.map((e) => ({ item: e, weight: e.weight })), random) ??
+        pickWeighted(eligible.map((e) => ({ item: e, weight: e.weight })), random);
+    if (!chosen) throw new UnavailableError(`No instance of "${svc.name}" can take traffic`);
+    const target = chosen.isReady && chosen.status === "running"
+      ? this.#target(chosen, svc)
+      : await this.#waitReady(chosen, svc, signal);
+    // Pin clients only while traffic is split; a single instance needs no cookie.
+    if (eligible.length > 1 && chosen.id !== stickyId) {
+      return { ...target, setCookie: stickyCookie(svc.name, chosen.id) };
+    }
+    return target;
   }
 
   /** See TargetResolver.beginRequest. */
@@ -373,7 +531,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         origin,
         desired: "running",
         status: "stopped",
-        weight: DEFAULT_WEIGHT,
+        // A tenant's instance created by its own Host must not serve the service's shared route.
+        weight: origin === "request" ? 0 : DEFAULT_WEIGHT,
         restartsTotal: 0,
       }, this.#d.clock.now());
       this.#entries.set(key, entry);
@@ -458,7 +617,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         cwd: plan.cwd,
         isolation: svc.isolation,
         onLine: (stream, line) => {
-          if (stream === "stderr" && line.trim() !== "") entry.lastStderr = line;
+          if (stream === "stderr" && line.trim() !== "") {
+            entry.lastStderr = line;
+            entry.stderrTail.push(line);
+            if (entry.stderrTail.length > STDERR_TAIL_LINES) entry.stderrTail.shift();
+          }
           this.#d.logs.append(entry.service, entry.id, stream, line);
         },
       });
@@ -486,6 +649,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         reason: undefined,
         retryAtMs: undefined,
         lastStderr: "",
+        stderrTail: [],
       } satisfies Partial<InstanceEntry>,
     );
     const controller = new AbortController();
@@ -526,6 +690,9 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       const result = await waitUntilReady(() => this.#probe(entry, svc), {
         timeoutMs: svc.startupTimeoutMs,
         signal,
+        onProbe: (probe) => {
+          if (entry.generation === generation) entry.lastProbe = probe.detail;
+        },
       });
       if (entry.generation !== generation) return;
       entry.lastProbe = result.lastDetail;

@@ -7,6 +7,7 @@ import { assertWeight } from "../../core/weights.ts";
 import type { InstanceSnapshot } from "../../supervisor/instance_entry.ts";
 import type { Supervisor } from "../../supervisor/supervisor.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
+import { audited, type AuditSink } from "../audit.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import { readJsonObject, stringField } from "../read_json.ts";
 import type { RouteHandler, Router } from "../router.ts";
@@ -16,6 +17,7 @@ import type { HealthResponse, InstanceJson, SpawnResponse, WeightResponse } from
 export interface InstanceRouteDeps {
   readonly supervisor: Supervisor;
   readonly now: () => number;
+  readonly audit: AuditSink;
 }
 
 /** Context of an authenticated request. */
@@ -64,6 +66,19 @@ export function addInstanceRoutes<C extends AuthedContext>(
   deps: InstanceRouteDeps,
 ): void {
   const { supervisor } = deps;
+  const audit = <T>(
+    identity: Identity,
+    action: string,
+    ref: { service: string; id: string },
+    fn: () => Promise<T>,
+    details?: string,
+  ): Promise<T> =>
+    audited(deps.audit, deps.now, {
+      identity,
+      action,
+      target: `${ref.service}:${ref.id}`,
+      ...(details === undefined ? {} : { details }),
+    }, fn);
   const refOf = (id: string | undefined): ReturnType<typeof parseInstanceKey> => {
     try {
       return parseInstanceKey(id ?? "", "id");
@@ -89,7 +104,8 @@ export function addInstanceRoutes<C extends AuthedContext>(
       const id = stringField(body, "id");
       const ref = refOf(`${service}:${id}`);
       assertAccess(ctx.identity, ref.service, ref.id);
-      return jsonResponse(spawnResponse(await supervisor.spawn(ref, "api")));
+      const s = await audit(ctx.identity, "spawn", ref, () => supervisor.spawn(ref, "api"));
+      return jsonResponse(spawnResponse(s));
     })
     .add("GET", "/api/instances/:id", (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
@@ -101,13 +117,14 @@ export function addInstanceRoutes<C extends AuthedContext>(
     .add("DELETE", "/api/instances/:id", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      await supervisor.stop(ref);
+      await audit(ctx.identity, "stop", ref, () => supervisor.stop(ref));
       return new Response(null, { status: 204 });
     })
     .add("POST", "/api/instances/:id/restart", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      return jsonResponse(spawnResponse(await supervisor.restart(ref)));
+      const s = await audit(ctx.identity, "restart", ref, () => supervisor.restart(ref));
+      return jsonResponse(spawnResponse(s));
     })
     .add("PUT", "/api/instances/:id/weight", async (req, ctx) => {
       const ref = refOf(ctx.params["id"]);
@@ -117,7 +134,13 @@ export function addInstanceRoutes<C extends AuthedContext>(
         throw new HttpError(400, 'Missing field "weight"', { field: "weight" });
       }
       const weight = assertWeight(body["weight"]);
-      const s = await supervisor.setWeight(ref, weight);
+      const s = await audit(
+        ctx.identity,
+        "weight",
+        ref,
+        () => supervisor.setWeight(ref, weight),
+        `weight=${weight}`,
+      );
       return jsonResponse({ instance: s.key, weight: s.weight } satisfies WeightResponse);
     })
     .add("GET", "/api/instances/:id/health", async (_req, ctx) => {

@@ -1,0 +1,42 @@
+/**
+ * The audit trail of management actions: who did what to which instance, and how it ended.
+ * @module
+ */
+import type { AuditValue } from "../store/state_store.ts";
+import type { Identity } from "./auth.ts";
+
+/** Where audit entries go. */
+export type AuditSink = (entry: Omit<AuditValue, "v">) => Promise<void>;
+
+/** Describes the caller for the audit trail; never includes any part of a token. */
+export function actorOf(identity: Identity): string {
+  return identity.kind === "admin" ? "admin" : `tenant:${identity.tenant}`;
+}
+
+/** Runs `action` and records its outcome (the error message when it fails). */
+export async function audited<T>(
+  sink: AuditSink,
+  now: () => number,
+  what: { identity: Identity; action: string; target: string; details?: string },
+  action: () => Promise<T>,
+): Promise<T> {
+  const base = {
+    atMs: now(),
+    actor: actorOf(what.identity),
+    action: what.action,
+    target: what.target,
+  };
+  try {
+    const result = await action();
+    await sink({ ...base, outcome: "ok", details: what.details ?? "" });
+    return result;
+  } catch (err: unknown) {
+    const message = err instanceof Error ? err.message : String(err);
+    await sink({
+      ...base,
+      outcome: "error",
+      details: what.details ? `${what.details}: ${message}` : message,
+    });
+    throw err;
+  }
+}

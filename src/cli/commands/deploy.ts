@@ -1,0 +1,152 @@
+/**
+ * `ten deploy`, `ten route`, `ten rollback` and `ten history`: ship a new version, move the
+ * traffic, and undo it.
+ * @module
+ */
+import { assertValidName, formatInstanceKey, parseInstanceKey } from "../../core/instance_key.ts";
+import { InvalidInputError } from "../../core/errors.ts";
+import { assertWeight } from "../../core/weights.ts";
+import type { InstanceJson } from "../../api/wire.ts";
+import type { ApiClient } from "../api_client.ts";
+import type { GlobalOptions } from "../global_options.ts";
+import { out } from "../output.ts";
+import { clientFor } from "./client_verbs.ts";
+
+/** Options of `ten deploy`. */
+export interface DeployOptions {
+  readonly weight: string;
+  readonly timeout: string;
+}
+
+/** `ten deploy service:version [--weight W] [--timeout S]`. */
+export async function deployVerb(
+  target: string,
+  options: DeployOptions,
+  g: GlobalOptions,
+): Promise<number> {
+  const ref = parseInstanceKey(target);
+  const weight = assertWeight(
+    /^\d+$/.test(options.weight) ? Number(options.weight) : options.weight,
+  );
+  if (!/^\d+$/.test(options.timeout) || Number(options.timeout) < 1) {
+    throw new InvalidInputError(
+      `Invalid --timeout "${options.timeout}": expected seconds`,
+      "timeout",
+    );
+  }
+  const timeout = Number(options.timeout);
+  const key = formatInstanceKey(ref);
+  const client = await clientFor(g);
+  out.line(`Deploying ${key} with weight ${weight}`);
+  out.line(`Waiting for health check (timeout: ${timeout}s)...`);
+  const done = new AbortController();
+  const progress = watchProgress(client, ref, done.signal);
+  try {
+    const res = await client.deploy(ref, weight, timeout);
+    done.abort();
+    await progress;
+    out.line(`Deployed ${res.instance}`);
+    out.line(`Weight: ${res.weight}`);
+    out.line(`Status: ${res.status}`);
+    return 0;
+  } finally {
+    done.abort();
+    await progress;
+  }
+}
+
+/** Prints a line whenever the new instance's state changes, until `signal` aborts. */
+async function watchProgress(
+  client: ApiClient,
+  ref: { service: string; id: string },
+  signal: AbortSignal,
+): Promise<void> {
+  let last = "";
+  while (!signal.aborted) {
+    let row: InstanceJson | undefined;
+    try {
+      row = await client.instance(ref);
+    } catch {
+      row = undefined;
+    }
+    if (row && !signal.aborted) {
+      const line = describe(row);
+      if (line !== last) {
+        out.line(`  ${line}`);
+        last = line;
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 250);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
+function describe(row: InstanceJson): string {
+  const pid = row.pid === null ? "" : ` (pid ${row.pid})`;
+  return `${row.status}${pid}, health: ${row.health}`;
+}
+
+/** `ten route service --from A --to B [--stop-old]`. */
+export async function routeVerb(
+  service: string,
+  options: { from: string; to: string; stopOld?: boolean },
+  g: GlobalOptions,
+): Promise<number> {
+  assertValidName(service, "service");
+  assertValidName(options.from, "id", "from");
+  assertValidName(options.to, "id", "to");
+  const res = await (await clientFor(g)).route(
+    service,
+    options.from,
+    options.to,
+    options.stopOld === true,
+  );
+  out.line(`Routed traffic: ${res.from_instance} -> ${res.to_instance}`);
+  out.line(`  ${res.from_instance} weight = ${res.from_weight}`);
+  out.line(`  ${res.to_instance} weight = ${res.to_weight}`);
+  if (options.stopOld) out.line(`Stopped ${res.from_instance} after draining`);
+  return 0;
+}
+
+/** `ten rollback service`. */
+export async function rollbackVerb(service: string, g: GlobalOptions): Promise<number> {
+  assertValidName(service, "service");
+  const res = await (await clientFor(g)).rollback(service);
+  out.line(`Rolled back ${res.process}`);
+  for (const w of res.weights) out.line(`  ${w.instance} weight = ${w.weight}`);
+  return 0;
+}
+
+/** `ten history [--limit N] [--json]`. */
+export async function historyVerb(
+  options: { limit: string; json?: boolean },
+  g: GlobalOptions,
+): Promise<number> {
+  if (!/^\d+$/.test(options.limit)) {
+    throw new InvalidInputError(`Invalid --limit "${options.limit}": expected a whole number`);
+  }
+  const rows = await (await clientFor(g)).history(Number(options.limit));
+  if (options.json) {
+    out.json(rows);
+    return 0;
+  }
+  if (rows.length === 0) {
+    out.line("No history yet");
+    return 0;
+  }
+  for (const r of rows) {
+    const time = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
+    const details = r.details === "" ? "" : ` (${r.details})`;
+    out.line(
+      `${time}  ${r.actor.padEnd(14)} ${r.action.padEnd(8)} ${
+        r.target.padEnd(24)
+      } ${r.outcome}${details}`,
+    );
+  }
+  return 0;
+}
