@@ -54,7 +54,8 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--staging", "use the ACME staging directory")
     .action((opts, cmd) => setCode(serveVerb(opts, g(cmd))));
   program.command("spawn").description("start an instance").argument("<service:id>")
-    .action((target, _opts, cmd) => setCode(spawnVerb(target, g(cmd))));
+    .addOption(new Option("--id <id>", "old docs' form: ten spawn SERVICE --id ID").hideHelp())
+    .action((target, opts, cmd) => setCode(spawnVerb(legacyKey(target, opts.id), g(cmd))));
   program.command("stop").description("stop an instance").argument("<service:id>")
     .action((target, _opts, cmd) => setCode(stopVerb(target, g(cmd))));
   program.command("restart").description("restart an instance (clears failed state)")
@@ -107,6 +108,11 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--description <text>", "note stored with a tenant token")
     .action((opts, cmd) => setCode(tokenGenVerb(opts, g(cmd))));
   return program;
+}
+
+/** Accepts the old docs' `SERVICE --id ID` form as `SERVICE:ID`. */
+function legacyKey(target: string, id: string | undefined): string {
+  return id === undefined || target.includes(":") ? target : `${target}:${id}`;
 }
 
 /** Runs `ten` with `args`; resolves with the exit code. */
