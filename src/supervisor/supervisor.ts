@@ -448,8 +448,9 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const target = chosen.isReady && chosen.status === "running"
       ? this.#target(chosen, svc)
       : await this.#waitReady(chosen, svc, signal);
-    // Pin clients only while traffic is split; a single instance needs no cookie.
-    if (eligible.length > 1 && chosen.id !== stickyId) {
+    // Pin clients while traffic is split, and re-pin a client whose pin no longer takes traffic;
+    // with a single instance and no pin, no cookie is needed.
+    if ((eligible.length > 1 || stickyId !== undefined) && chosen.id !== stickyId) {
       return { ...target, setCookie: stickyCookie(svc.name, chosen.id) };
     }
     return target;
