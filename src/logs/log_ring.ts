@@ -39,8 +39,16 @@ export class LogRing {
   readonly #subscribers = new Set<(entry: LogEntry) => void>();
   readonly #now: () => number;
 
-  constructor(options: { perInstance?: number; now?: () => number } = {}) {
+  readonly #total: number;
+
+  /**
+   * @param options.perInstance most lines kept per instance. @default {2000}
+   * @param options.total most lines kept overall: with many instances each keeps
+   * `max(100, total / instances)`, so 1000 chatty tenants cannot exhaust memory. @default {50000}
+   */
+  constructor(options: { perInstance?: number; total?: number; now?: () => number } = {}) {
     this.#perInstance = options.perInstance ?? 2000;
+    this.#total = options.total ?? 50_000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -60,7 +68,11 @@ export class LogRing {
       this.#rings.set(key, ring);
     }
     ring.push({ seq: this.#seq++, entry });
-    if (ring.length > this.#perInstance) ring.splice(0, ring.length - this.#perInstance);
+    const cap = Math.min(
+      this.#perInstance,
+      Math.max(100, Math.floor(this.#total / this.#rings.size)),
+    );
+    if (ring.length > cap) ring.splice(0, ring.length - cap);
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(entry);

@@ -158,3 +158,16 @@ Deno.test("LogRing.append() still reaches other subscribers when one subscriber 
   );
   deepEqual(seen, ["hello"]);
 });
+
+Deno.test("LogRing bounds the total kept across many instances", () => {
+  const ring = new LogRing({ perInstance: 2000, total: 1000, now: () => 0 });
+  for (let i = 0; i < 50; i++) {
+    for (let n = 0; n < 300; n++) ring.append("svc", `t${i}`, "stdout", `line ${n}`);
+  }
+  // 50 instances share 1000 lines, but each keeps at least its last 100.
+  const kept = ring.query({ process: "svc", id: "t49" });
+  equal(kept.length, 100);
+  equal(kept.at(-1)?.message, "line 299");
+  // The 4th instance filled up while 4 shared the budget: 1000 / 4 lines.
+  equal(ring.query({ process: "svc", id: "t3" }).length, 250);
+});
