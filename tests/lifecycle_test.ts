@@ -527,3 +527,23 @@ env = { DATA_DIR = "{data_dir}/{name}/{id}" }
     (err) => ok(err instanceof Deno.errors.NotFound),
   );
 });
+
+Deno.test("requests waiting for a wake are bounded by max_queued_requests", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.app]
+command = "${PYTHON} ${FIXTURES}/slow_start.py"
+health = "/health"
+max_queued_requests = 5
+env = { START_DELAY_MS = "1500" }
+`,
+  });
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () => ten.request("a.app.localhost", "/")),
+  );
+  const statuses = results.map((r) => r.status).sort();
+  deepEqual(statuses, [200, 200, 200, 200, 200, 503, 503, 503, 503, 503]);
+  ok(results.filter((r) => r.status === 503).every((r) => r.headers.get("retry-after")));
+});
