@@ -1,7 +1,9 @@
 /**
- * Composition root of `ten serve`: builds store → logs → supervisor → proxy → API → listener in
- * order, and unwinds in reverse on SIGTERM/SIGINT (instances stopped in parallel within their
- * grace) or when a later step fails.
+ * Composition root of `ten serve`: builds store → logs → supervisor → API → front in order, and
+ * unwinds in reverse on SIGTERM/SIGINT (instances stopped in parallel within their grace) or when
+ * a later step fails. The public listener is the raw HTTP/1.1 front (`proxy/front_server.ts`);
+ * tenement's own routes (API, /health, /metrics) run on `Deno.serve` behind it, on a Unix socket
+ * in the data dir (`run/api.sock`), reached the same raw way.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -10,17 +12,17 @@ import type { Config } from "../config/schema.ts";
 import { createApiHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
-import { createProxyHandler } from "../proxy/proxy_handler.ts";
-import { createUpstreamClient } from "../proxy/upstream_client.ts";
+import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
+import type { UpstreamTarget } from "../proxy/upstream_client.ts";
 import { InstanceFiles } from "../runtime/instance_files.ts";
 import { OrphanReaper } from "../runtime/orphan_reaper.ts";
 import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StateStore } from "../store/state_store.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
-import { Supervisor } from "../supervisor/supervisor.ts";
+import { Supervisor, type TargetResolver } from "../supervisor/supervisor.ts";
 import { delay } from "../supervisor/delay.ts";
-import { createDispatch } from "./dispatch.ts";
+import { createApiDispatch } from "./dispatch.ts";
 
 const log = getLogger(["tenement", "daemon"]);
 
@@ -51,8 +53,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const store = stack.use(await StateStore.open(`${config.settings.dataDir}/tenement.kv`));
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
-  const upstream = createUpstreamClient();
-  stack.defer(() => upstream.close());
+  let front: FrontServer | undefined;
   const supervisor = new Supervisor({
     config,
     launcher: new GroupLauncher(),
@@ -69,19 +70,17 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     files: new InstanceFiles(),
     baseEnv: Deno.env.toObject(),
     metrics,
-    onStopped: (port) => upstream.closeTarget({ kind: "tcp", hostname: "127.0.0.1", port }),
+    onStopped: (port) => front?.closeUpstream({ kind: "tcp", hostname: "127.0.0.1", port }),
     cpuCount: navigator.hardwareConcurrency,
   });
-  let serverShutdown: Promise<void> | undefined;
+  let serverShutdown: Promise<unknown> | undefined;
   // Runs after the instances are stopped: in-flight responses have ended by then.
   stack.defer(async () => {
     if (serverShutdown) await Promise.race([serverShutdown, delay(5_000)]);
   });
   stack.use(supervisor);
 
-  const dispatch = createDispatch(
-    options.domain,
-    createProxyHandler({ resolver: supervisor, upstream, metrics, proto: "http" }),
+  const apiDispatch = createApiDispatch(
     createApiHandler({ supervisor, store, logs, metrics, now: Date.now }),
   );
   const stop = new AbortController();
@@ -103,23 +102,58 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   // requests that arrive meanwhile wait until the instance table is restored.
   const started = Promise.withResolvers<void>();
   let isStarted = false;
-  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> =>
-    isStarted ? dispatch(req, info) : started.promise.then(() => dispatch(req, info));
-  const server = Deno.serve({
-    port: options.port,
-    hostname: options.hostname ?? "0.0.0.0",
-    onListen: (addr) => {
-      log.info("tenement listening on http://{host}:{port} (domain {domain})", {
-        host: addr.hostname,
-        port: addr.port,
-        domain: options.domain,
-      });
-      options.onListen?.(addr);
-    },
-  }, handler);
+  const api = await serveApi(
+    dataDir,
+    (req) => isStarted ? apiDispatch(req) : started.promise.then(() => apiDispatch(req)),
+  );
+  // The front asks this resolver; until the supervisor has started, requests wait for it.
+  const resolver: TargetResolver = {
+    resolveDirect: (service, id, signal) =>
+      isStarted
+        ? supervisor.resolveDirect(service, id, signal)
+        : started.promise.then(() => supervisor.resolveDirect(service, id, signal)),
+    resolveWeighted: (service, signal, stickyId) =>
+      isStarted
+        ? supervisor.resolveWeighted(service, signal, stickyId)
+        : started.promise.then(() => supervisor.resolveWeighted(service, signal, stickyId)),
+    beginRequest: (target) => supervisor.beginRequest(target),
+    waitForRestart: (target, signal) => supervisor.waitForRestart(target, signal),
+  };
+  try {
+    front = startFrontServer({
+      port: options.port,
+      hostname: options.hostname ?? "0.0.0.0",
+      domain: options.domain,
+      resolver,
+      fallback: api.target,
+      proto: "http",
+      // A service that sets `socket` is reached over it while the app listens there; else TCP.
+      preferUnix: (target) => target.socketPath !== undefined,
+      onProxied: (target, _status, durationMs) => {
+        const labels = { instance: target.id, process: target.service };
+        metrics.requests.inc(labels);
+        metrics.requestDuration.observe(labels, durationMs);
+      },
+      onListen: (addr) => {
+        log.info("tenement listening on http://{host}:{port} (domain {domain})", {
+          host: addr.hostname,
+          port: addr.port,
+          domain: options.domain,
+        });
+        options.onListen?.(addr);
+      },
+    });
+  } catch (error) {
+    await api.server.shutdown();
+    throw error;
+  }
+  const publicFront = front;
   // Unwound first: stop accepting new connections while the instances stop.
   stack.defer(() => {
-    serverShutdown = server.shutdown();
+    serverShutdown = Promise.all([
+      publicFront.shutdown({ graceMs: 5_000 }),
+      api.server.shutdown().then(() => removeSocket(api.socketPath)),
+    ]);
   });
   await supervisor.start();
   isStarted = true;
@@ -128,4 +162,47 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
   }
   log.info("Shutting down: stopping instances");
+}
+
+/** The internal API listener. */
+interface ApiListener {
+  readonly server: Deno.HttpServer;
+  /** How the front reaches it. */
+  readonly target: UpstreamTarget;
+  /** Its Unix socket, when it has one. */
+  readonly socketPath: string | undefined;
+}
+
+/** Longest Unix socket path Linux accepts (sun_path holds 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Serves tenement's own routes on `{data_dir}/run/api.sock`, or on 127.0.0.1 with a free port
+ * when that path is too long for a Unix socket.
+ */
+async function serveApi(
+  dataDir: string,
+  handler: (req: Request) => Promise<Response>,
+): Promise<ApiListener> {
+  const runDir = `${dataDir}/run`;
+  await Deno.mkdir(runDir, { recursive: true, mode: 0o700 });
+  const path = `${runDir}/api.sock`;
+  if (new TextEncoder().encode(path).length <= MAX_SOCKET_PATH) {
+    // The data dir is locked by this daemon: a socket left there is from one that crashed.
+    await Deno.remove(path).catch(() => {});
+    const server = Deno.serve({ path, transport: "unix", onListen() {} }, handler);
+    return { server, target: { kind: "unix", path }, socketPath: path };
+  }
+  log.info("Data dir path too long for a Unix socket: the API listens on 127.0.0.1 instead");
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+  return {
+    server,
+    target: { kind: "tcp", hostname: "127.0.0.1", port: server.addr.port },
+    socketPath: undefined,
+  };
+}
+
+async function removeSocket(path: string | undefined): Promise<void> {
+  if (path === undefined) return;
+  await Deno.remove(path).catch(() => {});
 }

@@ -1,6 +1,8 @@
 /**
- * The top-level request handler: the Host header decides between the proxy (instance and service
- * hosts) and tenement's own API.
+ * Request handlers for `Deno.serve`. The daemon's public listener is the raw front
+ * (`proxy/front_server.ts`), which routes on Host itself and forwards tenement's own hosts to an
+ * internal listener served by {@linkcode createApiDispatch}. {@linkcode createDispatch} is the
+ * all-in-one `Deno.serve` handler (proxy + API), kept for embedding without the raw front.
  * @module
  */
 import { parseHostRoute } from "../core/host_route.ts";
@@ -31,4 +33,32 @@ export function createDispatch(
         return api(req, clientIp);
     }
   };
+}
+
+/**
+ * The handler of the internal API listener behind the raw front. The front replaces any
+ * `X-Forwarded-For` of requests to tenement's own hosts with the client's address, so its value
+ * is the client address here (the listener is a Unix socket in the data dir, not reachable by
+ * clients directly).
+ */
+export function createApiDispatch(api: ApiHandler): (req: Request) => Promise<Response> {
+  return (req) => api(req, forwardedClientIp(req.headers.get("x-forwarded-for")));
+}
+
+/**
+ * The client address the front put in `X-Forwarded-For`: its last entry (the front sends exactly
+ * one), or loopback when there is none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(forwardedClientIp("203.0.113.7"), "203.0.113.7");
+ * equal(forwardedClientIp("10.0.0.1, 203.0.113.7"), "203.0.113.7");
+ * equal(forwardedClientIp(null), "127.0.0.1");
+ * ```
+ */
+export function forwardedClientIp(header: string | null): string {
+  if (header === null) return "127.0.0.1";
+  const last = header.slice(header.lastIndexOf(",") + 1).trim();
+  return last === "" ? "127.0.0.1" : last;
 }

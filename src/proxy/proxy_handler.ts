@@ -5,11 +5,16 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { ForbiddenError, NotFoundError, UnavailableError } from "../core/errors.ts";
 import type { HostRoute } from "../core/host_route.ts";
 import { readStickyId } from "../core/sticky.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Target, TargetResolver } from "../supervisor/supervisor.ts";
+import {
+  badGatewayPage,
+  type ErrorPage,
+  gatewayTimeoutPage,
+  resolveFailurePage,
+} from "./error_responses.ts";
 import { forwardHeaders } from "./forward_headers.ts";
 import {
   type UpstreamClient,
@@ -80,7 +85,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
         done();
         if (err instanceof UpstreamTimeoutError) {
           record(metrics, target, started);
-          return plain(504, "Gateway timeout");
+          return toResponse(gatewayTimeoutPage());
         }
         const canRetry = attempt === 0 && err instanceof UpstreamConnectError &&
           (req.body === null || !req.body.locked) && !req.signal.aborted;
@@ -98,7 +103,7 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
             err: err instanceof Error ? err.message : String(err),
           });
         }
-        return plain(502, "Bad gateway");
+        return toResponse(badGatewayPage());
       }
     }
   };
@@ -115,35 +120,21 @@ function record(metrics: MetricsRegistry, t: Target, startedMs: number): void {
 }
 
 function failure(req: Request, err: unknown): Response {
-  if (err instanceof NotFoundError) return plain(404, "Not found");
-  if (err instanceof ForbiddenError) return plain(403, "Forbidden");
-  if (req.signal.aborted) return plain(499, "Client closed request");
-  const retryAfter = err instanceof UnavailableError ? err.retryAfterSecs : 5;
-  log.warn("Cannot serve {url}: {err}", {
-    url: req.url,
-    err: err instanceof Error ? err.message : String(err),
+  const page = resolveFailurePage(err, {
+    accept: req.headers.get("accept"),
+    isAborted: req.signal.aborted,
   });
-  const headers = { "retry-after": String(retryAfter) };
-  if ((req.headers.get("accept") ?? "").includes("text/html")) {
-    return new Response(UNAVAILABLE_HTML, {
-      status: 503,
-      headers: { ...headers, "content-type": "text/html; charset=utf-8" },
+  if (page.status === 503) {
+    log.warn("Cannot serve {url}: {err}", {
+      url: req.url,
+      err: err instanceof Error ? err.message : String(err),
     });
   }
-  return plain(503, "Service temporarily unavailable", headers);
+  return toResponse(page);
 }
 
-function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${text}\n`, {
-    status,
-    headers: { ...headers, "content-type": "text/plain; charset=utf-8" },
-  });
+function toResponse(page: ErrorPage): Response {
+  const headers = new Headers();
+  for (const [name, value] of page.headers) headers.append(name, value);
+  return new Response(page.body, { status: page.status, headers });
 }
-
-const UNAVAILABLE_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
-</head><body><h1>Temporarily unavailable</h1>
-<p>This app is starting up or restarting. Please try again in a few seconds.</p></body></html>
-`;

@@ -1,0 +1,711 @@
+/**
+ * Side by side (issue #3): a Go backend reached directly, through nginx, and through tenement's
+ * raw HTTP/1.1 front (`src/proxy/front_server.ts`), driven by `wrk` in interleaved rounds. Prints
+ * medians of req/s, p50 and p99 per row, errors, the ratios against nginx and direct, and the
+ * added p50 over direct, then the issue's targets with ok/OVER. Never fails on a number; exits
+ * non-zero only when it cannot run (no nginx, wrk, go or taskset).
+ *
+ *     deno run -A bench/proxy_vs_nginx.ts [--duration 5] [--rounds 3] [--conns 50] [--threads 2]
+ *       [--rows small,64k,post,ka50] [--weighted] [--no-pin] [--front-v8-flags FLAGS]
+ *       [--nginx-forwarded] [--soak SECONDS] [--json FILE] [--max-seconds 900]
+ *
+ * Set-up, as in perf-baseline §2: backend, nginx (1 worker) and the front each pinned to CPU 0
+ * (`taskset -c 0`; Go then runs with GOMAXPROCS=1), wrk on CPU 1, all on 127.0.0.1. nginx comes
+ * from apt (`/usr/sbin/nginx`) with a generated config in a temp dir: `upstream { keepalive 64 }`,
+ * `proxy_http_version 1.1`, `proxy_set_header Connection ""`, access log off, and
+ * `client_max_body_size 2m` so the 1 MiB upload row is not a 413; `--nginx-forwarded` also makes
+ * it add the X-Forwarded-For/-Proto/-Host fields tenement adds (the backend shares the core and
+ * parses them: equal work for both). The front runs in a child Deno
+ * process (this file with `--role front`) with a resolver that points every instance at the
+ * backend, so it can be pinned like nginx; it does what tenement does per request (parse and
+ * validate the head, route on Host, add X-Forwarded-*, count activity).
+ *
+ * Rows (each with `wrk -t2`, `--latency`):
+ * - `small`: GET /, 6-byte body, 10 connections;
+ * - `64k`: GET /64k, 64 KiB body, 50 connections;
+ * - `post`: POST /sink with a 1 MiB body (wrk Lua script), 50 connections;
+ * - `ka50`: GET /, 50 keep-alive connections (the throughput row).
+ * @module
+ */
+import { startFrontServer } from "../src/proxy/front_server.ts";
+import type { Target, TargetResolver } from "../src/supervisor/supervisor.ts";
+import {
+  APPS,
+  checkpoint,
+  fmt,
+  freePort,
+  killGroup,
+  median,
+  mib,
+  now,
+  onInterrupt,
+  parseFlags,
+  print,
+  progress,
+  ROOT,
+  runMain,
+  sleep,
+  table,
+  tempDir,
+  trackGroup,
+  treeMemory,
+  untrackGroup,
+  waitGroupGone,
+  writeJson,
+} from "./lib.ts";
+
+/** The issue's targets. */
+export const TARGET_THROUGHPUT_VS_NGINX = 1.0;
+export const TARGET_P99_VS_NGINX = 1.25;
+export const TARGET_ADDED_P50_MS = 1.5;
+
+const HOST_DIRECT = "bench.hello.localhost";
+const HOST_WEIGHTED = "hello.localhost";
+const DOMAIN = "localhost";
+
+interface Row {
+  readonly name: string;
+  readonly label: string;
+  readonly path: string;
+  readonly conns: number;
+  readonly isPost: boolean;
+}
+
+const ROWS: readonly Row[] = [
+  { name: "small", label: "small GET (10 conns)", path: "/", conns: 10, isPost: false },
+  { name: "64k", label: "64 KiB response", path: "/64k", conns: 50, isPost: false },
+  { name: "post", label: "1 MiB POST upload", path: "/sink", conns: 50, isPost: true },
+  { name: "ka50", label: "50 keep-alive clients", path: "/", conns: 50, isPost: false },
+];
+
+interface TargetSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly host: string;
+}
+
+/** One wrk run. */
+interface WrkResult {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Socket errors plus non-2xx/3xx responses. */
+  readonly errors: number;
+  readonly requests: number;
+}
+
+// ---- the front, as a child process -------------------------------------------------------------
+
+/** `--role front --backend-port P`: serves until SIGTERM; prints `listening PORT` once up. */
+async function runFront(args: readonly string[]): Promise<void> {
+  const backendPort = Number(args[args.indexOf("--backend-port") + 1]);
+  const target = (service: string, id: string): Target => ({
+    service,
+    id,
+    port: backendPort,
+    socketPath: undefined,
+    requestTimeoutMs: 30_000,
+  });
+  let active = 0;
+  // What the supervisor does per request, minus the instance table: a target and a counter.
+  const resolver: TargetResolver = {
+    resolveDirect: (service, id) => Promise.resolve(target(service, id)),
+    resolveWeighted: (service) => Promise.resolve(target(service, "bench")),
+    beginRequest: () => {
+      active++;
+      let isDone = false;
+      return () => {
+        if (isDone) return;
+        isDone = true;
+        active--;
+      };
+    },
+    waitForRestart: () => Promise.resolve(undefined),
+  };
+  const front = startFrontServer({ port: 0, hostname: "127.0.0.1", domain: DOMAIN, resolver });
+  const done = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGTERM", () => done.resolve());
+  print(`listening ${front.addr.port}`);
+  await done.promise;
+  await front.shutdown({ graceMs: 1_000 });
+  if (active !== 0) progress(`front: ${active} requests still counted as active at exit`);
+}
+
+// ---- processes ---------------------------------------------------------------------------------
+
+interface Proc {
+  readonly name: string;
+  readonly child: Deno.ChildProcess;
+  readonly pgid: number;
+}
+
+/** Spawns `argv` in its own process group, pinned with taskset when `cpu` is given. */
+function spawn(
+  name: string,
+  argv: readonly string[],
+  options: { cpu?: string; env?: Record<string, string>; stdout?: "piped" | "null" } = {},
+): Proc {
+  const full = options.cpu === undefined ? argv : ["taskset", "-c", options.cpu, ...argv];
+  const child = new Deno.Command(full[0]!, {
+    args: full.slice(1),
+    env: options.env ?? {},
+    stdin: "null",
+    stdout: options.stdout ?? "null",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  trackGroup(child.pid);
+  return { name, child, pgid: child.pid };
+}
+
+async function stop(proc: Proc): Promise<void> {
+  killGroup(proc.pgid, "SIGTERM");
+  const exited = await Promise.race([
+    proc.child.status.then(() => true),
+    sleep(5_000).then(() => false),
+  ]);
+  if (!exited) killGroup(proc.pgid, "SIGKILL");
+  await proc.child.stderr.cancel().catch(() => {});
+  await proc.child.status;
+  killGroup(proc.pgid, "SIGKILL");
+  if (await waitGroupGone(proc.pgid, 5_000)) untrackGroup(proc.pgid);
+}
+
+/** Waits until 127.0.0.1:port answers `GET /` with a status line. */
+async function waitHttp(port: number, host: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = now() + timeoutMs;
+  while (now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(
+          new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+        );
+        const buf = new Uint8Array(64);
+        const n = await conn.read(buf);
+        if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200")) {
+          return;
+        }
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(20);
+  }
+  throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+async function which(program: string): Promise<string | null> {
+  const res = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${program}`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const path = new TextDecoder().decode(res.stdout).trim();
+  return res.success && path !== "" ? path : null;
+}
+
+async function commandText(argv: readonly string[]): Promise<string> {
+  try {
+    const res = await new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return `${dec.decode(res.stdout)}${dec.decode(res.stderr)}`.trim().split("\n")[0] ?? "";
+  } catch {
+    return "?";
+  }
+}
+
+function nginxConfig(
+  dir: string,
+  port: number,
+  backendPort: number,
+  isForwarding: boolean,
+): string {
+  // With --nginx-forwarded nginx adds the three X-Forwarded-* fields tenement adds, so the
+  // backend (on the same core) parses the same request from both.
+  const forwarded = isForwarding
+    ? `
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;`
+    : "";
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 2m;
+  upstream backend {
+    server 127.0.0.1:${backendPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";${forwarded}
+    }
+  }
+}
+`;
+}
+
+const POST_LUA = `wrk.method = "POST"
+wrk.body = string.rep("x", 1048576)
+wrk.headers["Content-Type"] = "application/octet-stream"
+`;
+
+// ---- wrk ---------------------------------------------------------------------------------------
+
+function parseLatencyMs(text: string, label: string): number {
+  const m = new RegExp(`^\\s*${label}\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(text);
+  if (!m) return NaN;
+  const value = Number(m[1]);
+  return m[2] === "us" ? value / 1000 : m[2] === "s" ? value * 1000 : value;
+}
+
+async function runWrk(
+  target: TargetSpec,
+  row: Row,
+  options: { durationS: number; threads: number; pin: boolean; luaPath: string },
+): Promise<WrkResult> {
+  await checkpoint();
+  const conns = Math.max(row.conns, options.threads);
+  const argv = [
+    "wrk",
+    `-t${options.threads}`,
+    `-c${conns}`,
+    `-d${options.durationS}s`,
+    "--latency",
+    "-H",
+    `Host: ${target.host}`,
+    ...(row.isPost ? ["-s", options.luaPath] : []),
+    `http://127.0.0.1:${target.port}${row.path}`,
+  ];
+  const full = options.pin ? ["taskset", "-c", "1", ...argv] : argv;
+  const res = await new Deno.Command(full[0]!, {
+    args: full.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout((options.durationS + 30) * 1000),
+  }).output();
+  const text = new TextDecoder().decode(res.stdout);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const errors = (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0) +
+    (non2xx ? Number(non2xx[1]) : 0);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN),
+    p50Ms: parseLatencyMs(text, "50%"),
+    p99Ms: parseLatencyMs(text, "99%"),
+    errors,
+    requests: Number(/(\d+) requests in/.exec(text)?.[1] ?? 0),
+  };
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+interface Cell {
+  rps: number[];
+  p50: number[];
+  p99: number[];
+  errors: number;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    duration: "number",
+    rounds: "number",
+    threads: "number",
+    conns: "number",
+    rows: "string",
+    weighted: "boolean",
+    "no-pin": "boolean",
+    "front-v8-flags": "string",
+    "nginx-forwarded": "boolean",
+    soak: "number",
+    json: "string",
+    "max-seconds": "number",
+  });
+  const durationS = Number(flags["duration"] ?? 5);
+  const rounds = Number(flags["rounds"] ?? 3);
+  const threads = Number(flags["threads"] ?? 2);
+  const pin = flags["no-pin"] !== true && navigator.hardwareConcurrency >= 2;
+  const rowNames = String(flags["rows"] ?? ROWS.map((r) => r.name).join(",")).split(",");
+  const rows = ROWS.filter((r) => rowNames.includes(r.name)).map((r) =>
+    flags["conns"] !== undefined && r.name !== "small" ? { ...r, conns: Number(flags["conns"]) } : r
+  );
+  const maxMs = Number(flags["max-seconds"] ?? 900) * 1000;
+  const soakS = Number(flags["soak"] ?? 0);
+  const t0 = now();
+
+  const tools = { nginx: "/usr/sbin/nginx", wrk: await which("wrk"), go: await which("go") };
+  const missing = [
+    ...(await Deno.stat(tools.nginx).then(() => [], () => ["nginx (/usr/sbin/nginx, apt)"])),
+    ...(tools.wrk === null ? ["wrk (apt)"] : []),
+    ...(tools.go === null ? ["go"] : []),
+    ...(pin && (await which("taskset")) === null ? ["taskset (util-linux)"] : []),
+  ];
+  if (missing.length > 0) {
+    throw new Error(`Cannot run the proxy benchmark: missing ${missing.join(", ")}`);
+  }
+
+  await using tmp = await tempDir("tenement-proxy-bench-");
+  const dir = tmp.path;
+  progress("building the Go backend …");
+  const backendBin = `${dir}/proxy-backend`;
+  const build = await new Deno.Command("go", {
+    args: ["build", "-o", backendBin, `${APPS}/proxy_backend.go`],
+    cwd: dir,
+    env: {
+      GO111MODULE: "off",
+      HOME: Deno.env.get("HOME") ?? dir,
+      PATH: Deno.env.get("PATH") ?? "",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!build.success) throw new Error(`go build failed: ${new TextDecoder().decode(build.stderr)}`);
+  const luaPath = `${dir}/post.lua`;
+  await Deno.writeTextFile(luaPath, POST_LUA);
+
+  const cpu = pin ? "0" : undefined;
+  const procs: Proc[] = [];
+  const removeHook = onInterrupt(() => {
+    for (const p of procs) killGroup(p.pgid, "SIGKILL");
+    return Promise.resolve();
+  });
+  try {
+    const backendPort = freePort();
+    procs.push(
+      spawn("backend", [backendBin], {
+        ...(cpu === undefined ? {} : { cpu }),
+        env: { PORT: String(backendPort) },
+      }),
+    );
+    await waitHttp(backendPort, HOST_DIRECT);
+
+    const nginxPort = freePort();
+    const nginxDir = `${dir}/nginx`;
+    // nginx's worker runs as `nobody`: it must reach the temp dir (0700 from makeTempDir) and
+    // write its body buffers (1 MiB uploads are buffered to disk by default).
+    await Deno.chmod(dir, 0o755);
+    for (const sub of ["", "/body", "/proxy", "/fastcgi", "/uwsgi", "/scgi"]) {
+      await Deno.mkdir(`${nginxDir}${sub}`, { recursive: true });
+      await Deno.chmod(`${nginxDir}${sub}`, 0o777);
+    }
+    await Deno.writeTextFile(
+      `${nginxDir}/nginx.conf`,
+      nginxConfig(nginxDir, nginxPort, backendPort, flags["nginx-forwarded"] === true),
+    );
+    procs.push(
+      spawn("nginx", [
+        tools.nginx,
+        "-p",
+        nginxDir,
+        "-e",
+        `${nginxDir}/error.log`,
+        "-c",
+        `${nginxDir}/nginx.conf`,
+      ], cpu === undefined ? {} : { cpu }),
+    );
+    await waitHttp(nginxPort, HOST_DIRECT);
+
+    const v8Flags = flags["front-v8-flags"] as string | undefined;
+    const front = spawn("front", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      `${ROOT}/deno.json`,
+      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+      `${ROOT}/bench/proxy_vs_nginx.ts`,
+      "--role",
+      "front",
+      "--backend-port",
+      String(backendPort),
+    ], { ...(cpu === undefined ? {} : { cpu }), env: { NO_COLOR: "1" }, stdout: "piped" });
+    procs.push(front);
+    const frontPort = await readListening(front);
+    await waitHttp(frontPort, HOST_DIRECT);
+
+    const targets: TargetSpec[] = [
+      { name: "direct", port: backendPort, host: HOST_DIRECT },
+      { name: "nginx", port: nginxPort, host: HOST_DIRECT },
+      { name: "tenement", port: frontPort, host: HOST_DIRECT },
+      ...(flags["weighted"] === true
+        ? [{ name: "tenement weighted", port: frontPort, host: HOST_WEIGHTED }]
+        : []),
+    ];
+
+    await printHeader(pin, durationS, rounds, threads, v8Flags);
+    progress("warming up …");
+    for (const target of targets) {
+      await runWrk(target, { ...ROWS[0]!, conns: 50 }, { durationS: 1, threads, pin, luaPath });
+    }
+
+    const cells = new Map<string, Cell>();
+    const cell = (row: string, target: string): Cell => {
+      const key = `${row}|${target}`;
+      let c = cells.get(key);
+      if (c === undefined) {
+        c = { rps: [], p50: [], p99: [], errors: 0 };
+        cells.set(key, c);
+      }
+      return c;
+    };
+    const rssBefore = (await treeMemory(front.child.pid)).rssKib;
+    for (let round = 0; round < rounds; round++) {
+      for (const row of rows) {
+        // Rotate who goes first, so drift in background load hits every target alike.
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+        for (const target of order) {
+          if (now() - t0 > maxMs) {
+            progress(`--max-seconds reached; stopping after round ${round}`);
+            break;
+          }
+          progress(`round ${round + 1}/${rounds} · ${row.label} · ${target.name}`);
+          const r = await runWrk(target, row, { durationS, threads, pin, luaPath });
+          const c = cell(row.name, target.name);
+          c.rps.push(r.rps);
+          c.p50.push(r.p50Ms);
+          c.p99.push(r.p99Ms);
+          c.errors += r.errors;
+        }
+      }
+    }
+    const rssAfter = (await treeMemory(front.child.pid)).rssKib;
+
+    const summary = report(rows, targets, cell);
+    print(
+      `tenement front RSS: ${fmt(mib(rssBefore))} MiB before the rounds, ` +
+        `${fmt(mib(rssAfter))} MiB after`,
+    );
+    print();
+
+    let soak: SoakResult | undefined;
+    if (soakS > 0) soak = await runSoak(front, frontPort, soakS, threads, pin);
+
+    const json = flags["json"] as string | undefined;
+    if (json) await writeJson(json, { summary, soak, cells: Object.fromEntries(cells) });
+  } finally {
+    for (const p of procs.reverse()) await stop(p);
+    removeHook();
+  }
+  print(`(took ${((now() - t0) / 1000).toFixed(0)} s)`);
+}
+
+async function readListening(proc: Proc): Promise<number> {
+  const reader = proc.child.stdout.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), 30_000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+      const m = /listening (\d+)/.exec(text);
+      if (m) {
+        // Keep draining stdout in the background so the child never blocks on it.
+        void (async () => {
+          try {
+            while (!(await reader.read()).done) { /* drain */ }
+          } catch {
+            // Cancelled at exit.
+          }
+        })();
+        return Number(m[1]);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error(`the front did not start:\n${text}`);
+}
+
+async function printHeader(
+  pin: boolean,
+  durationS: number,
+  rounds: number,
+  threads: number,
+  v8Flags: string | undefined,
+): Promise<void> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown CPU";
+  const kernel = await commandText(["uname", "-r"]);
+  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3);
+  print(`# Proxy throughput: direct vs nginx vs tenement (${new Date().toISOString()})`);
+  print();
+  print(
+    `Machine: ${navigator.hardwareConcurrency} cores, ${model}, kernel ${kernel}; ` +
+      `deno ${Deno.version.deno}, ${await commandText(["/usr/sbin/nginx", "-v"])}, ` +
+      `${await commandText(["go", "version"])}, ${await commandText(["wrk", "-v"])}.`,
+  );
+  print(
+    `Set-up: ${
+      pin ? "backend, nginx and tenement pinned to CPU 0, wrk to CPU 1" : "unpinned"
+    }; wrk -t${threads} --latency, ${durationS} s per run, ${rounds} interleaved rounds, medians; ` +
+      `load average before: ${load.join(" ")}${v8Flags ? `; front v8 flags: ${v8Flags}` : ""}.`,
+  );
+  print();
+}
+
+interface RowSummary {
+  readonly row: string;
+  readonly throughputVsNginx: number;
+  readonly p99VsNginx: number;
+  readonly addedP50Ms: number;
+  readonly errors: number;
+}
+
+function report(
+  rows: readonly Row[],
+  targets: readonly TargetSpec[],
+  cell: (row: string, target: string) => Cell,
+): RowSummary[] {
+  const summary: RowSummary[] = [];
+  const lines: string[][] = [];
+  for (const row of rows) {
+    const direct = cell(row.name, "direct");
+    const nginx = cell(row.name, "nginx");
+    for (const target of targets) {
+      const c = cell(row.name, target.name);
+      const rps = median(c.rps);
+      lines.push([
+        row.label,
+        target.name,
+        fmt(rps, 0),
+        `${fmt(rps / median(direct.rps), 2)}x`,
+        `${fmt(rps / median(nginx.rps), 2)}x`,
+        fmt(median(c.p50), 2),
+        fmt(median(c.p99), 2),
+        `${fmt(median(c.p50) - median(direct.p50), 2)}`,
+        String(c.errors),
+      ]);
+    }
+    const ten = cell(row.name, "tenement");
+    summary.push({
+      row: row.label,
+      throughputVsNginx: median(ten.rps) / median(nginx.rps),
+      p99VsNginx: median(ten.p99) / median(nginx.p99),
+      addedP50Ms: median(ten.p50) - median(direct.p50),
+      errors: ten.errors,
+    });
+  }
+  print(
+    table([
+      "row",
+      "target",
+      "req/s",
+      "vs direct",
+      "vs nginx",
+      "p50 ms",
+      "p99 ms",
+      "+p50 vs direct ms",
+      "errors",
+    ], lines),
+  );
+  print();
+  print("Against the targets (tenement direct route vs nginx):");
+  print();
+  print(
+    table(
+      [
+        "row",
+        "throughput vs nginx (≥ 1.0)",
+        "p99 vs nginx (≤ 1.25)",
+        "added p50 (≤ 1.5 ms)",
+        "errors (0)",
+      ],
+      summary.map((s) => [
+        s.row,
+        `${fmt(s.throughputVsNginx, 2)}x ${
+          s.throughputVsNginx >= TARGET_THROUGHPUT_VS_NGINX ? "ok" : "OVER"
+        }`,
+        `${fmt(s.p99VsNginx, 2)}x ${s.p99VsNginx <= TARGET_P99_VS_NGINX ? "ok" : "OVER"}`,
+        `${fmt(s.addedP50Ms, 2)} ${s.addedP50Ms <= TARGET_ADDED_P50_MS ? "ok" : "OVER"}`,
+        `${s.errors} ${s.errors === 0 ? "ok" : "OVER"}`,
+      ]),
+    ),
+  );
+  print();
+  return summary;
+}
+
+interface SoakResult {
+  readonly seconds: number;
+  readonly rssMib: number[];
+  readonly driftPercent: number;
+}
+
+/** 50 keep-alive clients for `seconds`, RSS of the front read every 10 s. */
+async function runSoak(
+  front: Proc,
+  port: number,
+  seconds: number,
+  threads: number,
+  pin: boolean,
+): Promise<SoakResult> {
+  progress(`soak: 50 clients for ${seconds} s …`);
+  const argv = [
+    "wrk",
+    `-t${threads}`,
+    "-c50",
+    `-d${seconds}s`,
+    "-H",
+    `Host: ${HOST_DIRECT}`,
+    `http://127.0.0.1:${port}/`,
+  ];
+  const full = pin ? ["taskset", "-c", "1", ...argv] : argv;
+  const run = new Deno.Command(full[0]!, {
+    args: full.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout((seconds + 30) * 1000),
+  }).output();
+  const samples: number[] = [];
+  const started = now();
+  let isRunning = true;
+  void run.finally(() => isRunning = false);
+  while (isRunning && now() - started < (seconds + 5) * 1000) {
+    await sleep(10_000);
+    if (!isRunning) break;
+    samples.push(mib((await treeMemory(front.child.pid)).rssKib));
+  }
+  const out = new TextDecoder().decode((await run).stdout);
+  const settled = samples.slice(Math.min(1, samples.length - 1));
+  const first = settled[0] ?? NaN;
+  const last = settled.at(-1) ?? NaN;
+  const driftPercent = ((last - first) / first) * 100;
+  print(
+    `Soak, 50 clients for ${seconds} s: ${
+      /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "?"
+    } req/s; ` +
+      `front RSS every 10 s (MiB): ${samples.map((x) => fmt(x)).join(" ")}; drift from the ` +
+      `first settled reading to the last ${fmt(driftPercent)}% (target ±10%)`,
+  );
+  print();
+  return { seconds, rssMib: samples, driftPercent };
+}
+
+if (Deno.args[0] === "--role" && Deno.args[1] === "front") {
+  await runFront(Deno.args);
+} else if (import.meta.main) {
+  await runMain(main);
+}

@@ -1,0 +1,676 @@
+/**
+ * Strict, incremental HTTP/1.x request parsing for the raw front: the request head (request line
+ * and header section) and chunked request bodies. Everything a request smuggler could play with
+ * (two framings, duplicate or odd lengths, obs-fold, bare CR/LF, control bytes, oversized heads)
+ * is a {@linkcode RequestParseError}, which the front answers with 400 before any byte reaches an
+ * instance. Pure: bytes in, values out; no I/O.
+ * @module
+ */
+
+/** A request that is not acceptable HTTP/1.x; the front answers 400 and closes the connection. */
+export class RequestParseError extends Error {
+  override name = "RequestParseError";
+  /** HTTP status to answer with. */
+  readonly status = 400;
+}
+
+/** Largest request head accepted, in bytes, leading empty lines and terminating CRLF included. */
+export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
+/** Most header fields accepted in one request head. */
+export const MAX_REQUEST_HEADERS = 100;
+
+/** How a request body is delimited on the wire. */
+export type RequestBodyFraming =
+  | { readonly kind: "none" }
+  | { readonly kind: "length"; readonly length: number }
+  | { readonly kind: "chunked" };
+
+/** One header field line of a request head. */
+export interface RequestField {
+  /** Field name, lower case. */
+  readonly name: string;
+  /** Field value without surrounding whitespace; bytes 0x80-0xFF become code points 0x80-0xFF. */
+  readonly value: string;
+  /** Offset of the line in the parsed bytes. */
+  readonly start: number;
+  /** Offset just past the line's CRLF. */
+  readonly end: number;
+}
+
+/** A parsed, validated request head. */
+export interface RequestHead {
+  readonly method: string;
+  /** Origin-form target (absolute-form is turned into origin-form), or `*` for `OPTIONS`. */
+  readonly target: string;
+  /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
+  readonly minorVersion: 0 | 1;
+  readonly headers: readonly RequestField[];
+  /**
+   * The host the request is for: the authority of an absolute-form target, else the Host field
+   * (possibly ""), or null for an HTTP/1.0 request without one.
+   */
+  readonly host: string | null;
+  /** The target came in absolute form (`http://host/path`); the Host field must be regenerated. */
+  readonly isAbsoluteForm: boolean;
+  readonly framing: RequestBodyFraming;
+  /** Whether the client allows another request on this connection after the response. */
+  readonly isKeepAlive: boolean;
+  /** `Expect: 100-continue` on an HTTP/1.1 request. */
+  readonly expectsContinue: boolean;
+  /** The `Upgrade` value when `Connection` lists `upgrade` (HTTP/1.1 only), else null. */
+  readonly upgrade: string | null;
+  /** Lower-cased options listed in `Connection` (hop-by-hop for this message). */
+  readonly connectionOptions: readonly string[];
+  /** Offset of the request line (after any leading empty lines). */
+  readonly requestLineStart: number;
+  /** Offset just past the request line's CRLF. */
+  readonly requestLineEnd: number;
+  /** Bytes taken by the head, leading empty lines included; the body starts here. */
+  readonly headLength: number;
+}
+
+/** Options for {@linkcode parseRequestHead}. */
+export interface ParseRequestOptions {
+  /**
+   * Bytes of `buf` already examined by an earlier call that returned null: the search for the end
+   * of the head resumes there, so a head that arrives in many pieces is scanned once.
+   * @default {0}
+   */
+  readonly searchFrom?: number;
+  /** @default {MAX_REQUEST_HEAD_BYTES} */
+  readonly maxHeadBytes?: number;
+  /** @default {MAX_REQUEST_HEADERS} */
+  readonly maxHeaders?: number;
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HT = 9;
+const COLON = 58;
+
+/** tchar (RFC 9110 §5.6.2): the bytes allowed in methods and field names. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+/** Bytes allowed in a Host value outside an IP literal: reg-name, IPv4 and a `:port`. */
+const HOST_CHAR = new Uint8Array(256);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:") {
+  HOST_CHAR[c.charCodeAt(0)] = 1;
+}
+
+const utf8Decoder = new TextDecoder();
+const NO_BODY: RequestBodyFraming = { kind: "none" };
+const CHUNKED: RequestBodyFraming = { kind: "chunked" };
+const NO_OPTIONS: readonly string[] = [];
+
+function fail(problem: string): RequestParseError {
+  return new RequestParseError(`Cannot parse request: ${problem}`);
+}
+
+/**
+ * Parses a request head from the start of `buf`, or returns null when the head is not complete
+ * yet. Leading empty lines (CRLF) are skipped, as RFC 9112 §2.2 allows. Lines must end in CRLF.
+ *
+ * @throws {RequestParseError} as soon as the bytes cannot be an acceptable request head.
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const head = parseRequestHead(new TextEncoder().encode("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+ * equal(head?.target, "/a");
+ * equal(head?.host, "x");
+ * ```
+ */
+export function parseRequestHead(
+  buf: Uint8Array,
+  options: ParseRequestOptions = {},
+): RequestHead | null {
+  const maxHeadBytes = options.maxHeadBytes ?? MAX_REQUEST_HEAD_BYTES;
+  let begin = 0;
+  while (begin < buf.length && buf[begin] === CR) {
+    if (begin + 1 >= buf.length) return null;
+    if (buf[begin + 1] !== LF) throw fail("bare CR");
+    begin += 2;
+  }
+  if (begin > maxHeadBytes) throw fail(`head is larger than ${maxHeadBytes} bytes`);
+  const headLength = findHeadEnd(buf, begin, options.searchFrom ?? 0);
+  if (headLength === -1) {
+    checkMethodPrefix(buf, begin);
+    if (buf.length >= maxHeadBytes) throw fail(`head is larger than ${maxHeadBytes} bytes`);
+    return null;
+  }
+  if (headLength > maxHeadBytes) throw fail(`head is larger than ${maxHeadBytes} bytes`);
+  return parseCompleteHead(decodeLatin1(buf, headLength), begin, headLength, options);
+}
+
+/** Index just past the CRLFCRLF ending the head, or -1; throws on a bare LF on the way. */
+function findHeadEnd(buf: Uint8Array, begin: number, searchFrom: number): number {
+  let lf = buf.indexOf(LF, Math.max(begin, searchFrom));
+  while (lf !== -1) {
+    if (lf === begin || buf[lf - 1] !== CR) throw fail("bare LF");
+    if (lf - 3 >= begin && buf[lf - 2] === LF && buf[lf - 3] === CR) return lf + 1;
+    lf = buf.indexOf(LF, lf + 1);
+  }
+  return -1;
+}
+
+/** Rejects early what cannot start a request line (TLS, binary garbage) instead of waiting. */
+function checkMethodPrefix(buf: Uint8Array, begin: number): void {
+  const end = Math.min(buf.length, begin + 32);
+  for (let i = begin; i < end; i++) {
+    const c = buf[i]!;
+    if (c === SP && i > begin) return;
+    if (TCHAR[c] !== 1) throw fail("invalid method");
+  }
+}
+
+/** Decodes the head one byte per code unit (Latin-1), the way header values are carried. */
+function decodeLatin1(buf: Uint8Array, length: number): string {
+  const bytes = buf.subarray(0, length);
+  // The native UTF-8 decoder agrees with Latin-1 exactly when every byte is ASCII.
+  const text = utf8Decoder.decode(bytes);
+  if (text.length === length && !text.includes("\uFFFD")) return text;
+  let out = "";
+  for (let i = 0; i < length; i += 4096) {
+    out += String.fromCharCode(...bytes.subarray(i, Math.min(length, i + 4096)));
+  }
+  return out;
+}
+
+/** Parses a head known to be complete, CRLF-terminated, with no bare LF. */
+function parseCompleteHead(
+  text: string,
+  begin: number,
+  headLength: number,
+  options: ParseRequestOptions,
+): RequestHead {
+  const maxHeaders = options.maxHeaders ?? MAX_REQUEST_HEADERS;
+  const lineLf = text.indexOf("\n", begin);
+  const line = parseRequestLine(text, begin, lineLf - 1);
+  const headers: RequestField[] = [];
+  let hostCount = 0;
+  let hostValue: string | null = null;
+  let contentLength: string | null = null;
+  let transferEncoding: string | null = null;
+  let connection: string | null = null;
+  let upgradeValue: string | null = null;
+  let expect: string | null = null;
+  let lineStart = lineLf + 1;
+  for (;;) {
+    const lf = text.indexOf("\n", lineStart);
+    if (text.charCodeAt(lf - 1) !== CR) throw fail("bare LF");
+    if (lf === lineStart + 1) break; // The empty line.
+    const field = parseField(text, lineStart, lf - 1);
+    headers.push(field);
+    if (headers.length > maxHeaders) throw fail(`more than ${maxHeaders} header fields`);
+    switch (field.name) {
+      case "host":
+        hostCount++;
+        hostValue = field.value;
+        break;
+      case "content-length":
+        if (contentLength !== null) throw fail("more than one Content-Length");
+        contentLength = field.value;
+        break;
+      case "transfer-encoding":
+        if (transferEncoding !== null) throw fail("more than one Transfer-Encoding");
+        transferEncoding = field.value;
+        break;
+      case "connection":
+        connection = connection === null ? field.value : `${connection}, ${field.value}`;
+        break;
+      case "upgrade":
+        upgradeValue = upgradeValue === null ? field.value : `${upgradeValue}, ${field.value}`;
+        break;
+      case "expect":
+        expect = field.value;
+        break;
+    }
+    lineStart = lf + 1;
+  }
+  const minorVersion = line.minorVersion;
+  if (hostCount > 1) throw fail("more than one Host");
+  if (minorVersion === 1 && hostCount === 0) throw fail("HTTP/1.1 request without Host");
+  if (hostValue !== null && !isValidHost(hostValue)) throw fail("invalid Host");
+  const framing = bodyFraming(contentLength, transferEncoding, minorVersion);
+  const connectionOptions = connection === null ? NO_OPTIONS : listOptions(connection);
+  const isClose = connectionOptions.includes("close");
+  const isKeepAlive = minorVersion === 1
+    ? !isClose
+    : !isClose && connectionOptions.includes("keep-alive");
+  const upgrade = minorVersion === 1 && upgradeValue !== null && upgradeValue !== "" &&
+      connectionOptions.includes("upgrade")
+    ? upgradeValue
+    : null;
+  return {
+    method: line.method,
+    target: line.target,
+    minorVersion,
+    headers,
+    host: line.authority ?? hostValue,
+    isAbsoluteForm: line.authority !== null,
+    framing,
+    isKeepAlive,
+    expectsContinue: minorVersion === 1 && expect !== null &&
+      expect.toLowerCase() === "100-continue",
+    upgrade,
+    connectionOptions,
+    requestLineStart: begin,
+    requestLineEnd: lineLf + 1,
+    headLength,
+  };
+}
+
+interface RequestLine {
+  readonly method: string;
+  readonly target: string;
+  readonly minorVersion: 0 | 1;
+  /** Authority of an absolute-form target, else null. */
+  readonly authority: string | null;
+}
+
+/** `method SP request-target SP HTTP-version`, single spaces, in `text[start, end)`. */
+function parseRequestLine(text: string, start: number, end: number): RequestLine {
+  let i = start;
+  while (i < end && TCHAR[text.charCodeAt(i)] === 1) i++;
+  if (i === start || i === end || text.charCodeAt(i) !== SP) throw fail("invalid method");
+  const method = internMethod(text, start, i);
+  const targetStart = i + 1;
+  let j = targetStart;
+  for (; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === SP) break;
+    if (c < 0x21 || c > 0x7e || c === 0x23) throw fail("invalid request target");
+  }
+  if (j === targetStart || j === end) throw fail("invalid request line");
+  let minorVersion: 0 | 1;
+  if (end - j !== 9 || !text.startsWith("HTTP/1.", j + 1)) throw fail("unsupported HTTP version");
+  const minor = text.charCodeAt(end - 1);
+  if (minor === 0x31) minorVersion = 1;
+  else if (minor === 0x30) minorVersion = 0;
+  else throw fail("unsupported HTTP version");
+  const rawTarget = text.slice(targetStart, j);
+  const first = rawTarget.charCodeAt(0);
+  if (first === 0x2f) return { method, target: rawTarget, minorVersion, authority: null };
+  if (rawTarget === "*") {
+    if (method !== "OPTIONS") throw fail("asterisk-form target with a method other than OPTIONS");
+    return { method, target: rawTarget, minorVersion, authority: null };
+  }
+  if (rawTarget.length > 7 && rawTarget.slice(0, 7).toLowerCase() === "http://") {
+    let pathStart = 7;
+    while (pathStart < rawTarget.length) {
+      const c = rawTarget.charCodeAt(pathStart);
+      if (c === 0x2f || c === 0x3f) break;
+      pathStart++;
+    }
+    const authority = rawTarget.slice(7, pathStart);
+    if (authority === "" || authority.includes("@") || !isValidHost(authority)) {
+      throw fail("invalid authority in absolute-form target");
+    }
+    const rest = rawTarget.slice(pathStart);
+    const target = rest === "" ? "/" : rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest;
+    return { method, target, minorVersion, authority };
+  }
+  throw fail("invalid request target");
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+/** The method in `text[start, end)`; common ones as shared constants (no allocation). */
+function internMethod(text: string, start: number, end: number): string {
+  for (const method of METHODS) {
+    if (method.length === end - start && text.startsWith(method, start)) return method;
+  }
+  return text.slice(start, end);
+}
+
+/** One field line in `text[start, end)` (end is the CR): `name ":" OWS value OWS`. */
+function parseField(text: string, start: number, end: number): RequestField {
+  const first = text.charCodeAt(start);
+  if (first === SP || first === HT) throw fail("obsolete line folding");
+  let i = start;
+  let hasUpper = false;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (TCHAR[c] !== 1) break;
+    if (c >= 65 && c <= 90) hasUpper = true;
+  }
+  const stop = i < end ? text.charCodeAt(i) : -1;
+  if (stop !== COLON) {
+    if (stop === SP || stop === HT) throw fail("whitespace between field name and colon");
+    if (stop === -1) throw fail("header line without a colon");
+    if (stop === CR) throw fail("bare CR");
+    if (stop < 0x20 || stop === 0x7f) throw fail("control character in field name");
+    throw fail("invalid field name");
+  }
+  if (i === start) throw fail("empty field name");
+  const rawName = text.slice(start, i);
+  const name = hasUpper ? rawName.toLowerCase() : rawName;
+  let valueStart = i + 1;
+  let valueEnd = end;
+  while (valueStart < valueEnd) {
+    const c = text.charCodeAt(valueStart);
+    if (c !== SP && c !== HT) break;
+    valueStart++;
+  }
+  while (valueEnd > valueStart) {
+    const c = text.charCodeAt(valueEnd - 1);
+    if (c !== SP && c !== HT) break;
+    valueEnd--;
+  }
+  for (let k = valueStart; k < valueEnd; k++) {
+    const c = text.charCodeAt(k);
+    if ((c < 0x20 && c !== HT) || c === 0x7f) {
+      throw fail(c === CR ? "bare CR" : "control character in field value");
+    }
+  }
+  return { name, value: text.slice(valueStart, valueEnd), start, end: end + 2 };
+}
+
+/**
+ * RFC 9112 §6.1-6.3 for requests, strictly: one framing only, `Transfer-Encoding` exactly
+ * `chunked` (and only on HTTP/1.1), `Content-Length` plain digits once.
+ */
+function bodyFraming(
+  contentLength: string | null,
+  transferEncoding: string | null,
+  minorVersion: 0 | 1,
+): RequestBodyFraming {
+  if (transferEncoding !== null) {
+    if (contentLength !== null) throw fail("both Content-Length and Transfer-Encoding");
+    if (minorVersion === 0) throw fail("Transfer-Encoding in an HTTP/1.0 request");
+    if (transferEncoding.toLowerCase() !== "chunked") {
+      throw fail("unsupported Transfer-Encoding (only chunked is accepted)");
+    }
+    return CHUNKED;
+  }
+  if (contentLength === null) return NO_BODY;
+  if (!isDigits(contentLength, 15)) throw fail("invalid Content-Length");
+  return { kind: "length", length: Number(contentLength) };
+}
+
+function isDigits(value: string, maxLength: number): boolean {
+  if (value.length === 0 || value.length > maxLength) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * A Host value (or an absolute-form authority without userinfo): empty, a reg-name or IPv4 with
+ * an optional port, or a bracketed IPv6/IPvFuture literal with an optional port.
+ */
+function isValidHost(value: string): boolean {
+  if (value === "") return true;
+  let hostEnd = value.length;
+  if (value.charCodeAt(0) === 0x5b) {
+    const close = value.indexOf("]");
+    if (close < 2) return false;
+    for (let i = 1; i < close; i++) {
+      const c = value.charCodeAt(i);
+      const isHex = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) ||
+        (c >= 0x41 && c <= 0x46);
+      if (!isHex && c !== COLON && c !== 0x2e && c !== 0x76 && c !== 0x56) return false;
+    }
+    hostEnd = close + 1;
+    if (hostEnd === value.length) return true;
+    if (value.charCodeAt(hostEnd) !== COLON) return false;
+    const port = value.slice(hostEnd + 1);
+    return port === "" || isDigits(port, 5);
+  }
+  const colon = value.indexOf(":");
+  if (colon !== -1) {
+    if (value.length - colon - 1 > 5) return false;
+    for (let i = colon + 1; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return false;
+    }
+    hostEnd = colon;
+  }
+  for (let i = 0; i < hostEnd; i++) {
+    if (HOST_CHAR[value.charCodeAt(i)] !== 1 || value.charCodeAt(i) === COLON) return false;
+  }
+  return true;
+}
+
+/** The lower-cased, non-empty, comma-separated options of a `Connection` value. */
+function listOptions(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const option = part.trim().toLowerCase();
+    if (option !== "") out.push(option);
+  }
+  return out;
+}
+
+/**
+ * The value of the first field named `name` (lower case), or null.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const head = parseRequestHead(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\n\r\n"))!;
+ * equal(fieldValue(head, "cookie"), "a=1");
+ * ```
+ */
+export function fieldValue(head: RequestHead, name: string): string | null {
+  for (const field of head.headers) if (field.name === name) return field.value;
+  return null;
+}
+
+/** What one call to {@linkcode ChunkedBodyDecoder.feed} produced. */
+export interface ChunkedBodyFeed {
+  /** Body bytes, as views into the input (write or copy them before the input is reused). */
+  readonly data: Uint8Array[];
+  /** Bytes of the input that belong to the chunked body; the rest is the next request. */
+  readonly consumed: number;
+  /** True once the last chunk and the trailer section have been read. */
+  readonly isDone: boolean;
+}
+
+const enum ChunkState {
+  Size,
+  Extension,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  Trailer,
+  TrailerLf,
+  EndLf,
+  Done,
+}
+
+const MAX_CHUNK_SIZE_DIGITS = 13; // 16^13 bytes is far past any real body, within safe integers.
+const MAX_EXTENSION_BYTES = 4096;
+const MAX_TRAILER_BYTES = MAX_REQUEST_HEAD_BYTES;
+const MAX_TRAILER_FIELDS = MAX_REQUEST_HEADERS;
+
+/**
+ * Strict incremental decoder for a chunked request body (RFC 9112 §7.1): CRLF only, hex sizes,
+ * bounded extensions and trailers whose lines must be valid fields. The front re-encodes the data
+ * in canonical chunks, so extensions and trailers never reach an instance.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const out = new ChunkedBodyDecoder().feed(new TextEncoder().encode("3\r\nabc\r\n0\r\n\r\nGET"));
+ * equal(new TextDecoder().decode(out.data[0]), "abc");
+ * equal(out.isDone, true);
+ * equal(out.consumed, 13);
+ * ```
+ */
+export class ChunkedBodyDecoder {
+  #state = ChunkState.Size;
+  #remaining = 0;
+  #digits = 0;
+  #lineBytes = 0;
+  #trailerBytes = 0;
+  #trailerFields = 0;
+  #trailerNameBytes = 0;
+  #isInTrailerValue = false;
+  #hasExtension = false;
+
+  /** True once the whole body has been seen. */
+  get isDone(): boolean {
+    return this.#state === ChunkState.Done;
+  }
+
+  /**
+   * Consumes bytes of `input` up to the end of the body.
+   *
+   * @throws {RequestParseError} on any deviation from the chunked syntax or its bounds.
+   */
+  feed(input: Uint8Array): ChunkedBodyFeed {
+    const data: Uint8Array[] = [];
+    let i = 0;
+    while (i < input.length && this.#state !== ChunkState.Done) {
+      if (this.#state === ChunkState.Data) {
+        const take = Math.min(this.#remaining, input.length - i);
+        data.push(input.subarray(i, i + take));
+        i += take;
+        this.#remaining -= take;
+        if (this.#remaining === 0) this.#state = ChunkState.DataCr;
+        continue;
+      }
+      this.#step(input[i]!);
+      i++;
+    }
+    return { data, consumed: i, isDone: this.#state === ChunkState.Done };
+  }
+
+  #step(c: number): void {
+    switch (this.#state) {
+      case ChunkState.Size:
+        return this.#stepSize(c);
+      case ChunkState.Extension:
+        if (c === CR) {
+          this.#state = ChunkState.SizeLf;
+          return;
+        }
+        if (c === 0x3b) this.#hasExtension = true;
+        else if (!this.#hasExtension && c !== SP && c !== HT) throw chunkFail("invalid chunk size");
+        if ((c < 0x20 && c !== HT) || c === 0x7f) throw chunkFail("control character in extension");
+        if (++this.#lineBytes > MAX_EXTENSION_BYTES) throw chunkFail("chunk extension too long");
+        return;
+      case ChunkState.SizeLf:
+        if (c !== LF) throw chunkFail("bare CR after chunk size");
+        this.#digits = 0;
+        this.#state = this.#remaining === 0 ? ChunkState.TrailerStart : ChunkState.Data;
+        return;
+      case ChunkState.DataCr:
+        if (c !== CR) throw chunkFail("chunk data not followed by CRLF");
+        this.#state = ChunkState.DataLf;
+        return;
+      case ChunkState.DataLf:
+        if (c !== LF) throw chunkFail("chunk data not followed by CRLF");
+        this.#state = ChunkState.Size;
+        return;
+      case ChunkState.TrailerStart:
+        return this.#stepTrailerStart(c);
+      case ChunkState.Trailer:
+        return this.#stepTrailer(c);
+      case ChunkState.TrailerLf:
+        if (c !== LF) throw chunkFail("bare CR in trailer section");
+        this.#state = ChunkState.TrailerStart;
+        return;
+      case ChunkState.EndLf:
+        if (c !== LF) throw chunkFail("bare CR at the end of the body");
+        this.#state = ChunkState.Done;
+        return;
+      default:
+        return;
+    }
+  }
+
+  #stepSize(c: number): void {
+    const digit = hexValue(c);
+    if (digit !== -1) {
+      if (++this.#digits > MAX_CHUNK_SIZE_DIGITS) throw chunkFail("chunk size too large");
+      this.#remaining = this.#remaining * 16 + digit;
+      return;
+    }
+    if (this.#digits === 0) throw chunkFail("expected a hexadecimal chunk size");
+    if (c === CR) this.#state = ChunkState.SizeLf;
+    else if (c === 0x3b || c === SP || c === HT) {
+      this.#state = ChunkState.Extension;
+      this.#lineBytes = 0;
+      this.#hasExtension = c === 0x3b;
+    } else throw chunkFail(c === LF ? "bare LF after chunk size" : "invalid chunk size");
+  }
+
+  #stepTrailerStart(c: number): void {
+    this.#countTrailer();
+    if (c === CR) {
+      this.#state = ChunkState.EndLf;
+      return;
+    }
+    if (++this.#trailerFields > MAX_TRAILER_FIELDS) throw chunkFail("too many trailer fields");
+    if (TCHAR[c] !== 1) throw chunkFail("invalid trailer field");
+    this.#state = ChunkState.Trailer;
+    this.#trailerNameBytes = 1;
+    this.#isInTrailerValue = false;
+  }
+
+  #stepTrailer(c: number): void {
+    this.#countTrailer();
+    if (!this.#isInTrailerValue) {
+      if (c === COLON) this.#isInTrailerValue = true;
+      else if (TCHAR[c] === 1) this.#trailerNameBytes++;
+      else throw chunkFail("invalid trailer field");
+      return;
+    }
+    if (c === CR) {
+      this.#state = ChunkState.TrailerLf;
+      return;
+    }
+    if ((c < 0x20 && c !== HT) || c === 0x7f) throw chunkFail("control character in trailer");
+  }
+
+  #countTrailer(): void {
+    if (++this.#trailerBytes > MAX_TRAILER_BYTES) throw chunkFail("trailer section too large");
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+function chunkFail(problem: string): RequestParseError {
+  return new RequestParseError(`Cannot decode chunked request body: ${problem}`);
+}
+
+/**
+ * Frames `data` as one chunk (`size CRLF data CRLF`) into `out` at `offset`; returns the new
+ * offset. `out` must have room for `data.length + 20` bytes.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const out = new Uint8Array(32);
+ * const end = encodeChunk(new TextEncoder().encode("abc"), out, 0);
+ * equal(new TextDecoder().decode(out.subarray(0, end)), "3\r\nabc\r\n");
+ * ```
+ */
+export function encodeChunk(data: Uint8Array, out: Uint8Array, offset: number): number {
+  let at = offset;
+  const size = data.length.toString(16);
+  for (let i = 0; i < size.length; i++) out[at++] = size.charCodeAt(i);
+  out[at++] = CR;
+  out[at++] = LF;
+  out.set(data, at);
+  at += data.length;
+  out[at++] = CR;
+  out[at++] = LF;
+  return at;
+}
+
+/** The last chunk and an empty trailer section. */
+export const LAST_CHUNK: Uint8Array = new Uint8Array([0x30, CR, LF, CR, LF]);
