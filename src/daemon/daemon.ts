@@ -13,7 +13,7 @@ import { createApiHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
-import type { UpstreamTarget } from "../proxy/upstream_client.ts";
+import type { UpstreamTarget } from "../proxy/upstream_pool.ts";
 import { InstanceFiles } from "../runtime/instance_files.ts";
 import { OrphanReaper } from "../runtime/orphan_reaper.ts";
 import { isPortFree, NetProber } from "../runtime/probe.ts";

@@ -1,39 +1,10 @@
 /**
  * Request handlers for `Deno.serve`. The daemon's public listener is the raw front
  * (`proxy/front_server.ts`), which routes on Host itself and forwards tenement's own hosts to an
- * internal listener served by {@linkcode createApiDispatch}. {@linkcode createDispatch} is the
- * all-in-one `Deno.serve` handler (proxy + API), kept for embedding without the raw front.
+ * internal listener served by {@linkcode createApiDispatch}.
  * @module
  */
-import { parseHostRoute } from "../core/host_route.ts";
 import type { ApiHandler } from "../api/api_handler.ts";
-import type { ProxyHandler } from "../proxy/proxy_handler.ts";
-
-/** Builds `(req, info) => Response` for Deno.serve. */
-export function createDispatch(
-  domain: string,
-  proxy: ProxyHandler,
-  api: ApiHandler,
-): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> {
-  return (req, info) => {
-    const clientIp = info.remoteAddr.hostname;
-    const route = parseHostRoute(req.headers.get("host"), domain);
-    switch (route.kind) {
-      case "direct":
-      case "weighted":
-        return proxy(req, route, { clientIp });
-      case "invalid":
-        return Promise.resolve(
-          new Response(`Bad request: invalid host: ${route.reason}\n`, {
-            status: 400,
-            headers: { "content-type": "text/plain; charset=utf-8" },
-          }),
-        );
-      case "builtin":
-        return api(req, clientIp);
-    }
-  };
-}
 
 /**
  * The handler of the internal API listener behind the raw front. The front replaces any

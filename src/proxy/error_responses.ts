@@ -1,7 +1,6 @@
 /**
- * The error answers of the proxy, in one place for both fronts (`proxy_handler.ts` behind
- * `Deno.serve` and the raw `front_server.ts`): which status a failure maps to, its plain-text or
- * HTML body and its headers, and the raw HTTP/1.1 bytes of such an answer. Bodies never carry
+ * The error answers of the proxy (`front_server.ts`), in one place: which status a failure maps
+ * to, its plain-text or HTML body and its headers, and the raw HTTP/1.1 bytes of such an answer. Bodies never carry
  * internals (paths, ports, error messages). Pure: no I/O.
  * @module
  */

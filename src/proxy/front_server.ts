@@ -49,7 +49,7 @@ import {
   RequestParseError,
 } from "./http1_request.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
-import type { UpstreamTarget } from "./upstream_client.ts";
+import type { UpstreamTarget } from "./upstream_pool.ts";
 import { targetKey, UpstreamPool, type UpstreamSocket } from "./upstream_pool.ts";
 
 const log = getLogger(["tenement", "proxy"]);

@@ -6,7 +6,11 @@
  * @module
  */
 import { BufferedSocket } from "./buffered_socket.ts";
-import type { UpstreamTarget } from "./upstream_client.ts";
+
+/** Where an instance listens. */
+export type UpstreamTarget =
+  | { readonly kind: "tcp"; readonly hostname: string; readonly port: number }
+  | { readonly kind: "unix"; readonly path: string };
 
 /** A socket to one upstream target. */
 export class UpstreamSocket extends BufferedSocket {
