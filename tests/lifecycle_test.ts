@@ -547,3 +547,42 @@ env = { START_DELAY_MS = "1500" }
   deepEqual(statuses, [200, 200, 200, 200, 200, 503, 503, 503, 503, 503]);
   ok(results.filter((r) => r.status === 503).every((r) => r.headers.get("retry-after")));
 });
+
+Deno.test("a WebSocket wakes its instance and keeps it awake past idle_timeout", async () => {
+  await using tmp = await tempDir();
+  // A WebSocket client cannot set Host and *.localhost does not resolve here: with the domain
+  // "0.1", the host 127.0.0.1 is the direct route to instance "127" of service "0".
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    domain: "0.1",
+    config: `${settingsBlock()}
+[service.0]
+command = "${Deno.execPath()} run -A ${FIXTURES}/ws_echo.ts"
+health = "/health"
+idle_timeout = 1
+`,
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${ten.port}/ws`);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    const row = await ten.instance("0:127");
+    equal(row?.status, "running", "the upgrade woke the instance");
+    // Twice the idle timeout with the socket open but quiet: still running.
+    await new Promise((r) => setTimeout(r, 2_500));
+    equal((await ten.instance("0:127"))?.pid, row?.pid);
+    const reply = new Promise<MessageEvent>((resolve) => ws.onmessage = resolve);
+    ws.send("still there?");
+    equal((await reply).data, "still there?");
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    ws.send("close:4001");
+    equal((await closed).code, 4001);
+  } finally {
+    ws.close();
+  }
+  await waitFor(async () => (await ten.instance("0:127"))?.status === "asleep", {
+    what: "idle stop once the WebSocket closed",
+  });
+});

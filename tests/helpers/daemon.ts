@@ -208,18 +208,17 @@ export class Daemon implements AsyncDisposable {
     return this.token;
   }
 
-  /** An authenticated API call. */
+  /** An authenticated API call (Host `localhost`, so it reaches the API whatever the domain). */
   async api(method: string, path: string, body?: unknown): Promise<HttpResult> {
-    const init: RequestInit = {
+    const res = await rawRequest(this.port, "localhost", path, {
       method,
       headers: {
         authorization: `Bearer ${this.token}`,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    };
-    const res = await fetch(`${this.url}${path}`, init);
-    return { status: res.status, headers: res.headers, body: await res.text() };
+    });
+    return { status: res.status, headers: res.headers, body: res.body };
   }
 
   /** Every instance, including asleep and failed ones; records their process groups. */
