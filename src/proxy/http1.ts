@@ -34,7 +34,6 @@ const INVALID_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: (.*))?$/;
 const HTTP_PREFIX = [72, 84, 84, 80, 47]; // "HTTP/"
 const utf8Decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /**
  * Parses a response head from the start of `buf`, or reports that more bytes are needed.
@@ -365,70 +364,4 @@ function hexValue(byte: number): number {
 
 function chunkError(problem: string): HttpParseError {
   return new HttpParseError(`Cannot decode chunked body: ${problem}`);
-}
-
-/** How a request body is delimited on the wire. */
-export type RequestFraming =
-  | { readonly kind: "none" }
-  | { readonly kind: "length"; readonly length: number }
-  | { readonly kind: "chunked" };
-
-/** Options for {@linkcode serializeRequestHead}. */
-export interface RequestHeadOptions {
-  /** Framing of the body that follows; sets `Content-Length` or `Transfer-Encoding`. */
-  readonly framing: RequestFraming;
-  /** `Host` value to send when `headers` has none (HTTP/1.1 requires one). */
-  readonly defaultHost: string;
-}
-
-const METHOD = TOKEN;
-// A request target in origin or asterisk form: visible ASCII only, so it cannot split the line.
-const REQUEST_TARGET = /^(?:\/[\x21-\x7e]*|\*)$/;
-
-/**
- * Serialises an HTTP/1.1 request line and header section. `Content-Length` and
- * `Transfer-Encoding` from `headers` are replaced by the ones `framing` calls for.
- *
- * @throws {TypeError} when the method or the request target could break the request line.
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * const bytes = serializeRequestHead("GET", "/", new Headers({ host: "a" }), {
- *   framing: { kind: "none" },
- *   defaultHost: "127.0.0.1:8080",
- * });
- * equal(new TextDecoder().decode(bytes), "GET / HTTP/1.1\r\nhost: a\r\n\r\n");
- * ```
- */
-export function serializeRequestHead(
-  method: string,
-  pathAndQuery: string,
-  headers: Headers,
-  options: RequestHeadOptions,
-): Uint8Array {
-  if (!METHOD.test(method)) throw new TypeError(`Cannot send request: invalid method "${method}"`);
-  if (!REQUEST_TARGET.test(pathAndQuery)) {
-    throw new TypeError(`Cannot send request: invalid request target "${pathAndQuery}"`);
-  }
-  let head = `${method} ${pathAndQuery} HTTP/1.1\r\n`;
-  // forEach, not for-of: Deno's Headers iterator costs about ten times more per call.
-  headers.forEach((value, name) => {
-    if (name !== "content-length" && name !== "transfer-encoding") head += `${name}: ${value}\r\n`;
-  });
-  if (!headers.has("host")) head += `host: ${options.defaultHost}\r\n`;
-  const framing = options.framing;
-  if (framing.kind === "length") head += `content-length: ${framing.length}\r\n`;
-  else if (framing.kind === "chunked") head += "transfer-encoding: chunked\r\n";
-  head += "\r\n";
-  return encodeLatin1(head);
-}
-
-/** Encodes code points 0-255 one byte each, the inverse of how `Headers` stores field values. */
-function encodeLatin1(text: string): Uint8Array {
-  const utf8 = encoder.encode(text);
-  // Equal lengths mean every code unit was ASCII, where UTF-8 and Latin-1 agree.
-  if (utf8.length === text.length) return utf8;
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
-  return out;
 }

@@ -8,7 +8,6 @@ import {
   parseContentLength,
   parseResponseHead,
   responseBodyFraming,
-  serializeRequestHead,
 } from "./http1.ts";
 
 const encoder = new TextEncoder();
@@ -292,67 +291,4 @@ Deno.test("ChunkedDecoder returns views into its input, not copies", () => {
   const input = bytes("5\r\nhello\r\n");
   const { data } = new ChunkedDecoder().feed(input);
   equal(data[0]!.buffer, input.buffer);
-});
-
-Deno.test("serializeRequestHead() writes the request line, headers and framing", async (t) => {
-  const cases: [string, string, Headers, Parameters<typeof serializeRequestHead>[3], string][] = [
-    [
-      "GET with host",
-      "/a?b=1",
-      new Headers({ host: "alice.example", accept: "text/html" }),
-      { framing: { kind: "none" }, defaultHost: "127.0.0.1:1" },
-      "GET /a?b=1 HTTP/1.1\r\naccept: text/html\r\nhost: alice.example\r\n\r\n",
-    ],
-    [
-      "missing host uses the default",
-      "/",
-      new Headers(),
-      { framing: { kind: "none" }, defaultHost: "127.0.0.1:8080" },
-      "GET / HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n",
-    ],
-    [
-      "framing replaces incoming length and coding",
-      "/",
-      new Headers({ host: "h", "content-length": "99", "transfer-encoding": "gzip" }),
-      { framing: { kind: "length", length: 5 }, defaultHost: "x" },
-      "GET / HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n",
-    ],
-    [
-      "chunked",
-      "/",
-      new Headers({ host: "h" }),
-      { framing: { kind: "chunked" }, defaultHost: "x" },
-      "GET / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n",
-    ],
-  ];
-  for (const [name, target, headers, options, expected] of cases) {
-    await t.step(name, () => {
-      equal(decoder.decode(serializeRequestHead("GET", target, headers, options)), expected);
-    });
-  }
-});
-
-Deno.test("serializeRequestHead() writes Latin-1 header values as single bytes", () => {
-  const out = serializeRequestHead("GET", "/", new Headers({ host: "h", "x-name": "caf\u00e9" }), {
-    framing: { kind: "none" },
-    defaultHost: "x",
-  });
-  deepEqual(out, latin1("GET / HTTP/1.1\r\nhost: h\r\nx-name: caf\u00e9\r\n\r\n"));
-});
-
-Deno.test("serializeRequestHead() refuses a method or target that could split the request", async (t) => {
-  const options = { framing: { kind: "none" }, defaultHost: "x" } as const;
-  const cases: [string, string, string][] = [
-    ["space in target", "GET", "/a b"],
-    ["CRLF in target", "GET", "/a\r\nX-Injected: 1"],
-    ["absolute form", "GET", "http://x/"],
-    ["empty target", "GET", ""],
-    ["non-ASCII target", "GET", "/caf\u00e9"],
-    ["space in method", "GE T", "/"],
-  ];
-  for (const [name, method, target] of cases) {
-    await t.step(name, () => {
-      throws(() => serializeRequestHead(method, target, new Headers(), options), TypeError);
-    });
-  }
 });
