@@ -20,7 +20,7 @@ import { isIdle } from "../core/idle.ts";
 import { decideAfterExit, describeExit, type ExitInfo, judgeHealth } from "../core/lifecycle.ts";
 import { stickyCookie } from "../core/sticky.ts";
 import { pickWeighted } from "../core/weights.ts";
-import { delay } from "./delay.ts";
+import { delay, waitAtMost } from "./delay.ts";
 import {
   type InstanceEntry,
   type InstanceSnapshot,
@@ -298,7 +298,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
           if (entry.status === "failed" || entry.status === "stopped") break;
           const left = deadline - this.#d.clock.now();
           if (left <= 0) break;
-          await Promise.race([entry.changed.promise, delay(Math.min(left, 250))]);
+          await waitAtMost(entry.changed.promise, Math.min(left, 250));
         }
       } catch (err: unknown) {
         entry.reason ??= messageOf(err);
@@ -407,7 +407,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const svc = this.#service(entry.service);
     const deadline = this.#d.clock.now() + svc.requestTimeoutMs;
     while (entry.activeRequests > 0 && this.#d.clock.now() < deadline) {
-      await Promise.race([entry.changed.promise, delay(20)]);
+      await waitAtMost(entry.changed.promise, 20);
     }
     await this.#stopEntry(entry, "stopped", reason);
   }
@@ -478,7 +478,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     if (!entry || !svc) return undefined;
     if (entry.isReady && entry.status === "running" && entry.port === target.port) {
       // Still looks alive: give the exit watcher a moment to notice a fresh crash.
-      await Promise.race([entry.changed.promise, delay(50, { signal })]);
+      await waitAtMost(entry.changed.promise, 50, { signal });
       if (entry.isReady && entry.status === "running" && entry.port === target.port) {
         return undefined;
       }
@@ -994,10 +994,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
             })`,
           );
         }
-        await Promise.race([
-          entry.changed.promise,
-          delay(Math.min(left, 250), { signal }),
-        ]);
+        await waitAtMost(entry.changed.promise, Math.min(left, 250), { signal });
         signal.throwIfAborted();
       }
     } finally {
@@ -1031,7 +1028,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       }
       const left = deadline - this.#d.clock.now();
       if (left <= 0) return;
-      await Promise.race([entry.changed.promise, delay(Math.min(left, 250))]);
+      await waitAtMost(entry.changed.promise, Math.min(left, 250));
     }
   }
 
