@@ -227,7 +227,7 @@ function reading(
 
 async function timedStart(d: TenDaemon): Promise<number> {
   const t0 = now();
-  await d.start(120_000, true);
+  await d.start({ timeoutMs: 120_000, gcHook: true });
   return now() - t0;
 }
 

@@ -452,6 +452,18 @@ export interface InstanceRow {
   readonly port: number | null;
 }
 
+/** Options for {@linkcode TenDaemon.start}. */
+export interface DaemonStartOptions {
+  /** How long to wait for the listening line. @default {60_000} */
+  readonly timeoutMs?: number;
+  /** Run with `--expose-gc` and bench/gc_preload.ts, for `forceGc()`. */
+  readonly gcHook?: boolean;
+  /** `taskset -c` CPU list to pin the daemon to. */
+  readonly cpu?: string;
+  /** V8 flags (comma-separated) instead of bin/ten's. */
+  readonly v8Flags?: string;
+}
+
 /** A `ten serve` started from this checkout with `bin/ten`, in its own process group. */
 export class TenDaemon implements AsyncDisposable {
   readonly dir: string;
@@ -513,31 +525,40 @@ export class TenDaemon implements AsyncDisposable {
   }
 
   /**
-   * Starts `ten serve --port 0 --bind 127.0.0.1` and waits until it listens. With `gcHook`, deno
-   * is run directly (the command bin/ten runs) plus `--v8-flags=--expose-gc --preload
-   * bench/gc_preload.ts`, so `forceGc()` works.
+   * Starts `ten serve --port 0 --bind 127.0.0.1` and waits until it listens. With `gcHook` or
+   * `v8Flags`, deno is run directly (the command bin/ten runs) with those V8 flags; `gcHook` adds
+   * `--expose-gc --preload bench/gc_preload.ts`, so `forceGc()` works. With `cpu`, the daemon is
+   * pinned to that CPU (and so are the instances it starts).
    */
-  async start(timeoutMs = 60_000, gcHook = false): Promise<void> {
+  async start(options: DaemonStartOptions = {}): Promise<void> {
+    const { timeoutMs = 60_000, gcHook = false, cpu, v8Flags } = options;
     await checkpoint();
     this.#stderr = "";
     const serve = ["serve", "--port", "0", "--bind", "127.0.0.1", "--config", this.configPath];
-    const program = gcHook ? Deno.execPath() : `${ROOT}/bin/ten`;
-    const args = gcHook
+    const isDirect = gcHook || v8Flags !== undefined;
+    const program = isDirect ? Deno.execPath() : `${ROOT}/bin/ten`;
+    const flags = [
+      ...(gcHook ? ["--expose-gc"] : []),
+      ...(v8Flags === undefined ? [] : [v8Flags]),
+    ];
+    const args = isDirect
       ? [
         "run",
         "-A",
         "--quiet",
         "--config",
         `${ROOT}/deno.json`,
-        "--v8-flags=--expose-gc",
-        "--preload",
-        `${ROOT}/bench/gc_preload.ts`,
+        `--v8-flags=${flags.join(",")}`,
+        ...(gcHook ? ["--preload", `${ROOT}/bench/gc_preload.ts`] : []),
         `${ROOT}/main.ts`,
         ...serve,
       ]
       : serve;
-    const child = new Deno.Command(program, {
-      args,
+    // Pinned with `taskset -c CPU`, which execs: the pid stays the daemon's, and the instances
+    // it starts inherit the affinity.
+    const argv = cpu === undefined ? [program, ...args] : ["taskset", "-c", cpu, program, ...args];
+    const child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
       cwd: this.dir,
       env: this.#env,
       clearEnv: true,

@@ -31,6 +31,7 @@ import { startFrontServer } from "../src/proxy/front_server.ts";
 import type { Target, TargetResolver } from "../src/supervisor/supervisor.ts";
 import {
   APPS,
+  benchEnv,
   checkpoint,
   fmt,
   freePort,
@@ -47,8 +48,8 @@ import {
   sleep,
   table,
   tempDir,
+  TenDaemon,
   trackGroup,
-  treeMemory,
   untrackGroup,
   waitGroupGone,
   writeJson,
@@ -129,6 +130,64 @@ async function runFront(args: readonly string[]): Promise<void> {
   await done.promise;
   await front.shutdown({ graceMs: 1_000 });
   if (active !== 0) progress(`front: ${active} requests still counted as active at exit`);
+}
+
+/** `--role splice --backend-port P`: the floor, a Deno read/write splice per connection. */
+async function runSplice(args: readonly string[]): Promise<void> {
+  const backendPort = Number(args[args.indexOf("--backend-port") + 1]);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pump = async (from: Deno.Conn, to: Deno.Conn): Promise<void> => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        let off = 0;
+        while (off < n) off += await to.write(buf.subarray(off, n));
+      }
+    } catch {
+      // Either side went away.
+    }
+    try {
+      from.close();
+    } catch { /* closed */ }
+    try {
+      to.close();
+    } catch { /* closed */ }
+  };
+  Deno.addSignalListener("SIGTERM", () => listener.close());
+  print(`listening ${(listener.addr as Deno.NetAddr).port}`);
+  for await (const client of listener) {
+    client.setNoDelay(true);
+    void Deno.connect({ hostname: "127.0.0.1", port: backendPort }).then((up) => {
+      up.setNoDelay(true);
+      void pump(client, up);
+      void pump(up, client);
+    }, () => client.close());
+  }
+}
+
+/** The config of the benchmark's `ten serve`: one service running the backend, never idle. */
+function daemonConfig(backendBin: string): string {
+  return [
+    "[settings]",
+    `data_dir = "./data"`,
+    "",
+    "[service.hello]",
+    `command = "${backendBin}"`,
+    "idle_timeout = 0",
+    `health = "/"`,
+    "",
+    "[service.hello.env]",
+    `GOMAXPROCS = "1"`,
+    "",
+  ].join("\n");
+}
+
+/** VmRSS of one process, KiB. */
+async function processRssKib(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
 }
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -333,7 +392,7 @@ async function main(): Promise<void> {
     threads: "number",
     conns: "number",
     rows: "string",
-    weighted: "boolean",
+    diagnose: "boolean",
     "no-pin": "boolean",
     "front-v8-flags": "string",
     "nginx-forwarded": "boolean",
@@ -385,6 +444,8 @@ async function main(): Promise<void> {
 
   const cpu = pin ? "0" : undefined;
   const procs: Proc[] = [];
+  let daemonPid = 0;
+  let stopDaemon: (() => Promise<void>) | undefined;
   const removeHook = onInterrupt(() => {
     for (const p of procs) killGroup(p.pgid, "SIGKILL");
     return Promise.resolve();
@@ -425,33 +486,55 @@ async function main(): Promise<void> {
     );
     await waitHttp(nginxPort, HOST_DIRECT);
 
+    // tenement itself: `ten serve` (bin/ten) pinned like nginx. It starts the backend as the
+    // instance hello:bench (inheriting the pin and GOMAXPROCS=1), with weight 100 so the weighted
+    // route `hello.localhost` reaches it too.
     const v8Flags = flags["front-v8-flags"] as string | undefined;
-    const front = spawn("front", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      "--config",
-      `${ROOT}/deno.json`,
-      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-      `${ROOT}/bench/proxy_vs_nginx.ts`,
-      "--role",
-      "front",
-      "--backend-port",
-      String(backendPort),
-    ], { ...(cpu === undefined ? {} : { cpu }), env: { NO_COLOR: "1" }, stdout: "piped" });
-    procs.push(front);
-    const frontPort = await readListening(front);
-    await waitHttp(frontPort, HOST_DIRECT);
+    const daemon = new TenDaemon(`${dir}/ten`, benchEnv());
+    await Deno.mkdir(daemon.dir, { recursive: true });
+    await daemon.init(daemonConfig(backendBin));
+    await daemon.start({
+      ...(cpu === undefined ? {} : { cpu }),
+      ...(v8Flags ? { v8Flags } : {}),
+    });
+    daemonPid = daemon.pid;
+    stopDaemon = () => daemon.stop(15_000).then(() => {});
+    await daemon.spawn("hello", "bench");
+    const weight = await daemon.api("PUT", "/api/instances/hello:bench/weight", { weight: 100 });
+    if (weight.status !== 200) throw new Error(`weight: ${weight.status} ${weight.body}`);
+    await waitHttp(daemon.port, HOST_DIRECT);
+    await waitHttp(daemon.port, HOST_WEIGHTED);
 
     const targets: TargetSpec[] = [
       { name: "direct", port: backendPort, host: HOST_DIRECT },
       { name: "nginx", port: nginxPort, host: HOST_DIRECT },
-      { name: "tenement", port: frontPort, host: HOST_DIRECT },
-      ...(flags["weighted"] === true
-        ? [{ name: "tenement weighted", port: frontPort, host: HOST_WEIGHTED }]
-        : []),
+      { name: "tenement", port: daemon.port, host: HOST_DIRECT },
+      { name: "tenement weighted", port: daemon.port, host: HOST_WEIGHTED },
     ];
+    if (flags["diagnose"] === true) {
+      // The front alone with a resolver that points at the backend (no instance table, no
+      // metrics), and a Deno splice loop: the floor of Deno's socket API on this machine.
+      for (const [name, role] of [["front only", "front"], ["deno splice floor", "splice"]]) {
+        const proc = spawn(name!, [
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          "--config",
+          `${ROOT}/deno.json`,
+          ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+          `${ROOT}/bench/proxy_vs_nginx.ts`,
+          "--role",
+          role!,
+          "--backend-port",
+          String(backendPort),
+        ], { ...(cpu === undefined ? {} : { cpu }), env: { NO_COLOR: "1" }, stdout: "piped" });
+        procs.push(proc);
+        const port = await readListening(proc);
+        await waitHttp(port, HOST_DIRECT);
+        targets.push({ name: name!, port, host: HOST_DIRECT });
+      }
+    }
 
     await printHeader(pin, durationS, rounds, threads, v8Flags);
     progress("warming up …");
@@ -469,7 +552,7 @@ async function main(): Promise<void> {
       }
       return c;
     };
-    const rssBefore = (await treeMemory(front.child.pid)).rssKib;
+    const rssBefore = await processRssKib(daemonPid);
     for (let round = 0; round < rounds; round++) {
       for (const row of rows) {
         // Rotate who goes first, so drift in background load hits every target alike.
@@ -489,21 +572,23 @@ async function main(): Promise<void> {
         }
       }
     }
-    const rssAfter = (await treeMemory(front.child.pid)).rssKib;
+    const rssAfter = await processRssKib(daemonPid);
 
     const summary = report(rows, targets, cell);
     print(
-      `tenement front RSS: ${fmt(mib(rssBefore))} MiB before the rounds, ` +
+      `tenement daemon RSS (the ten serve process, not its instance): ` +
+        `${fmt(mib(rssBefore))} MiB before the rounds, ` +
         `${fmt(mib(rssAfter))} MiB after`,
     );
     print();
 
     let soak: SoakResult | undefined;
-    if (soakS > 0) soak = await runSoak(front, frontPort, soakS, threads, pin);
+    if (soakS > 0) soak = await runSoak(daemonPid, daemon.port, soakS, threads, pin);
 
     const json = flags["json"] as string | undefined;
     if (json) await writeJson(json, { summary, soak, cells: Object.fromEntries(cells) });
   } finally {
+    await stopDaemon?.();
     for (const p of procs.reverse()) await stop(p);
     removeHook();
   }
@@ -654,9 +739,9 @@ interface SoakResult {
   readonly driftPercent: number;
 }
 
-/** 50 keep-alive clients for `seconds`, RSS of the front read every 10 s. */
+/** 50 keep-alive clients for `seconds`, RSS of the daemon read every 10 s. */
 async function runSoak(
-  front: Proc,
+  pid: number,
   port: number,
   seconds: number,
   threads: number,
@@ -686,7 +771,7 @@ async function runSoak(
   while (isRunning && now() - started < (seconds + 5) * 1000) {
     await sleep(10_000);
     if (!isRunning) break;
-    samples.push(mib((await treeMemory(front.child.pid)).rssKib));
+    samples.push(mib(await processRssKib(pid)));
   }
   const out = new TextDecoder().decode((await run).stdout);
   const settled = samples.slice(Math.min(1, samples.length - 1));
@@ -697,7 +782,7 @@ async function runSoak(
     `Soak, 50 clients for ${seconds} s: ${
       /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "?"
     } req/s; ` +
-      `front RSS every 10 s (MiB): ${samples.map((x) => fmt(x)).join(" ")}; drift from the ` +
+      `daemon RSS every 10 s (MiB): ${samples.map((x) => fmt(x)).join(" ")}; drift from the ` +
       `first settled reading to the last ${fmt(driftPercent)}% (target ±10%)`,
   );
   print();
@@ -706,6 +791,8 @@ async function runSoak(
 
 if (Deno.args[0] === "--role" && Deno.args[1] === "front") {
   await runFront(Deno.args);
+} else if (Deno.args[0] === "--role" && Deno.args[1] === "splice") {
+  await runSplice(Deno.args);
 } else if (import.meta.main) {
   await runMain(main);
 }

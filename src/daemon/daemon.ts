@@ -11,7 +11,7 @@ import { TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
 import { createApiHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
-import { MetricsRegistry } from "../metrics/registry.ts";
+import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
 import type { UpstreamTarget } from "../proxy/upstream_pool.ts";
 import { InstanceFiles } from "../runtime/instance_files.ts";
@@ -20,7 +20,7 @@ import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StateStore } from "../store/state_store.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
-import { Supervisor, type TargetResolver } from "../supervisor/supervisor.ts";
+import { Supervisor, type Target, type TargetResolver } from "../supervisor/supervisor.ts";
 import { delay } from "../supervisor/delay.ts";
 import { createApiDispatch } from "./dispatch.ts";
 
@@ -53,6 +53,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const store = stack.use(await StateStore.open(`${config.settings.dataDir}/tenement.kv`));
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
+  // Request metrics per target: the supervisor hands out one target object per instance run.
+  const requestSeries = new WeakMap<
+    Target,
+    { count: { value: number }; duration: HistogramSeries }
+  >();
   let front: FrontServer | undefined;
   const supervisor = new Supervisor({
     config,
@@ -130,9 +135,17 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       // A service that sets `socket` is reached over it while the app listens there; else TCP.
       preferUnix: (target) => target.socketPath !== undefined,
       onProxied: (target, _status, durationMs) => {
-        const labels = { instance: target.id, process: target.service };
-        metrics.requests.inc(labels);
-        metrics.requestDuration.observe(labels, durationMs);
+        let series = requestSeries.get(target);
+        if (series === undefined) {
+          const labels = { instance: target.id, process: target.service };
+          series = {
+            count: metrics.requests.series(labels),
+            duration: metrics.requestDuration.series(labels),
+          };
+          requestSeries.set(target, series);
+        }
+        series.count.value++;
+        series.duration.observe(durationMs);
       },
       onListen: (addr) => {
         log.info("tenement listening on http://{host}:{port} (domain {domain})", {

@@ -40,10 +40,18 @@ export class ValueFamily {
 
   /** Adds `by` (default 1). */
   inc(labels: Labels = {}, by = 1): void {
+    this.series(labels).value += by;
+  }
+
+  /** The series for `labels`, created at 0: keep it to count without looking it up again. */
+  series(labels: Labels): { readonly labels: Labels; value: number } {
     const key = labelKey(labels);
-    const cur = this.#values.get(key);
-    if (cur) cur.value += by;
-    else this.#values.set(key, { labels, value: by });
+    let cur = this.#values.get(key);
+    if (cur === undefined) {
+      cur = { labels, value: 0 };
+      this.#values.set(key, cur);
+    }
+    return cur;
   }
 
   /** Sets the value (gauges). */
@@ -74,25 +82,43 @@ export class ValueFamily {
   }
 }
 
+/** One labelled series of a histogram. */
+export class HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  n = 0;
+  constructor(readonly labels: Labels, readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  /** Records one observation. */
+  observe(value: number): void {
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]!) this.counts[i]!++;
+    this.sum += value;
+    this.n++;
+  }
+}
+
 /** A histogram family with fixed buckets. */
 export class HistogramFamily {
-  readonly #series = new Map<
-    string,
-    { labels: Labels; counts: number[]; sum: number; n: number }
-  >();
+  readonly #series = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly help: string, readonly bounds: readonly number[]) {}
 
   /** Records one observation. */
   observe(labels: Labels, value: number): void {
+    this.series(labels).observe(value);
+  }
+
+  /** The series for `labels`: keep it to record without looking it up again. */
+  series(labels: Labels): HistogramSeries {
     const key = labelKey(labels);
     let s = this.#series.get(key);
-    if (!s) {
-      s = { labels, counts: this.bounds.map(() => 0), sum: 0, n: 0 };
+    if (s === undefined) {
+      s = new HistogramSeries(labels, this.bounds);
       this.#series.set(key, s);
     }
-    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.n++;
+    return s;
   }
 
   /** Count, sum and an upper-bound estimate of the 99th percentile for one series. */

@@ -12,7 +12,11 @@ export interface BufferedSocketOptions {
   readonly initialBytes: number;
   /** Size the buffer may grow to while unread bytes fill it. */
   readonly maxBytes: number;
+  /** Read through `conn.read()` even where reads by resource id work (socket_io.ts). */
+  readonly plainReads?: boolean;
 }
+
+import { readRidOf, ridRead } from "./socket_io.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -32,9 +36,12 @@ export class BufferedSocket {
   readonly #initialBytes: number;
   readonly #maxBytes: number;
   #pending: Promise<void> | null = null;
+  /** Resource id for reads that bypass `conn.read()` (see socket_io.ts), or -1. */
+  readonly #rid: number;
 
   constructor(conn: Deno.Conn, options: BufferedSocketOptions) {
     this.conn = conn;
+    this.#rid = options.plainReads === true ? -1 : readRidOf(conn);
     this.#initialBytes = options.initialBytes;
     this.#maxBytes = options.maxBytes;
     this.buf = new Uint8Array(options.initialBytes);
@@ -91,9 +98,13 @@ export class BufferedSocket {
    */
   async readInto(into: Uint8Array): Promise<number | null> {
     if (this.isEnded || this.isClosed) return null;
+    if (into.length === 0) return 0;
     try {
-      const n = await this.conn.read(into);
-      if (n === null) this.isEnded = true;
+      const n = this.#rid >= 0 ? await ridRead(this.#rid, into) : await this.conn.read(into);
+      if (n === null || n === 0) {
+        this.isEnded = true;
+        return null;
+      }
       return n;
     } catch (error) {
       this.isEnded = true;
@@ -158,13 +169,16 @@ export class BufferedSocket {
   #issue(): void {
     // The buffer is neither moved nor replaced while this read is pending (fill() awaits it
     // before making room), so the bytes land right after `end`.
-    this.#pending = this.conn.read(this.buf.subarray(this.end)).then(this.#onRead, this.#onFail);
+    const into = this.buf.subarray(this.end);
+    const read = this.#rid >= 0 ? ridRead(this.#rid, into) : this.conn.read(into);
+    this.#pending = read.then(this.#onRead, this.#onFail);
   }
 
   // Bound once: a read per request should not allocate handlers.
   readonly #onRead = (n: number | null): void => {
     this.#pending = null;
-    if (n === null) return this.#ended();
+    // null from conn.read(), 0 from a read by resource id: the end of the stream.
+    if (n === null || n === 0) return this.#ended();
     this.end += n;
     this.onData?.();
   };

@@ -59,7 +59,12 @@ export class UpstreamPool {
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
   readonly #idle = new Map<string, UpstreamSocket[]>();
-  readonly #active = new Set<UpstreamSocket>();
+  /**
+   * Every socket not closed through the pool yet, idle or in use, for `close()`. Changed once per
+   * connection, not per request: a set that gains and loses an entry on every request makes V8
+   * reallocate its table in the old generation every few requests once the set is long-lived.
+   */
+  readonly #open = new Set<UpstreamSocket>();
   #isClosed = false;
 
   constructor(options: UpstreamPoolOptions = {}) {
@@ -78,13 +83,12 @@ export class UpstreamPool {
   take(key: string): UpstreamSocket | undefined {
     const list = this.#idle.get(key);
     if (list === undefined) return undefined;
+    // An emptied list stays in the map (see `#open` on why sets and maps are not churned).
     const sock = list.pop();
-    if (list.length === 0) this.#idle.delete(key);
     if (sock === undefined) return undefined;
     sock.isIdle = false;
     sock.onEnd = null;
     sock.onData = null;
-    this.#active.add(sock);
     return sock;
   }
 
@@ -108,7 +112,7 @@ export class UpstreamPool {
       throw new Deno.errors.ConnectionRefused("the upstream pool is closed");
     }
     const sock = new UpstreamSocket(key, conn);
-    this.#active.add(sock);
+    this.#open.add(sock);
     return sock;
   }
 
@@ -117,12 +121,11 @@ export class UpstreamPool {
    * `performance.now()` clock, possibly coarse) dates the parking for the idle timeout.
    */
   release(sock: UpstreamSocket, isReusable: boolean, nowMs = performance.now()): void {
-    this.#active.delete(sock);
     if (
       !isReusable || this.#isClosed || sock.isEnded || sock.buffered > 0 || sock.isReading ||
       this.#maxIdle <= 0
     ) {
-      sock.close();
+      this.#close(sock);
       return;
     }
     let list = this.#idle.get(sock.key);
@@ -131,7 +134,7 @@ export class UpstreamPool {
       this.#idle.set(sock.key, list);
     }
     if (list.length >= this.#maxIdle) {
-      sock.close();
+      this.#close(sock);
       return;
     }
     sock.hasServed = true;
@@ -151,7 +154,7 @@ export class UpstreamPool {
     const key = targetKey(target);
     const list = this.#idle.get(key);
     this.#idle.delete(key);
-    for (const sock of list ?? []) sock.close();
+    for (const sock of list ?? []) this.#close(sock);
   }
 
   /** Closes idle connections parked for longer than the idle timeout. */
@@ -160,7 +163,7 @@ export class UpstreamPool {
       // Oldest first: the list is LIFO, so stale ones sit at the front.
       let stale = 0;
       while (stale < list.length && nowMs - list[stale]!.parkedAtMs >= this.#idleTimeoutMs) {
-        list[stale]!.close();
+        this.#close(list[stale]!);
         stale++;
       }
       if (stale > 0) list.splice(0, stale);
@@ -173,8 +176,8 @@ export class UpstreamPool {
     this.#isClosed = true;
     for (const list of this.#idle.values()) for (const sock of list) sock.close();
     this.#idle.clear();
-    for (const sock of this.#active) sock.close();
-    this.#active.clear();
+    for (const sock of this.#open) sock.close();
+    this.#open.clear();
   }
 
   #drop(sock: UpstreamSocket): void {
@@ -184,8 +187,12 @@ export class UpstreamPool {
     const index = list?.indexOf(sock) ?? -1;
     if (list !== undefined && index !== -1) {
       list.splice(index, 1);
-      if (list.length === 0) this.#idle.delete(sock.key);
     }
+    this.#close(sock);
+  }
+
+  #close(sock: UpstreamSocket): void {
+    this.#open.delete(sock);
     sock.close();
   }
 }

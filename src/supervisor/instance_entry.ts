@@ -5,7 +5,7 @@
  */
 import type { Health, InstanceStatus } from "../core/lifecycle.ts";
 import type { InstanceKey } from "../core/instance_key.ts";
-import type { ProcessHandle, StoredInstance } from "./ports.ts";
+import type { ProcessHandle, StoredInstance, Target } from "./ports.ts";
 
 /** A read-only view of an instance for the API, the CLI and the proxy. */
 export interface InstanceSnapshot {
@@ -66,6 +66,8 @@ export interface InstanceEntry {
   /** Resolves (and is replaced) on every change, for waiters. */
   changed: PromiseWithResolvers<void>;
   persistChain: Promise<void>;
+  /** The proxy target of the current run, reused request after request while it is unchanged. */
+  target: Target | undefined;
 }
 
 /** A fresh entry for an instance that is not running. */
@@ -103,6 +105,7 @@ export function newEntry(
     runController: undefined,
     changed: Promise.withResolvers<void>(),
     persistChain: Promise.resolve(),
+    target: undefined,
   };
 }
 

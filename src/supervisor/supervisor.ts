@@ -40,6 +40,8 @@ import type {
   StateRepo,
   StoredInstance,
   SupervisorMetrics,
+  Target,
+  TargetResolver,
   WeightChange,
 } from "./ports.ts";
 import { waitUntilReady } from "./readiness.ts";
@@ -47,33 +49,9 @@ import { Semaphore } from "./semaphore.ts";
 import { SingleFlight } from "./single_flight.ts";
 import { TaskGroup } from "./task_group.ts";
 
+export type { Target, TargetResolver } from "./ports.ts";
+
 const log = getLogger(["tenement", "supervisor"]);
-
-/** Where the proxy sends a request. */
-export interface Target {
-  readonly service: string;
-  readonly id: string;
-  readonly port: number;
-  readonly socketPath: string | undefined;
-  readonly requestTimeoutMs: number;
-  /** A Set-Cookie value to add to the response (sticky canary routing), if any. */
-  readonly setCookie?: string;
-}
-
-/** What the proxy needs from the supervisor. */
-export interface TargetResolver {
-  /** Target of `{id}.{service}`; wakes (or creates) the instance and waits until it is ready. */
-  resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target>;
-  /**
-   * Target for `{service}`, chosen by weight among healthy instances; wakes one if none is up.
-   * `stickyId` is the instance the client's sticky cookie names, kept while it can take traffic.
-   */
-  resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target>;
-  /** Marks a request in flight; call the returned function when its response is done. */
-  beginRequest(target: Target): () => void;
-  /** The target's process refused a connection: wait for its restart if it died. */
-  waitForRestart(target: Target, signal: AbortSignal): Promise<Target | undefined>;
-}
 
 /** File-system actions the supervisor needs around a start. */
 export interface InstanceFiles {
@@ -121,6 +99,10 @@ const PROBE_TIMEOUT_MS = 5_000;
 export class Supervisor implements TargetResolver, AsyncDisposable {
   readonly #d: SupervisorDeps;
   readonly #entries = new Map<string, InstanceEntry>();
+  /** The same entries by service, for the weighted route (entries are never removed). */
+  readonly #entriesOfService = new Map<string, InstanceEntry[]>();
+  /** The entry each target handed to the proxy belongs to (no key string per request). */
+  readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
   readonly #locks = new KeyedLock();
   readonly #wakes = new SingleFlight<void>();
   readonly #starts: Semaphore;
@@ -156,7 +138,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         weight: weights.get(`${stored.service}:${stored.id}`) ?? DEFAULT_WEIGHT,
         restartsTotal: stored.restartsTotal,
       }, this.#d.clock.now());
-      this.#entries.set(entry.key, entry);
+      this.#addEntry(entry);
       if (stored.process) this.#persist(entry);
     }
     for (const [service, ids] of config.instances) {
@@ -169,7 +151,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
           weight: weights.get(`${service}:${id}`) ?? DEFAULT_WEIGHT,
           restartsTotal: 0,
         }, this.#d.clock.now());
-        this.#entries.set(entry.key, entry);
+        this.#addEntry(entry);
       }
     }
     for (const entry of this.#entries.values()) {
@@ -389,8 +371,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   /** Applies weights atomically: one KV commit (with the routing it replaces), then memory. */
   async #commitWeights(svc: ServiceConfig, changes: readonly WeightChange[]): Promise<void> {
     const current: WeightChange[] = [];
-    for (const e of this.#entries.values()) {
-      if (e.service === svc.name) current.push({ id: e.id, weight: e.weight });
+    for (const e of this.#entriesOfService.get(svc.name) ?? []) {
+      current.push({ id: e.id, weight: e.weight });
     }
     await this.#d.repo.commitRoute(svc.name, changes, {
       atMs: this.#d.clock.now(),
@@ -432,8 +414,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const svc = this.#serviceForHost(service);
     if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
     const eligible: InstanceEntry[] = [];
-    for (const e of this.#entries.values()) {
-      if (e.service === svc.name && e.weight > 0 && e.status !== "failed") eligible.push(e);
+    for (const e of this.#entriesOfService.get(svc.name) ?? []) {
+      if (e.weight > 0 && e.status !== "failed") eligible.push(e);
     }
     const isUp = (e: InstanceEntry): boolean =>
       e.isReady && e.status === "running" && e.health !== "unhealthy";
@@ -458,7 +440,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** See TargetResolver.beginRequest. */
   beginRequest(target: Target): () => void {
-    const entry = this.#entries.get(`${target.service}:${target.id}`);
+    const entry = this.#entryOfTarget.get(target) ??
+      this.#entries.get(`${target.service}:${target.id}`);
     if (!entry) return () => {};
     entry.activeRequests++;
     entry.lastActivityMs = this.#d.clock.now();
@@ -512,8 +495,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   #entryForHost(service: string, id: string): InstanceEntry | undefined {
-    for (const e of this.#entries.values()) {
-      if (e.service === service && e.id.toLowerCase() === id) return e;
+    for (const e of this.#entriesOfService.get(service) ?? []) {
+      if (e.id.toLowerCase() === id) return e;
     }
     return undefined;
   }
@@ -536,7 +519,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         weight: origin === "request" ? 0 : DEFAULT_WEIGHT,
         restartsTotal: 0,
       }, this.#d.clock.now());
-      this.#entries.set(key, entry);
+      this.#addEntry(entry);
     }
     return entry;
   }
@@ -548,8 +531,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       throw new NotFoundError(`Instance not found: ${svc.name}:${id}`);
     }
     let created = 0;
-    for (const e of this.#entries.values()) {
-      if (e.service === svc.name && e.origin === "request") created++;
+    for (const e of this.#entriesOfService.get(svc.name) ?? []) {
+      if (e.origin === "request") created++;
     }
     if (created >= svc.autoCreateLimit) {
       log.warn(
@@ -1032,14 +1015,32 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
   }
 
+  #addEntry(entry: InstanceEntry): void {
+    this.#entries.set(entry.key, entry);
+    const list = this.#entriesOfService.get(entry.service);
+    if (list === undefined) this.#entriesOfService.set(entry.service, [entry]);
+    else list.push(entry);
+  }
+
+  /** The entry's target, made once per run (the proxy asks for it on every request). */
   #target(entry: InstanceEntry, svc: ServiceConfig): Target {
-    return {
+    const cached = entry.target;
+    if (
+      cached !== undefined && cached.port === entry.port &&
+      cached.socketPath === entry.socketPath && cached.requestTimeoutMs === svc.requestTimeoutMs
+    ) {
+      return cached;
+    }
+    const target: Target = {
       service: entry.service,
       id: entry.id,
       port: entry.port!,
       socketPath: entry.socketPath,
       requestTimeoutMs: svc.requestTimeoutMs,
     };
+    entry.target = target;
+    this.#entryOfTarget.set(target, entry);
+    return target;
   }
 
   #probe(entry: InstanceEntry, svc: ServiceConfig): Promise<ProbeResult> {
