@@ -1,30 +1,35 @@
 /**
- * Side by side (issue #3): a Go backend reached directly, through nginx, and through tenement's
- * raw HTTP/1.1 front (`src/proxy/front_server.ts`), driven by `wrk` in interleaved rounds. Prints
- * medians of req/s, p50 and p99 per row, errors, the ratios against nginx and direct, and the
- * added p50 over direct, then the issue's targets with ok/OVER. Never fails on a number; exits
- * non-zero only when it cannot run (no nginx, wrk, go or taskset).
+ * Side by side (issue #3): a Go backend reached directly, through nginx, and through a real
+ * `ten serve` (direct route `bench.hello.localhost` and weighted route `hello.localhost`), driven
+ * by `wrk` in interleaved rounds. Prints medians of req/s, p50 and p99 per row, errors, the ratios
+ * against nginx and direct, and the added p50 over direct, then the issue's targets with ok/OVER.
+ * Never fails on a number; exits non-zero only when it cannot run (no nginx, wrk, go or taskset).
  *
  *     deno run -A bench/proxy_vs_nginx.ts [--duration 5] [--rounds 3] [--conns 50] [--threads 2]
- *       [--rows small,64k,post,ka50] [--weighted] [--no-pin] [--front-v8-flags FLAGS]
+ *       [--rows small,64k,post,ka50] [--diagnose] [--no-pin] [--front-v8-flags FLAGS]
  *       [--nginx-forwarded] [--soak SECONDS] [--json FILE] [--max-seconds 900]
  *
- * Set-up, as in perf-baseline §2: backend, nginx (1 worker) and the front each pinned to CPU 0
- * (`taskset -c 0`; Go then runs with GOMAXPROCS=1), wrk on CPU 1, all on 127.0.0.1. nginx comes
- * from apt (`/usr/sbin/nginx`) with a generated config in a temp dir: `upstream { keepalive 64 }`,
- * `proxy_http_version 1.1`, `proxy_set_header Connection ""`, access log off, and
- * `client_max_body_size 2m` so the 1 MiB upload row is not a 413; `--nginx-forwarded` also makes
- * it add the X-Forwarded-For/-Proto/-Host fields tenement adds (the backend shares the core and
- * parses them: equal work for both). The front runs in a child Deno
- * process (this file with `--role front`) with a resolver that points every instance at the
- * backend, so it can be pinned like nginx; it does what tenement does per request (parse and
- * validate the head, route on Host, add X-Forwarded-*, count activity).
+ * Set-up, as in perf-baseline §2: backend, nginx (1 worker) and `ten serve` each pinned to CPU 0
+ * (`taskset -c 0`; Go then runs with GOMAXPROCS=1; the daemon's instance inherits the pin), wrk on
+ * CPU 1, all on 127.0.0.1. nginx comes from apt (`/usr/sbin/nginx`) with a generated config in a
+ * temp dir: `upstream { keepalive 64 }`, `proxy_http_version 1.1`, `proxy_set_header Connection
+ * ""`, access log off, and `client_max_body_size 2m` so the 1 MiB upload row is not a 413;
+ * `--nginx-forwarded` also makes it add the X-Forwarded-For/-Proto/-Host fields tenement adds (the
+ * backend shares the core and parses them: equal work for both). `ten serve` runs the backend as
+ * the instance `hello:bench` (spawned through the API, weight 100).
+ *
+ * `--diagnose` adds two rows: the front alone in a child process (this file with `--role front`, a
+ * resolver that points every instance at the backend), and a Deno splice loop (`--role splice`,
+ * read/write copies between each client and its own backend connection, no parsing): the floor of
+ * what the runtime's socket API allows on this machine.
  *
  * Rows (each with `wrk -t2`, `--latency`):
  * - `small`: GET /, 6-byte body, 10 connections;
  * - `64k`: GET /64k, 64 KiB body, 50 connections;
  * - `post`: POST /sink with a 1 MiB body (wrk Lua script), 50 connections;
- * - `ka50`: GET /, 50 keep-alive connections (the throughput row).
+ * - `ka50`: GET /, 50 keep-alive connections (the throughput row);
+ * - `small1`, `64k1`, `post1`: the first three with one connection (`wrk -t1 -c1`): no queueing,
+ *   so the added p50 is what the proxy adds to each exchange.
  * @module
  */
 import { startFrontServer } from "../src/proxy/front_server.ts";
@@ -77,6 +82,11 @@ const ROWS: readonly Row[] = [
   { name: "64k", label: "64 KiB response", path: "/64k", conns: 50, isPost: false },
   { name: "post", label: "1 MiB POST upload", path: "/sink", conns: 50, isPost: true },
   { name: "ka50", label: "50 keep-alive clients", path: "/", conns: 50, isPost: false },
+  // One connection: no queueing, so p50 is the time per exchange and "added p50" what the proxy
+  // adds to each request.
+  { name: "small1", label: "small GET (1 conn)", path: "/", conns: 1, isPost: false },
+  { name: "64k1", label: "64 KiB response (1 conn)", path: "/64k", conns: 1, isPost: false },
+  { name: "post1", label: "1 MiB POST upload (1 conn)", path: "/sink", conns: 1, isPost: true },
 ];
 
 interface TargetSpec {
@@ -343,11 +353,10 @@ async function runWrk(
   options: { durationS: number; threads: number; pin: boolean; luaPath: string },
 ): Promise<WrkResult> {
   await checkpoint();
-  const conns = Math.max(row.conns, options.threads);
   const argv = [
     "wrk",
-    `-t${options.threads}`,
-    `-c${conns}`,
+    `-t${Math.min(options.threads, row.conns)}`,
+    `-c${row.conns}`,
     `-d${options.durationS}s`,
     "--latency",
     "-H",
@@ -406,7 +415,7 @@ async function main(): Promise<void> {
   const pin = flags["no-pin"] !== true && navigator.hardwareConcurrency >= 2;
   const rowNames = String(flags["rows"] ?? ROWS.map((r) => r.name).join(",")).split(",");
   const rows = ROWS.filter((r) => rowNames.includes(r.name)).map((r) =>
-    flags["conns"] !== undefined && r.name !== "small" ? { ...r, conns: Number(flags["conns"]) } : r
+    flags["conns"] !== undefined && r.conns === 50 ? { ...r, conns: Number(flags["conns"]) } : r
   );
   const maxMs = Number(flags["max-seconds"] ?? 900) * 1000;
   const soakS = Number(flags["soak"] ?? 0);

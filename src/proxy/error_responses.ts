@@ -1,7 +1,7 @@
 /**
  * The error answers of the proxy (`front_server.ts`), in one place: which status a failure maps
- * to, its plain-text or HTML body and its headers, and the raw HTTP/1.1 bytes of such an answer. Bodies never carry
- * internals (paths, ports, error messages). Pure: no I/O.
+ * to, its plain-text or HTML body and its headers, and the raw HTTP/1.1 bytes of such an answer.
+ * Bodies never carry internals (paths, ports, error messages). Pure: no I/O.
  * @module
  */
 import { ForbiddenError, NotFoundError, UnavailableError } from "../core/errors.ts";
@@ -14,7 +14,7 @@ export interface ErrorPage {
 }
 
 /** Seconds a client is told to wait when the cause gives no better estimate. */
-export const DEFAULT_RETRY_AFTER_SECS = 5;
+const DEFAULT_RETRY_AFTER_SECS = 5;
 
 const PLAIN = "text/plain; charset=utf-8";
 const HTML = "text/html; charset=utf-8";
@@ -25,7 +25,6 @@ const REASONS: Readonly<Record<number, string>> = {
   400: "Bad Request",
   403: "Forbidden",
   404: "Not Found",
-  499: "Client Closed Request",
   502: "Bad Gateway",
   503: "Service Unavailable",
   504: "Gateway Timeout",
@@ -70,8 +69,9 @@ export function gatewayTimeoutPage(): ErrorPage {
 
 /**
  * The answer when no target could be found for a request: 404 for an unknown service or id, 403
- * when it is not allowed, 499 when the client went away meanwhile, else 503 with `Retry-After`
- * (an HTML page for clients that accept `text/html`, so a browser shows something readable).
+ * when it is not allowed, else 503 with `Retry-After` (an HTML page for clients that accept
+ * `text/html`, so a browser shows something readable). A client that went away meanwhile gets
+ * no answer at all.
  *
  * @example
  * ```ts
@@ -85,11 +85,10 @@ export function gatewayTimeoutPage(): ErrorPage {
  */
 export function resolveFailurePage(
   err: unknown,
-  request: { readonly accept: string | null; readonly isAborted?: boolean },
+  request: { readonly accept: string | null },
 ): ErrorPage {
   if (err instanceof NotFoundError) return plainPage(404, "Not found");
   if (err instanceof ForbiddenError) return plainPage(403, "Forbidden");
-  if (request.isAborted === true) return plainPage(499, "Client closed request");
   const retryAfter = err instanceof UnavailableError
     ? err.retryAfterSecs
     : DEFAULT_RETRY_AFTER_SECS;

@@ -10,10 +10,9 @@ import {
 
 const decoder = new TextDecoder();
 
-Deno.test("resolveFailurePage() maps resolver errors to 404, 403, 499 and 503", () => {
+Deno.test("resolveFailurePage() maps resolver errors to 404, 403 and 503", () => {
   equal(resolveFailurePage(new NotFoundError("x"), { accept: null }).status, 404);
   equal(resolveFailurePage(new ForbiddenError("x"), { accept: null }).status, 403);
-  equal(resolveFailurePage(new Error("x"), { accept: null, isAborted: true }).status, 499);
   const plain = resolveFailurePage(new UnavailableError("x", 9), { accept: "*/*" });
   equal(plain.status, 503);
   equal(plain.body, "Service temporarily unavailable\n");

@@ -6,8 +6,20 @@
  * I/O.
  * @module
  */
-import { HOP_BY_HOP_HEADERS } from "./forward_headers.ts";
 import type { RequestHead } from "./http1_request.ts";
+
+/** Hop-by-hop field names (RFC 9110 §7.6.1 plus the legacy `proxy-connection`), lower case. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 /** How the request head is to be forwarded. */
 export interface ForwardHeadOptions {
@@ -195,25 +207,6 @@ function writeLatin1(text: string, out: Uint8Array, offset: number): number {
   let at = offset;
   for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i) & 0xff;
   return at;
-}
-
-/**
- * Whether a response's fields need filtering before they reach the client: a hop-by-hop field
- * other than `Transfer-Encoding` (which is passed through with the body it frames), or one named
- * in `Connection`.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * equal(hasHopByHopFields([["content-length", "5"], ["transfer-encoding", "chunked"]]), false);
- * equal(hasHopByHopFields([["connection", "keep-alive"]]), true);
- * ```
- */
-export function hasHopByHopFields(fields: readonly (readonly [string, string])[]): boolean {
-  for (const [name] of fields) {
-    if (name !== "transfer-encoding" && HOP_BY_HOP_HEADERS.has(name)) return true;
-  }
-  return false;
 }
 
 /** What to change in a response head. */

@@ -2,7 +2,6 @@ import { equal, ok } from "node:assert/strict";
 import {
   type ForwardHeadOptions,
   forwardRequestHead,
-  hasHopByHopFields,
   newForwardedLinesCache,
   rewriteResponseHead,
 } from "./head_rewrite.ts";
@@ -119,12 +118,6 @@ Deno.test("forwardRequestHead() reuses the cached X-Forwarded-* lines while the 
   equal(second.replace("/2", "/1"), first);
   const third = forward("GET /3 HTTP/1.1\r\nHost: b\r\n\r\n", { cache });
   ok(third.includes("x-forwarded-host: b\r\n"));
-});
-
-Deno.test("hasHopByHopFields() ignores Transfer-Encoding only", () => {
-  equal(hasHopByHopFields([["transfer-encoding", "chunked"], ["date", "x"]]), false);
-  equal(hasHopByHopFields([["keep-alive", "timeout=5"]]), true);
-  equal(hasHopByHopFields([["upgrade", "websocket"]]), true);
 });
 
 Deno.test("rewriteResponseHead() drops hop-by-hop lines, keeps the rest and adds lines", () => {

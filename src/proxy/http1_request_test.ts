@@ -1,9 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
-  ChunkedBodyDecoder,
-  encodeChunk,
   fieldValue,
-  LAST_CHUNK,
   MAX_REQUEST_HEAD_BYTES,
   parseRequestHead,
   type RequestHead,
@@ -364,108 +361,4 @@ Deno.test("RequestParseError carries status 400", () => {
     equal(error.status, 400);
     ok(/^Cannot parse request: /.test(error.message));
   }
-});
-
-// ---- chunked request bodies --------------------------------------------------------------------
-
-function decodeAll(text: string): { body: string; consumed: number; isDone: boolean } {
-  const d = new ChunkedBodyDecoder();
-  const out = d.feed(latin1(text));
-  return {
-    body: out.data.map((piece) => decoder.decode(piece)).join(""),
-    consumed: out.consumed,
-    isDone: out.isDone,
-  };
-}
-
-Deno.test("ChunkedBodyDecoder decodes valid bodies and stops at their end", async (t) => {
-  const cases: { name: string; text: string; body: string; consumed: number }[] = [
-    { name: "one chunk", text: "5\r\nhello\r\n0\r\n\r\n", body: "hello", consumed: 15 },
-    {
-      name: "several chunks, upper-case hex",
-      text: "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
-      body: "abc0123456789",
-      consumed: 28,
-    },
-    {
-      name: "extensions are read and dropped",
-      text: "3;name=value\r\nabc\r\n0;x\r\n\r\n",
-      body: "abc",
-      consumed: 26,
-    },
-    {
-      name: "whitespace before an extension",
-      text: "3 ;x\r\nabc\r\n0\r\n\r\n",
-      body: "abc",
-      consumed: 16,
-    },
-    {
-      name: "trailers are read and dropped",
-      text: "3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\n",
-      body: "abc",
-      consumed: 35,
-    },
-    {
-      name: "the next request stays unread",
-      text: "1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
-      body: "a",
-      consumed: 11,
-    },
-  ];
-  for (const c of cases) {
-    await t.step(c.name, () => {
-      const out = decodeAll(c.text);
-      equal(out.body, c.body);
-      equal(out.consumed, c.consumed);
-      equal(out.isDone, true);
-    });
-  }
-});
-
-Deno.test("ChunkedBodyDecoder gives the same body fed one byte at a time", () => {
-  const bytes = latin1("4;a=b\r\nwiki\r\n5\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT");
-  const d = new ChunkedBodyDecoder();
-  let body = "";
-  let consumed = 0;
-  for (let i = 0; i < bytes.length && !d.isDone; i++) {
-    const out = d.feed(bytes.subarray(i, i + 1));
-    body += out.data.map((piece) => decoder.decode(piece)).join("");
-    consumed += out.consumed;
-  }
-  equal(body, "wikipedia");
-  equal(consumed, bytes.length - 4);
-});
-
-Deno.test("ChunkedBodyDecoder rejects malformed bodies", async (t) => {
-  const cases: { name: string; text: string }[] = [
-    { name: "no size", text: "\r\nabc\r\n" },
-    { name: "invalid hex", text: "g\r\n" },
-    { name: "negative size", text: "-5\r\n" },
-    { name: "bare LF after the size", text: "3\nabc\r\n0\r\n\r\n" },
-    { name: "bare CR after the size", text: "3\rabc" },
-    { name: "data longer than the size", text: "3\r\nabcd\r\n0\r\n\r\n" },
-    { name: "bare LF after data", text: "3\r\nabc\n0\r\n\r\n" },
-    { name: "size too large", text: "fffffffffffffff\r\n" },
-    { name: "garbage after the size", text: "3 x\r\nabc\r\n" },
-    { name: "control character in an extension", text: "3;a\x00\r\nabc\r\n" },
-    { name: "trailer without a colon", text: "0\r\nNoColon\r\n\r\n" },
-    { name: "obs-fold trailer", text: "0\r\nA: b\r\n c\r\n\r\n" },
-    { name: "bare LF ending the trailers", text: "0\r\n\n" },
-    { name: "NUL in a trailer value", text: "0\r\nA: \x00\r\n\r\n" },
-  ];
-  for (const c of cases) {
-    await t.step(c.name, () => {
-      throws(() => new ChunkedBodyDecoder().feed(latin1(c.text)), RequestParseError);
-    });
-  }
-});
-
-Deno.test("encodeChunk() and LAST_CHUNK frame data canonically", () => {
-  const out = new Uint8Array(64);
-  let at = encodeChunk(encoder.encode("hello world!"), out, 0);
-  out.set(LAST_CHUNK, at);
-  at += LAST_CHUNK.length;
-  const framed = out.subarray(0, at);
-  equal(decoder.decode(framed), "c\r\nhello world!\r\n0\r\n\r\n");
-  equal(decodeAll(decoder.decode(framed)).body, "hello world!");
 });

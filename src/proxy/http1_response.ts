@@ -1,12 +1,19 @@
 /**
- * The response-head scan of the raw front: status, framing and connection handling of an
- * upstream response, read straight from the bytes without building strings or field lists (the
- * front passes the head through untouched, so it only needs these facts, per request, fast).
- * Applies the same rules as `parseResponseHead` + `responseBodyFraming` + `isKeepAlive` in
- * `http1.ts`. Pure: no I/O.
+ * The response-head scan of the raw front: status, framing (RFC 9112 §6.3) and connection
+ * handling of an upstream response, read straight from the bytes without building strings or
+ * field lists (the front passes the head through untouched, so it only needs these facts, per
+ * request, fast). Ambiguous framing is rejected, as nginx does, because a proxy that guesses
+ * opens the door to response smuggling. Pure: no I/O.
  * @module
  */
-import { HttpParseError, MAX_HEAD_BYTES } from "./http1.ts";
+
+/** A response from an upstream that breaks HTTP/1.1 syntax or framing rules. */
+export class ResponseParseError extends Error {
+  override name = "ResponseParseError";
+}
+
+/** Largest response head accepted, in bytes, status line and terminating blank line included. */
+export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 
 /** What the front needs to know about a response head; one object is reused per connection. */
 export interface ResponseHeadScan {
@@ -62,7 +69,7 @@ const enum Name {
  * Accepts bare LF line ends (RFC 9112 §2.2); rejects obs-fold, invalid field lines, control
  * characters, ambiguous framing and heads over 64 KiB.
  *
- * @throws {HttpParseError} when the bytes cannot be a valid, unambiguous HTTP/1.x response head.
+ * @throws {ResponseParseError} when the bytes cannot be a valid, unambiguous HTTP/1.x response head.
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
@@ -91,22 +98,22 @@ export function scanResponseHead(
       : i === 8
       ? c === SP
       : c >= 0x30 && c <= 0x39;
-    if (!ok) throw new HttpParseError("Cannot parse response: invalid status line");
+    if (!ok) throw new ResponseParseError("Cannot parse response: invalid status line");
   }
   // One pass over the lines; a head that is not complete yet costs a rescan later (rare).
   const firstLf = buf.indexOf(LF, 12);
   if (firstLf === -1) {
-    if (length >= MAX_HEAD_BYTES) throw oversized();
+    if (length >= MAX_RESPONSE_HEAD_BYTES) throw oversized();
     return false;
   }
   const minorVersion = buf[7] === 0x31 ? 1 : 0;
   const status = (buf[9]! - 0x30) * 100 + (buf[10]! - 0x30) * 10 + (buf[11]! - 0x30);
   const lineEnd0 = lineEndAt(buf, firstLf);
   if (12 < lineEnd0) {
-    if (buf[12] !== SP) throw new HttpParseError("Cannot parse response: invalid status line");
+    if (buf[12] !== SP) throw new ResponseParseError("Cannot parse response: invalid status line");
     for (let i = 13; i < lineEnd0; i++) {
       if (isInvalidValueByte(buf[i]!)) {
-        throw new HttpParseError("Cannot parse response: invalid status line");
+        throw new ResponseParseError("Cannot parse response: invalid status line");
       }
     }
   }
@@ -123,7 +130,7 @@ export function scanResponseHead(
   for (;;) {
     const lf = buf.indexOf(LF, lineStart);
     if (lf === -1) {
-      if (length >= MAX_HEAD_BYTES) throw oversized();
+      if (length >= MAX_RESPONSE_HEAD_BYTES) throw oversized();
       return false;
     }
     const lineEnd = lineEndAt(buf, lf);
@@ -133,12 +140,12 @@ export function scanResponseHead(
     }
     const first = buf[lineStart]!;
     if (first === SP || first === HT) {
-      throw new HttpParseError("Cannot parse response: obsolete header line folding");
+      throw new ResponseParseError("Cannot parse response: obsolete header line folding");
     }
     let colon = lineStart;
     while (colon < lineEnd && TCHAR[buf[colon]!] === 1) colon++;
     if (colon === lineStart || colon === lineEnd || buf[colon] !== COLON) {
-      throw new HttpParseError("Cannot parse response: invalid header line");
+      throw new ResponseParseError("Cannot parse response: invalid header line");
     }
     let valueStart = colon + 1;
     let valueEnd = lineEnd;
@@ -150,7 +157,7 @@ export function scanResponseHead(
     }
     for (let k = valueStart; k < valueEnd; k++) {
       if (isInvalidValueByte(buf[k]!)) {
-        throw new HttpParseError("Cannot parse response: control character in a header");
+        throw new ResponseParseError("Cannot parse response: control character in a header");
       }
     }
     switch (nameOf(buf, lineStart, colon)) {
@@ -179,7 +186,7 @@ export function scanResponseHead(
     }
     lineStart = lf + 1;
   }
-  if (headEnd > MAX_HEAD_BYTES) throw oversized();
+  if (headEnd > MAX_RESPONSE_HEAD_BYTES) throw oversized();
   out.status = status;
   out.minorVersion = minorVersion;
   out.headLength = headEnd;
@@ -190,17 +197,19 @@ export function scanResponseHead(
     out.framing = "none";
   } else if (transferEncodings > 0) {
     if (contentLengths > 0) {
-      throw new HttpParseError("Cannot frame response: both Transfer-Encoding and Content-Length");
+      throw new ResponseParseError(
+        "Cannot frame response: both Transfer-Encoding and Content-Length",
+      );
     }
     if (transferEncodings > 1 || !isChunked) {
-      throw new HttpParseError(
+      throw new ResponseParseError(
         'Cannot frame response: unsupported Transfer-Encoding, expected "chunked"',
       );
     }
     out.framing = "chunked";
   } else if (contentLengths > 0) {
     if (contentLengths > 1) {
-      throw new HttpParseError("Cannot frame response: duplicate Content-Length headers");
+      throw new ResponseParseError("Cannot frame response: duplicate Content-Length headers");
     }
     out.framing = "length";
     out.contentLength = parseLength(buf, lengthStart, lengthEnd);
@@ -275,13 +284,13 @@ function equalsIgnoreCase(buf: Uint8Array, from: number, to: number, expected: n
 /** Decimal digits only, at most 15 of them. */
 function parseLength(buf: Uint8Array, from: number, to: number): number {
   if (to === from || to - from > 15) {
-    throw new HttpParseError("Cannot frame message: invalid Content-Length");
+    throw new ResponseParseError("Cannot frame message: invalid Content-Length");
   }
   let value = 0;
   for (let i = from; i < to; i++) {
     const c = buf[i]!;
     if (c < 0x30 || c > 0x39) {
-      throw new HttpParseError("Cannot frame message: invalid Content-Length");
+      throw new ResponseParseError("Cannot frame message: invalid Content-Length");
     }
     value = value * 10 + (c - 0x30);
   }
@@ -309,6 +318,8 @@ function connectionOptions(buf: Uint8Array, from: number, to: number): number {
   return found;
 }
 
-function oversized(): HttpParseError {
-  return new HttpParseError(`Cannot parse response: head is larger than ${MAX_HEAD_BYTES} bytes`);
+function oversized(): ResponseParseError {
+  return new ResponseParseError(
+    `Cannot parse response: head is larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`,
+  );
 }

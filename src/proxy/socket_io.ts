@@ -58,5 +58,5 @@ export const ridRead: RidRead = runtime === null
   ? () => Promise.reject(new Error("reads by resource id are not available"))
   : runtime.read;
 
-/** Whether reads bypass `Deno.Conn.read()` in this process (for logs and tests). */
+/** Whether reads bypass `Deno.Conn.read()` in this process (tests check the fast path is on). */
 export const readsByRid: boolean = runtime !== null;

@@ -16,8 +16,6 @@ export type UpstreamTarget =
 export class UpstreamSocket extends BufferedSocket {
   /** Pool key of its target. */
   readonly key: string;
-  /** Carried an earlier exchange, so a failure before any response byte may just mean staleness. */
-  hasServed = false;
   isIdle = false;
   /** `performance.now()` when parked. */
   parkedAtMs = 0;
@@ -137,7 +135,6 @@ export class UpstreamPool {
       this.#close(sock);
       return;
     }
-    sock.hasServed = true;
     sock.isIdle = true;
     sock.parkedAtMs = nowMs;
     sock.start = 0;
