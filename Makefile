@@ -39,7 +39,7 @@ fmt: deps
 
 bench: setup
 	$(DENO) run -A bench/run_all.ts
-	$(DENO) run -A bench/proxy_vs_nginx.ts
+	$(DENO) run -A bench/proxy_vs_nginx.ts --diagnose --duration 4
 
 # Needs internet: deno compile downloads its runtime base (denort) on first use.
 compile: deps
