@@ -6,20 +6,8 @@
  * I/O.
  * @module
  */
+import { HOP_BY_HOP_HEADERS } from "./hop_by_hop.ts";
 import type { RequestHead } from "./http1_request.ts";
-
-/** Hop-by-hop field names (RFC 9110 §7.6.1 plus the legacy `proxy-connection`), lower case. */
-export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 /** How the request head is to be forwarded. */
 export interface ForwardHeadOptions {

@@ -6,7 +6,8 @@
  * @module
  */
 import { deepEqual, equal, fail, ok } from "node:assert/strict";
-import { forwardRequestHead, HOP_BY_HOP_HEADERS } from "./head_rewrite.ts";
+import { forwardRequestHead } from "./head_rewrite.ts";
+import { HOP_BY_HOP_HEADERS } from "./hop_by_hop.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import {
   MAX_REQUEST_HEADERS,

@@ -6,6 +6,7 @@
  * opens the door to response smuggling. Pure: no I/O.
  * @module
  */
+import { HOP_BY_HOP_HEADERS } from "./hop_by_hop.ts";
 
 /** A response from an upstream that breaks HTTP/1.1 syntax or framing rules. */
 export class ResponseParseError extends Error {
@@ -226,17 +227,8 @@ const TRANSFER_ENCODING = bytesOf("transfer-encoding");
 const CONNECTION = bytesOf("connection");
 /** Hop-by-hop names other than Connection and Transfer-Encoding, by length. */
 const HOP_BY_HOP_BY_LENGTH = new Map<number, number[][]>();
-for (
-  const name of [
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-  ]
-) {
+for (const name of HOP_BY_HOP_HEADERS) {
+  if (name === "connection" || name === "transfer-encoding") continue;
   const list = HOP_BY_HOP_BY_LENGTH.get(name.length) ?? [];
   list.push(bytesOf(name));
   HOP_BY_HOP_BY_LENGTH.set(name.length, list);
