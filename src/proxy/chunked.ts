@@ -5,6 +5,7 @@
  * bodies from instances are decoded leniently, only to find where they end. Pure: no I/O.
  * @module
  */
+import { COLON, CR, HT, LF, SP, TCHAR } from "./http_bytes.ts";
 import { MAX_REQUEST_HEAD_BYTES, MAX_REQUEST_HEADERS, RequestParseError } from "./http1_request.ts";
 import { ResponseParseError } from "./http1_response.ts";
 
@@ -51,23 +52,12 @@ const enum ChunkState {
   Done,
 }
 
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HT = 9;
-const COLON = 58;
 const SEMICOLON = 0x3b;
 
 const MAX_SIZE_DIGITS = 13; // 16^13 bytes is far past any real body, within safe integers.
 const MAX_EXTENSION_BYTES = 4096;
 const MAX_TRAILER_BYTES = MAX_REQUEST_HEAD_BYTES;
 const MAX_TRAILER_FIELDS = MAX_REQUEST_HEADERS;
-
-/** tchar (RFC 9110 §5.6.2): the bytes allowed in field names. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
 
 /**
  * Incremental decoder for a chunked body. Feed it bytes as they arrive; it returns the body

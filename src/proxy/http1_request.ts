@@ -6,6 +6,7 @@
  * before any byte reaches an instance. Pure: bytes in, values out; no I/O.
  * @module
  */
+import { COLON, CR, HT, LF, SP, TCHAR } from "./http_bytes.ts";
 
 /** A request that is not acceptable HTTP/1.x; the front answers 400 and closes the connection. */
 export class RequestParseError extends Error {
@@ -83,17 +84,6 @@ export interface ParseRequestOptions {
   readonly maxHeaders?: number;
 }
 
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HT = 9;
-const COLON = 58;
-
-/** tchar (RFC 9110 §5.6.2): the bytes allowed in methods and field names. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
 /** Bytes allowed in a Host value outside an IP literal: reg-name, IPv4 and a `:port`. */
 const HOST_CHAR = new Uint8Array(256);
 for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:") {

@@ -6,6 +6,7 @@
  * opens the door to response smuggling. Pure: no I/O.
  * @module
  */
+import { COLON, CR, HT, LF, SP, TCHAR } from "./http_bytes.ts";
 import { HOP_BY_HOP_HEADERS } from "./hop_by_hop.ts";
 
 /** A response from an upstream that breaks HTTP/1.1 syntax or framing rules. */
@@ -45,16 +46,6 @@ export function newResponseHeadScan(): ResponseHeadScan {
     isKeepAlive: true,
     hasHopByHop: false,
   };
-}
-
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HT = 9;
-const COLON = 58;
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
 }
 
 const enum Name {
