@@ -404,6 +404,61 @@ family = ["a"]
   ok(!await isAlive(grandchild), "the grandchild died with its group");
 });
 
+Deno.test("a stop signal delivered twice at once is one graceful stop", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.stubborn]
+command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
+stop_grace_period = 2
+
+[instances]
+stubborn = ["a"]
+`,
+  });
+  const stubborn = await waitFor(async () => {
+    const r = await ten.instance("stubborn:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  const started = Date.now();
+  // What `make` or a process manager does when the whole group gets SIGTERM and it forwards it.
+  ten.signal("SIGTERM");
+  ten.signal("SIGTERM");
+  equal(await ten.exited(), 0, ten.stderr);
+  const took = Date.now() - started;
+  ok(took >= 1_800, `the instance got its grace period (${took} ms)`);
+  deepEqual(await leftoverGroups([stubborn.pid!]), []);
+  ok(!ten.stderr.includes("Second signal"), ten.stderr);
+});
+
+Deno.test("a second Ctrl-C later exits at once and takes the instances along", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startDaemon({
+    dir: tmp.path,
+    config: `${settingsBlock()}
+[service.stubborn]
+command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
+stop_grace_period = 20
+
+[instances]
+stubborn = ["a"]
+`,
+  });
+  const stubborn = await waitFor(async () => {
+    const r = await ten.instance("stubborn:a");
+    return r?.status === "running" ? r : undefined;
+  });
+  ten.signal("SIGINT");
+  await new Promise((resolve) => setTimeout(resolve, 1_300));
+  const started = Date.now();
+  ten.signal("SIGINT");
+  equal(await ten.exited(), 130, ten.stderr);
+  ok(Date.now() - started < 5_000, "did not wait for the 20 s grace period");
+  match(ten.stderr, /Second signal: killed 1 instance process groups/);
+  await waitFor(async () => (await leftoverGroups([stubborn.pid!])).length === 0);
+});
+
 Deno.test("kill -9 of the daemon: restart kills orphans and brings awake instances back", async () => {
   await using tmp = await tempDir();
   await using ten = await startDaemon({

@@ -25,6 +25,8 @@ import { delay } from "../supervisor/delay.ts";
 import { createApiDispatch } from "./dispatch.ts";
 
 const log = getLogger(["tenement", "daemon"]);
+/** A signal this soon after the first one is the same request to stop, delivered twice. */
+const SIGNAL_REPEAT_MS = 1_000;
 
 /** Options of `ten serve`. */
 export interface DaemonOptions {
@@ -78,6 +80,35 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     onStopped: (port) => front?.closeUpstream({ kind: "tcp", hostname: "127.0.0.1", port }),
     cpuCount: navigator.hardwareConcurrency,
   });
+  const stop = new AbortController();
+  let firstSignalMs = 0;
+  const onSignal = (): void => {
+    const nowMs = performance.now();
+    if (!stop.signal.aborted) {
+      firstSignalMs = nowMs;
+      return stop.abort();
+    }
+    // The same stop delivered again (a process manager or `make` forwarding it to the group):
+    // keep stopping gracefully.
+    if (nowMs - firstSignalMs < SIGNAL_REPEAT_MS) return;
+    // A second Ctrl-C: leave now, but take the instances along rather than orphan them.
+    const killed = supervisor.killAllNow();
+    log.warn("Second signal: killed {count} instance process groups, exiting without waiting", {
+      count: killed,
+    });
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  // Deferred before the supervisor is on the stack, so removed only after the instances are
+  // stopped: a signal during the stop must reach onSignal, not the default action (which would
+  // end the process and orphan the instances).
+  stack.defer(() => {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+  });
+  options.signal?.addEventListener("abort", onSignal, { once: true });
+
   let serverShutdown: Promise<unknown> | undefined;
   // Runs after the instances are stopped: in-flight responses have ended by then.
   stack.defer(async () => {
@@ -88,20 +119,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const apiDispatch = createApiDispatch(
     createApiHandler({ supervisor, store, logs, metrics, now: Date.now }),
   );
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    if (!stop.signal.aborted) return stop.abort();
-    // A second Ctrl-C: leave now; the next start kills the instances left behind.
-    log.warn("Second signal: exiting without waiting for instances to stop");
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGTERM", onSignal);
-  Deno.addSignalListener("SIGINT", onSignal);
-  stack.defer(() => {
-    Deno.removeSignalListener("SIGTERM", onSignal);
-    Deno.removeSignalListener("SIGINT", onSignal);
-  });
-  options.signal?.addEventListener("abort", onSignal, { once: true });
 
   // Bind before the supervisor touches anything, so a busy port fails without side effects;
   // requests that arrive meanwhile wait until the instance table is restored.

@@ -471,6 +471,20 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   // ---- shutdown ------------------------------------------------------------------------------
 
+  /**
+   * SIGKILLs the process group of every running instance right away (the signals are sent before
+   * this returns), for a daemon that must exit now. Returns how many groups were signalled.
+   */
+  killAllNow(): number {
+    let count = 0;
+    for (const entry of this.#entries.values()) {
+      if (entry.handle === undefined) continue;
+      entry.handle.killRemnants().catch(() => {});
+      count++;
+    }
+    return count;
+  }
+
   /** Stops every instance in parallel, each within its grace period; desired states are kept. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#isShuttingDown = true;

@@ -253,6 +253,18 @@ export class Daemon implements AsyncDisposable {
     await this.#stderrDone.catch(() => {});
   }
 
+  /** Sends `signal` to the daemon (not its instances). */
+  signal(signal: Deno.Signal): void {
+    Deno.kill(this.#child!.pid, signal);
+  }
+
+  /** Waits for the daemon to exit; returns the exit code. */
+  async exited(): Promise<number> {
+    const status = await this.#child!.status;
+    await this.#stderrDone.catch(() => {});
+    return status.code;
+  }
+
   /** Sends SIGTERM and waits for a clean exit; returns the exit code. */
   async terminate(): Promise<number> {
     Deno.kill(this.#child!.pid, "SIGTERM");
