@@ -6,6 +6,7 @@
  */
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import {
+  type Daemon,
   FIXTURES,
   isAlive,
   leftoverGroups,
@@ -115,10 +116,7 @@ health = "/health"
 app = ["alice"]
 `,
   });
-  const row = await waitFor(async () => {
-    const r = await ten.instance("app:alice");
-    return r?.status === "running" ? r : undefined;
-  });
+  const row = await ten.running("app:alice");
   Deno.kill(row.pid!, "SIGKILL");
   // With a 60 s health interval, only exit detection can bring it back this fast.
   const back = await waitFor(async () => {
@@ -184,10 +182,7 @@ app = ["alice"]
   const res = await ten.ten(["restart", "app:alice"]);
   equal(res.code, 0, res.stderr);
   equal(res.stdout.trim(), "Restarted app:alice");
-  const row = await waitFor(async () => {
-    const r = await ten.instance("app:alice");
-    return r?.status === "running" ? r : undefined;
-  });
+  const row = await ten.running("app:alice");
   equal(row.health, "healthy");
   equal(row.reason, null);
 });
@@ -276,10 +271,7 @@ command = "${PYTHON} ${FIXTURES}/no_health.py"
 plain = ["a"]
 `,
   });
-  const row = await waitFor(async () => {
-    const r = await ten.instance("plain:a");
-    return r?.status === "running" ? r : undefined;
-  });
+  const row = await ten.running("plain:a");
   equal(row.health, "healthy");
   // Several health intervals later: same process, no restarts.
   await new Promise((r) => setTimeout(r, 3_500));
@@ -303,10 +295,7 @@ env = { DATA_DIR = "{data_dir}/{name}/{id}" }
 app = ["a"]
 `,
   });
-  const row = await waitFor(async () => {
-    const r = await ten.instance("app:a");
-    return r?.status === "running" ? r : undefined;
-  });
+  const row = await ten.running("app:a");
   await Deno.writeTextFile(`${ten.dataDir}/app/a/make-unhealthy`, "");
   await waitFor(async () => {
     const r = await ten.instance("app:a");
@@ -384,14 +373,8 @@ stubborn = ["a"]
 family = ["a"]
 `,
   });
-  const stubborn = await waitFor(async () => {
-    const r = await ten.instance("stubborn:a");
-    return r?.status === "running" ? r : undefined;
-  });
-  const family = await waitFor(async () => {
-    const r = await ten.instance("family:a");
-    return r?.status === "running" ? r : undefined;
-  });
+  const stubborn = await ten.running("stubborn:a");
+  const family = await ten.running("family:a");
   const grandchild = Number(await Deno.readTextFile(`${ten.dataDir}/family/a/child.pid`));
   ok(await isAlive(grandchild));
   const started = Date.now();
@@ -404,23 +387,25 @@ family = ["a"]
   ok(!await isAlive(grandchild), "the grandchild died with its group");
 });
 
-Deno.test("a stop signal delivered twice at once is one graceful stop", async () => {
-  await using tmp = await tempDir();
-  await using ten = await startDaemon({
-    dir: tmp.path,
+/** A daemon running `stubborn:a`, an app that ignores SIGTERM, with `graceSecs` to stop. */
+function startStubborn(dir: string, graceSecs: number): Promise<Daemon> {
+  return startDaemon({
+    dir,
     config: `${settingsBlock()}
 [service.stubborn]
 command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
-stop_grace_period = 2
+stop_grace_period = ${graceSecs}
 
 [instances]
 stubborn = ["a"]
 `,
   });
-  const stubborn = await waitFor(async () => {
-    const r = await ten.instance("stubborn:a");
-    return r?.status === "running" ? r : undefined;
-  });
+}
+
+Deno.test("a stop signal delivered twice at once is one graceful stop", async () => {
+  await using tmp = await tempDir();
+  await using ten = await startStubborn(tmp.path, 2);
+  const stubborn = await ten.running("stubborn:a");
   const started = Date.now();
   // What `make` or a process manager does when the whole group gets SIGTERM and it forwards it.
   ten.signal("SIGTERM");
@@ -434,21 +419,8 @@ stubborn = ["a"]
 
 Deno.test("a second Ctrl-C later exits at once and takes the instances along", async () => {
   await using tmp = await tempDir();
-  await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.stubborn]
-command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
-stop_grace_period = 20
-
-[instances]
-stubborn = ["a"]
-`,
-  });
-  const stubborn = await waitFor(async () => {
-    const r = await ten.instance("stubborn:a");
-    return r?.status === "running" ? r : undefined;
-  });
+  await using ten = await startStubborn(tmp.path, 20);
+  const stubborn = await ten.running("stubborn:a");
   ten.signal("SIGINT");
   await new Promise((resolve) => setTimeout(resolve, 1_300));
   const started = Date.now();

@@ -235,6 +235,14 @@ export class Daemon implements AsyncDisposable {
     return (await this.instances()).find((r) => r.id === key);
   }
 
+  /** Waits until instance `key` is running; returns its row. */
+  running(key: string): Promise<InstanceRow> {
+    return waitFor(async () => {
+      const r = await this.instance(key);
+      return r?.status === "running" ? r : undefined;
+    });
+  }
+
   /**
    * A proxied request with the given Host (through a raw client: `fetch()` ignores a Host
    * header). Records the pid an app reports, so its group is checked at dispose.
