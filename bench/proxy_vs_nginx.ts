@@ -33,7 +33,7 @@
  * @module
  */
 import { startFrontServer } from "../src/proxy/front_server.ts";
-import type { Target, TargetResolver } from "../src/supervisor/supervisor.ts";
+import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import {
   APPS,
   benchEnv,

@@ -306,15 +306,15 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "src/supervisor/" },
     { to: "src/core/" },
     { to: "src/config/" },
+    // The proxy owns the `Target`/`TargetResolver` interface it consumes; the supervisor
+    // satisfies it, so it takes those types (never values) from proxy/target.ts.
+    { to: "src/proxy/target.ts", isTypesOnly: true },
     // Deviation: the supervisor logs lifecycle events itself through @logtape/logtape.
     LOGTAPE,
   ],
   "proxy/": [
     { to: "src/proxy/" },
     { to: "src/core/" },
-    // Deviation: the `TargetResolver` and `Target` types live in supervisor/supervisor.ts
-    // (there is no separate types file), so proxy/ imports their types from there.
-    { to: "src/supervisor/supervisor.ts", isTypesOnly: true },
     // The table's "metrics/ types": the proxy takes the registry type and is handed the object.
     { to: "src/metrics/registry.ts", isTypesOnly: true },
     // Deviation: the proxy logs upstream failures through @logtape/logtape.
@@ -591,7 +591,10 @@ Deno.test("architecture rules reject edges the table forbids", async (t) => {
     ["src/supervisor/supervisor.ts", value("./keyed_lock.ts"), true],
     ["src/supervisor/supervisor.ts", value("../runtime/process_group.ts"), false],
     ["src/supervisor/supervisor.ts", value("../store/state_store.ts"), false],
-    ["src/proxy/p.ts", type("../supervisor/supervisor.ts"), true],
+    ["src/proxy/p.ts", type("../supervisor/supervisor.ts"), false],
+    ["src/supervisor/supervisor.ts", type("../proxy/target.ts"), true],
+    ["src/supervisor/supervisor.ts", value("../proxy/target.ts"), false],
+    ["src/supervisor/supervisor.ts", type("../proxy/front_server.ts"), false],
     ["src/proxy/p.ts", value("../supervisor/supervisor.ts"), false],
     ["src/proxy/p.ts", type("../supervisor/ports.ts"), false],
     ["src/proxy/p.ts", value("../metrics/registry.ts"), false],

@@ -14,7 +14,7 @@ import {
   type FrontServerOptions,
   startFrontServer,
 } from "../src/proxy/front_server.ts";
-import type { Target, TargetResolver } from "../src/supervisor/supervisor.ts";
+import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import { FIXTURES, PYTHON } from "./helpers/daemon.ts";
 
 const decoder = new TextDecoder();

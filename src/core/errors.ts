@@ -110,3 +110,17 @@ export class DeployError extends TenementError {
     this.details = details;
   }
 }
+
+/**
+ * The message of anything thrown: `err.message` for errors, the value as text otherwise.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(messageOf(new Error("boom")), "boom");
+ * equal(messageOf("plain"), "plain");
+ * ```
+ */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

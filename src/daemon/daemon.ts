@@ -20,7 +20,8 @@ import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StateStore } from "../store/state_store.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
-import { Supervisor, type Target, type TargetResolver } from "../supervisor/supervisor.ts";
+import { Supervisor } from "../supervisor/supervisor.ts";
+import type { Target, TargetResolver } from "../proxy/target.ts";
 import { delay } from "../supervisor/delay.ts";
 import { createApiDispatch } from "./dispatch.ts";
 

@@ -12,7 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type HostRoute, parseHostRoute } from "../core/host_route.ts";
 import { readStickyId } from "../core/sticky.ts";
-import type { Target, TargetResolver } from "../supervisor/supervisor.ts";
+import type { Target, TargetResolver } from "./target.ts";
 import { type BodySource, pumpRequestBody, PumpResult } from "./body_pump.ts";
 import { BufferedSocket } from "./buffered_socket.ts";
 import {

@@ -21,7 +21,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Target, TargetResolver } from "../supervisor/supervisor.ts";
+import type { Target, TargetResolver } from "./target.ts";
 import {
   ClientConnection,
   type FrontContext,

@@ -5,7 +5,8 @@
  */
 import type { Health, InstanceStatus } from "../core/lifecycle.ts";
 import type { InstanceKey } from "../core/instance_key.ts";
-import type { ProcessHandle, StoredInstance, Target } from "./ports.ts";
+import type { ProcessHandle, StoredInstance } from "./ports.ts";
+import type { Target } from "../proxy/target.ts";
 
 /** A read-only view of an instance for the API, the CLI and the proxy. */
 export interface InstanceSnapshot {

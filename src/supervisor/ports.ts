@@ -131,29 +131,3 @@ export interface OrphanReaper {
   /** An id for the current boot, stored with each process so stale records are recognised. */
   bootId(): string | undefined;
 }
-
-/** Where the proxy sends a request. */
-export interface Target {
-  readonly service: string;
-  readonly id: string;
-  readonly port: number;
-  readonly socketPath: string | undefined;
-  readonly requestTimeoutMs: number;
-  /** A Set-Cookie value to add to the response (sticky canary routing), if any. */
-  readonly setCookie?: string;
-}
-
-/** What the proxy needs from the supervisor. */
-export interface TargetResolver {
-  /** Target of `{id}.{service}`; wakes (or creates) the instance and waits until it is ready. */
-  resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target>;
-  /**
-   * Target for `{service}`, chosen by weight among healthy instances; wakes one if none is up.
-   * `stickyId` is the instance the client's sticky cookie names, kept while it can take traffic.
-   */
-  resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target>;
-  /** Marks a request in flight; call the returned function when its response is done. */
-  beginRequest(target: Target): () => void;
-  /** The target's process refused a connection: wait for its restart if it died. */
-  waitForRestart(target: Target, signal: AbortSignal): Promise<Target | undefined>;
-}

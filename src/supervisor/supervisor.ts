@@ -10,6 +10,7 @@ import {
   ConflictError,
   DeployError,
   ForbiddenError,
+  messageOf,
   NotFoundError,
   SpawnError,
   TenementError,
@@ -40,16 +41,13 @@ import type {
   StateRepo,
   StoredInstance,
   SupervisorMetrics,
-  Target,
-  TargetResolver,
   WeightChange,
 } from "./ports.ts";
+import type { Target, TargetResolver } from "../proxy/target.ts";
 import { waitUntilReady } from "./readiness.ts";
 import { Semaphore } from "./semaphore.ts";
 import { SingleFlight } from "./single_flight.ts";
 import { TaskGroup } from "./task_group.ts";
-
-export type { Target, TargetResolver } from "./ports.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
 
@@ -1108,8 +1106,4 @@ function retryAfter(e: InstanceEntry, nowMs: number): number {
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
