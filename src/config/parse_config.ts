@@ -30,6 +30,7 @@ import {
   tildeProblem,
   wholeNumber,
 } from "./config_fields.ts";
+import { findInertKeys } from "./inert_keys.ts";
 import { formatKeyPath, indexKeyPositions, type KeySegment } from "./key_positions.ts";
 import {
   type Config,
@@ -104,7 +105,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     );
     throw new ConfigErrors(sorted);
   }
-  return { path, dir, settings, services, instances, routing };
+  const warnings = findInertKeys(rest, ctx);
+  return { path, dir, settings, services, instances, routing, warnings };
 }
 
 /**

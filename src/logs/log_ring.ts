@@ -3,6 +3,7 @@
  * cannot evict the others, plus live subscribers for `ten logs -f`.
  * @module
  */
+import { formatInstanceKey } from "../core/instance_key.ts";
 
 /** One captured line, in the API's key order. */
 export interface LogEntry {
@@ -61,7 +62,7 @@ export class LogRing {
       instance_id: id,
       message: line,
     };
-    const key = `${service}:${id}`;
+    const key = formatInstanceKey({ service, id });
     let ring = this.#rings.get(key);
     if (!ring) {
       ring = [];

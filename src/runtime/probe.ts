@@ -3,6 +3,7 @@
  * passes; a body that merely contains "200" does not).
  * @module
  */
+import { messageOf } from "../core/errors.ts";
 
 /** A probe's outcome, as the supervisor's ProbeResult. */
 export interface ProbeOutcome {
@@ -96,5 +97,5 @@ function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
     return `timed out after ${timeoutMs} ms`;
   }
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }

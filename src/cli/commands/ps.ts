@@ -12,9 +12,9 @@ import { clientFor } from "./client_verbs.ts";
 /** `ten ps [--all] [--json]`. */
 export async function psVerb(
   options: { all?: boolean; json?: boolean },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
-  const client = await clientFor(g);
+  const client = await clientFor(globals);
   const rows = await client.listInstances(options.all === true);
   if (options.json) {
     out.json(rows);
