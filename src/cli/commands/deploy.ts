@@ -118,7 +118,7 @@ export async function rollbackVerb(service: string, globals: GlobalOptions): Pro
   assertValidName(service, "service");
   const res = await (await clientFor(globals)).rollback(service);
   out.line(`Rolled back ${res.process}`);
-  for (const w of res.weights) out.line(`  ${w.instance} weight = ${w.weight}`);
+  for (const entry of res.weights) out.line(`  ${entry.instance} weight = ${entry.weight}`);
   return 0;
 }
 
@@ -139,13 +139,13 @@ export async function historyVerb(
     out.line("No history yet");
     return 0;
   }
-  for (const r of rows) {
-    const time = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
-    const details = r.details === "" ? "" : ` (${r.details})`;
+  for (const entry of rows) {
+    const time = new Date(entry.time).toISOString().replace("T", " ").slice(0, 19);
+    const details = entry.details === "" ? "" : ` (${entry.details})`;
     out.line(
-      `${time}  ${r.actor.padEnd(14)} ${r.action.padEnd(8)} ${
-        r.target.padEnd(24)
-      } ${r.outcome}${details}`,
+      `${time}  ${entry.actor.padEnd(14)} ${entry.action.padEnd(8)} ${
+        entry.target.padEnd(24)
+      } ${entry.outcome}${details}`,
     );
   }
   return 0;
