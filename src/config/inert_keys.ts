@@ -13,6 +13,8 @@ import {
 } from "./key_positions.ts";
 import type { ConfigWarning } from "./schema.ts";
 
+const ISOLATION_NOT_RUN =
+  'only isolation = "process" runs, so instances of this service will fail to start';
 const ONLY_PROCESS =
   'used only by isolation modes this version does not run (it runs isolation = "process" only)';
 
@@ -66,9 +68,14 @@ export function findInertKeys(
     });
   };
   for (const [name, service] of entriesOf(root["service"])) {
-    for (const key of Object.keys(tableOf(service))) {
+    const table = tableOf(service);
+    for (const key of Object.keys(table)) {
       const why = INERT_SERVICE_KEYS[key];
       if (why !== undefined) warn(["service", name, key], why);
+    }
+    const isolation = table["isolation"];
+    if (typeof isolation === "string" && isolation !== "process") {
+      warn(["service", name, "isolation"], `not implemented yet: ${ISOLATION_NOT_RUN}`);
     }
   }
   for (const key of Object.keys(tableOf(tableOf(root["settings"])["tls"]))) {

@@ -17,6 +17,7 @@ storage_persist = true
 
 [service.box]
 command = "./box"
+isolation = "sandbox"
 image = "alpine"
 
 [routing]
@@ -30,8 +31,9 @@ Deno.test("parseConfig warns about every accepted key that does nothing yet, wit
     ["service.app.memory_limit_mb", 10, 1],
     ["service.app.cpu_shares", 11, 1],
     ["service.app.storage_quota_mb", 12, 1],
-    ["service.box.image", 17, 1],
-    ["routing.default", 20, 1],
+    ["service.box.isolation", 17, 1],
+    ["service.box.image", 18, 1],
+    ["routing.default", 21, 1],
   ]);
   deepEqual(
     config.warnings?.[1]?.message,

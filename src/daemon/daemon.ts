@@ -56,7 +56,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   if (!await lock.tryLock(true)) {
     throw new TenementError(`Another ten serve is already using the data dir ${dataDir}`);
   }
-  const store = stack.use(await StateStore.open(`${config.settings.dataDir}/tenement.kv`));
+  const store = stack.use(await StateStore.open(`${dataDir}/tenement.kv`));
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
   // Request metrics per target: the supervisor hands out one target object per instance run.
