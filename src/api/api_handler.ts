@@ -17,7 +17,8 @@ import { errorResponse, HttpError } from "./http_error.ts";
 import { Router } from "./router.ts";
 import type { AuditSink } from "./audit.ts";
 import { addDeployRoutes } from "./routes/deploy.ts";
-import { addInstanceRoutes, withStorage } from "./routes/instances.ts";
+import { withStorage } from "./measured_view.ts";
+import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 

@@ -6,6 +6,7 @@ import { messageOf } from "../../core/errors.ts";
 import { formatInstanceKey, type InstanceRef, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
 import type { InstanceControl, InstanceView, StorageUsage } from "../api_ports.ts";
+import { type MeasuredView, withStorage } from "../measured_view.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
 import { audited, type AuditSink } from "../audit.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
@@ -30,37 +31,6 @@ export interface InstanceRouteDeps {
 /** Context of an authenticated request. */
 export interface AuthedContext {
   readonly identity: Identity;
-}
-
-/** An instance with the disk use of its data dir. */
-export interface MeasuredView extends InstanceView {
-  readonly storageUsedBytes: number;
-  readonly storageQuotaBytes: number | null;
-}
-
-/** How many data dirs are measured at once. */
-const MEASURE_CONCURRENCY = 4;
-
-/** Adds the disk use of each instance's data dir, measuring a few at a time. */
-export async function withStorage(
-  views: readonly InstanceView[],
-  storage: StorageUsage,
-): Promise<MeasuredView[]> {
-  const measured: MeasuredView[] = new Array(views.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < views.length) {
-      const index = next++;
-      const view = views[index]!;
-      measured[index] = {
-        ...view,
-        storageUsedBytes: await storage.usedBytes(view),
-        storageQuotaBytes: storage.quotaBytes(view.service),
-      };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(MEASURE_CONCURRENCY, views.length) }, worker));
-  return measured;
 }
 
 /** The API's view of an instance. */

@@ -8,7 +8,7 @@ import { renderPrometheus } from "../../metrics/prometheus_text.ts";
 import { INSTANCE_STATUSES } from "../../core/lifecycle.ts";
 import type { InstanceControl } from "../api_ports.ts";
 import { jsonResponse } from "../http_error.ts";
-import type { MeasuredView } from "./instances.ts";
+import type { MeasuredView } from "../measured_view.ts";
 
 /** `GET /health`. */
 export function healthResponse(): Response {
