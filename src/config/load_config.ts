@@ -4,7 +4,8 @@
  * @module
  */
 import { messageOf, NotFoundError, TenementError } from "../core/errors.ts";
-import { parentDir, parseConfig, resolvePath } from "./parse_config.ts";
+import { parentDir, resolvePath } from "./config_paths.ts";
+import { parseConfig } from "./parse_config.ts";
 import type { Config } from "./schema.ts";
 
 /** The file name searched for in the cwd and its parents. */
