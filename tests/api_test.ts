@@ -598,3 +598,29 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
     jsonError(await withToken(d, forged, "GET", "/api/instances"), 401, "forged tenant token");
   });
 });
+
+Deno.test("storage_used_bytes is the size of the instance's data dir; storage_quota_bytes its quota", async () => {
+  await using tmp = await tempDir();
+  const config = settingsBlock() + `
+[service.notes]
+command = "${PYTHON} ${FIXTURES}/ok_server.py"
+health = "/health"
+env = { DATA_DIR = "{data_dir}/{name}/{id}" }
+storage_quota_mb = 2
+`;
+  await using d = await startDaemon({ dir: tmp.path, config });
+  const spawned = await d.api("POST", "/api/instances/spawn", { process: "notes", id: "alice" });
+  equal(spawned.status, 200, spawned.body);
+  d.groups.add(JSON.parse(spawned.body).pid);
+  const before = await d.api("GET", "/api/instances/notes:alice");
+  const beforeBytes = JSON.parse(before.body).storage_used_bytes as number;
+  await Deno.writeFile(`${d.dataDir}/notes/alice/blob`, new Uint8Array(300_000));
+  // Measurements are reused for a few seconds.
+  await new Promise((resolve) => setTimeout(resolve, 5_100));
+  const res = await d.api("GET", "/api/instances?all=true");
+  equal(res.status, 200, res.body);
+  const row = (JSON.parse(res.body) as Array<Record<string, unknown>>)
+    .find((r) => r["id"] === "notes:alice");
+  equal(row?.["storage_used_bytes"], beforeBytes + 300_000, res.body);
+  equal(row?.["storage_quota_bytes"], 2 * 1024 * 1024, res.body);
+});

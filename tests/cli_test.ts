@@ -843,3 +843,90 @@ Deno.test("ten serve stops every instance on SIGTERM and exits 0", async () => {
     equal(await isAlive(pid), false, `pid ${pid} still running after SIGTERM`);
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Options and keys that are accepted but not implemented yet
+
+Deno.test("ten serve --tls, --email and --staging exit 1 with an error naming the flag", async (t) => {
+  await using tmp = await tempDir();
+  const cfg = `${tmp.path}/tenement.toml`;
+  await Deno.writeTextFile(cfg, settingsBlock() + okService("notes"));
+  const cases: [args: string[], named: string][] = [
+    [["--tls"], "--tls is"],
+    [["--email", "ops@example.com"], "--email is"],
+    [["--staging"], "--staging is"],
+    [["--tls", "--email", "ops@example.com", "--staging"], "--tls, --email, --staging are"],
+  ];
+  for (const [flags, named] of cases) {
+    await t.step(flags.join(" "), async () => {
+      const res = await runServeExpectingExit(
+        ["serve", "--port", "0", "--bind", "127.0.0.1", "--config", cfg, ...flags],
+        tmp.path,
+      );
+      equal(res.timedOut, false, "ten serve kept running");
+      failedWith(res, 1, flags.join(" "));
+      equal(
+        linesOf(res.stderr)[0],
+        `Error: ${named} not implemented yet: this version of tenement serves plain HTTP only; put Caddy or nginx in front of it for HTTPS (see README)`,
+      );
+      const hasDataDir = await Deno.stat(`${tmp.path}/data`).then(() => true, () => false);
+      equal(hasDataDir, false, "ten serve created its data dir");
+    });
+  }
+});
+
+Deno.test("ten serve with settings.tls.enabled = true exits 1 naming the key", async () => {
+  await using tmp = await tempDir();
+  const cfg = `${tmp.path}/tenement.toml`;
+  await Deno.writeTextFile(
+    cfg,
+    settingsBlock() + '\n[settings.tls]\nenabled = true\nacme_email = "ops@example.com"\n' +
+      okService("notes"),
+  );
+  const res = await runServeExpectingExit(
+    ["serve", "--port", "0", "--bind", "127.0.0.1", "--config", cfg],
+    tmp.path,
+  );
+  equal(res.timedOut, false, "ten serve kept running");
+  failedWith(res, 1, "serve with TLS enabled");
+  ok(
+    res.stderr.includes(`Error: "settings.tls.enabled = true" in ${cfg} is not implemented yet`),
+    res.stderr,
+  );
+});
+
+Deno.test("config keys that do nothing yet: ten config and ten serve warn with file:line, and still run", async (t) => {
+  await using tmp = await tempDir();
+  const extra = "memory_limit_mb = 256\ncpu_shares = 512\nstorage_quota_mb = 100";
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() + okService("notes", extra),
+  });
+  const text = await Deno.readTextFile(d.configPath);
+  const lineOf = (key: string): number =>
+    text.split("\n").findIndex((line) => line.startsWith(`${key} =`)) + 1;
+  const shownPath = d.configPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const warningOf = (key: string): RegExp =>
+    new RegExp(
+      `${shownPath}:${lineOf(key)}:1: "service\\.notes\\.${key}" is set but not enforced yet`,
+    );
+
+  await t.step("ten serve logs one warning per key at start-up and serves", async () => {
+    for (const key of ["memory_limit_mb", "cpu_shares", "storage_quota_mb"]) {
+      ok(warningOf(key).test(d.stderr), `no warning for ${key} in:\n${d.stderr}`);
+    }
+    await apiSpawn(d, "notes", "alice");
+  });
+
+  await t.step("ten config prints them on stderr and exits 0", async () => {
+    const res = succeeded(
+      await runTen(["config", "--config", d.configPath], { cwd: d.dir }),
+      "config",
+    );
+    const warnings = linesOf(res.stderr).filter((line) => line.startsWith("Warning: "));
+    equal(warnings.length, 3, res.stderr);
+    for (const key of ["memory_limit_mb", "cpu_shares", "storage_quota_mb"]) {
+      ok(warnings.some((line) => warningOf(key).test(line)), `no ${key} in:\n${res.stderr}`);
+    }
+  });
+});

@@ -1,26 +1,37 @@
 /**
  * The management API: public routes, then bearer auth, then the route table. Every error is
- * rendered by `http_error.ts`.
+ * rendered by `http_error.ts`. Built from the narrow interfaces of `api_ports.ts`, so it runs
+ * with fakes as well as with the supervisor, the state store and the log ring.
  * @module
  */
-import type { LogRing } from "../logs/log_ring.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-import type { StateStore } from "../store/state_store.ts";
-import type { Supervisor } from "../supervisor/supervisor.ts";
+import type {
+  AuditLog,
+  InstanceControl,
+  LogSource,
+  StorageUsage,
+  TokenLookup,
+} from "./api_ports.ts";
 import { Authenticator, canAccess, type Identity } from "./auth.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import { Router } from "./router.ts";
 import type { AuditSink } from "./audit.ts";
 import { addDeployRoutes } from "./routes/deploy.ts";
+import { withStorage } from "./measured_view.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 
 /** What the API is built from. */
 export interface ApiDeps {
-  readonly supervisor: Supervisor;
-  readonly store: StateStore;
-  readonly logs: LogRing;
+  /** Instance commands and queries (the supervisor). */
+  readonly instances: InstanceControl;
+  /** Token hashes (the state store). */
+  readonly tokens: TokenLookup;
+  /** The audit trail (the state store). */
+  readonly audit: AuditLog;
+  readonly logs: LogSource;
+  readonly storage: StorageUsage;
   readonly metrics: MetricsRegistry;
   readonly now: () => number;
 }
@@ -30,28 +41,34 @@ export interface ApiContext {
   readonly identity: Identity;
 }
 
-/** A handler for requests to tenement's own host. */
+/**
+ * A handler for requests to tenement's own host; `clientIp` keys the failed-authentication limit.
+ */
 export type ApiHandler = (req: Request, clientIp: string) => Promise<Response>;
 
 /** Builds the API handler. */
 export function createApiHandler(deps: ApiDeps): ApiHandler {
-  const auth = new Authenticator(deps.store);
+  const auth = new Authenticator(deps.tokens, deps.now);
   const router = new Router<ApiContext>();
-  const audit: AuditSink = (entry) => deps.store.appendAudit(entry);
-  addInstanceRoutes(router, { ...deps, audit });
+  const record: AuditSink = (entry) => deps.audit.appendAudit(entry);
+  addInstanceRoutes(router, { ...deps, record });
   addLogRoutes(router, deps.logs);
-  addDeployRoutes(router, { ...deps, audit });
-  router.add("GET", "/api/telemetry", (_req, ctx) => {
-    const visible = deps.supervisor.list({ all: true })
-      .filter((s) => canAccess(ctx.identity, s.service, s.id));
-    return Promise.resolve(telemetryResponse(deps.metrics, visible, deps.now()));
+  addDeployRoutes(router, { ...deps, record });
+  router.add("GET", "/api/telemetry", async (_req, ctx) => {
+    const visible = deps.instances.list({ all: true })
+      .filter((view) => canAccess(ctx.identity, view.service, view.id));
+    return telemetryResponse(
+      deps.metrics,
+      await withStorage(visible, deps.storage),
+      deps.now(),
+    );
   });
   return async (req, clientIp) => {
     try {
       const url = new URL(req.url);
       if (req.method === "GET" || req.method === "HEAD") {
         if (url.pathname === "/health") return healthResponse();
-        if (url.pathname === "/metrics") return metricsResponse(deps.metrics, deps.supervisor);
+        if (url.pathname === "/metrics") return metricsResponse(deps.metrics, deps.instances);
         if (url.pathname === "/") return landingPage();
       }
       const identity = await auth.authenticate(req, clientIp);

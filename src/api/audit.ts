@@ -2,14 +2,15 @@
  * The audit trail of management actions: who did what to which instance, and how it ended.
  * @module
  */
-import type { AuditValue } from "../store/state_store.ts";
+import { messageOf } from "../core/errors.ts";
+import type { AuditRecord } from "./api_ports.ts";
 import type { Identity } from "./auth.ts";
 
 /** Where audit entries go. */
-export type AuditSink = (entry: Omit<AuditValue, "v">) => Promise<void>;
+export type AuditSink = (entry: AuditRecord) => Promise<void>;
 
 /** Describes the caller for the audit trail; never includes any part of a token. */
-export function actorOf(identity: Identity): string {
+function actorOf(identity: Identity): string {
   return identity.kind === "admin" ? "admin" : `tenant:${identity.tenant}`;
 }
 
@@ -31,7 +32,7 @@ export async function audited<T>(
     await sink({ ...base, outcome: "ok", details: what.details ?? "" });
     return result;
   } catch (err: unknown) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = messageOf(err);
     await sink({
       ...base,
       outcome: "error",

@@ -4,8 +4,9 @@
  * the admin).
  * @module
  */
-import type { StateStore } from "../store/state_store.ts";
+import { formatInstanceKey } from "../core/instance_key.ts";
 import { hashToken, isSameHash, tokenIdOf } from "../store/tokens.ts";
+import type { TokenLookup } from "./api_ports.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Who is calling. */
@@ -22,19 +23,24 @@ const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 60_000;
 const CHALLENGE = { "www-authenticate": 'Bearer realm="tenement"' };
 
-/** Checks bearer tokens against the store. */
+/** Checks bearer tokens against the stored hashes. */
 export class Authenticator {
-  readonly #store: StateStore;
+  readonly #tokens: TokenLookup;
+  readonly #now: () => number;
+  /** Failure times by client address, for the failure limit. */
   readonly #failures = new Map<string, number[]>();
 
-  constructor(store: StateStore) {
-    this.#store = store;
+  constructor(tokens: TokenLookup, now: () => number) {
+    this.#tokens = tokens;
+    this.#now = now;
   }
 
   /** The caller's identity; throws 401 (or 429 after repeated failures from `clientIp`). */
   async authenticate(req: Request, clientIp: string): Promise<Identity> {
-    const now = Date.now();
-    const recent = (this.#failures.get(clientIp) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    const now = this.#now();
+    const recent = (this.#failures.get(clientIp) ?? []).filter((atMs) =>
+      now - atMs < FAILURE_WINDOW_MS
+    );
     if (recent.length >= MAX_FAILURES) {
       throw new HttpError(429, "Too many failed authentication attempts, retry later", {
         headers: { "retry-after": "60" },
@@ -64,10 +70,10 @@ export class Authenticator {
 
   async #check(token: string): Promise<Identity | undefined> {
     const hash = await hashToken(token);
-    const admin = await this.#store.getAdminToken();
+    const admin = await this.#tokens.getAdminToken();
     if (admin && isSameHash(admin.sha256, hash)) return { kind: "admin" };
     if (token.length < 8) return undefined;
-    const tenant = await this.#store.getToken(tokenIdOf(token));
+    const tenant = await this.#tokens.getToken(tokenIdOf(token));
     if (tenant?.tenant !== undefined && isSameHash(tenant.sha256, hash)) {
       return { kind: "tenant", tenant: tenant.tenant, tokenId: tenant.tokenId };
     }
@@ -78,7 +84,7 @@ export class Authenticator {
 /** True when `identity` may act on instance `service:id`. */
 export function canAccess(identity: Identity, service: string, id: string): boolean {
   if (identity.kind === "admin") return true;
-  return identity.tenant === id || identity.tenant === `${service}:${id}`;
+  return identity.tenant === id || identity.tenant === formatInstanceKey({ service, id });
 }
 
 /** Throws 403 unless `identity` may act on `service:id`. */

@@ -9,6 +9,7 @@ import {
   DeployError,
   ForbiddenError,
   InvalidInputError,
+  messageOf,
   NotFoundError,
   SpawnError,
   TenementError,
@@ -37,7 +38,7 @@ export class HttpError extends TenementError {
 }
 
 /** Status for an error. */
-export function statusOf(err: unknown): number {
+function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
   if (err instanceof InvalidInputError) return 400;
   if (err instanceof NotFoundError) return 404;
@@ -52,7 +53,7 @@ export function statusOf(err: unknown): number {
 export function errorResponse(err: unknown): Response {
   const status = statusOf(err);
   const body: { error: string; field?: string; details?: readonly string[] } = {
-    error: status === 500 ? "Internal server error" : (err as Error).message,
+    error: status === 500 ? "Internal server error" : messageOf(err),
   };
   if (err instanceof HttpError && err.field !== undefined) body.field = err.field;
   if (err instanceof InvalidInputError && err.field !== undefined) body.field = err.field;

@@ -2,10 +2,11 @@
  * Reads and checks JSON request bodies: a typed value or a 400/413/415 that names the field.
  * @module
  */
+import { messageOf } from "../core/errors.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Largest accepted API body. */
-export const MAX_JSON_BYTES = 2 * 1024 * 1024;
+const MAX_JSON_BYTES = 2 * 1024 * 1024;
 
 /** Parses the body as a JSON object; rejects other content types, bad JSON and non-objects. */
 export async function readJsonObject(req: Request): Promise<Record<string, unknown>> {
@@ -19,7 +20,7 @@ export async function readJsonObject(req: Request): Promise<Record<string, unkno
   try {
     value = JSON.parse(text);
   } catch (err: unknown) {
-    throw new HttpError(400, `Invalid JSON body: ${(err as Error).message}`);
+    throw new HttpError(400, `Invalid JSON body: ${messageOf(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpError(400, "Invalid JSON body: expected an object");
@@ -33,16 +34,6 @@ export function stringField(body: Record<string, unknown>, field: string): strin
   if (value === undefined) throw new HttpError(400, `Missing field "${field}"`, { field });
   if (typeof value !== "string") {
     throw new HttpError(400, `Field "${field}" must be a string`, { field });
-  }
-  return value;
-}
-
-/** A required number field. */
-export function numberField(body: Record<string, unknown>, field: string): number {
-  const value = body[field];
-  if (value === undefined) throw new HttpError(400, `Missing field "${field}"`, { field });
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new HttpError(400, `Field "${field}" must be a number`, { field });
   }
   return value;
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { TenementError } from "../core/errors.ts";
-import type { InstanceRef } from "../core/instance_key.ts";
+import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import type {
   DeployResponse,
   ErrorBody,
@@ -13,7 +13,9 @@ import type {
   LogEntryJson,
   RollbackResponse,
   RouteResponse,
+  SpawnRequest,
   SpawnResponse,
+  WeightRequest,
   WeightResponse,
 } from "../api/wire.ts";
 
@@ -34,7 +36,8 @@ export class ApiClient {
 
   /** `POST /api/instances/spawn`. */
   spawn(ref: InstanceRef): Promise<SpawnResponse> {
-    return this.#request("POST", "/api/instances/spawn", { process: ref.service, id: ref.id });
+    const body: SpawnRequest = { process: ref.service, id: ref.id };
+    return this.#request("POST", "/api/instances/spawn", body);
   }
 
   /** `DELETE /api/instances/:id`. */
@@ -54,7 +57,8 @@ export class ApiClient {
 
   /** `PUT /api/instances/:id/weight`. */
   setWeight(ref: InstanceRef, weight: number): Promise<WeightResponse> {
-    return this.#request("PUT", `/api/instances/${key(ref)}/weight`, { weight });
+    const body: WeightRequest = { weight };
+    return this.#request("PUT", `/api/instances/${key(ref)}/weight`, body);
   }
 
   /** `GET /api/instances/:id`, or undefined when unknown. */
@@ -132,8 +136,9 @@ export class ApiClient {
   }
 }
 
+/** `service:id`, escaped for a path segment. */
 function key(ref: InstanceRef): string {
-  return encodeURIComponent(`${ref.service}:${ref.id}`);
+  return encodeURIComponent(formatInstanceKey(ref));
 }
 
 /** An API error, with the server's extra detail lines when it sent some. */

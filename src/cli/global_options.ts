@@ -16,16 +16,16 @@ export interface GlobalOptions {
 }
 
 /** The server URL for client verbs, without a trailing slash. */
-export function serverUrl(g: GlobalOptions): string {
-  const url = g.server ?? Deno.env.get("TENEMENT_SERVER") ?? "http://localhost:8080";
+export function serverUrl(globals: GlobalOptions): string {
+  const url = globals.server ?? Deno.env.get("TENEMENT_SERVER") ?? "http://localhost:8080";
   return url.replace(/\/+$/, "");
 }
 
 /** Loads the config the way every verb does. */
-export function loadConfigFor(g: GlobalOptions): Promise<Config> {
+export function loadConfigFor(globals: GlobalOptions): Promise<Config> {
   return loadConfig({
-    explicit: g.config,
-    dataDir: g.dataDir,
+    explicit: globals.config,
+    dataDir: globals.dataDir,
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
   });
@@ -34,8 +34,8 @@ export function loadConfigFor(g: GlobalOptions): Promise<Config> {
 /**
  * The bearer token: `--token`, then `TENEMENT_TOKEN`, then `{data_dir}/api_token`.
  */
-export async function resolveToken(g: GlobalOptions): Promise<string> {
-  const direct = g.token ?? Deno.env.get("TENEMENT_TOKEN");
+export async function resolveToken(globals: GlobalOptions): Promise<string> {
+  const direct = globals.token ?? Deno.env.get("TENEMENT_TOKEN");
   if (direct !== undefined) {
     const token = direct.trim();
     if (token === "") throw new TenementError("The API token is empty");
@@ -43,7 +43,7 @@ export async function resolveToken(g: GlobalOptions): Promise<string> {
   }
   let config: Config;
   try {
-    config = await loadConfigFor(g);
+    config = await loadConfigFor(globals);
   } catch (cause: unknown) {
     throw new TenementError(
       "Could not load tenement.toml. Are you in a tenement project directory?",

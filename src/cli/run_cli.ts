@@ -4,7 +4,8 @@
  * @module
  */
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
-import { ConfigErrors, InvalidInputError } from "../core/errors.ts";
+import { ConfigErrors, InvalidInputError, messageOf } from "../core/errors.ts";
+import { formatInstanceKey } from "../core/instance_key.ts";
 import { setupLogging } from "../logging.ts";
 import {
   healthVerb,
@@ -39,66 +40,66 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
-      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+      writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
     });
-  const g = (cmd: { optsWithGlobals(): unknown }): GlobalOptions =>
+  const globalsOf = (cmd: { optsWithGlobals(): unknown }): GlobalOptions =>
     cmd.optsWithGlobals() as GlobalOptions;
 
   program.command("serve").description("run the daemon: proxy, API and supervisor")
     .option("-p, --port <port>", "port to listen on", "8080")
     .option("-d, --domain <domain>", "domain whose subdomains route to instances", "localhost")
     .option("--bind <address>", "address to listen on", "0.0.0.0")
-    .option("--tls", "serve HTTPS with ACME certificates")
-    .addOption(new Option("--email <email>", "ACME account email").implies({ tls: true }))
-    .option("--staging", "use the ACME staging directory")
-    .action((opts, cmd) => setCode(serveVerb(opts, g(cmd))));
+    .option("--tls", "serve HTTPS with ACME certificates (not implemented yet)")
+    .option("--email <email>", "ACME account email (not implemented yet)")
+    .option("--staging", "use the ACME staging directory (not implemented yet)")
+    .action((opts, cmd) => setCode(serveVerb(opts, globalsOf(cmd))));
   program.command("spawn").description("start an instance").argument("<service:id>")
     .addOption(new Option("--id <id>", "old docs' form: ten spawn SERVICE --id ID").hideHelp())
-    .action((target, opts, cmd) => setCode(spawnVerb(legacyKey(target, opts.id), g(cmd))));
+    .action((target, opts, cmd) => setCode(spawnVerb(legacyKey(target, opts.id), globalsOf(cmd))));
   program.command("stop").description("stop an instance").argument("<service:id>")
-    .action((target, _opts, cmd) => setCode(stopVerb(target, g(cmd))));
+    .action((target, _opts, cmd) => setCode(stopVerb(target, globalsOf(cmd))));
   program.command("restart").description("restart an instance (clears failed state)")
     .argument("<service:id>")
-    .action((target, _opts, cmd) => setCode(restartVerb(target, g(cmd))));
+    .action((target, _opts, cmd) => setCode(restartVerb(target, globalsOf(cmd))));
   program.command("ps").alias("ls").description("list running instances")
     .option("-a, --all", "include asleep, stopped and failed instances")
     .option("--json", "print JSON")
-    .action((opts, cmd) => setCode(psVerb(opts, g(cmd))));
+    .action((opts, cmd) => setCode(psVerb(opts, globalsOf(cmd))));
   program.command("health").description("check an instance's health now").argument("<service:id>")
     .option("--json", "print JSON")
-    .action((target, opts, cmd) => setCode(healthVerb(target, opts, g(cmd))));
+    .action((target, opts, cmd) => setCode(healthVerb(target, opts, globalsOf(cmd))));
   program.command("weight").description("set an instance's traffic weight (0-100)")
     .argument("<service:id>").argument("<weight>")
-    .action((target, weight, _opts, cmd) => setCode(weightVerb(target, weight, g(cmd))));
+    .action((target, weight, _opts, cmd) => setCode(weightVerb(target, weight, globalsOf(cmd))));
   program.command("deploy").description("start a version and wait until it is healthy")
     .argument("<service:version>")
     .option("-w, --weight <weight>", "traffic weight once healthy (0-100)", "100")
     .option("--timeout <secs>", "how long to wait for the health check", "30")
-    .action((target, opts, cmd) => setCode(deployVerb(target, opts, g(cmd))));
+    .action((target, opts, cmd) => setCode(deployVerb(target, opts, globalsOf(cmd))));
   program.command("route").description("move a service's traffic from one version to another")
     .argument("<service>")
     .requiredOption("--from <version>", "instance that loses the traffic")
     .requiredOption("--to <version>", "instance that gets it (must be healthy)")
     .option("--stop-old", "stop the old instance once its requests have finished")
-    .action((service, opts, cmd) => setCode(routeVerb(service, opts, g(cmd))));
+    .action((service, opts, cmd) => setCode(routeVerb(service, opts, globalsOf(cmd))));
   program.command("rollback").description("restore the routing before the last route change")
     .argument("<service>")
-    .action((service, _opts, cmd) => setCode(rollbackVerb(service, g(cmd))));
+    .action((service, _opts, cmd) => setCode(rollbackVerb(service, globalsOf(cmd))));
   program.command("history").description("show spawn/stop/deploy/route/weight/rollback actions")
     .option("--limit <n>", "newest N entries", "50")
     .option("--json", "print JSON")
-    .action((opts, cmd) => setCode(historyVerb(opts, g(cmd))));
+    .action((opts, cmd) => setCode(historyVerb(opts, globalsOf(cmd))));
   program.command("logs").description("show instance output").argument("[service:id]")
     .option("--level <level>", "stdout or stderr")
     .option("--search <text>", "only lines containing this text (case-insensitive)")
     .option("--limit <n>", "newest N lines", "100")
     .option("-f, --follow", "stream new lines")
     .option("--json", "print JSON")
-    .action((target, opts, cmd) => setCode(logsVerb(target, opts, g(cmd))));
+    .action((target, opts, cmd) => setCode(logsVerb(target, opts, globalsOf(cmd))));
   program.command("config").description("validate and show tenement.toml")
     .option("--json", "print JSON")
-    .action((opts, cmd) => setCode(configVerb(opts, g(cmd))));
+    .action((opts, cmd) => setCode(configVerb(opts, globalsOf(cmd))));
   program.command("init").description("write a starter tenement.toml here")
     .option("--name <name>", "service name (default: directory name)")
     .option("--command <command>", "command that starts the app (default: detected)")
@@ -106,18 +107,20 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
   program.command("token-gen").description("create an API token (admin, or --tenant)")
     .option("--tenant <id>", "make a token limited to this instance id (or service:id)")
     .option("--description <text>", "note stored with a tenant token")
-    .action((opts, cmd) => setCode(tokenGenVerb(opts, g(cmd))));
+    .action((opts, cmd) => setCode(tokenGenVerb(opts, globalsOf(cmd))));
   return program;
 }
 
 /** Accepts the old docs' `SERVICE --id ID` form as `SERVICE:ID`. */
 function legacyKey(target: string, id: string | undefined): string {
-  return id === undefined || target.includes(":") ? target : `${target}:${id}`;
+  return id === undefined || target.includes(":")
+    ? target
+    : formatInstanceKey({ service: target, id });
 }
 
 /** Runs `ten` with `args`; resolves with the exit code. */
 export async function runCli(args: readonly string[]): Promise<number> {
-  const verb = args.find((a) => !a.startsWith("-"));
+  const verb = args.find((arg) => !arg.startsWith("-"));
   await setupLogging(verb === "serve" ? "info" : "warning", {
     TENEMENT_LOG: Deno.env.get("TENEMENT_LOG"),
     RUST_LOG: Deno.env.get("RUST_LOG"),
@@ -127,33 +130,33 @@ export async function runCli(args: readonly string[]): Promise<number> {
   try {
     await program.parseAsync([...args], { from: "user" });
     return await result;
-  } catch (e: unknown) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
-      if (e.code === "commander.help") return 0;
+  } catch (error: unknown) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      if (error.code === "commander.help") return 0;
       return USAGE_EXIT;
     }
-    printError(e);
+    printError(error);
     return 1;
   }
 }
 
-function printError(e: unknown): void {
-  if (e instanceof ConfigErrors) {
-    err.line(`Error: ${e.message}`);
+function printError(error: unknown): void {
+  if (error instanceof ConfigErrors) {
+    err.line(`Error: ${error.message}`);
     return;
   }
-  err.line(`Error: ${e instanceof Error ? e.message : String(e)}`);
-  if (e instanceof ApiError) { for (const line of e.details) err.line(`  ${line}`); }
+  err.line(`Error: ${messageOf(error)}`);
+  if (error instanceof ApiError) { for (const line of error.details) err.line(`  ${line}`); }
   const causes: string[] = [];
-  let cause = e instanceof Error ? e.cause : undefined;
+  let cause = error instanceof Error ? error.cause : undefined;
   while (cause !== undefined && causes.length < 5) {
-    causes.push(cause instanceof Error ? cause.message : String(cause));
+    causes.push(messageOf(cause));
     cause = cause instanceof Error ? cause.cause : undefined;
   }
-  if (causes.length > 0 && !(e instanceof InvalidInputError)) {
+  if (causes.length > 0 && !(error instanceof InvalidInputError)) {
     err.line("");
     err.line("Caused by:");
-    causes.forEach((c, i) => err.line(`    ${i}: ${c}`));
+    causes.forEach((message, index) => err.line(`    ${index}: ${message}`));
   }
 }

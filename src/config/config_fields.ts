@@ -85,15 +85,15 @@ export function isTable(raw: unknown): raw is Table {
   return typeof raw === "object" && raw !== null && !Array.isArray(raw) && !(raw instanceof Date);
 }
 
-export function isStringList(raw: unknown): raw is string[] {
+function isStringList(raw: unknown): raw is string[] {
   return Array.isArray(raw) && raw.every((item) => typeof item === "string");
 }
 
-export function isNumber(raw: unknown): raw is number {
+function isNumber(raw: unknown): raw is number {
   return typeof raw === "number" && Number.isFinite(raw);
 }
 
-export function isWholeNumber(raw: unknown): raw is number {
+function isWholeNumber(raw: unknown): raw is number {
   return Number.isSafeInteger(raw);
 }
 

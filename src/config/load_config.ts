@@ -3,12 +3,13 @@
  * it and parses it with the data dir override applied. Edge: reads the file system.
  * @module
  */
-import { NotFoundError, TenementError } from "../core/errors.ts";
-import { parentDir, parseConfig, resolvePath } from "./parse_config.ts";
+import { messageOf, NotFoundError, TenementError } from "../core/errors.ts";
+import { parentDir, resolvePath } from "./config_paths.ts";
+import { parseConfig } from "./parse_config.ts";
 import type { Config } from "./schema.ts";
 
 /** The file name searched for in the cwd and its parents. */
-export const CONFIG_FILE_NAME = "tenement.toml";
+const CONFIG_FILE_NAME = "tenement.toml";
 
 /** Options for {@link findConfigPath}. */
 export interface FindConfigOptions {
@@ -51,8 +52,9 @@ export async function loadConfig(options: LoadConfigOptions): Promise<Config> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error: unknown) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new TenementError(`Cannot read config file "${path}": ${reason}`, { cause: error });
+    throw new TenementError(`Cannot read config file "${path}": ${messageOf(error)}`, {
+      cause: error,
+    });
   }
   return parseConfig(text, {
     path: shownAs,

@@ -18,7 +18,6 @@ import {
   isTable,
   keysInFileOrder,
   oneOf,
-  PORT,
   readTable,
   report,
   seconds,
@@ -30,6 +29,9 @@ import {
   tildeProblem,
   wholeNumber,
 } from "./config_fields.ts";
+import { parentDir, resolvePath } from "./config_paths.ts";
+import { findInertKeys } from "./inert_keys.ts";
+import { readSettings } from "./read_settings.ts";
 import { formatKeyPath, indexKeyPositions, type KeySegment } from "./key_positions.ts";
 import {
   type Config,
@@ -39,10 +41,6 @@ import {
   type RoutingConfig,
   SERVICE_DEFAULTS,
   type ServiceConfig,
-  type Settings,
-  SETTINGS_DEFAULTS,
-  TLS_DEFAULTS,
-  type TlsSettings,
 } from "./schema.ts";
 
 /** A data dir given outside the file, and where it came from (for messages). */
@@ -104,43 +102,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     );
     throw new ConfigErrors(sorted);
   }
-  return { path, dir, settings, services, instances, routing };
-}
-
-/**
- * Resolves `path` against the absolute directory `base` and normalises `.`, `..` and repeated
- * slashes. An absolute `path` ignores `base`.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * equal(resolvePath("/srv/app", "./data"), "/srv/app/data");
- * equal(resolvePath("/srv/app", "../x//y/."), "/srv/x/y");
- * equal(resolvePath("/srv/app", "/var/lib"), "/var/lib");
- * ```
- */
-export function resolvePath(base: string, path: string): string {
-  const parts: string[] = [];
-  for (const part of (path.startsWith("/") ? path : `${base}/${path}`).split("/")) {
-    if (part === "..") parts.pop();
-    else if (part !== "" && part !== ".") parts.push(part);
-  }
-  return `/${parts.join("/")}`;
-}
-
-/**
- * The directory holding an absolute, normalised `path`; the root is its own parent.
- *
- * @example
- * ```ts
- * import { equal } from "node:assert/strict";
- * equal(parentDir("/srv/app/tenement.toml"), "/srv/app");
- * equal(parentDir("/tenement.toml"), "/");
- * ```
- */
-export function parentDir(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
+  const warnings = findInertKeys(rest, ctx);
+  return { path, dir, settings, services, instances, routing, warnings };
 }
 
 // --- Sections --------------------------------------------------------------------------------
@@ -156,117 +119,6 @@ function reportLegacyProcess(ctx: Context, legacy: unknown): void {
     }] instead of [${formatKeyPath(["process", name])}])`;
   if (names.length === 0) report(ctx, ["process"], problem("<name>"));
   for (const name of names) report(ctx, ["process", name], problem(name));
-}
-
-const SETTINGS_FIELDS = {
-  data_dir: TEXT,
-  health_check_interval: seconds("positive"),
-  max_restarts: wholeNumber(0),
-  restart_window: seconds("positive"),
-  backoff_base_ms: wholeNumber(0, "milliseconds"),
-  backoff_max_ms: wholeNumber(0, "milliseconds"),
-  backoff_reset_secs: seconds("zero_or_more"),
-  port_range_start: PORT,
-  port_range_end: PORT,
-  max_concurrent_starts: wholeNumber(0),
-  tls: TABLE,
-};
-
-function readSettings(
-  ctx: Context,
-  table: Table,
-  paths: { readonly dir: string; readonly dataDir: string | undefined },
-): Settings {
-  const v = readTable(ctx, table, ["settings"], SETTINGS_FIELDS, "in [settings]");
-  const dataDirText = v.data_dir ?? SETTINGS_DEFAULTS.data_dir;
-  if (paths.dataDir === undefined && dataDirText.startsWith("~")) {
-    const source = `data_dir in ${ctx.file.slice(ctx.file.lastIndexOf("/") + 1)}`;
-    report(ctx, ["settings", "data_dir"], tildeProblem(source, dataDirText));
-  }
-  const dataDir = paths.dataDir ?? resolvePath(paths.dir, dataDirText);
-  const backoffBaseMs = v.backoff_base_ms ?? SETTINGS_DEFAULTS.backoff_base_ms;
-  const backoffMaxMs = v.backoff_max_ms ?? SETTINGS_DEFAULTS.backoff_max_ms;
-  if (backoffMaxMs < backoffBaseMs) {
-    const key = v.backoff_max_ms === undefined ? "backoff_base_ms" : "backoff_max_ms";
-    report(
-      ctx,
-      ["settings", key],
-      `"settings.backoff_max_ms" (${backoffMaxMs}) must be at least "settings.backoff_base_ms" (${backoffBaseMs})`,
-    );
-  }
-  const portRangeStart = v.port_range_start ?? SETTINGS_DEFAULTS.port_range_start;
-  const portRangeEnd = v.port_range_end ?? SETTINGS_DEFAULTS.port_range_end;
-  if (portRangeStart > portRangeEnd) {
-    const key = v.port_range_start === undefined ? "port_range_end" : "port_range_start";
-    report(
-      ctx,
-      ["settings", key],
-      `"settings.port_range_start" (${portRangeStart}) must not be greater than "settings.port_range_end" (${portRangeEnd})`,
-    );
-  }
-  return {
-    dataDir,
-    healthCheckIntervalMs: v.health_check_interval ??
-      SETTINGS_DEFAULTS.health_check_interval * 1000,
-    maxRestarts: v.max_restarts ?? SETTINGS_DEFAULTS.max_restarts,
-    restartWindowMs: v.restart_window ?? SETTINGS_DEFAULTS.restart_window * 1000,
-    backoffBaseMs,
-    backoffMaxMs,
-    backoffResetMs: v.backoff_reset_secs ?? SETTINGS_DEFAULTS.backoff_reset_secs * 1000,
-    portRangeStart,
-    portRangeEnd,
-    maxConcurrentStarts: v.max_concurrent_starts ?? SETTINGS_DEFAULTS.max_concurrent_starts,
-    tls: readTls(ctx, v.tls ?? {}, { dir: paths.dir, dataDir }),
-  };
-}
-
-const TLS_FIELDS = {
-  enabled: BOOLEAN,
-  acme_email: TEXT,
-  domain: TEXT,
-  cache_dir: TEXT,
-  staging: BOOLEAN,
-  https_port: PORT,
-  http_port: PORT,
-  dns_provider: TEXT,
-};
-
-function readTls(
-  ctx: Context,
-  table: Table,
-  paths: { readonly dir: string; readonly dataDir: string },
-): TlsSettings {
-  const v = readTable(ctx, table, ["settings", "tls"], TLS_FIELDS, "in [settings.tls]");
-  const httpsPort = v.https_port ?? TLS_DEFAULTS.https_port;
-  const httpPort = v.http_port ?? TLS_DEFAULTS.http_port;
-  if (httpPort === httpsPort) {
-    const key = v.http_port === undefined ? "https_port" : "http_port";
-    report(
-      ctx,
-      ["settings", "tls", key],
-      `"settings.tls.http_port" and "settings.tls.https_port" are both ${httpPort}: they must differ`,
-    );
-  }
-  const enabled = v.enabled ?? TLS_DEFAULTS.enabled;
-  if (enabled && v.acme_email === undefined && table["acme_email"] === undefined) {
-    report(
-      ctx,
-      ["settings", "tls", "enabled"],
-      `"settings.tls.acme_email" is required when TLS is enabled (e.g. acme_email = "you@example.com")`,
-    );
-  }
-  return {
-    enabled,
-    acmeEmail: v.acme_email,
-    domain: v.domain,
-    cacheDir: v.cache_dir === undefined
-      ? resolvePath(paths.dataDir, "acme")
-      : resolvePath(paths.dir, v.cache_dir),
-    staging: v.staging ?? TLS_DEFAULTS.staging,
-    httpsPort,
-    httpPort,
-    dnsProvider: v.dns_provider,
-  };
 }
 
 const SERVICE_FIELDS = {
@@ -319,7 +171,7 @@ function readServices(ctx: Context, table: Table, dir: string): Map<string, Serv
 function readService(ctx: Context, name: string, table: Table, dir: string): ServiceConfig {
   const path = ["service", name];
   const where = `in [${formatKeyPath(path)}]`;
-  const v = readTable(ctx, table, path, SERVICE_FIELDS, where);
+  const values = readTable(ctx, table, path, SERVICE_FIELDS, where);
   if (isMissing(table, "command", SERVICE_FIELDS)) {
     const problem = `missing required key "command" ${where} (e.g. command = "python3 app.py")`;
     report(ctx, [...path, "command"], problem);
@@ -331,34 +183,34 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
       `"stop_grace_period_secs" is another name for "stop_grace_period": set only one of them`,
     );
   }
-  const d = SERVICE_DEFAULTS;
+  const defaults = SERVICE_DEFAULTS;
   return {
     name,
-    command: v.command ?? "",
-    args: v.args ?? [],
-    health: v.health,
-    isolation: v.isolation ?? d.isolation,
-    env: readEnv(ctx, v.env ?? {}, [...path, "env"]),
-    workdir: v.workdir === undefined ? dir : resolvePath(dir, v.workdir),
-    socket: v.socket ?? d.socket,
-    restart: v.restart ?? d.restart,
-    idleTimeoutMs: v.idle_timeout ?? d.idle_timeout * 1000,
-    startupTimeoutMs: v.startup_timeout ?? d.startup_timeout * 1000,
-    requestTimeoutMs: v.request_timeout ?? d.request_timeout * 1000,
-    stopGracePeriodMs: v.stop_grace_period ?? v.stop_grace_period_secs ??
-      d.stop_grace_period * 1000,
-    memoryLimitMb: v.memory_limit_mb,
-    cpuShares: v.cpu_shares,
-    storageQuotaMb: v.storage_quota_mb,
-    storagePersist: v.storage_persist ?? d.storage_persist,
-    image: v.image,
-    mounts: readMounts(ctx, v.mounts ?? [], [...path, "mounts"], dir),
-    rootfs: v.rootfs === undefined ? undefined : resolvePath(dir, v.rootfs),
-    autoCreate: v.auto_create ?? d.auto_create,
-    autoCreateLimit: v.auto_create_limit ?? d.auto_create_limit,
-    autoCreatePerMinute: v.auto_create_per_minute ?? d.auto_create_per_minute,
-    autoCreateAllow: checkIds(ctx, v.auto_create_allow ?? [], [...path, "auto_create_allow"]),
-    maxQueuedRequests: v.max_queued_requests ?? d.max_queued_requests,
+    command: values.command ?? "",
+    args: values.args ?? [],
+    health: values.health,
+    isolation: values.isolation ?? defaults.isolation,
+    env: readEnv(ctx, values.env ?? {}, [...path, "env"]),
+    workdir: values.workdir === undefined ? dir : resolvePath(dir, values.workdir),
+    socket: values.socket ?? defaults.socket,
+    restart: values.restart ?? defaults.restart,
+    idleTimeoutMs: values.idle_timeout ?? defaults.idle_timeout * 1000,
+    startupTimeoutMs: values.startup_timeout ?? defaults.startup_timeout * 1000,
+    requestTimeoutMs: values.request_timeout ?? defaults.request_timeout * 1000,
+    stopGracePeriodMs: values.stop_grace_period ?? values.stop_grace_period_secs ??
+      defaults.stop_grace_period * 1000,
+    memoryLimitMb: values.memory_limit_mb,
+    cpuShares: values.cpu_shares,
+    storageQuotaMb: values.storage_quota_mb,
+    storagePersist: values.storage_persist ?? defaults.storage_persist,
+    image: values.image,
+    mounts: readMounts(ctx, values.mounts ?? [], [...path, "mounts"], dir),
+    rootfs: values.rootfs === undefined ? undefined : resolvePath(dir, values.rootfs),
+    autoCreate: values.auto_create ?? defaults.auto_create,
+    autoCreateLimit: values.auto_create_limit ?? defaults.auto_create_limit,
+    autoCreatePerMinute: values.auto_create_per_minute ?? defaults.auto_create_per_minute,
+    autoCreateAllow: checkIds(ctx, values.auto_create_allow ?? [], [...path, "auto_create_allow"]),
+    maxQueuedRequests: values.max_queued_requests ?? defaults.max_queued_requests,
   };
 }
 
@@ -398,15 +250,15 @@ function readMounts(
   list.forEach((raw, index) => {
     const at = [...path, index];
     if (!isTable(raw)) return badValue(ctx, at, TABLE, raw);
-    const v = readTable(ctx, raw, at, MOUNT_FIELDS, where);
+    const values = readTable(ctx, raw, at, MOUNT_FIELDS, where);
     for (const key of ["source", "destination"]) {
       if (isMissing(raw, key, MOUNT_FIELDS)) {
         report(ctx, [...at, key], `missing required key "${key}" ${where}`);
       }
     }
-    if (v.source !== undefined && v.destination !== undefined) {
-      const source = resolvePath(dir, v.source);
-      mounts.push({ source, destination: v.destination, readonly: v.readonly ?? false });
+    if (values.source !== undefined && values.destination !== undefined) {
+      const source = resolvePath(dir, values.source);
+      mounts.push({ source, destination: values.destination, readonly: values.readonly ?? false });
     }
   });
   return mounts;
@@ -466,7 +318,7 @@ const ROUTING_FIELDS = { default: TEXT, subdomain: TABLE, path: TABLE };
 const SERVICE_NAME: Field<string> = { ...TEXT, expected: "a service name" };
 
 function readRouting(ctx: Context, table: Table, services: ReadonlySet<string>): RoutingConfig {
-  const v = readTable(ctx, table, ["routing"], ROUTING_FIELDS, "in [routing]");
+  const values = readTable(ctx, table, ["routing"], ROUTING_FIELDS, "in [routing]");
   const checkService = (path: readonly KeySegment[], name: string) => {
     if (services.has(name)) return;
     report(
@@ -477,10 +329,10 @@ function readRouting(ctx: Context, table: Table, services: ReadonlySet<string>):
       }`,
     );
   };
-  if (v.default !== undefined) checkService(["routing", "default"], v.default);
+  if (values.default !== undefined) checkService(["routing", "default"], values.default);
   const readMap = (key: "subdomain" | "path"): Map<string, string> => {
     const map = new Map<string, string>();
-    for (const [label, raw] of Object.entries(v[key] ?? {})) {
+    for (const [label, raw] of Object.entries(values[key] ?? {})) {
       const at = ["routing", key, label];
       if (key === "path" && !label.startsWith("/")) {
         report(
@@ -500,7 +352,7 @@ function readRouting(ctx: Context, table: Table, services: ReadonlySet<string>):
     }
     return map;
   };
-  return { defaultService: v.default, subdomain: readMap("subdomain"), path: readMap("path") };
+  return { defaultService: values.default, subdomain: readMap("subdomain"), path: readMap("path") };
 }
 
 function parseToml(text: string, file: string): Table {

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { ConfigError, ConfigErrors, InvalidInputError } from "../core/errors.ts";
-import { parentDir, parseConfig, type ParseConfigOptions, resolvePath } from "./parse_config.ts";
+import { parentDir, resolvePath } from "./config_paths.ts";
+import { parseConfig, type ParseConfigOptions } from "./parse_config.ts";
 import type { ServiceConfig } from "./schema.ts";
 
 const OPTIONS: ParseConfigOptions = { path: "tenement.toml", cwd: "/srv/app" };

@@ -3,6 +3,7 @@
  * already resolved: durations are in milliseconds, paths are absolute. Pure: no I/O.
  * @module
  */
+import type { ConfigLocation } from "../core/errors.ts";
 
 /** How an instance's process is isolated. Only `process` runs today; see README. */
 export type Isolation =
@@ -121,6 +122,15 @@ export interface Config {
   readonly instances: ReadonlyMap<string, readonly string[]>;
   /** `[routing]`, parsed and checked against the services; nothing consumes it yet. */
   readonly routing?: RoutingConfig;
+  /** Keys set in the file that are accepted but not acted on yet (see `inert_keys.ts`). */
+  readonly warnings?: readonly ConfigWarning[];
+}
+
+/** A key that is set but does nothing yet, and where it is written. */
+export interface ConfigWarning {
+  readonly at: ConfigLocation & { readonly key: string };
+  /** `file:line:column: "key" is set but ...`, ready to show. */
+  readonly message: string;
 }
 
 /** `[routing]`: which service answers a host or path that names none. */

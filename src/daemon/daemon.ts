@@ -18,16 +18,19 @@ import { InstanceFiles } from "../runtime/instance_files.ts";
 import { OrphanReaper } from "../runtime/orphan_reaper.ts";
 import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
+import { StorageMeter } from "../runtime/storage_meter.ts";
 import { StateStore } from "../store/state_store.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
-import { delay } from "../supervisor/delay.ts";
+import { waitAtMost } from "../supervisor/delay.ts";
 import { createApiDispatch } from "./dispatch.ts";
 
 const log = getLogger(["tenement", "daemon"]);
 /** A signal this soon after the first one is the same request to stop, delivered twice. */
 const SIGNAL_REPEAT_MS = 1_000;
+/** Longest wait at shutdown for the listeners to finish their last responses. */
+const SERVER_SHUTDOWN_WAIT_MS = 5_000;
 
 /** Options of `ten serve`. */
 export interface DaemonOptions {
@@ -53,7 +56,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   if (!await lock.tryLock(true)) {
     throw new TenementError(`Another ten serve is already using the data dir ${dataDir}`);
   }
-  const store = stack.use(await StateStore.open(`${config.settings.dataDir}/tenement.kv`));
+  const store = stack.use(await StateStore.open(`${dataDir}/tenement.kv`));
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
   // Request metrics per target: the supervisor hands out one target object per instance run.
@@ -113,12 +116,20 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let serverShutdown: Promise<unknown> | undefined;
   // Runs after the instances are stopped: in-flight responses have ended by then.
   stack.defer(async () => {
-    if (serverShutdown) await Promise.race([serverShutdown, delay(5_000)]);
+    if (serverShutdown) await waitAtMost(serverShutdown, SERVER_SHUTDOWN_WAIT_MS);
   });
   stack.use(supervisor);
 
   const apiDispatch = createApiDispatch(
-    createApiHandler({ supervisor, store, logs, metrics, now: Date.now }),
+    createApiHandler({
+      instances: supervisor,
+      tokens: store,
+      audit: store,
+      logs,
+      storage: new StorageMeter(config),
+      metrics,
+      now: Date.now,
+    }),
   );
 
   // Bind before the supervisor touches anything, so a busy port fails without side effects;

@@ -3,6 +3,7 @@
  * cannot evict the others, plus live subscribers for `ten logs -f`.
  * @module
  */
+import { formatInstanceKey } from "../core/instance_key.ts";
 
 /** One captured line, in the API's key order. */
 export interface LogEntry {
@@ -61,7 +62,7 @@ export class LogRing {
       instance_id: id,
       message: line,
     };
-    const key = `${service}:${id}`;
+    const key = formatInstanceKey({ service, id });
     let ring = this.#rings.get(key);
     if (!ring) {
       ring = [];
@@ -84,32 +85,34 @@ export class LogRing {
   }
 
   /** Matching entries, oldest first; with a limit, the newest `limit` of them. */
-  query(q: LogQuery): LogEntry[] {
-    const needle = q.search?.toLowerCase();
+  query(query: LogQuery): LogEntry[] {
+    const needle = query.search?.toLowerCase();
     const kept: Kept[] = [];
     for (const ring of this.#rings.values()) {
-      for (const k of ring) if (matches(k.entry, q, needle)) kept.push(k);
+      for (const item of ring) if (matches(item.entry, query, needle)) kept.push(item);
     }
     kept.sort((a, b) => a.entry.timestamp - b.entry.timestamp || a.seq - b.seq);
-    const out = kept.map((k) => k.entry);
-    return q.limit === undefined ? out : out.slice(Math.max(0, out.length - q.limit));
+    const entries = kept.map((item) => item.entry);
+    return query.limit === undefined
+      ? entries
+      : entries.slice(Math.max(0, entries.length - query.limit));
   }
 
   /** Calls `onEntry` for every new matching entry until the returned function is called. */
-  subscribe(q: LogQuery, onEntry: (entry: LogEntry) => void): () => void {
-    const needle = q.search?.toLowerCase();
-    const subscriber = (e: LogEntry): void => {
-      if (matches(e, q, needle)) onEntry(e);
+  subscribe(query: LogQuery, onEntry: (entry: LogEntry) => void): () => void {
+    const needle = query.search?.toLowerCase();
+    const subscriber = (entry: LogEntry): void => {
+      if (matches(entry, query, needle)) onEntry(entry);
     };
     this.#subscribers.add(subscriber);
     return () => this.#subscribers.delete(subscriber);
   }
 }
 
-function matches(e: LogEntry, q: LogQuery, needle: string | undefined): boolean {
-  if (q.process !== undefined && e.process !== q.process) return false;
-  if (q.id !== undefined && e.instance_id !== q.id) return false;
-  if (q.level !== undefined && e.level !== q.level) return false;
-  if (needle !== undefined && !e.message.toLowerCase().includes(needle)) return false;
+function matches(entry: LogEntry, query: LogQuery, needle: string | undefined): boolean {
+  if (query.process !== undefined && entry.process !== query.process) return false;
+  if (query.id !== undefined && entry.instance_id !== query.id) return false;
+  if (query.level !== undefined && entry.level !== query.level) return false;
+  if (needle !== undefined && !entry.message.toLowerCase().includes(needle)) return false;
   return true;
 }

@@ -9,7 +9,7 @@ function escapeLabel(value: string): string {
 }
 
 function formatLabels(labels: Labels, extra?: readonly [string, string]): string {
-  const pairs = Object.keys(labels).sort().map((k) => `${k}="${escapeLabel(labels[k]!)}"`);
+  const pairs = Object.keys(labels).sort().map((name) => `${name}="${escapeLabel(labels[name]!)}"`);
   if (extra) pairs.push(`${extra[0]}="${escapeLabel(extra[1])}"`);
   return pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
 }
@@ -34,21 +34,29 @@ function formatNumber(n: number): string {
  */
 export function renderPrometheus(families: readonly FamilySnapshot[]): string {
   const blocks: string[] = [];
-  for (const f of families) {
-    const lines = [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`];
-    for (const s of f.series) {
-      if (f.type !== "histogram") {
-        lines.push(`${f.name}${formatLabels(s.labels)} ${formatNumber(s.value ?? 0)}`);
+  for (const family of families) {
+    const lines = [`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`];
+    for (const series of family.series) {
+      if (family.type !== "histogram") {
+        lines.push(
+          `${family.name}${formatLabels(series.labels)} ${formatNumber(series.value ?? 0)}`,
+        );
         continue;
       }
-      for (const [bound, count] of s.buckets ?? []) {
+      for (const [bound, count] of series.buckets ?? []) {
         lines.push(
-          `${f.name}_bucket${formatLabels(s.labels, ["le", formatNumber(bound)])} ${count}`,
+          `${family.name}_bucket${
+            formatLabels(series.labels, ["le", formatNumber(bound)])
+          } ${count}`,
         );
       }
-      lines.push(`${f.name}_bucket${formatLabels(s.labels, ["le", "+Inf"])} ${s.count ?? 0}`);
-      lines.push(`${f.name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum ?? 0)}`);
-      lines.push(`${f.name}_count${formatLabels(s.labels)} ${s.count ?? 0}`);
+      lines.push(
+        `${family.name}_bucket${formatLabels(series.labels, ["le", "+Inf"])} ${series.count ?? 0}`,
+      );
+      lines.push(
+        `${family.name}_sum${formatLabels(series.labels)} ${formatNumber(series.sum ?? 0)}`,
+      );
+      lines.push(`${family.name}_count${formatLabels(series.labels)} ${series.count ?? 0}`);
     }
     blocks.push(lines.join("\n") + "\n");
   }

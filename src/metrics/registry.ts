@@ -26,7 +26,7 @@ export interface SeriesSnapshot {
 }
 
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join("\u0000");
+  return Object.keys(labels).sort().map((name) => `${name}=${labels[name]}`).join("\u0000");
 }
 
 /** A counter or gauge family. */
@@ -46,12 +46,12 @@ export class ValueFamily {
   /** The series for `labels`, created at 0: keep it to count without looking it up again. */
   series(labels: Labels): { readonly labels: Labels; value: number } {
     const key = labelKey(labels);
-    let cur = this.#values.get(key);
-    if (cur === undefined) {
-      cur = { labels, value: 0 };
-      this.#values.set(key, cur);
+    let series = this.#values.get(key);
+    if (series === undefined) {
+      series = { labels, value: 0 };
+      this.#values.set(key, series);
     }
-    return cur;
+    return series;
   }
 
   /** Sets the value (gauges). */
@@ -64,29 +64,26 @@ export class ValueFamily {
     return this.#values.get(labelKey(labels))?.value ?? 0;
   }
 
-  /** Sum over every series. */
-  total(): number {
-    let sum = 0;
-    for (const s of this.#values.values()) sum += s.value;
-    return sum;
-  }
-
   /** Current values. */
   snapshot(): FamilySnapshot {
     return {
       name: this.name,
       help: this.help,
       type: this.type,
-      series: [...this.#values.values()].map((s) => ({ labels: s.labels, value: s.value })),
+      series: [...this.#values.values()].map((series) => ({
+        labels: series.labels,
+        value: series.value,
+      })),
     };
   }
 }
 
 /** One labelled series of a histogram. */
 export class HistogramSeries {
+  /** Observations at or below each bound. */
   readonly counts: number[];
   sum = 0;
-  n = 0;
+  count = 0;
   constructor(readonly labels: Labels, readonly bounds: readonly number[]) {
     this.counts = bounds.map(() => 0);
   }
@@ -94,9 +91,11 @@ export class HistogramSeries {
   /** Records one observation. */
   observe(value: number): void {
     const bounds = this.bounds;
-    for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]!) this.counts[i]!++;
+    for (let index = 0; index < bounds.length; index++) {
+      if (value <= bounds[index]!) this.counts[index]!++;
+    }
     this.sum += value;
-    this.n++;
+    this.count++;
   }
 }
 
@@ -113,24 +112,24 @@ export class HistogramFamily {
   /** The series for `labels`: keep it to record without looking it up again. */
   series(labels: Labels): HistogramSeries {
     const key = labelKey(labels);
-    let s = this.#series.get(key);
-    if (s === undefined) {
-      s = new HistogramSeries(labels, this.bounds);
-      this.#series.set(key, s);
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = new HistogramSeries(labels, this.bounds);
+      this.#series.set(key, series);
     }
-    return s;
+    return series;
   }
 
   /** Count, sum and an upper-bound estimate of the 99th percentile for one series. */
   summary(labels: Labels): { count: number; sum: number; p99: number } {
-    const s = this.#series.get(labelKey(labels));
-    if (!s || s.n === 0) return { count: 0, sum: 0, p99: 0 };
-    const rank = Math.ceil(s.n * 0.99);
-    const i = s.counts.findIndex((c) => c >= rank);
+    const series = this.#series.get(labelKey(labels));
+    if (!series || series.count === 0) return { count: 0, sum: 0, p99: 0 };
+    const rank = Math.ceil(series.count * 0.99);
+    const bucket = series.counts.findIndex((count) => count >= rank);
     return {
-      count: s.n,
-      sum: s.sum,
-      p99: i < 0 ? this.bounds[this.bounds.length - 1]! : this.bounds[i]!,
+      count: series.count,
+      sum: series.sum,
+      p99: bucket < 0 ? this.bounds[this.bounds.length - 1]! : this.bounds[bucket]!,
     };
   }
 
@@ -140,11 +139,11 @@ export class HistogramFamily {
       name: this.name,
       help: this.help,
       type: "histogram",
-      series: [...this.#series.values()].map((s) => ({
-        labels: s.labels,
-        buckets: this.bounds.map((b, i) => [b, s.counts[i]!] as const),
-        sum: s.sum,
-        count: s.n,
+      series: [...this.#series.values()].map((series) => ({
+        labels: series.labels,
+        buckets: this.bounds.map((bound, index) => [bound, series.counts[index]!] as const),
+        sum: series.sum,
+        count: series.count,
       })),
     };
   }

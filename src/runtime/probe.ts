@@ -3,6 +3,7 @@
  * passes; a body that merely contains "200" does not).
  * @module
  */
+import { messageOf } from "../core/errors.ts";
 
 /** A probe's outcome, as the supervisor's ProbeResult. */
 export interface ProbeOutcome {
@@ -40,9 +41,9 @@ export class NetProber {
       const buf = new Uint8Array(512);
       let text = "";
       while (!text.includes("\r\n")) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        text += decoder.decode(buf.subarray(0, n));
+        const count = await conn.read(buf);
+        if (count === null) break;
+        text += decoder.decode(buf.subarray(0, count));
         if (text.length > 4096) break;
       }
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
@@ -73,14 +74,17 @@ export function isPortFree(port: number): Promise<boolean> {
   }
 }
 
-async function withTimeout<T extends Deno.Conn>(p: Promise<T>, timeoutMs: number): Promise<T> {
+async function withTimeout<T extends Deno.Conn>(
+  connecting: Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
-      p,
+      connecting,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          p.then((c) => c.close(), () => {});
+          connecting.then((conn) => conn.close(), () => {});
           reject(new Deno.errors.TimedOut(`timed out after ${timeoutMs} ms`));
         }, timeoutMs);
       }),
@@ -96,5 +100,5 @@ function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
     return `timed out after ${timeoutMs} ms`;
   }
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }

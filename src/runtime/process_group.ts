@@ -6,7 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { SpawnError } from "../core/errors.ts";
+import { messageOf, SpawnError } from "../core/errors.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 import type { Isolation } from "../config/schema.ts";
 import { listGroupMembers, readProcStatNow } from "./proc_stat.ts";
@@ -26,7 +26,7 @@ export interface GroupLaunchSpec {
 }
 
 /** Finds the program to run: paths with a slash resolve against `cwd`, bare names via PATH. */
-export async function resolveProgram(
+async function resolveProgram(
   program: string,
   cwd: string,
   pathVar: string | undefined,
@@ -84,7 +84,7 @@ export class GroupLauncher {
         detached: true,
       }).spawn();
     } catch (err: unknown) {
-      throw new SpawnError(`Cannot start ${JSON.stringify(program)}: ${errorText(err)}`, {
+      throw new SpawnError(`Cannot start ${JSON.stringify(program)}: ${messageOf(err)}`, {
         cause: err,
       });
     }
@@ -204,12 +204,8 @@ async function pumpLines(
       }
     }
   } catch (err: unknown) {
-    log.debug("Output stream ended with {err}", { err: errorText(err) });
+    log.debug("Output stream ended with {err}", { err: messageOf(err) });
   }
   pending += decoder.decode();
   if (pending !== "") emit(pending);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -113,7 +113,9 @@ export class StateStore implements Disposable {
     previous: RouteValue,
   ): Promise<void> {
     let op = this.#kv.atomic().set(keys.lastRoute(service), { v: 1, ...previous });
-    for (const w of weights) op = op.set(keys.weight(service, w.id), { v: 1, weight: w.weight });
+    for (const change of weights) {
+      op = op.set(keys.weight(service, change.id), { v: 1, weight: change.weight });
+    }
     const res = await op.commit();
     if (!res.ok) throw new Error(`Cannot store the new routing of "${service}"`);
   }

@@ -3,23 +3,24 @@
  * `GET /api/history`. Admin token only.
  * @module
  */
-import { assertValidName } from "../../core/instance_key.ts";
+import { assertValidName, formatInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InvalidInputError } from "../../core/errors.ts";
-import type { StateStore } from "../../store/state_store.ts";
-import type { Supervisor } from "../../supervisor/supervisor.ts";
+import { messageOf } from "../../core/errors.ts";
+import type { AuditLog, InstanceControl } from "../api_ports.ts";
 import { audited, type AuditSink } from "../audit.ts";
 import type { Identity } from "../auth.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import { readJsonObject, stringField } from "../read_json.ts";
 import type { Router } from "../router.ts";
-import type { DeployResponse, RouteResponse } from "../wire.ts";
+import type { DeployResponse, HistoryEntryJson, RollbackResponse, RouteResponse } from "../wire.ts";
 
 /** What the deployment routes need. */
 export interface DeployRouteDeps {
-  readonly supervisor: Supervisor;
-  readonly store: StateStore;
-  readonly audit: AuditSink;
+  readonly instances: InstanceControl;
+  /** Read by `GET /api/history`. */
+  readonly audit: AuditLog;
+  /** Where the routes record what they did. */
+  readonly record: AuditSink;
   readonly now: () => number;
 }
 
@@ -36,7 +37,7 @@ function nameField(body: Record<string, unknown>, field: string, what: "service"
   try {
     assertValidName(value, what, field);
   } catch (err: unknown) {
-    throw new HttpError(400, (err as Error).message, { field });
+    throw new HttpError(400, messageOf(err), { field });
   }
   return value;
 }
@@ -59,7 +60,7 @@ export function addDeployRoutes<C extends AuthedContext>(
   router: Router<C>,
   deps: DeployRouteDeps,
 ): void {
-  const { supervisor } = deps;
+  const { instances } = deps;
   router
     .add("POST", "/api/deploy", async (req, ctx) => {
       requireAdmin(ctx.identity, "Deploy");
@@ -70,7 +71,7 @@ export function addDeployRoutes<C extends AuthedContext>(
       try {
         weight = assertWeight(optionalNumber(body, "weight", 100));
       } catch (err: unknown) {
-        throw new HttpError(400, (err as InvalidInputError).message, { field: "weight" });
+        throw new HttpError(400, messageOf(err), { field: "weight" });
       }
       const timeout = optionalNumber(body, "timeout", 30);
       if (timeout <= 0 || timeout > 3600) {
@@ -78,18 +79,19 @@ export function addDeployRoutes<C extends AuthedContext>(
           field: "timeout",
         });
       }
-      const s = await audited(deps.audit, deps.now, {
+      const ref = { service, id: version };
+      const view = await audited(deps.record, deps.now, {
         identity: ctx.identity,
         action: "deploy",
-        target: `${service}:${version}`,
+        target: formatInstanceKey(ref),
         details: `weight=${weight}`,
-      }, () => supervisor.deploy({ service, id: version }, { weight, timeoutMs: timeout * 1000 }));
+      }, () => instances.deploy(ref, { weight, timeoutMs: timeout * 1000 }));
       return jsonResponse(
         {
-          instance: s.key,
-          socket: s.port === undefined ? "" : `127.0.0.1:${s.port}`,
-          weight: s.weight,
-          status: s.health,
+          instance: view.key,
+          socket: view.port === undefined ? "" : `127.0.0.1:${view.port}`,
+          weight: view.weight,
+          status: view.health,
         } satisfies DeployResponse,
       );
     })
@@ -103,18 +105,18 @@ export function addDeployRoutes<C extends AuthedContext>(
       if (body["stop_old"] !== undefined && typeof body["stop_old"] !== "boolean") {
         throw new HttpError(400, 'Field "stop_old" must be a boolean', { field: "stop_old" });
       }
-      const res = await audited(deps.audit, deps.now, {
+      const moved = await audited(deps.record, deps.now, {
         identity: ctx.identity,
         action: "route",
         target: service,
         details: `${from} -> ${to}${stopOld ? ", stop old" : ""}`,
-      }, () => supervisor.route(service, from, to, { stopOld }));
+      }, () => instances.route(service, from, to, { stopOld }));
       return jsonResponse(
         {
-          from_instance: res.from.key,
-          to_instance: res.to.key,
-          from_weight: res.from.weight,
-          to_weight: res.to.weight,
+          from_instance: moved.from.key,
+          to_instance: moved.to.key,
+          from_weight: moved.from.weight,
+          to_weight: moved.to.weight,
         } satisfies RouteResponse,
       );
     })
@@ -122,15 +124,17 @@ export function addDeployRoutes<C extends AuthedContext>(
       requireAdmin(ctx.identity, "Rollback");
       const body = await readJsonObject(req);
       const service = nameField(body, "process", "service");
-      const rows = await audited(deps.audit, deps.now, {
+      const views = await audited(deps.record, deps.now, {
         identity: ctx.identity,
         action: "rollback",
         target: service,
-      }, () => supervisor.rollback(service));
-      return jsonResponse({
-        process: service,
-        weights: rows.map((r) => ({ instance: r.key, weight: r.weight })),
-      });
+      }, () => instances.rollback(service));
+      return jsonResponse(
+        {
+          process: service,
+          weights: views.map((view) => ({ instance: view.key, weight: view.weight })),
+        } satisfies RollbackResponse,
+      );
     })
     .add("GET", "/api/history", async (_req, ctx) => {
       requireAdmin(ctx.identity, "History");
@@ -140,14 +144,14 @@ export function addDeployRoutes<C extends AuthedContext>(
           field: "limit",
         });
       }
-      const rows = await deps.store.listAudit(Number(limitText));
-      return jsonResponse(rows.map((r) => ({
-        time: r.atMs,
-        actor: r.actor,
-        action: r.action,
-        target: r.target,
-        outcome: r.outcome,
-        details: r.details,
+      const entries = await deps.audit.listAudit(Number(limitText));
+      return jsonResponse(entries.map((entry): HistoryEntryJson => ({
+        time: entry.atMs,
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target,
+        outcome: entry.outcome,
+        details: entry.details,
       })));
     });
 }

@@ -2,22 +2,30 @@
  * `/api/instances…`: list, spawn, stop, restart, weight and health of instances.
  * @module
  */
-import { parseInstanceKey } from "../../core/instance_key.ts";
+import { messageOf } from "../../core/errors.ts";
+import { formatInstanceKey, type InstanceRef, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InstanceSnapshot } from "../../supervisor/instance_entry.ts";
-import type { Supervisor } from "../../supervisor/supervisor.ts";
+import type { InstanceControl, InstanceView, StorageUsage } from "../api_ports.ts";
+import { type MeasuredView, withStorage } from "../measured_view.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
 import { audited, type AuditSink } from "../audit.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import { readJsonObject, stringField } from "../read_json.ts";
 import type { RouteHandler, Router } from "../router.ts";
-import type { HealthResponse, InstanceJson, SpawnResponse, WeightResponse } from "../wire.ts";
+import type {
+  HealthResponse,
+  InstanceJson,
+  SpawnRequest,
+  SpawnResponse,
+  WeightResponse,
+} from "../wire.ts";
 
 /** What the instance routes need. */
 export interface InstanceRouteDeps {
-  readonly supervisor: Supervisor;
+  readonly instances: InstanceControl;
+  readonly storage: StorageUsage;
   readonly now: () => number;
-  readonly audit: AuditSink;
+  readonly record: AuditSink;
 }
 
 /** Context of an authenticated request. */
@@ -26,38 +34,47 @@ export interface AuthedContext {
 }
 
 /** The API's view of an instance. */
-export function instanceJson(s: InstanceSnapshot, nowMs: number): InstanceJson {
-  const isUp = s.startedAtMs !== undefined && s.pid !== undefined;
+function instanceJson(view: MeasuredView, nowMs: number): InstanceJson {
+  const startedAtMs = view.pid === undefined ? undefined : view.startedAtMs;
   return {
-    id: s.key,
-    socket: s.port !== undefined ? `127.0.0.1:${s.port}` : "",
-    uptime_secs: isUp ? Math.floor((nowMs - s.startedAtMs!) / 1000) : 0,
-    idle_secs: Math.floor((nowMs - s.lastActivityMs) / 1000),
-    restarts: s.restarts,
-    health: s.health,
-    storage_used_bytes: 0,
-    storage_quota_bytes: null,
-    weight: s.weight,
-    service: s.service,
-    instance: s.id,
-    status: s.status,
-    pid: s.pid ?? null,
-    port: s.port ?? null,
-    reason: s.reason ?? null,
-    retry_in_secs: s.retryAtMs === undefined
+    id: view.key,
+    socket: view.port !== undefined ? `127.0.0.1:${view.port}` : "",
+    uptime_secs: startedAtMs === undefined ? 0 : Math.floor((nowMs - startedAtMs) / 1000),
+    idle_secs: Math.floor((nowMs - view.lastActivityMs) / 1000),
+    restarts: view.restarts,
+    health: view.health,
+    storage_used_bytes: view.storageUsedBytes,
+    storage_quota_bytes: view.storageQuotaBytes,
+    weight: view.weight,
+    service: view.service,
+    instance: view.id,
+    status: view.status,
+    pid: view.pid ?? null,
+    port: view.port ?? null,
+    reason: view.reason ?? null,
+    retry_in_secs: view.retryAtMs === undefined
       ? null
-      : Math.max(0, Math.ceil((s.retryAtMs - nowMs) / 1000)),
+      : Math.max(0, Math.ceil((view.retryAtMs - nowMs) / 1000)),
   };
 }
 
-function spawnResponse(s: InstanceSnapshot): SpawnResponse {
+function spawnResponse(view: InstanceView): SpawnResponse {
   return {
-    instance: s.key,
-    socket: s.port !== undefined ? `127.0.0.1:${s.port}` : "",
-    port: s.port ?? null,
-    status: s.status,
-    pid: s.pid ?? null,
+    instance: view.key,
+    socket: view.port !== undefined ? `127.0.0.1:${view.port}` : "",
+    port: view.port ?? null,
+    status: view.status,
+    pid: view.pid ?? null,
   };
+}
+
+/** The instance named by a path parameter, or 400 naming the `id` field. */
+function refOf(key: string | undefined): InstanceRef {
+  try {
+    return parseInstanceKey(key ?? "", "id");
+  } catch (err: unknown) {
+    throw new HttpError(400, messageOf(err), { field: "id" });
+  }
 }
 
 /** Adds the instance routes to `router`. */
@@ -65,66 +82,63 @@ export function addInstanceRoutes<C extends AuthedContext>(
   router: Router<C>,
   deps: InstanceRouteDeps,
 ): void {
-  const { supervisor } = deps;
+  const { instances } = deps;
   const audit = <T>(
     identity: Identity,
     action: string,
-    ref: { service: string; id: string },
-    fn: () => Promise<T>,
+    ref: InstanceRef,
+    run: () => Promise<T>,
     details?: string,
   ): Promise<T> =>
-    audited(deps.audit, deps.now, {
+    audited(deps.record, deps.now, {
       identity,
       action,
-      target: `${ref.service}:${ref.id}`,
+      target: formatInstanceKey(ref),
       ...(details === undefined ? {} : { details }),
-    }, fn);
-  const refOf = (id: string | undefined): ReturnType<typeof parseInstanceKey> => {
-    try {
-      return parseInstanceKey(id ?? "", "id");
-    } catch (err: unknown) {
-      throw new HttpError(400, (err as Error).message, { field: "id" });
-    }
-  };
+    }, run);
 
-  const list: RouteHandler<C> = (_req, ctx) => {
+  const list: RouteHandler<C> = async (_req, ctx) => {
     const all = ["1", "true", "yes"].includes(ctx.url.searchParams.get("all") ?? "");
     const service = ctx.url.searchParams.get("service") ?? undefined;
-    const rows = supervisor.list(service === undefined ? { all } : { all, service })
-      .filter((s) => canAccess(ctx.identity, s.service, s.id))
-      .map((s) => instanceJson(s, deps.now()));
-    return Promise.resolve(jsonResponse(rows));
+    const visible = instances.list(service === undefined ? { all } : { all, service })
+      .filter((view) => canAccess(ctx.identity, view.service, view.id));
+    const measured = await withStorage(visible, deps.storage);
+    const nowMs = deps.now();
+    return jsonResponse(measured.map((view) => instanceJson(view, nowMs)));
   };
 
   router
     .add("GET", "/api/instances", list)
     .add("POST", "/api/instances/spawn", async (req, ctx) => {
       const body = await readJsonObject(req);
-      const service = stringField(body, "process");
-      const id = stringField(body, "id");
-      const ref = refOf(`${service}:${id}`);
+      const request: SpawnRequest = {
+        process: stringField(body, "process"),
+        id: stringField(body, "id"),
+      };
+      const ref = refOf(formatInstanceKey({ service: request.process, id: request.id }));
       assertAccess(ctx.identity, ref.service, ref.id);
-      const s = await audit(ctx.identity, "spawn", ref, () => supervisor.spawn(ref, "api"));
-      return jsonResponse(spawnResponse(s));
+      const view = await audit(ctx.identity, "spawn", ref, () => instances.spawn(ref, "api"));
+      return jsonResponse(spawnResponse(view));
     })
-    .add("GET", "/api/instances/:id", (_req, ctx) => {
+    .add("GET", "/api/instances/:id", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      const s = supervisor.get(ref);
-      if (!s) throw new HttpError(404, `Instance not found: ${ref.service}:${ref.id}`);
-      return Promise.resolve(jsonResponse(instanceJson(s, deps.now())));
+      const view = instances.get(ref);
+      if (!view) throw new HttpError(404, `Instance not found: ${formatInstanceKey(ref)}`);
+      const [measured] = await withStorage([view], deps.storage);
+      return jsonResponse(instanceJson(measured!, deps.now()));
     })
     .add("DELETE", "/api/instances/:id", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      await audit(ctx.identity, "stop", ref, () => supervisor.stop(ref));
+      await audit(ctx.identity, "stop", ref, () => instances.stop(ref));
       return new Response(null, { status: 204 });
     })
     .add("POST", "/api/instances/:id/restart", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      const s = await audit(ctx.identity, "restart", ref, () => supervisor.restart(ref));
-      return jsonResponse(spawnResponse(s));
+      const view = await audit(ctx.identity, "restart", ref, () => instances.restart(ref));
+      return jsonResponse(spawnResponse(view));
     })
     .add("PUT", "/api/instances/:id/weight", async (req, ctx) => {
       const ref = refOf(ctx.params["id"]);
@@ -134,25 +148,25 @@ export function addInstanceRoutes<C extends AuthedContext>(
         throw new HttpError(400, 'Missing field "weight"', { field: "weight" });
       }
       const weight = assertWeight(body["weight"]);
-      const s = await audit(
+      const view = await audit(
         ctx.identity,
         "weight",
         ref,
-        () => supervisor.setWeight(ref, weight),
+        () => instances.setWeight(ref, weight),
         `weight=${weight}`,
       );
-      return jsonResponse({ instance: s.key, weight: s.weight } satisfies WeightResponse);
+      return jsonResponse({ instance: view.key, weight: view.weight } satisfies WeightResponse);
     })
     .add("GET", "/api/instances/:id/health", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      const s = await supervisor.checkHealth(ref);
+      const view = await instances.checkHealth(ref);
       return jsonResponse(
         {
-          instance: s.key,
-          health: s.health,
-          status: s.status,
-          reason: s.reason ?? null,
+          instance: view.key,
+          health: view.health,
+          status: view.status,
+          reason: view.reason ?? null,
         } satisfies HealthResponse,
       );
     });

@@ -5,10 +5,10 @@
 import type { MetricsRegistry } from "../../metrics/registry.ts";
 import { ValueFamily } from "../../metrics/registry.ts";
 import { renderPrometheus } from "../../metrics/prometheus_text.ts";
-import type { InstanceSnapshot } from "../../supervisor/instance_entry.ts";
-import type { Supervisor } from "../../supervisor/supervisor.ts";
 import { INSTANCE_STATUSES } from "../../core/lifecycle.ts";
+import type { InstanceControl } from "../api_ports.ts";
 import { jsonResponse } from "../http_error.ts";
+import type { MeasuredView } from "../measured_view.ts";
 
 /** `GET /health`. */
 export function healthResponse(): Response {
@@ -16,26 +16,26 @@ export function healthResponse(): Response {
 }
 
 /** `GET /metrics`: Prometheus text. */
-export function metricsResponse(metrics: MetricsRegistry, supervisor: Supervisor): Response {
-  const all = supervisor.list({ all: true });
+export function metricsResponse(metrics: MetricsRegistry, instances: InstanceControl): Response {
+  const all = instances.list({ all: true });
   const up = new ValueFamily("tenement_instances_up", "Instances with a running process", "gauge");
-  up.set({}, all.filter((s) => s.pid !== undefined).length);
+  up.set({}, all.filter((view) => view.pid !== undefined).length);
   const byStatus = new ValueFamily(
     "tenement_instances",
     "Known instances by lifecycle status",
     "gauge",
   );
   for (const status of INSTANCE_STATUSES) {
-    byStatus.set({ status }, all.filter((s) => s.status === status).length);
+    byStatus.set({ status }, all.filter((view) => view.status === status).length);
   }
   const healthy = new ValueFamily(
     "tenement_instance_healthy",
     "1 when the instance's last health check passed",
     "gauge",
   );
-  for (const s of all) {
-    if (s.pid !== undefined) {
-      healthy.set({ instance: s.id, process: s.service }, s.health === "healthy" ? 1 : 0);
+  for (const view of all) {
+    if (view.pid !== undefined) {
+      healthy.set({ instance: view.id, process: view.service }, view.health === "healthy" ? 1 : 0);
     }
   }
   const text = renderPrometheus([
@@ -55,35 +55,35 @@ export function metricsResponse(metrics: MetricsRegistry, supervisor: Supervisor
 /** `GET /api/telemetry`: the dashboard summary (needs a token; tenants see their own). */
 export function telemetryResponse(
   metrics: MetricsRegistry,
-  instances: readonly InstanceSnapshot[],
+  instances: readonly MeasuredView[],
   nowMs: number,
 ): Response {
-  const rows = instances.map((s) => {
-    const labels = { instance: s.id, process: s.service };
+  const rows = instances.map((view) => {
+    const labels = { instance: view.id, process: view.service };
     const duration = metrics.requestDuration.summary(labels);
-    const isUp = s.pid !== undefined && s.startedAtMs !== undefined;
+    const startedAtMs = view.pid === undefined ? undefined : view.startedAtMs;
     return {
-      id: s.key,
-      process: s.service,
-      instance: s.id,
-      status: s.status,
-      health: s.health,
-      uptime_secs: isUp ? Math.floor((nowMs - s.startedAtMs!) / 1000) : 0,
-      idle_secs: Math.floor((nowMs - s.lastActivityMs) / 1000),
-      restarts: s.restarts,
-      weight: s.weight,
+      id: view.key,
+      process: view.service,
+      instance: view.id,
+      status: view.status,
+      health: view.health,
+      uptime_secs: startedAtMs === undefined ? 0 : Math.floor((nowMs - startedAtMs) / 1000),
+      idle_secs: Math.floor((nowMs - view.lastActivityMs) / 1000),
+      restarts: view.restarts,
+      weight: view.weight,
       requests_total: metrics.requests.get(labels),
       request_duration_avg_ms: duration.count === 0 ? 0 : duration.sum / duration.count,
       request_duration_p99_ms: duration.p99,
-      storage_used_bytes: 0,
-      storage_quota_bytes: null,
+      storage_used_bytes: view.storageUsedBytes,
+      storage_quota_bytes: view.storageQuotaBytes,
     };
   });
   return jsonResponse({
     summary: {
       total_instances: rows.length,
-      healthy_instances: rows.filter((r) => r.health === "healthy").length,
-      total_requests: rows.reduce((sum, r) => sum + r.requests_total, 0),
+      healthy_instances: rows.filter((row) => row.health === "healthy").length,
+      total_requests: rows.reduce((sum, row) => sum + row.requests_total, 0),
     },
     instances: rows,
   });

@@ -10,31 +10,31 @@ import { type GlobalOptions, resolveToken, serverUrl } from "../global_options.t
 import { out } from "../output.ts";
 
 /** A client for the configured server and token. */
-export async function clientFor(g: GlobalOptions): Promise<ApiClient> {
-  return new ApiClient(serverUrl(g), await resolveToken(g));
+export async function clientFor(globals: GlobalOptions): Promise<ApiClient> {
+  return new ApiClient(serverUrl(globals), await resolveToken(globals));
 }
 
 /** `ten spawn service:id`. */
-export async function spawnVerb(target: string, g: GlobalOptions): Promise<number> {
+export async function spawnVerb(target: string, globals: GlobalOptions): Promise<number> {
   const ref = parseInstanceKey(target);
-  const res = await (await clientFor(g)).spawn(ref);
+  const res = await (await clientFor(globals)).spawn(ref);
   out.line(`Spawned ${formatInstanceKey(ref)}`);
   if (res.port !== null) out.line(`Listening on 127.0.0.1:${res.port}`);
   return 0;
 }
 
 /** `ten stop service:id`. */
-export async function stopVerb(target: string, g: GlobalOptions): Promise<number> {
+export async function stopVerb(target: string, globals: GlobalOptions): Promise<number> {
   const ref = parseInstanceKey(target);
-  await (await clientFor(g)).stop(ref);
+  await (await clientFor(globals)).stop(ref);
   out.line(`Stopped ${target}`);
   return 0;
 }
 
 /** `ten restart service:id`. */
-export async function restartVerb(target: string, g: GlobalOptions): Promise<number> {
+export async function restartVerb(target: string, globals: GlobalOptions): Promise<number> {
   const ref = parseInstanceKey(target);
-  await (await clientFor(g)).restart(ref);
+  await (await clientFor(globals)).restart(ref);
   out.line(`Restarted ${formatInstanceKey(ref)}`);
   return 0;
 }
@@ -43,10 +43,10 @@ export async function restartVerb(target: string, g: GlobalOptions): Promise<num
 export async function healthVerb(
   target: string,
   options: { json?: boolean },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   const ref = parseInstanceKey(target);
-  const res = await (await clientFor(g)).health(ref);
+  const res = await (await clientFor(globals)).health(ref);
   if (options.json) out.json(res);
   else out.line(`${res.instance}: ${res.health}`);
   return 0;
@@ -56,11 +56,11 @@ export async function healthVerb(
 export async function weightVerb(
   target: string,
   weight: string,
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   const ref = parseInstanceKey(target);
   const value = assertWeight(/^\d+$/.test(weight) ? Number(weight) : weight);
-  const res = await (await clientFor(g)).setWeight(ref, value);
+  const res = await (await clientFor(globals)).setWeight(ref, value);
   out.line(`Set ${res.instance} weight to ${res.weight}`);
   return 0;
 }

@@ -3,11 +3,15 @@
  * @module
  */
 import { type GlobalOptions, loadConfigFor } from "../global_options.ts";
-import { out } from "../output.ts";
+import { err, out } from "../output.ts";
 
 /** `ten config [--json]`. */
-export async function configVerb(options: { json?: boolean }, g: GlobalOptions): Promise<number> {
-  const config = await loadConfigFor(g);
+export async function configVerb(
+  options: { json?: boolean },
+  globals: GlobalOptions,
+): Promise<number> {
+  const config = await loadConfigFor(globals);
+  for (const warning of config.warnings ?? []) err.line(`Warning: ${warning.message}`);
   if (options.json) {
     out.json({
       path: config.path,

@@ -22,7 +22,7 @@ export interface DeployOptions {
 export async function deployVerb(
   target: string,
   options: DeployOptions,
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   const ref = parseInstanceKey(target);
   const weight = assertWeight(
@@ -36,7 +36,7 @@ export async function deployVerb(
   }
   const timeout = Number(options.timeout);
   const key = formatInstanceKey(ref);
-  const client = await clientFor(g);
+  const client = await clientFor(globals);
   out.line(`Deploying ${key} with weight ${weight}`);
   out.line(`Waiting for health check (timeout: ${timeout}s)...`);
   const done = new AbortController();
@@ -95,12 +95,12 @@ function describe(row: InstanceJson): string {
 export async function routeVerb(
   service: string,
   options: { from: string; to: string; stopOld?: boolean },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   assertValidName(service, "service");
   assertValidName(options.from, "id", "from");
   assertValidName(options.to, "id", "to");
-  const res = await (await clientFor(g)).route(
+  const res = await (await clientFor(globals)).route(
     service,
     options.from,
     options.to,
@@ -114,23 +114,23 @@ export async function routeVerb(
 }
 
 /** `ten rollback service`. */
-export async function rollbackVerb(service: string, g: GlobalOptions): Promise<number> {
+export async function rollbackVerb(service: string, globals: GlobalOptions): Promise<number> {
   assertValidName(service, "service");
-  const res = await (await clientFor(g)).rollback(service);
+  const res = await (await clientFor(globals)).rollback(service);
   out.line(`Rolled back ${res.process}`);
-  for (const w of res.weights) out.line(`  ${w.instance} weight = ${w.weight}`);
+  for (const entry of res.weights) out.line(`  ${entry.instance} weight = ${entry.weight}`);
   return 0;
 }
 
 /** `ten history [--limit N] [--json]`. */
 export async function historyVerb(
   options: { limit: string; json?: boolean },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   if (!/^\d+$/.test(options.limit)) {
     throw new InvalidInputError(`Invalid --limit "${options.limit}": expected a whole number`);
   }
-  const rows = await (await clientFor(g)).history(Number(options.limit));
+  const rows = await (await clientFor(globals)).history(Number(options.limit));
   if (options.json) {
     out.json(rows);
     return 0;
@@ -139,13 +139,13 @@ export async function historyVerb(
     out.line("No history yet");
     return 0;
   }
-  for (const r of rows) {
-    const time = new Date(r.time).toISOString().replace("T", " ").slice(0, 19);
-    const details = r.details === "" ? "" : ` (${r.details})`;
+  for (const entry of rows) {
+    const time = new Date(entry.time).toISOString().replace("T", " ").slice(0, 19);
+    const details = entry.details === "" ? "" : ` (${entry.details})`;
     out.line(
-      `${time}  ${r.actor.padEnd(14)} ${r.action.padEnd(8)} ${
-        r.target.padEnd(24)
-      } ${r.outcome}${details}`,
+      `${time}  ${entry.actor.padEnd(14)} ${entry.action.padEnd(8)} ${
+        entry.target.padEnd(24)
+      } ${entry.outcome}${details}`,
     );
   }
   return 0;

@@ -2,7 +2,7 @@
  * `ten logs [service:id]`: recent output of instances, or a live tail with `-f`.
  * @module
  */
-import { parseInstanceKey } from "../../core/instance_key.ts";
+import { formatInstanceKey, parseInstanceKey } from "../../core/instance_key.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import type { LogEntryJson } from "../../api/wire.ts";
 import type { GlobalOptions } from "../global_options.ts";
@@ -22,7 +22,7 @@ export interface LogsOptions {
 export async function logsVerb(
   target: string | undefined,
   options: LogsOptions,
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
   const query = new URLSearchParams();
   if (target !== undefined) {
@@ -39,7 +39,7 @@ export async function logsVerb(
     }
     query.set("level", options.level);
   }
-  const client = await clientFor(g);
+  const client = await clientFor(globals);
   if (options.follow) {
     const res = await client.logStream(query);
     const decoder = new TextDecoder();
@@ -52,10 +52,7 @@ export async function logsVerb(
         buffered = buffered.slice(end + 2);
         for (const line of event.split("\n")) {
           if (!line.startsWith("data: ")) continue;
-          const e = JSON.parse(line.slice(6)) as LogEntryJson;
-          out.line(
-            `[${e.level === "stderr" ? "ERR" : "OUT"}] ${e.process}:${e.instance_id} ${e.message}`,
-          );
+          out.line(logLine(JSON.parse(line.slice(6)) as LogEntryJson));
         }
         end = buffered.indexOf("\n\n");
       }
@@ -73,13 +70,16 @@ export async function logsVerb(
     out.json(entries);
     return 0;
   }
-  for (const e of entries) {
-    const time = new Date(e.timestamp).toISOString().slice(11, 19);
-    out.line(
-      `${time} [${
-        e.level === "stderr" ? "ERR" : "OUT"
-      }] ${e.process}:${e.instance_id} ${e.message}`,
-    );
+  for (const entry of entries) {
+    const time = new Date(entry.timestamp).toISOString().slice(11, 19);
+    out.line(`${time} ${logLine(entry)}`);
   }
   return 0;
+}
+
+/** `[OUT] service:id message` (or `[ERR]` for stderr). */
+function logLine(entry: LogEntryJson): string {
+  const stream = entry.level === "stderr" ? "ERR" : "OUT";
+  const key = formatInstanceKey({ service: entry.process, id: entry.instance_id });
+  return `[${stream}] ${key} ${entry.message}`;
 }

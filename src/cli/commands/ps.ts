@@ -12,9 +12,9 @@ import { clientFor } from "./client_verbs.ts";
 /** `ten ps [--all] [--json]`. */
 export async function psVerb(
   options: { all?: boolean; json?: boolean },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
-  const client = await clientFor(g);
+  const client = await clientFor(globals);
   const rows = await client.listInstances(options.all === true);
   if (options.json) {
     out.json(rows);
@@ -35,9 +35,9 @@ export async function psVerb(
   ];
   if (options.all) header.push(pad("STATUS", 9), "REASON");
   out.line(header.join(" ").trimEnd());
-  for (const r of rows) out.line(row(r, options.all === true));
+  for (const instance of rows) out.line(row(instance, options.all === true));
   out.line();
-  const running = rows.filter((r) => r.pid !== null).length;
+  const running = rows.filter((instance) => instance.pid !== null).length;
   out.line(
     options.all
       ? `${rows.length} instance(s), ${running} running on ${client.server}`
@@ -46,19 +46,21 @@ export async function psVerb(
   return 0;
 }
 
-function row(r: InstanceJson, isAll: boolean): string {
+function row(instance: InstanceJson, isAll: boolean): string {
   const cells = [
-    pad(r.id, 20),
-    pad(r.socket === "" ? "-" : r.socket, 20),
-    pad(r.pid === null ? "-" : formatDuration(r.uptime_secs), 10),
-    pad(formatDuration(r.idle_secs), 10),
-    pad(r.health, 8),
-    pad(String(r.weight), 6),
+    pad(instance.id, 20),
+    pad(instance.socket === "" ? "-" : instance.socket, 20),
+    pad(instance.pid === null ? "-" : formatDuration(instance.uptime_secs), 10),
+    pad(formatDuration(instance.idle_secs), 10),
+    pad(instance.health, 8),
+    pad(String(instance.weight), 6),
   ];
   if (isAll) {
-    let reason = r.reason ?? "";
-    if (r.retry_in_secs !== null) reason += `${reason ? "; " : ""}retry in ${r.retry_in_secs}s`;
-    cells.push(pad(r.status, 9), reason);
+    let reason = instance.reason ?? "";
+    if (instance.retry_in_secs !== null) {
+      reason += `${reason ? "; " : ""}retry in ${instance.retry_in_secs}s`;
+    }
+    cells.push(pad(instance.status, 9), reason);
   }
   return cells.join(" ").trimEnd();
 }

@@ -12,9 +12,9 @@ import { out } from "../output.ts";
 /** `ten token-gen [--tenant T] [--description D]`. */
 export async function tokenGenVerb(
   options: { tenant?: string; description?: string },
-  g: GlobalOptions,
+  globals: GlobalOptions,
 ): Promise<number> {
-  const config = await loadConfigFor(g);
+  const config = await loadConfigFor(globals);
   const dataDir = config.settings.dataDir;
   if (options.tenant !== undefined) {
     const parts = options.tenant.split(":");

@@ -1,0 +1,302 @@
+/**
+ * The management API called the way `Deno.serve` calls it, with a `Request` and small fakes for
+ * the instances, tokens, audit trail, logs and storage: no socket, no process, no store.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { MetricsRegistry } from "../metrics/registry.ts";
+import { hashToken, tokenIdOf } from "../store/tokens.ts";
+import type {
+  AuditRecord,
+  InstanceControl,
+  InstanceFilter,
+  InstanceView,
+  LogFilter,
+  LogSource,
+  TokenRecord,
+} from "./api_ports.ts";
+import { type ApiHandler, createApiHandler } from "./api_handler.ts";
+import type { ErrorBody, InstanceJson, LogEntryJson, SpawnResponse } from "./wire.ts";
+
+const ADMIN_TOKEN = "admin-token-0123456789";
+const ALICE_TOKEN = "alice-tk-0123456789";
+const NOW_MS = 1_700_000_000_000;
+
+/** Instances kept in a map; spawn marks one running on a made-up port. */
+class FakeInstances implements InstanceControl {
+  readonly views = new Map<string, InstanceView>();
+
+  list(filter: InstanceFilter): InstanceView[] {
+    return [...this.views.values()]
+      .filter((view) => filter.service === undefined || view.service === filter.service)
+      .filter((view) => filter.all || view.status === "running")
+      .sort((a, b) => a.key.localeCompare(b.key));
+  }
+  get(ref: InstanceRef): InstanceView | undefined {
+    return this.views.get(formatInstanceKey(ref));
+  }
+  spawn(ref: InstanceRef): Promise<InstanceView> {
+    const view: InstanceView = {
+      key: formatInstanceKey(ref),
+      service: ref.service,
+      id: ref.id,
+      status: "running",
+      health: "healthy",
+      pid: 4242,
+      port: 30001,
+      weight: 100,
+      startedAtMs: NOW_MS - 5_000,
+      lastActivityMs: NOW_MS - 2_000,
+      restarts: 0,
+      reason: undefined,
+      retryAtMs: undefined,
+    };
+    this.views.set(view.key, view);
+    return Promise.resolve(view);
+  }
+  stop(ref: InstanceRef): Promise<InstanceView> {
+    const view = this.#known(ref);
+    const stopped = { ...view, status: "stopped" as const, pid: undefined, port: undefined };
+    this.views.set(view.key, stopped);
+    return Promise.resolve(stopped);
+  }
+  restart(ref: InstanceRef): Promise<InstanceView> {
+    return this.spawn(ref);
+  }
+  setWeight(ref: InstanceRef, weight: number): Promise<InstanceView> {
+    const view = { ...this.#known(ref), weight };
+    this.views.set(view.key, view);
+    return Promise.resolve(view);
+  }
+  checkHealth(ref: InstanceRef): Promise<InstanceView> {
+    return Promise.resolve(this.#known(ref));
+  }
+  deploy(ref: InstanceRef, options: { weight: number }): Promise<InstanceView> {
+    return this.spawn(ref).then(() => this.setWeight(ref, options.weight));
+  }
+  route(): Promise<{ from: InstanceView; to: InstanceView }> {
+    return Promise.reject(new Error("not used"));
+  }
+  rollback(): Promise<InstanceView[]> {
+    return Promise.reject(new Error("not used"));
+  }
+  #known(ref: InstanceRef): InstanceView {
+    const view = this.get(ref);
+    if (view === undefined) {
+      throw new NotFoundError(`Instance not found: ${formatInstanceKey(ref)}`);
+    }
+    return view;
+  }
+}
+
+/** Log lines kept in an array. */
+class FakeLogs implements LogSource {
+  readonly entries: LogEntryJson[] = [];
+  query(filter: LogFilter): LogEntryJson[] {
+    return this.entries.filter((entry) =>
+      (filter.process === undefined || entry.process === filter.process) &&
+      (filter.id === undefined || entry.instance_id === filter.id)
+    );
+  }
+  subscribe(): () => void {
+    return () => {};
+  }
+}
+
+interface Api {
+  readonly handle: ApiHandler;
+  readonly instances: FakeInstances;
+  readonly logs: FakeLogs;
+  readonly audit: AuditRecord[];
+}
+
+async function makeApi(): Promise<Api> {
+  const admin: TokenRecord = {
+    tokenId: "admin",
+    sha256: await hashToken(ADMIN_TOKEN),
+    tenant: undefined,
+  };
+  const alice: TokenRecord = {
+    tokenId: tokenIdOf(ALICE_TOKEN),
+    sha256: await hashToken(ALICE_TOKEN),
+    tenant: "alice",
+  };
+  const instances = new FakeInstances();
+  const logs = new FakeLogs();
+  const audit: AuditRecord[] = [];
+  const handle = createApiHandler({
+    instances,
+    tokens: {
+      getAdminToken: () => Promise.resolve(admin),
+      getToken: (tokenId) => Promise.resolve(tokenId === alice.tokenId ? alice : undefined),
+    },
+    audit: {
+      appendAudit: (entry) => Promise.resolve(void audit.push(entry)),
+      listAudit: (limit) => Promise.resolve(audit.slice(-limit)),
+    },
+    logs,
+    storage: {
+      usedBytes: (ref) => Promise.resolve(ref.id === "alice" ? 4096 : 0),
+      quotaBytes: (service) => service === "notes" ? 10 * 1024 * 1024 : null,
+    },
+    metrics: new MetricsRegistry(),
+    now: () => NOW_MS,
+  });
+  return { handle, instances, logs, audit };
+}
+
+function call(
+  api: Api,
+  method: string,
+  path: string,
+  options: { token?: string; body?: string } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  const init: RequestInit = { method, headers };
+  if (options.body !== undefined) init.body = options.body;
+  return api.handle(new Request(`http://tenement.local${path}`, init), "203.0.113.7");
+}
+
+Deno.test("API: /health needs no token; the API answers 401 with a challenge without one", async () => {
+  const api = await makeApi();
+  const health = await call(api, "GET", "/health");
+  equal(health.status, 200);
+  deepEqual(await health.json(), { status: "ok" });
+
+  const missing = await call(api, "GET", "/api/instances");
+  equal(missing.status, 401);
+  equal(missing.headers.get("www-authenticate"), 'Bearer realm="tenement"');
+  equal((await missing.json() as ErrorBody).error, "Missing Authorization: Bearer <token> header");
+
+  const wrong = await call(api, "GET", "/api/instances", { token: "not-the-token" });
+  equal(wrong.status, 401);
+  equal((await wrong.json() as ErrorBody).error, "Invalid token");
+});
+
+Deno.test("API: spawn then list returns the instance with its measured storage", async () => {
+  const api = await makeApi();
+  const spawned = await call(api, "POST", "/api/instances/spawn", {
+    token: ADMIN_TOKEN,
+    body: JSON.stringify({ process: "notes", id: "alice" }),
+  });
+  equal(spawned.status, 200);
+  deepEqual(
+    await spawned.json(),
+    {
+      instance: "notes:alice",
+      socket: "127.0.0.1:30001",
+      port: 30001,
+      status: "running",
+      pid: 4242,
+    } satisfies SpawnResponse,
+  );
+  deepEqual(
+    api.audit.map((entry) => [entry.actor, entry.action, entry.target, entry.outcome]),
+    [["admin", "spawn", "notes:alice", "ok"]],
+  );
+
+  const listed = await call(api, "GET", "/api/instances", { token: ADMIN_TOKEN });
+  equal(listed.status, 200);
+  const rows = await listed.json() as InstanceJson[];
+  equal(rows.length, 1);
+  const row = rows[0]!;
+  equal(row.id, "notes:alice");
+  equal(row.uptime_secs, 5);
+  equal(row.idle_secs, 2);
+  equal(row.storage_used_bytes, 4096);
+  equal(row.storage_quota_bytes, 10 * 1024 * 1024);
+
+  const one = await call(api, "GET", "/api/instances/notes:alice", { token: ADMIN_TOKEN });
+  equal((await one.json() as InstanceJson).storage_used_bytes, 4096);
+});
+
+Deno.test("API: a tenant token sees and acts on its own instance only", async () => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  await api.instances.spawn({ service: "notes", id: "bob" });
+  api.logs.entries.push(
+    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a" },
+    { timestamp: 2, level: "stdout", process: "notes", instance_id: "bob", message: "b" },
+  );
+
+  const listed = await call(api, "GET", "/api/instances", { token: ALICE_TOKEN });
+  deepEqual((await listed.json() as InstanceJson[]).map((row) => row.id), ["notes:alice"]);
+
+  const own = await call(api, "GET", "/api/instances/notes:alice", { token: ALICE_TOKEN });
+  equal(own.status, 200);
+  await own.body?.cancel();
+
+  const other = await call(api, "DELETE", "/api/instances/notes:bob", { token: ALICE_TOKEN });
+  equal(other.status, 403);
+  equal((await other.json() as ErrorBody).error, "Tenant token can only access instance 'alice'");
+  equal(api.instances.get({ service: "notes", id: "bob" })?.status, "running");
+
+  const logs = await call(api, "GET", "/api/logs", { token: ALICE_TOKEN });
+  deepEqual((await logs.json() as LogEntryJson[]).map((entry) => entry.message), ["a"]);
+
+  const deploy = await call(api, "POST", "/api/deploy", {
+    token: ALICE_TOKEN,
+    body: JSON.stringify({ process: "notes", version: "alice" }),
+  });
+  equal(deploy.status, 403);
+  equal((await deploy.json() as ErrorBody).error, "Deploy requires admin token");
+});
+
+Deno.test("API: a bad JSON body answers 400 and names the field", async () => {
+  const api = await makeApi();
+  const spawn = (body: string): Promise<Response> =>
+    call(api, "POST", "/api/instances/spawn", { token: ADMIN_TOKEN, body });
+
+  const wrongType = await spawn(JSON.stringify({ process: 5, id: "alice" }));
+  equal(wrongType.status, 400);
+  deepEqual(await wrongType.json(), {
+    error: 'Field "process" must be a string',
+    field: "process",
+  });
+
+  const missing = await spawn(JSON.stringify({ process: "notes" }));
+  equal(missing.status, 400);
+  deepEqual(await missing.json(), { error: 'Missing field "id"', field: "id" });
+
+  const badName = await spawn(JSON.stringify({ process: "notes", id: "a.b" }));
+  equal(badName.status, 400);
+  equal((await badName.json() as ErrorBody).field, "id");
+
+  const notJson = await spawn("{process:");
+  equal(notJson.status, 400);
+  ok((await notJson.json() as ErrorBody).error.startsWith("Invalid JSON body: "));
+
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  const weight = await call(api, "PUT", "/api/instances/notes:alice/weight", {
+    token: ADMIN_TOKEN,
+    body: JSON.stringify({ weight: "heavy" }),
+  });
+  equal(weight.status, 400);
+  equal((await weight.json() as ErrorBody).field, "weight");
+  deepEqual(api.audit, []);
+});
+
+Deno.test("API: unknown paths answer 404, known paths with a wrong method 405", async () => {
+  const api = await makeApi();
+  const unknown = await call(api, "GET", "/api/nothing-here", { token: ADMIN_TOKEN });
+  equal(unknown.status, 404);
+  deepEqual(await unknown.json(), { error: "Not found" });
+
+  const outside = await call(api, "GET", "/elsewhere", { token: ADMIN_TOKEN });
+  equal(outside.status, 404);
+  await outside.body?.cancel();
+
+  const wrongMethod = await call(api, "POST", "/api/instances", { token: ADMIN_TOKEN });
+  equal(wrongMethod.status, 405);
+  equal(wrongMethod.headers.get("allow"), "GET");
+  equal((await wrongMethod.json() as ErrorBody).error, "Method POST not allowed (allowed: GET)");
+
+  const unknownInstance = await call(api, "GET", "/api/instances/notes:ghost", {
+    token: ADMIN_TOKEN,
+  });
+  equal(unknownInstance.status, 404);
+  equal((await unknownInstance.json() as ErrorBody).error, "Instance not found: notes:ghost");
+});

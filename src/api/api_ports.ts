@@ -1,0 +1,111 @@
+/**
+ * What the management API needs from the rest of tenement, as narrow interfaces the API owns:
+ * instance control (the supervisor), token and audit storage (the state store), log search (the
+ * log ring) and storage usage. The real classes satisfy them structurally and the daemon hands
+ * them in; tests hand in small fakes and call the handler with a `Request`, without a socket.
+ * @module
+ */
+import type { Health, InstanceStatus } from "../core/lifecycle.ts";
+import type { InstanceKey, InstanceRef } from "../core/instance_key.ts";
+import type { AuditValue, TokenValue } from "../store/state_store.ts";
+import type { LogEntryJson } from "./wire.ts";
+
+/** The facts about one instance that the API reports. */
+export interface InstanceView {
+  readonly key: InstanceKey;
+  readonly service: string;
+  readonly id: string;
+  readonly status: InstanceStatus;
+  readonly health: Health;
+  readonly pid: number | undefined;
+  readonly port: number | undefined;
+  readonly weight: number;
+  readonly startedAtMs: number | undefined;
+  readonly lastActivityMs: number;
+  readonly restarts: number;
+  /** Why the instance is failed, stopped on its own, or backing off. */
+  readonly reason: string | undefined;
+  /** When a backoff or failed instance is started again. */
+  readonly retryAtMs: number | undefined;
+}
+
+/** Which instances {@linkcode InstanceControl.list} returns. */
+export interface InstanceFilter {
+  /** Include asleep, stopped and failed instances. */
+  readonly all: boolean;
+  readonly service?: string;
+}
+
+/** The instance commands and queries the routes call (the supervisor's public surface). */
+export interface InstanceControl {
+  /** Instances ordered by service then id. */
+  list(filter: InstanceFilter): readonly InstanceView[];
+  /** One instance, or undefined when unknown. */
+  get(ref: InstanceRef): InstanceView | undefined;
+  /** Starts an instance (idempotent) and waits until it is ready. */
+  spawn(ref: InstanceRef, origin: "api"): Promise<InstanceView>;
+  /** Stops an instance; throws NotFoundError when unknown. */
+  stop(ref: InstanceRef): Promise<unknown>;
+  /** Stops and starts again, clearing failed state and backoff. */
+  restart(ref: InstanceRef): Promise<InstanceView>;
+  /** Sets a traffic weight (0-100). */
+  setWeight(ref: InstanceRef, weight: number): Promise<InstanceView>;
+  /** Runs one health probe now. */
+  checkHealth(ref: InstanceRef): Promise<InstanceView>;
+  /** Starts `ref`, waits until healthy, then gives it `weight`. */
+  deploy(ref: InstanceRef, options: { weight: number; timeoutMs: number }): Promise<InstanceView>;
+  /** Moves a service's traffic from one instance to another. */
+  route(
+    service: string,
+    fromId: string,
+    toId: string,
+    options: { stopOld: boolean },
+  ): Promise<{ readonly from: InstanceView; readonly to: InstanceView }>;
+  /** Restores the weights the last route change replaced. */
+  rollback(service: string): Promise<readonly InstanceView[]>;
+}
+
+/** A stored token, as authentication needs it: its hash and whom it speaks for. */
+export type TokenRecord = Pick<TokenValue, "tokenId" | "sha256" | "tenant">;
+
+/** Where API tokens are looked up (the state store). */
+export interface TokenLookup {
+  getAdminToken(): Promise<TokenRecord | undefined>;
+  getToken(tokenId: string): Promise<TokenRecord | undefined>;
+}
+
+/** One entry of the audit trail, without the storage version. */
+export type AuditRecord = Omit<AuditValue, "v">;
+
+/** Where the audit trail is written and read (the state store). */
+export interface AuditLog {
+  appendAudit(entry: AuditRecord): Promise<void>;
+  /** The newest `limit` entries, oldest first. */
+  listAudit(limit: number): Promise<readonly AuditRecord[]>;
+}
+
+/** Filters of a log search. */
+export interface LogFilter {
+  readonly process?: string;
+  readonly id?: string;
+  readonly level?: "stdout" | "stderr";
+  /** Case-insensitive substring of the message. */
+  readonly search?: string;
+  /** Newest N; undefined returns all kept entries. */
+  readonly limit?: number;
+}
+
+/** The kept log lines and the live feed (the log ring). */
+export interface LogSource {
+  query(filter: LogFilter): readonly LogEntryJson[];
+  /** Calls `onEntry` for each new matching line until the returned function is called. */
+  subscribe(filter: LogFilter, onEntry: (entry: LogEntryJson) => void): () => void;
+}
+
+/** Disk use of an instance's data dir `{data_dir}/{service}/{id}`. */
+export interface StorageUsage {
+  /** Bytes of the files under the instance's data dir (0 when it does not exist). */
+  usedBytes(ref: InstanceRef): Promise<number>;
+  /** The service's `storage_quota_mb` in bytes, or null when it has none. */
+  quotaBytes(service: string): number | null;
+}

@@ -1,0 +1,51 @@
+import { deepEqual } from "node:assert/strict";
+import { parseConfig } from "./parse_config.ts";
+
+const TOML = `[settings]
+data_dir = "data"
+
+[settings.tls]
+enabled = false
+acme_email = "ops@example.com"
+
+[service.app]
+command = "./app"
+memory_limit_mb = 256
+cpu_shares = 512
+storage_quota_mb = 100
+storage_persist = true
+
+[service.box]
+command = "./box"
+isolation = "sandbox"
+image = "alpine"
+
+[routing]
+default = "app"
+`;
+
+Deno.test("parseConfig warns about every accepted key that does nothing yet, with its position", () => {
+  const config = parseConfig(TOML, { path: "tenement.toml", cwd: "/srv" });
+  deepEqual(config.warnings?.map((w) => [w.at.key, w.at.line, w.at.column]), [
+    ["settings.tls.acme_email", 6, 1],
+    ["service.app.memory_limit_mb", 10, 1],
+    ["service.app.cpu_shares", 11, 1],
+    ["service.app.storage_quota_mb", 12, 1],
+    ["service.box.isolation", 17, 1],
+    ["service.box.image", 18, 1],
+    ["routing.default", 21, 1],
+  ]);
+  deepEqual(
+    config.warnings?.[1]?.message,
+    'tenement.toml:10:1: "service.app.memory_limit_mb" is set but not enforced yet: no memory limit is applied to the instance',
+  );
+  // The keys still load, so files written for the original keep working.
+  deepEqual(config.services.get("app")?.memoryLimitMb, 256);
+});
+
+Deno.test("parseConfig has no warnings for a config that sets only working keys", () => {
+  const config = parseConfig('[service.app]\ncommand = "./app"\nidle_timeout = 60\n', {
+    path: "tenement.toml",
+  });
+  deepEqual(config.warnings, []);
+});

@@ -1,0 +1,131 @@
+/**
+ * `[settings]` and `[settings.tls]` of `tenement.toml`: their fields, defaults and the checks
+ * between keys (backoff and port ranges, the TLS ports and email). Pure: no I/O.
+ * @module
+ */
+import {
+  BOOLEAN,
+  type Context,
+  PORT,
+  readTable,
+  report,
+  seconds,
+  TABLE,
+  type Table,
+  TEXT,
+  tildeProblem,
+  wholeNumber,
+} from "./config_fields.ts";
+import { resolvePath } from "./config_paths.ts";
+import { type Settings, SETTINGS_DEFAULTS, TLS_DEFAULTS, type TlsSettings } from "./schema.ts";
+
+const SETTINGS_FIELDS = {
+  data_dir: TEXT,
+  health_check_interval: seconds("positive"),
+  max_restarts: wholeNumber(0),
+  restart_window: seconds("positive"),
+  backoff_base_ms: wholeNumber(0, "milliseconds"),
+  backoff_max_ms: wholeNumber(0, "milliseconds"),
+  backoff_reset_secs: seconds("zero_or_more"),
+  port_range_start: PORT,
+  port_range_end: PORT,
+  max_concurrent_starts: wholeNumber(0),
+  tls: TABLE,
+};
+
+export function readSettings(
+  ctx: Context,
+  table: Table,
+  paths: { readonly dir: string; readonly dataDir: string | undefined },
+): Settings {
+  const values = readTable(ctx, table, ["settings"], SETTINGS_FIELDS, "in [settings]");
+  const dataDirText = values.data_dir ?? SETTINGS_DEFAULTS.data_dir;
+  if (paths.dataDir === undefined && dataDirText.startsWith("~")) {
+    const source = `data_dir in ${ctx.file.slice(ctx.file.lastIndexOf("/") + 1)}`;
+    report(ctx, ["settings", "data_dir"], tildeProblem(source, dataDirText));
+  }
+  const dataDir = paths.dataDir ?? resolvePath(paths.dir, dataDirText);
+  const backoffBaseMs = values.backoff_base_ms ?? SETTINGS_DEFAULTS.backoff_base_ms;
+  const backoffMaxMs = values.backoff_max_ms ?? SETTINGS_DEFAULTS.backoff_max_ms;
+  if (backoffMaxMs < backoffBaseMs) {
+    const key = values.backoff_max_ms === undefined ? "backoff_base_ms" : "backoff_max_ms";
+    report(
+      ctx,
+      ["settings", key],
+      `"settings.backoff_max_ms" (${backoffMaxMs}) must be at least "settings.backoff_base_ms" (${backoffBaseMs})`,
+    );
+  }
+  const portRangeStart = values.port_range_start ?? SETTINGS_DEFAULTS.port_range_start;
+  const portRangeEnd = values.port_range_end ?? SETTINGS_DEFAULTS.port_range_end;
+  if (portRangeStart > portRangeEnd) {
+    const key = values.port_range_start === undefined ? "port_range_end" : "port_range_start";
+    report(
+      ctx,
+      ["settings", key],
+      `"settings.port_range_start" (${portRangeStart}) must not be greater than "settings.port_range_end" (${portRangeEnd})`,
+    );
+  }
+  return {
+    dataDir,
+    healthCheckIntervalMs: values.health_check_interval ??
+      SETTINGS_DEFAULTS.health_check_interval * 1000,
+    maxRestarts: values.max_restarts ?? SETTINGS_DEFAULTS.max_restarts,
+    restartWindowMs: values.restart_window ?? SETTINGS_DEFAULTS.restart_window * 1000,
+    backoffBaseMs,
+    backoffMaxMs,
+    backoffResetMs: values.backoff_reset_secs ?? SETTINGS_DEFAULTS.backoff_reset_secs * 1000,
+    portRangeStart,
+    portRangeEnd,
+    maxConcurrentStarts: values.max_concurrent_starts ?? SETTINGS_DEFAULTS.max_concurrent_starts,
+    tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
+  };
+}
+
+const TLS_FIELDS = {
+  enabled: BOOLEAN,
+  acme_email: TEXT,
+  domain: TEXT,
+  cache_dir: TEXT,
+  staging: BOOLEAN,
+  https_port: PORT,
+  http_port: PORT,
+  dns_provider: TEXT,
+};
+
+function readTls(
+  ctx: Context,
+  table: Table,
+  paths: { readonly dir: string; readonly dataDir: string },
+): TlsSettings {
+  const values = readTable(ctx, table, ["settings", "tls"], TLS_FIELDS, "in [settings.tls]");
+  const httpsPort = values.https_port ?? TLS_DEFAULTS.https_port;
+  const httpPort = values.http_port ?? TLS_DEFAULTS.http_port;
+  if (httpPort === httpsPort) {
+    const key = values.http_port === undefined ? "https_port" : "http_port";
+    report(
+      ctx,
+      ["settings", "tls", key],
+      `"settings.tls.http_port" and "settings.tls.https_port" are both ${httpPort}: they must differ`,
+    );
+  }
+  const enabled = values.enabled ?? TLS_DEFAULTS.enabled;
+  if (enabled && values.acme_email === undefined && table["acme_email"] === undefined) {
+    report(
+      ctx,
+      ["settings", "tls", "enabled"],
+      `"settings.tls.acme_email" is required when TLS is enabled (e.g. acme_email = "you@example.com")`,
+    );
+  }
+  return {
+    enabled,
+    acmeEmail: values.acme_email,
+    domain: values.domain,
+    cacheDir: values.cache_dir === undefined
+      ? resolvePath(paths.dataDir, "acme")
+      : resolvePath(paths.dir, values.cache_dir),
+    staging: values.staging ?? TLS_DEFAULTS.staging,
+    httpsPort,
+    httpPort,
+    dnsProvider: values.dns_provider,
+  };
+}
