@@ -6,7 +6,7 @@ LOCAL_DENO := .tools/node_modules/.bin/deno
 DENO := $(or $(shell command -v deno 2>/dev/null),$(LOCAL_DENO))
 DEMO_PORT ?= 8080
 
-.PHONY: setup prereqs deps demo test check fmt bench compile clean
+.PHONY: setup prereqs deps demo test check fmt bench compile release clean
 
 setup: prereqs deps examples/hello-go/hello-go
 
@@ -44,6 +44,12 @@ bench: setup
 # Needs internet: deno compile downloads its runtime base (denort) on first use.
 compile: deps
 	$(DENO) compile -A --frozen --unstable-kv --unstable-no-legacy-abort -o dist/ten main.ts
+
+# dist/ten-{x86_64,aarch64}-unknown-linux-gnu.tar.gz, dist/SHA256SUMS and dist/install.sh; needs
+# internet (deno compile --target downloads each runtime base). REPO=owner/name names the GitHub
+# repository the published install.sh downloads from (default: the origin remote).
+release: deps
+	DENO=$(DENO) bash scripts/release.sh --out dist $(if $(REPO),--repo $(REPO),)
 
 clean:
 	rm -rf dist examples/tenement-data examples/hello-go/hello-go

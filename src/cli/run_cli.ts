@@ -17,6 +17,7 @@ import {
 import { configVerb } from "./commands/config.ts";
 import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
 import { initVerb } from "./commands/init.ts";
+import { installVerb, uninstallVerb } from "./commands/install.ts";
 import { logsVerb } from "./commands/logs.ts";
 import { psVerb } from "./commands/ps.ts";
 import { serveVerb } from "./commands/serve.ts";
@@ -108,6 +109,16 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--tenant <id>", "make a token limited to this instance id (or service:id)")
     .option("--description <text>", "note stored with a tenant token")
     .action((opts, cmd) => setCode(tokenGenVerb(opts, globalsOf(cmd))));
+  program.command("install").description("run ten serve as a systemd service (needs root)")
+    .requiredOption("-d, --domain <domain>", "domain whose subdomains route to instances")
+    .option("-p, --port <port>", "port to listen on", "80")
+    .option("--bin <path>", "the ten executable the service runs (default: this one)")
+    .option("--dry-run", "print every action and file instead of changing anything")
+    .action((opts, cmd) => setCode(installVerb(opts, globalsOf(cmd))));
+  program.command("uninstall").description("stop and remove the systemd service (keeps data)")
+    .option("--purge", "also delete /etc/tenement and the data dir (tenants' data)")
+    .option("--dry-run", "print every action instead of changing anything")
+    .action((opts) => setCode(uninstallVerb(opts)));
   return program;
 }
 

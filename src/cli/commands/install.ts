@@ -1,0 +1,286 @@
+/**
+ * `ten install` and `ten uninstall`: run `ten serve` as a systemd service. Install writes a starter
+ * config when the server has none, the data dir and the unit, then enables and starts it;
+ * `--dry-run` prints every action and every file instead, and needs no root.
+ * @module
+ */
+import { loadConfig } from "../../config/load_config.ts";
+import { InvalidInputError, messageOf, TenementError } from "../../core/errors.ts";
+import type { GlobalOptions } from "../global_options.ts";
+import { err, out } from "../output.ts";
+import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
+
+/** `ten install` flags. */
+export interface InstallOptions {
+  readonly domain: string;
+  readonly port: string;
+  readonly bin?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+}
+
+/** `ten uninstall` flags. */
+export interface UninstallOptions {
+  readonly purge?: boolean | undefined;
+  readonly dryRun?: boolean | undefined;
+}
+
+/** One step of an install, shown by --dry-run and carried out otherwise. */
+type Action =
+  | { readonly kind: "write"; readonly path: string; readonly text: string; readonly mode: number }
+  | { readonly kind: "mkdir"; readonly path: string; readonly mode: number }
+  | { readonly kind: "remove"; readonly path: string }
+  | { readonly kind: "run"; readonly argv: readonly string[]; readonly mayFail?: boolean };
+
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+/** True when this `ten` runs as `deno run main.ts` from a checkout rather than compiled. */
+function isRunFromCheckout(): boolean {
+  return /(^|\/)deno$/.test(Deno.execPath());
+}
+
+/** Which config the service reads, and whether install has to write a starter one there. */
+async function chooseConfig(
+  explicit: string | undefined,
+): Promise<{ path: string; isStarter: boolean }> {
+  if (explicit !== undefined) return { path: absolute(explicit), isStarter: false };
+  const here = `${Deno.cwd()}/tenement.toml`;
+  if (await exists(here)) return { path: here, isStarter: false };
+  return { path: INSTALL_PATHS.config, isStarter: !await exists(INSTALL_PATHS.config) };
+}
+
+function chooseBin(explicit: string | undefined, isDryRun: boolean): string {
+  if (explicit !== undefined) return absolute(explicit);
+  if (!isRunFromCheckout()) return Deno.execPath();
+  if (isDryRun) return INSTALL_PATHS.bin;
+  throw new TenementError(
+    "ten install sets up the compiled ten, and this one runs from a checkout under deno: install " +
+      "it with install.sh (or make compile), or name an executable with --bin",
+  );
+}
+
+function describe(action: Action): string {
+  switch (action.kind) {
+    case "write":
+      return `write ${action.path} (mode ${action.mode.toString(8)})`;
+    case "mkdir":
+      return `create ${action.path} (mode ${action.mode.toString(8)})`;
+    case "remove":
+      return `remove ${action.path}`;
+    case "run":
+      return `run ${action.argv.join(" ")}`;
+  }
+}
+
+function printPlan(actions: readonly Action[]): void {
+  out.line("Dry run: nothing is changed. ten would:");
+  actions.forEach((action, i) => out.line(`  ${i + 1}. ${describe(action)}`));
+  for (const action of actions) {
+    if (action.kind !== "write") continue;
+    out.line("");
+    out.line(`--- ${action.path}`);
+    for (const line of action.text.replace(/\n$/, "").split("\n")) out.line(line);
+  }
+}
+
+async function runCommand(argv: readonly string[]): Promise<{ code: number; stderr: string }> {
+  const result = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: result.code, stderr: new TextDecoder().decode(result.stderr).trim() };
+}
+
+async function carryOut(actions: readonly Action[]): Promise<void> {
+  for (const action of actions) {
+    out.line(describe(action).replace(/^./, (c) => c.toUpperCase()));
+    switch (action.kind) {
+      case "write": {
+        // Write beside, then rename: a reader never sees half a file.
+        const temp = `${action.path}.ten-new`;
+        await Deno.writeTextFile(temp, action.text, { mode: action.mode });
+        await Deno.chmod(temp, action.mode);
+        await Deno.rename(temp, action.path);
+        break;
+      }
+      case "mkdir":
+        await Deno.mkdir(action.path, { recursive: true, mode: action.mode });
+        await Deno.chmod(action.path, action.mode);
+        break;
+      case "remove":
+        await Deno.remove(action.path, { recursive: true }).catch((e: unknown) => {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        });
+        break;
+      case "run": {
+        const result = await runCommand(action.argv);
+        if (result.code !== 0 && !action.mayFail) {
+          throw new TenementError(
+            `${action.argv.join(" ")} failed (exit ${result.code})${
+              result.stderr ? `: ${result.stderr}` : ""
+            }`,
+          );
+        }
+      }
+    }
+  }
+}
+
+async function requireRootAndSystemd(verb: string): Promise<void> {
+  if (Deno.uid() !== 0) {
+    throw new TenementError(`ten ${verb} needs root (try sudo); --dry-run shows what it would do`);
+  }
+  if (!await exists("/run/systemd/system")) {
+    throw new TenementError(
+      `ten ${verb} needs systemd, and this system was not booted with it; --dry-run prints the unit to adapt`,
+    );
+  }
+}
+
+/**
+ * `ten install --domain D [--port P] [--bin PATH] [--dry-run]`; the global `--config` names the
+ * config the service reads and `--data-dir` its data dir (default /var/lib/tenement).
+ */
+export async function installVerb(
+  options: InstallOptions,
+  globals: GlobalOptions,
+): Promise<number> {
+  const domain = options.domain.toLowerCase().replace(/\.$/, "");
+  if (!DOMAIN.test(domain)) {
+    throw new InvalidInputError(
+      `Invalid --domain '${options.domain}': expected a DNS name such as app.example.com`,
+    );
+  }
+  const port = Number(options.port);
+  if (!/^[0-9]+$/.test(options.port) || port < 1 || port > 65535) {
+    throw new InvalidInputError(
+      `Invalid --port '${options.port}': expected a number from 1 to 65535`,
+    );
+  }
+  const isDryRun = options.dryRun === true;
+  const dataDir = globals.dataDir === undefined ? INSTALL_PATHS.dataDir : absolute(globals.dataDir);
+  const config = await chooseConfig(globals.config);
+  let maxGraceMs = 10_000;
+  if (!config.isStarter) {
+    if (!await exists(config.path)) {
+      throw new TenementError(`Config file not found: ${config.path}`);
+    }
+    // A config the daemon would refuse is reported now, with file:line, not after the unit starts.
+    const parsed = await loadConfig({
+      explicit: config.path,
+      dataDir,
+      env: {},
+      cwd: Deno.cwd(),
+    });
+    for (const svc of parsed.services.values()) {
+      maxGraceMs = Math.max(maxGraceMs, svc.stopGracePeriodMs);
+    }
+  }
+  const bin = chooseBin(options.bin, isDryRun);
+  if (options.bin !== undefined && !isDryRun) {
+    const info = await Deno.stat(bin).catch(() => undefined);
+    if (!info?.isFile || ((info.mode ?? 0) & 0o111) === 0) {
+      throw new InvalidInputError(`Invalid --bin '${options.bin}': not an executable file`);
+    }
+  }
+  const actions: Action[] = [];
+  if (config.isStarter) {
+    actions.push({ kind: "mkdir", path: INSTALL_PATHS.configDir, mode: 0o755 });
+    actions.push({
+      kind: "write",
+      path: config.path,
+      text: starterConfig(domain, dataDir),
+      mode: 0o644,
+    });
+  }
+  actions.push({ kind: "mkdir", path: dataDir, mode: 0o700 });
+  actions.push({
+    kind: "write",
+    path: INSTALL_PATHS.unit,
+    text: renderUnit({
+      bin,
+      config: config.path,
+      dataDir,
+      domain,
+      port,
+      maxGraceMs,
+    }),
+    mode: 0o644,
+  });
+  actions.push({ kind: "run", argv: ["systemctl", "daemon-reload"] });
+  actions.push({ kind: "run", argv: ["systemctl", "enable", "tenement"] });
+  actions.push({ kind: "run", argv: ["systemctl", "restart", "tenement"] });
+  if (isDryRun) {
+    printPlan(actions);
+    return 0;
+  }
+  await requireRootAndSystemd("install");
+  await carryOut(actions);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const active = await runCommand(["systemctl", "is-active", "--quiet", "tenement"]);
+  if (active.code !== 0) {
+    err.line("[WARN] tenement.service is not running; see: journalctl -u tenement -n 50");
+    return 1;
+  }
+  out.line(
+    `[OK] tenement is running: http://{id}.{service}.${domain}${port === 80 ? "" : `:${port}`}/`,
+  );
+  out.line(`Config: ${config.path} (apply changes with: systemctl restart tenement)`);
+  out.line(
+    `Data: ${INSTALL_PATHS.dataDir}; API token: ten token-gen --data-dir ${INSTALL_PATHS.dataDir}`,
+  );
+  return 0;
+}
+
+/** The data dir the installed unit names, or the default when there is no readable unit. */
+async function installedDataDir(): Promise<string> {
+  const unit = await Deno.readTextFile(INSTALL_PATHS.unit).catch(() => "");
+  const line = /^Environment="?TENEMENT_DATA_DIR=(.*?)"?$/m.exec(unit);
+  return line?.[1]?.replaceAll("%%", "%") ?? INSTALL_PATHS.dataDir;
+}
+
+/** `ten uninstall [--purge] [--dry-run]`. */
+export async function uninstallVerb(options: UninstallOptions): Promise<number> {
+  const dataDir = await installedDataDir();
+  const actions: Action[] = [
+    { kind: "run", argv: ["systemctl", "disable", "--now", "tenement"], mayFail: true },
+    { kind: "remove", path: INSTALL_PATHS.unit },
+    { kind: "run", argv: ["systemctl", "daemon-reload"] },
+  ];
+  if (options.purge) {
+    actions.push({ kind: "remove", path: INSTALL_PATHS.configDir });
+    actions.push({ kind: "remove", path: dataDir });
+  }
+  if (options.dryRun) {
+    printPlan(actions);
+    return 0;
+  }
+  await requireRootAndSystemd("uninstall");
+  try {
+    await carryOut(actions);
+  } catch (e: unknown) {
+    throw new TenementError(`Uninstall stopped: ${messageOf(e)}`, { cause: e });
+  }
+  out.line("tenement.service is removed.");
+  if (!options.purge) {
+    out.line(
+      `Kept ${INSTALL_PATHS.configDir} and ${dataDir} (tenants' data); ten uninstall --purge removes them.`,
+    );
+  }
+  return 0;
+}
