@@ -12,9 +12,10 @@
 import { getLogger } from "@logtape/logtape";
 import { type HostRoute, parseHostRoute } from "../core/host_route.ts";
 import { readStickyId } from "../core/sticky.ts";
-import type { Target, TargetResolver } from "./target.ts";
+import type { Target } from "./target.ts";
 import { type BodySource, pumpRequestBody, PumpResult } from "./body_pump.ts";
 import { BufferedSocket } from "./buffered_socket.ts";
+import { type FrontContext, type FrontSettings, SCRATCH_BYTES } from "./front_settings.ts";
 import {
   badGatewayPage,
   CONTINUE_BYTES,
@@ -40,45 +41,10 @@ import {
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
 import { type RelayClient, Relayed, relayResponse } from "./response_relay.ts";
 import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
-import type { UpstreamPool, UpstreamSocket, UpstreamTarget } from "./upstream_pool.ts";
+import type { UpstreamSocket, UpstreamTarget } from "./upstream_pool.ts";
 
 const log = getLogger(["tenement", "proxy"]);
 
-/** The front's settings, defaults applied. */
-export interface FrontSettings {
-  readonly domain: string;
-  readonly resolver: TargetResolver;
-  readonly fallback: UpstreamTarget | undefined;
-  readonly fallbackKey: string;
-  readonly fallbackHost: string;
-  readonly fallbackTimeoutMs: number;
-  readonly proto: "http" | "https";
-  readonly trustForwardedFor: boolean;
-  readonly onProxied: ((target: Target, status: number, durationMs: number) => void) | undefined;
-  readonly preferUnix: (target: Target) => boolean;
-  readonly headTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly sendTimeoutMs: number;
-}
-
-/** What a client connection needs from the front that accepted it. */
-export interface FrontContext {
-  readonly settings: FrontSettings;
-  readonly pool: UpstreamPool;
-  readonly isShuttingDown: boolean;
-  /** The front's coarse clock, in ms (see {@linkcode FrontContext.deadline}). */
-  readonly nowMs: number;
-  /** A deadline `ms` from now on the coarse clock, never early. */
-  deadline(ms: number): number;
-  /** A scratch buffer of {@linkcode SCRATCH_BYTES} from the front's free list. */
-  takeScratch(): Uint8Array<ArrayBuffer>;
-  /** Hands a scratch buffer back to the free list. */
-  giveScratch(buf: Uint8Array<ArrayBuffer>): void;
-}
-
-/** Size of the front's scratch buffers: bodies in flight and combined writes. */
-export const SCRATCH_BYTES = 64 * 1024;
 /** How long a connection that answered early keeps draining the request body before closing. */
 const LINGER_MS = 2_000;
 const MAX_INTERIM_RESPONSES = 10;

@@ -22,12 +22,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Target, TargetResolver } from "./target.ts";
-import {
-  ClientConnection,
-  type FrontContext,
-  type FrontSettings,
-  SCRATCH_BYTES,
-} from "./client_connection.ts";
+import { ClientConnection } from "./client_connection.ts";
+import { type FrontContext, type FrontSettings, SCRATCH_BYTES } from "./front_settings.ts";
 import type { UpstreamTarget } from "./upstream_pool.ts";
 import { targetKey, UpstreamPool } from "./upstream_pool.ts";
 
