@@ -41,7 +41,8 @@ import {
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
 import { type RelayClient, Relayed, relayResponse } from "./response_relay.ts";
 import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
-import type { UpstreamSocket, UpstreamTarget } from "./upstream_pool.ts";
+import type { UpstreamSocket } from "./upstream_pool.ts";
+import { UpstreamDialer } from "./upstream_dialer.ts";
 
 const log = getLogger(["tenement", "proxy"]);
 
@@ -87,8 +88,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
   // Per-connection memos: keep-alive requests usually repeat the Host and the target.
   #lastHost: string | null | undefined = undefined;
   #lastRoute: HostRoute = { kind: "builtin" };
-  #lastPort = -1;
-  #lastPortKey = "";
+  readonly #dialer: UpstreamDialer;
   readonly #forwardedCache: ForwardedLinesCache = newForwardedLinesCache();
   #headOut = new Uint8Array(4096);
   readonly #response: ResponseHeadScan = newResponseHeadScan();
@@ -99,6 +99,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     this.sock = new BufferedSocket(conn, { initialBytes: 16 * 1024, maxBytes: 128 * 1024 });
     this.clientIp = conn.remoteAddr.hostname;
     this.sock.onEnd = this.#onClientEnd;
+    this.#dialer = new UpstreamDialer(front.pool, front.settings);
   }
 
   /** Serves requests in order until the connection ends. */
@@ -310,7 +311,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     try {
       attempts: for (let attempt = 0; attempt < 5; attempt++) {
         // A connection: pooled, else new (after waiting for a restart when refused).
-        let up = this.#takePooled(target);
+        let up = this.#dialer.takePooled(target);
         const isReused = up !== undefined;
         if (up === undefined) {
           try {
@@ -502,37 +503,10 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     }
   }
 
-  #tcpKey(port: number): string {
-    if (port !== this.#lastPort) {
-      this.#lastPort = port;
-      this.#lastPortKey = tcpKey(port);
-    }
-    return this.#lastPortKey;
-  }
-
-  #takePooled(target: Target | null): UpstreamSocket | undefined {
-    const pool = this.#front.pool;
-    if (target === null) return pool.take(this.#s.fallbackKey);
-    if (target.socketPath !== undefined && this.#s.preferUnix(target)) {
-      return pool.take(`unix:${target.socketPath}`) ?? pool.take(this.#tcpKey(target.port));
-    }
-    return pool.take(this.#tcpKey(target.port));
-  }
-
   /** Connects to the target (Unix socket first when preferred), interruptible by timeout/abort. */
   async #connect(target: Target | null): Promise<UpstreamSocket> {
     const pool = this.#front.pool;
-    let connecting: Promise<UpstreamSocket>;
-    if (target === null) {
-      connecting = pool.connect(this.#s.fallback!, this.#s.fallbackKey);
-    } else if (target.socketPath !== undefined && this.#s.preferUnix(target)) {
-      const path = target.socketPath;
-      connecting = pool.connect({ kind: "unix", path }, `unix:${path}`).catch(() =>
-        pool.connect(tcpTarget(target.port), tcpKey(target.port))
-      );
-    } else {
-      connecting = pool.connect(tcpTarget(target.port), tcpKey(target.port));
-    }
+    const connecting = this.#dialer.open(target);
     const interrupted = Promise.withResolvers<never>();
     interrupted.promise.catch(() => {});
     this.#interrupt = () => interrupted.reject(new Error("interrupted"));
@@ -693,14 +667,6 @@ function cookieOf(head: RequestHead): string | null {
     }
   }
   return cookie;
-}
-
-function tcpKey(port: number): string {
-  return `127.0.0.1:${port}`;
-}
-
-function tcpTarget(port: number): UpstreamTarget {
-  return { kind: "tcp", hostname: "127.0.0.1", port };
 }
 
 function logUpstreamFailure(target: Target | null, error: unknown): void {
