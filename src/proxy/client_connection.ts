@@ -39,7 +39,7 @@ import {
   RequestParseError,
 } from "./http1_request.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
-import { type RelayClient, Relayed, relayResponse } from "./response_relay.ts";
+import { type RelayClient, relayResponse, type RelayResult } from "./response_relay.ts";
 import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
 import type { UpstreamSocket } from "./upstream_pool.ts";
 import { UpstreamDialer } from "./upstream_dialer.ts";
@@ -460,9 +460,9 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             isReusable = response.isKeepAlive && up.start === up.end;
             return !this.#isGone;
           }
-          const result = await this.#relay(up, head, response, target?.setCookie, pump);
-          isReusable = (result & Relayed.KeepUpstream) !== 0;
-          return (result & Relayed.KeepClient) !== 0;
+          const relayed = await this.#relay(up, head, response, target?.setCookie, pump);
+          isReusable = relayed.isUpstreamKept;
+          return relayed.isClientKept;
         } catch (error) {
           // A response the front cannot frame, or a socket failure on the way.
           if (!this.#isGone) logUpstreamFailure(target, error);
@@ -529,10 +529,18 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     response: ResponseHeadScan,
     setCookie: string | undefined,
     pump: Promise<PumpResult> | null,
-  ): Promise<number> {
+  ): Promise<RelayResult> {
     const scratch = this.#front.takeScratch();
     try {
-      return await relayResponse(this, up, head, response, setCookie, pump, scratch);
+      return await relayResponse({
+        client: this,
+        upstream: up,
+        request: head,
+        response,
+        setCookie,
+        pump,
+        scratch,
+      });
     } finally {
       this.#front.giveScratch(scratch);
     }
