@@ -38,6 +38,7 @@ import {
   type RequestHead,
   RequestParseError,
 } from "./http1_request.ts";
+import { canPassThroughInline, isRetryable } from "./exchange_rules.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
 import { type RelayClient, relayResponse, type RelayResult } from "./response_relay.ts";
 import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
@@ -321,7 +322,13 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             if (this.#isTimedOut) {
               return await this.#fail(head, target, started, gatewayTimeoutPage());
             }
-            if (target !== null && !hasWaitedForRestart) {
+            const mayWaitForRestart = isRetryable({
+              stage: "connect",
+              isInstance: target !== null,
+              isTimedOut: this.#isTimedOut,
+              hasWaitedForRestart,
+            });
+            if (mayWaitForRestart && target !== null) {
               hasWaitedForRestart = true;
               const next = await this.#waitForRestart(target);
               if (this.#isGone) return false;
@@ -366,8 +373,13 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             if (n < first.length) await up.writeAll(first.subarray(n));
           } catch (error) {
             if (this.#isGone) return false;
-            const isReplayable = this.#bodyState === BodyState.Consumed || bodyInFirst > 0;
-            if (isReused && !this.#isTimedOut && isReplayable) continue attempts;
+            const mayRetry = isRetryable({
+              stage: "send",
+              isReusedConnection: isReused,
+              isTimedOut: this.#isTimedOut,
+              isRequestReplayable: this.#bodyState === BodyState.Consumed || bodyInFirst > 0,
+            });
+            if (mayRetry) continue attempts;
             if (this.#isTimedOut) {
               return await this.#fail(head, target, started, gatewayTimeoutPage());
             }
@@ -414,9 +426,14 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
                 return await this.#fail(head, target, started, gatewayTimeoutPage());
               }
               // A pooled connection that was closed meanwhile: nothing was seen, try another.
-              if (isReused && !hasResponseBytes && pump === null && bodyInFirst === 0) {
-                continue attempts;
-              }
+              const mayRetry = isRetryable({
+                stage: "response",
+                isReusedConnection: isReused,
+                isTimedOut: this.#isTimedOut,
+                isBodySent: pump !== null || bodyInFirst > 0,
+                hasResponseBytes,
+              });
+              if (mayRetry) continue attempts;
               logUpstreamFailure(target, new Error("connection closed before a response head"));
               return await this.#fail(head, target, started, badGatewayPage());
             }
@@ -433,17 +450,19 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             return false;
           }
           // The common case inline: head passed through untouched, body (if any) already here.
-          const framing = response.framing;
-          const isClientKept = head.isKeepAlive && !front.isShuttingDown;
+          const setCookie = target?.setCookie;
           if (
-            pump === null && !response.hasHopByHop && response.minorVersion === 1 &&
-            head.minorVersion === 1 && isClientKept && target?.setCookie === undefined &&
-            (framing === "none" ||
-              (framing === "length" &&
-                up.buffered >= response.headLength + response.contentLength))
+            canPassThroughInline(
+              response,
+              up.buffered,
+              head,
+              front.isShuttingDown,
+              pump !== null,
+              setCookie,
+            )
           ) {
-            const end = up.start +
-              response.headLength + (framing === "length" ? response.contentLength : 0);
+            const end = up.start + response.headLength +
+              (response.framing === "length" ? response.contentLength : 0);
             this.#isResponseStarted = true;
             this.writeDeadline = front.deadline(s.sendTimeoutMs);
             try {
@@ -460,7 +479,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             isReusable = response.isKeepAlive && up.start === up.end;
             return !this.#isGone;
           }
-          const relayed = await this.#relay(up, head, response, target?.setCookie, pump);
+          const relayed = await this.#relay(up, head, response, setCookie, pump);
           isReusable = relayed.isUpstreamKept;
           return relayed.isClientKept;
         } catch (error) {
