@@ -39,6 +39,12 @@ import {
   RequestParseError,
 } from "./http1_request.ts";
 import { canPassThroughInline, isRetryable } from "./exchange_rules.ts";
+import {
+  type ErrorAnswerState,
+  LINGER_MS,
+  lingerBeforeClose,
+  planErrorAnswer,
+} from "./error_answer.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
 import { type RelayClient, relayResponse, type RelayResult } from "./response_relay.ts";
 import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
@@ -47,8 +53,6 @@ import { UpstreamDialer } from "./upstream_dialer.ts";
 
 const log = getLogger(["tenement", "proxy"]);
 
-/** How long a connection that answered early keeps draining the request body before closing. */
-const LINGER_MS = 2_000;
 const MAX_INTERIM_RESPONSES = 10;
 const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
 
@@ -149,7 +153,9 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
       this.writeDeadline = 0;
       this.upstreamDeadline = 0;
       this.isIdle = false;
-      if (this.#needsLinger && !this.#isGone) await this.#linger();
+      if (this.#needsLinger && !this.#isGone) {
+        await lingerBeforeClose(this, this.#front.deadline(LINGER_MS));
+      }
       sock.close();
     }
   }
@@ -609,25 +615,17 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
    */
   async #answer(head: RequestHead, page: ErrorPage): Promise<boolean> {
     if (this.#isGone) return false;
-    const sock = this.sock;
-    let canKeep = head.isKeepAlive && !this.#front.isShuttingDown;
-    const framing = head.framing;
-    if (this.#bodyState === BodyState.Unread) {
-      if (framing.kind === "length" && sock.buffered >= framing.length) {
-        sock.start += framing.length;
-        this.#bodyState = BodyState.Consumed;
-      } else {
-        this.#needsLinger = true;
-      }
-    }
-    // A body still being pumped is drained by the exchange before the connection closes.
-    if (this.#bodyState !== BodyState.Consumed) canKeep = false;
-    const bytes = serializeErrorPage(page, {
-      isHead: head.method === "HEAD",
-      isClose: !canKeep,
-      isKeepAlive10: canKeep && head.minorVersion === 0,
+    const answer = planErrorAnswer(head, page, {
+      body: bodyStandingOf(this.#bodyState),
+      bufferedBytes: this.sock.buffered,
+      isShuttingDown: this.#front.isShuttingDown,
     });
-    return (await this.writeClient(bytes)) && canKeep;
+    if (answer.skipBodyBytes !== null) {
+      this.sock.start += answer.skipBodyBytes;
+      this.#bodyState = BodyState.Consumed;
+    }
+    if (answer.needsLinger) this.#needsLinger = true;
+    return (await this.writeClient(answer.bytes)) && answer.canKeep;
   }
 
   /** The chunked request body was malformed: 400, and the connection closes. */
@@ -657,29 +655,14 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     this.#onClientGone();
     return false;
   };
+}
 
-  /**
-   * Before closing a connection whose request body was not read: stop sending, then read and
-   * drop what the client still sends for a moment, so the answer is not lost to a reset.
-   */
-  async #linger(): Promise<void> {
-    const sock = this.sock;
-    this.readDeadline = this.#front.deadline(LINGER_MS);
-    try {
-      await (sock.conn as Deno.TcpConn).closeWrite();
-      let dropped = 0;
-      while (dropped < 1024 * 1024) {
-        await sock.fill();
-        if (sock.isEnded) break;
-        dropped += sock.buffered;
-        sock.start = sock.end;
-      }
-    } catch {
-      // The client is gone already.
-    } finally {
-      this.readDeadline = 0;
-    }
-  }
+/** Where the body stands, for an error answer. */
+function bodyStandingOf(state: BodyState): ErrorAnswerState["body"] {
+  if (state === BodyState.Unread) return "unread";
+  if (state === BodyState.Consumed) return "consumed";
+  // A body still being pumped is drained by the exchange before the connection closes.
+  return "unfinished";
 }
 
 function isZeroLength(head: RequestHead): boolean {
