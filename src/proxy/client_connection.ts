@@ -10,6 +10,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { messageOf } from "../core/errors.ts";
+import { formatInstanceKey } from "../core/instance_key.ts";
 import { type HostRoute, parseHostRoute } from "../core/host_route.ts";
 import { readStickyId } from "../core/sticky.ts";
 import type { Target } from "./target.ts";
@@ -73,7 +75,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
   readonly sock: BufferedSocket;
   readonly clientIp: string;
   readonly #front: FrontContext;
-  readonly #s: FrontSettings;
+  readonly #settings: FrontSettings;
   /** Deadlines (on the front's coarse clock, 0 = none), checked by the front's sweep. */
   readDeadline = 0;
   writeDeadline = 0;
@@ -100,7 +102,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
 
   constructor(front: FrontContext, conn: Deno.TcpConn) {
     this.#front = front;
-    this.#s = front.settings;
+    this.#settings = front.settings;
     this.sock = new BufferedSocket(conn, { initialBytes: 16 * 1024, maxBytes: 128 * 1024 });
     this.clientIp = conn.remoteAddr.hostname;
     this.sock.onEnd = this.#onClientEnd;
@@ -110,20 +112,22 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
   /** Serves requests in order until the connection ends. */
   async run(): Promise<void> {
     const sock = this.sock;
-    const s = this.#s;
+    const settings = this.#settings;
     try {
       for (;;) {
         // Read the next request head (bytes of pipelined requests may be buffered already).
         let head: RequestHead | null = null;
         let scanned = 0;
         this.isIdle = sock.buffered === 0;
-        this.readDeadline = this.#front.deadline(this.isIdle ? s.idleTimeoutMs : s.headTimeoutMs);
+        this.readDeadline = this.#front.deadline(
+          this.isIdle ? settings.idleTimeoutMs : settings.headTimeoutMs,
+        );
         try {
           for (;;) {
             if (sock.buffered > 0) {
               if (this.isIdle) {
                 this.isIdle = false;
-                this.readDeadline = this.#front.deadline(s.headTimeoutMs);
+                this.readDeadline = this.#front.deadline(settings.headTimeoutMs);
               }
               head = parseRequestHead(sock.unread(), { searchFrom: scanned });
               if (head !== null) break;
@@ -190,7 +194,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
   bodyReadDeadline(): number {
     return this.#lingerUntil !== 0
       ? this.#lingerUntil
-      : this.#front.deadline(this.#s.bodyTimeoutMs);
+      : this.#front.deadline(this.#settings.bodyTimeoutMs);
   }
 
   checkDeadlines(nowMs: number): void {
@@ -232,7 +236,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
 
   #routeFor(host: string | null): HostRoute {
     if (host !== this.#lastHost) {
-      this.#lastRoute = parseHostRoute(host, this.#s.domain);
+      this.#lastRoute = parseHostRoute(host, this.#settings.domain);
       this.#lastHost = host;
     }
     return this.#lastRoute;
@@ -251,7 +255,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
    */
   async #serve(head: RequestHead): Promise<boolean> {
     const sock = this.sock;
-    const s = this.#s;
+    const settings = this.#settings;
     const base = sock.start;
     const route = this.#routeFor(head.host);
     sock.start += head.headLength;
@@ -262,43 +266,28 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
       : BodyState.Unread;
     if (route.kind === "invalid") return await this.#answer(head, invalidHostPage(route.reason));
     const isBuiltin = route.kind === "builtin";
-    if (isBuiltin && s.fallback === undefined) {
+    if (isBuiltin && settings.fallback === undefined) {
       return await this.#answer(head, plainPage(404, "Not found"));
     }
     const isUpgrade = head.upgrade !== null && head.framing.kind === "none";
     // Built now, while the head's bytes are certainly still in place in the buffer.
     const upHead = forwardRequestHead(sock.buf.subarray(base, base + head.headLength), head, {
       clientIp: this.clientIp,
-      proto: s.proto,
-      trustForwardedFor: !isBuiltin && s.trustForwardedFor,
+      proto: settings.proto,
+      trustForwardedFor: !isBuiltin && settings.trustForwardedFor,
       isUpgrade,
       dropExpect: head.expectsContinue,
-      defaultHost: s.fallbackHost,
+      defaultHost: settings.fallbackHost,
       cache: this.#forwardedCache,
     }, this.#headOut);
     // A read stays pending from here on: it notices the client leaving (wake, slow response).
     sock.watch();
     let target: Target | null = null;
-    if (!isBuiltin) {
+    if (route.kind === "direct" || route.kind === "weighted") {
       try {
-        target = route.kind === "direct"
-          ? await s.resolver.resolveDirect(route.service, route.id, this.#signal())
-          : await s.resolver.resolveWeighted(
-            route.service,
-            this.#signal(),
-            readStickyId(cookieOf(head), route.service),
-          );
+        target = await this.#resolve(route, head);
       } catch (error) {
-        if (this.#isGone) return false;
-        const page = resolveFailurePage(error, { accept: fieldValue(head, "accept") });
-        if (page.status === 503) {
-          log.warn("Cannot serve {host}{target}: {error}", {
-            host: head.host,
-            target: head.target,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-        return await this.#answer(head, page);
+        return await this.#answerResolveFailure(head, error);
       }
       if (this.#isGone) return false;
     }
@@ -308,9 +297,9 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     // per request costs measurable throughput); helpers only for the rarer parts.
     const front = this.#front;
     // Precise time only for the metrics hook; deadlines use the coarse clock.
-    const started = s.onProxied === undefined ? 0 : performance.now();
-    let release = target === null ? null : s.resolver.beginRequest(target);
-    const timeoutMs = target === null ? s.fallbackTimeoutMs : target.requestTimeoutMs;
+    const started = settings.onProxied === undefined ? 0 : performance.now();
+    let release = target === null ? null : settings.resolver.beginRequest(target);
+    const timeoutMs = target === null ? settings.fallbackTimeoutMs : target.requestTimeoutMs;
     this.upstreamDeadline = Number.isFinite(timeoutMs) && timeoutMs > 0
       ? front.deadline(timeoutMs)
       : 0;
@@ -324,11 +313,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
           try {
             up = await this.#connect(target);
           } catch (error) {
-            if (this.#isGone) return false;
-            if (this.#isTimedOut) {
-              return await this.#fail(head, target, started, gatewayTimeoutPage());
-            }
-            const mayWaitForRestart = isRetryable({
+            const mayWaitForRestart = !this.#isGone && isRetryable({
               stage: "connect",
               isInstance: target !== null,
               isTimedOut: this.#isTimedOut,
@@ -337,19 +322,14 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             if (mayWaitForRestart && target !== null) {
               hasWaitedForRestart = true;
               const next = await this.#waitForRestart(target);
-              if (this.#isGone) return false;
-              if (this.#isTimedOut) {
-                return await this.#fail(head, target, started, gatewayTimeoutPage());
-              }
-              if (next !== undefined) {
+              if (next !== undefined && !this.#isGone && !this.#isTimedOut) {
                 release?.();
                 target = next;
-                release = s.resolver.beginRequest(target);
+                release = settings.resolver.beginRequest(target);
                 continue attempts;
               }
             }
-            logUpstreamFailure(target, error);
-            return await this.#fail(head, target, started, badGatewayPage());
+            return await this.#failAttempt(head, target, started, error);
           }
         }
         this.#upstream = up;
@@ -378,19 +358,14 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             const n = await up.conn.write(first);
             if (n < first.length) await up.writeAll(first.subarray(n));
           } catch (error) {
-            if (this.#isGone) return false;
-            const mayRetry = isRetryable({
+            const mayRetry = !this.#isGone && isRetryable({
               stage: "send",
               isReusedConnection: isReused,
               isTimedOut: this.#isTimedOut,
               isRequestReplayable: this.#bodyState === BodyState.Consumed || bodyInFirst > 0,
             });
             if (mayRetry) continue attempts;
-            if (this.#isTimedOut) {
-              return await this.#fail(head, target, started, gatewayTimeoutPage());
-            }
-            logUpstreamFailure(target, error);
-            return await this.#fail(head, target, started, badGatewayPage());
+            return await this.#failAttempt(head, target, started, error);
           }
           if (firstScratch !== null) front.giveScratch(firstScratch);
           if (bodyInFirst > 0) {
@@ -428,9 +403,6 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
               if ((this.#bodyState as BodyState) === BodyState.Broken && !sock.isEnded) {
                 return await this.#failBadBody(head, target, started);
               }
-              if (this.#isTimedOut) {
-                return await this.#fail(head, target, started, gatewayTimeoutPage());
-              }
               // A pooled connection that was closed meanwhile: nothing was seen, try another.
               const mayRetry = isRetryable({
                 stage: "response",
@@ -440,13 +412,15 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
                 hasResponseBytes,
               });
               if (mayRetry) continue attempts;
-              logUpstreamFailure(target, new Error("connection closed before a response head"));
-              return await this.#fail(head, target, started, badGatewayPage());
+              const error = new Error("connection closed before a response head");
+              return await this.#failAttempt(head, target, started, error);
             }
             hasResponseBytes = true;
           }
           this.upstreamDeadline = 0;
-          if (target !== null) s.onProxied?.(target, response.status, performance.now() - started);
+          if (target !== null) {
+            settings.onProxied?.(target, response.status, performance.now() - started);
+          }
           if (response.status === 101) {
             if (!isUpgrade) {
               logUpstreamFailure(target, new Error("101 Switching Protocols without an upgrade"));
@@ -470,7 +444,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             const end = up.start + response.headLength +
               (response.framing === "length" ? response.contentLength : 0);
             this.#isResponseStarted = true;
-            this.writeDeadline = front.deadline(s.sendTimeoutMs);
+            this.writeDeadline = front.deadline(settings.sendTimeoutMs);
             try {
               const out = up.buf.subarray(up.start, end);
               const n = await sock.conn.write(out);
@@ -514,13 +488,45 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     }
   }
 
+  /**
+   * The resolver's target for `route`, waking it. Returns the resolver's promise as it is, so the
+   * request path gains no async frame.
+   */
+  #resolve(
+    route: Extract<HostRoute, { kind: "direct" | "weighted" }>,
+    head: RequestHead,
+  ): Promise<Target> {
+    const resolver = this.#settings.resolver;
+    return route.kind === "direct"
+      ? resolver.resolveDirect(route.service, route.id, this.#signal())
+      : resolver.resolveWeighted(
+        route.service,
+        this.#signal(),
+        readStickyId(cookieOf(head), route.service),
+      );
+  }
+
+  /** No target for the request (unknown, forbidden, cannot start): 404, 403 or 503. */
+  async #answerResolveFailure(head: RequestHead, error: unknown): Promise<boolean> {
+    if (this.#isGone) return false;
+    const page = resolveFailurePage(error, { accept: fieldValue(head, "accept") });
+    if (page.status === 503) {
+      log.warn("Cannot serve {host}{target}: {error}", {
+        host: head.host,
+        target: head.target,
+        error: messageOf(error),
+      });
+    }
+    return await this.#answer(head, page);
+  }
+
   /** The resolver's wait for a restarted target, interruptible by the request timeout. */
   async #waitForRestart(target: Target): Promise<Target | undefined> {
     const timeout = new AbortController();
     this.#interrupt = () => timeout.abort();
     try {
       const signal = AbortSignal.any([this.#signal(), timeout.signal]);
-      return await this.#s.resolver.waitForRestart(target, signal);
+      return await this.#settings.resolver.waitForRestart(target, signal);
     } catch {
       return undefined;
     } finally {
@@ -592,6 +598,19 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     return result;
   }
 
+  /** An attempt failed for good (connect, send, or no response head): 504 past the timeout, else 502. */
+  async #failAttempt(
+    head: RequestHead,
+    target: Target | null,
+    started: number,
+    error: unknown,
+  ): Promise<boolean> {
+    if (this.#isGone) return false;
+    if (this.#isTimedOut) return await this.#fail(head, target, started, gatewayTimeoutPage());
+    logUpstreamFailure(target, error);
+    return await this.#fail(head, target, started, badGatewayPage());
+  }
+
   /** Answers with `page` after the forwarding began (502/504). */
   async #fail(
     head: RequestHead,
@@ -600,7 +619,9 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     page: ErrorPage,
   ): Promise<boolean> {
     this.upstreamDeadline = 0;
-    if (target !== null) this.#s.onProxied?.(target, page.status, performance.now() - started);
+    if (target !== null) {
+      this.#settings.onProxied?.(target, page.status, performance.now() - started);
+    }
     return await this.#failAfterHead(head, page);
   }
 
@@ -630,7 +651,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
 
   /** The chunked request body was malformed: 400, and the connection closes. */
   async #failBadBody(head: RequestHead, target: Target | null, started: number): Promise<boolean> {
-    if (target !== null) this.#s.onProxied?.(target, 400, performance.now() - started);
+    if (target !== null) this.#settings.onProxied?.(target, 400, performance.now() - started);
     await this.writeClient(
       serializeErrorPage(malformedRequestPage(), { isHead: head.method === "HEAD", isClose: true }),
     );
@@ -640,7 +661,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
   /** Writes to the client; false when it is gone (then everything for it stops). */
   writeClient(bytes: Uint8Array): Promise<boolean> {
     if (this.#isGone) return RESOLVED_FALSE;
-    this.writeDeadline = this.#front.deadline(this.#s.sendTimeoutMs);
+    this.writeDeadline = this.#front.deadline(this.#settings.sendTimeoutMs);
     return this.sock.writeAll(bytes).then(this.#onClientWritten, this.#onClientWriteFailed);
   }
 
@@ -681,7 +702,7 @@ function cookieOf(head: RequestHead): string | null {
 
 function logUpstreamFailure(target: Target | null, error: unknown): void {
   log.warn("Upstream {key} failed: {error}", {
-    key: target === null ? "(tenement API)" : `${target.service}:${target.id}`,
-    error: error instanceof Error ? error.message : String(error),
+    key: target === null ? "(tenement API)" : formatInstanceKey(target),
+    error: messageOf(error),
   });
 }
