@@ -94,8 +94,6 @@ export interface FrontServer extends AsyncDisposable {
   shutdown(options?: FrontShutdownOptions): Promise<void>;
   /** Closes pooled idle connections to `target` (its instance stopped). */
   closeUpstream(target: UpstreamTarget): void;
-  /** Open client connections (tests, metrics). */
-  readonly connectionCount: number;
 }
 
 /**
@@ -162,10 +160,6 @@ class Front implements FrontServer, FrontContext {
     this.addr = this.#listener.addr;
     options.onListen?.(this.addr);
     this.#acceptLoop = this.#accept();
-  }
-
-  get connectionCount(): number {
-    return this.#conns.size;
   }
 
   closeUpstream(target: UpstreamTarget): void {
