@@ -226,8 +226,8 @@ export class ClientConnection extends ClientConnectionBase {
             bodyInFirst = length;
           }
           try {
-            const n = await up.conn.write(first);
-            if (n < first.length) await up.writeAll(first.subarray(n));
+            const written = await up.conn.write(first);
+            if (written < first.length) await up.writeAll(first.subarray(written));
           } catch (error) {
             const mayRetry = !this.isClientGone && isRetryable({
               stage: "send",
@@ -318,8 +318,8 @@ export class ClientConnection extends ClientConnectionBase {
             this.writeDeadline = front.deadline(settings.sendTimeoutMs);
             try {
               const out = up.buf.subarray(up.start, end);
-              const n = await sock.conn.write(out);
-              if (n < out.length) await sock.writeAll(out.subarray(n));
+              const written = await sock.conn.write(out);
+              if (written < out.length) await sock.writeAll(out.subarray(written));
             } catch {
               this.onClientGone();
               return false;

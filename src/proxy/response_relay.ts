@@ -141,20 +141,20 @@ export async function relayResponse(options: RelayOptions): Promise<RelayResult>
   // The rest of the body, straight from the upstream socket to the client.
   while (!isDone) {
     const room = framing === "length" ? Math.min(remaining, scratch.length) : scratch.length;
-    const n = await up.readInto(scratch.subarray(0, room));
-    if (n === null) {
+    const bytesRead = await up.readInto(scratch.subarray(0, room));
+    if (bytesRead === null) {
       if (framing === "close") break;
       // Cut short: the client sees the connection end without the framed end of the body.
       throw new Error("response body cut short");
     }
-    let out = scratch.subarray(0, n);
+    let out = scratch.subarray(0, bytesRead);
     if (framing === "length") {
-      remaining -= n;
+      remaining -= bytesRead;
       isDone = remaining === 0;
     } else if (decoder !== null) {
       const fed = decoder.feed(out);
       isDone = fed.isDone;
-      if (fed.consumed < n) {
+      if (fed.consumed < bytesRead) {
         // Bytes past the end of the body: this upstream connection cannot be trusted again.
         isUpstreamKept = false;
         out = out.subarray(0, fed.consumed);
