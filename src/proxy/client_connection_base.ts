@@ -277,7 +277,10 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
     return result;
   }
 
-  /** An attempt failed for good (connect, send, or no response head): 504 past the timeout, else 502. */
+  /**
+   * An attempt failed for good (connect, send, or no response head): 504 past the request
+   * timeout, else 502.
+   */
   protected async failAttempt(
     head: RequestHead,
     target: Target | null,
@@ -304,6 +307,7 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
     return await this.failAfterHead(head, page);
   }
 
+  /** Answers with `page` once the response head is known to be unusable (closes the upstream). */
   protected async failAfterHead(head: RequestHead, page: ErrorPage): Promise<boolean> {
     this.upstream?.close();
     return await this.answer(head, page);
@@ -369,6 +373,7 @@ function bodyStandingOf(state: BodyState): ErrorAnswerState["body"] {
   return "unfinished";
 }
 
+/** The request's Cookie fields joined into one value (RFC 6265 §5.4), or null without one. */
 function cookieOf(head: RequestHead): string | null {
   let cookie: string | null = null;
   for (const field of head.headers) {
