@@ -80,16 +80,16 @@ export async function pumpRequestBody(
           continue;
         }
         client.readDeadline = client.bodyReadDeadline();
-        let n: number | null;
+        let bytesRead: number | null;
         try {
-          n = await sock.readInto(scratch.subarray(0, Math.min(remaining, scratch.length)));
+          bytesRead = await sock.readInto(scratch.subarray(0, Math.min(remaining, scratch.length)));
         } catch {
-          n = null;
+          bytesRead = null;
         }
         client.readDeadline = 0;
-        if (n === null) return clientGone(client);
-        await send(scratch.subarray(0, n));
-        remaining -= n;
+        if (bytesRead === null) return clientGone(client);
+        await send(scratch.subarray(0, bytesRead));
+        remaining -= bytesRead;
       }
     } else if (framing.kind === "chunked") {
       const decoder = new ChunkedDecoder("strict");

@@ -100,12 +100,14 @@ export class BufferedSocket {
     if (this.isEnded || this.isClosed) return null;
     if (into.length === 0) return 0;
     try {
-      const n = this.#rid >= 0 ? await ridRead(this.#rid, into) : await this.conn.read(into);
-      if (n === null || n === 0) {
+      const bytesRead = this.#rid >= 0
+        ? await ridRead(this.#rid, into)
+        : await this.conn.read(into);
+      if (bytesRead === null || bytesRead === 0) {
         this.isEnded = true;
         return null;
       }
-      return n;
+      return bytesRead;
     } catch (error) {
       this.isEnded = true;
       throw error;
@@ -122,13 +124,13 @@ export class BufferedSocket {
 
   #writing: Uint8Array | null = null;
 
-  readonly #onWritten = (n: number): Promise<void> | undefined => {
+  readonly #onWritten = (written: number): Promise<void> | undefined => {
     const bytes = this.#writing!;
-    if (n >= bytes.length) {
+    if (written >= bytes.length) {
       this.#writing = null;
       return undefined;
     }
-    return this.writeAll(bytes.subarray(n));
+    return this.writeAll(bytes.subarray(written));
   };
 
   /** Closes the socket; a pending read then ends. Idempotent. */
@@ -175,11 +177,11 @@ export class BufferedSocket {
   }
 
   // Bound once: a read per request should not allocate handlers.
-  readonly #onRead = (n: number | null): void => {
+  readonly #onRead = (bytesRead: number | null): void => {
     this.#pending = null;
     // null from conn.read(), 0 from a read by resource id: the end of the stream.
-    if (n === null || n === 0) return this.#ended();
-    this.end += n;
+    if (bytesRead === null || bytesRead === 0) return this.#ended();
+    this.end += bytesRead;
     this.onData?.();
   };
 

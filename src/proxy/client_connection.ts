@@ -1,176 +1,93 @@
 /**
- * One client connection of the raw front: reads its requests in order (strictly,
+ * One client connection of the raw front: its request loop. It reads requests in order (strictly,
  * `http1_request.ts`), routes each on Host, asks the resolver for a target (which wakes
  * instances) and forwards it over a pooled upstream connection. The common exchange (a response
  * whose head passes untouched and whose body is already buffered) is served inline in one async
- * function; relaying other responses (`response_relay.ts`), sending request bodies
- * (`body_pump.ts`) and upgrades (`upgrade_splice.ts`) are separate. Also here: the error answers,
- * which depend on where the request body stands, and the per-connection deadlines the front's
- * sweep checks. Edge: sockets and logging.
+ * function, `#serve`: every extra async frame per request costs measurable throughput, so only the
+ * rarer steps are helpers. The connection's state, deadlines, error answers and those helpers are
+ * in `client_connection_base.ts`; relaying other responses (`response_relay.ts`), sending request
+ * bodies (`body_pump.ts`) and upgrades (`upgrade_splice.ts`) are separate. Edge: sockets and
+ * logging.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { type HostRoute, parseHostRoute } from "../core/host_route.ts";
-import { readStickyId } from "../core/sticky.ts";
-import type { Target, TargetResolver } from "./target.ts";
-import { type BodySource, pumpRequestBody, PumpResult } from "./body_pump.ts";
-import { BufferedSocket } from "./buffered_socket.ts";
+import { PumpResult } from "./body_pump.ts";
+import { BodyState, ClientConnectionBase, logUpstreamFailure } from "./client_connection_base.ts";
+import { LINGER_MS, lingerBeforeClose } from "./error_answer.ts";
 import {
   badGatewayPage,
   CONTINUE_BYTES,
-  type ErrorPage,
-  gatewayTimeoutPage,
   invalidHostPage,
   malformedRequestPage,
   plainPage,
-  resolveFailurePage,
   serializeErrorPage,
 } from "./error_responses.ts";
+import { canPassThroughInline, isRetryable } from "./exchange_rules.ts";
+import { SCRATCH_BYTES } from "./front_settings.ts";
 import {
   type ForwardedLinesCache,
   forwardRequestHead,
   newForwardedLinesCache,
 } from "./head_rewrite.ts";
-import {
-  fieldValue,
-  parseRequestHead,
-  type RequestHead,
-  RequestParseError,
-} from "./http1_request.ts";
+import { parseRequestHead, type RequestHead, RequestParseError } from "./http1_request.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
-import { type RelayClient, Relayed, relayResponse } from "./response_relay.ts";
-import { type SpliceClient, spliceUpgrade } from "./upgrade_splice.ts";
-import type { UpstreamPool, UpstreamSocket, UpstreamTarget } from "./upstream_pool.ts";
+import type { Target } from "./target.ts";
+import { spliceUpgrade } from "./upgrade_splice.ts";
 
 const log = getLogger(["tenement", "proxy"]);
 
-/** The front's settings, defaults applied. */
-export interface FrontSettings {
-  readonly domain: string;
-  readonly resolver: TargetResolver;
-  readonly fallback: UpstreamTarget | undefined;
-  readonly fallbackKey: string;
-  readonly fallbackHost: string;
-  readonly fallbackTimeoutMs: number;
-  readonly proto: "http" | "https";
-  readonly trustForwardedFor: boolean;
-  readonly onProxied: ((target: Target, status: number, durationMs: number) => void) | undefined;
-  readonly preferUnix: (target: Target) => boolean;
-  readonly headTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly sendTimeoutMs: number;
-}
-
-/** What a client connection needs from the front that accepted it. */
-export interface FrontContext {
-  readonly settings: FrontSettings;
-  readonly pool: UpstreamPool;
-  readonly isShuttingDown: boolean;
-  /** The front's coarse clock, in ms (see {@linkcode FrontContext.deadline}). */
-  readonly nowMs: number;
-  /** A deadline `ms` from now on the coarse clock, never early. */
-  deadline(ms: number): number;
-  /** A scratch buffer of {@linkcode SCRATCH_BYTES} from the front's free list. */
-  takeScratch(): Uint8Array<ArrayBuffer>;
-  /** Hands a scratch buffer back to the free list. */
-  giveScratch(buf: Uint8Array<ArrayBuffer>): void;
-}
-
-/** Size of the front's scratch buffers: bodies in flight and combined writes. */
-export const SCRATCH_BYTES = 64 * 1024;
-/** How long a connection that answered early keeps draining the request body before closing. */
-const LINGER_MS = 2_000;
 const MAX_INTERIM_RESPONSES = 10;
-const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
-
-/** Where the request body stands. */
-const enum BodyState {
-  /** Not read yet (some of it may be buffered). */
-  Unread,
-  /** Being sent to the upstream. */
-  Pumping,
-  /** Read completely (forwarded or dropped): the connection can carry another request. */
-  Consumed,
-  /** Malformed or cut short: the connection must close. */
-  Broken,
-}
 
 /** One client connection and the request being served on it. */
-export class ClientConnection implements BodySource, RelayClient, SpliceClient {
-  readonly sock: BufferedSocket;
-  readonly clientIp: string;
-  readonly #front: FrontContext;
-  readonly #s: FrontSettings;
-  /** Deadlines (on the front's coarse clock, 0 = none), checked by the front's sweep. */
-  readDeadline = 0;
-  writeDeadline = 0;
-  upstreamDeadline = 0;
-  /** Waiting for the next request with nothing buffered (may be closed on shutdown). */
-  isIdle = false;
-  #abort: AbortController | null = null;
-  #isGone = false;
-  #isTimedOut = false;
-  #needsLinger = false;
-  #lingerUntil = 0;
-  #upstream: UpstreamSocket | null = null;
-  #interrupt: (() => void) | null = null;
-  #bodyState = BodyState.Consumed;
-  #isResponseStarted = false;
-  #sentContinue = false;
+export class ClientConnection extends ClientConnectionBase {
   // Per-connection memos: keep-alive requests usually repeat the Host and the target.
   #lastHost: string | null | undefined = undefined;
   #lastRoute: HostRoute = { kind: "builtin" };
-  #lastPort = -1;
-  #lastPortKey = "";
   readonly #forwardedCache: ForwardedLinesCache = newForwardedLinesCache();
-  #headOut = new Uint8Array(4096);
+  readonly #headOut = new Uint8Array(4096);
   readonly #response: ResponseHeadScan = newResponseHeadScan();
-
-  constructor(front: FrontContext, conn: Deno.TcpConn) {
-    this.#front = front;
-    this.#s = front.settings;
-    this.sock = new BufferedSocket(conn, { initialBytes: 16 * 1024, maxBytes: 128 * 1024 });
-    this.clientIp = conn.remoteAddr.hostname;
-    this.sock.onEnd = this.#onClientEnd;
-  }
+  /** This front sent `100 Continue` for the request (the upstream's own is not passed on). */
+  #hasSentContinue = false;
 
   /** Serves requests in order until the connection ends. */
   async run(): Promise<void> {
     const sock = this.sock;
-    const s = this.#s;
+    const settings = this.settings;
     try {
       for (;;) {
         // Read the next request head (bytes of pipelined requests may be buffered already).
         let head: RequestHead | null = null;
         let scanned = 0;
         this.isIdle = sock.buffered === 0;
-        this.readDeadline = this.#front.deadline(this.isIdle ? s.idleTimeoutMs : s.headTimeoutMs);
+        this.readDeadline = this.front.deadline(
+          this.isIdle ? settings.idleTimeoutMs : settings.headTimeoutMs,
+        );
         try {
           for (;;) {
             if (sock.buffered > 0) {
               if (this.isIdle) {
                 this.isIdle = false;
-                this.readDeadline = this.#front.deadline(s.headTimeoutMs);
+                this.readDeadline = this.front.deadline(settings.headTimeoutMs);
               }
               head = parseRequestHead(sock.unread(), { searchFrom: scanned });
               if (head !== null) break;
               scanned = sock.buffered;
             }
-            if (this.isIdle && this.#front.isShuttingDown) return;
+            if (this.isIdle && this.front.isShuttingDown) return;
             await sock.fill();
             if (sock.isEnded) return;
           }
         } catch (error) {
           if (!(error instanceof RequestParseError)) throw error;
-          this.#needsLinger = true;
+          this.needsLinger = true;
           await this.writeClient(serializeErrorPage(malformedRequestPage(), { isClose: true }));
           return;
         }
         this.readDeadline = 0;
         this.isIdle = false;
         if (!(await this.#serve(head))) return;
-        if (this.#isGone || this.#front.isShuttingDown) return;
+        if (this.isClientGone || this.front.isShuttingDown) return;
       }
     } catch (error) {
       log.error("Unexpected error on a client connection: {error}", {
@@ -181,92 +98,19 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
       this.writeDeadline = 0;
       this.upstreamDeadline = 0;
       this.isIdle = false;
-      if (this.#needsLinger && !this.#isGone) await this.#linger();
+      if (this.needsLinger && !this.isClientGone) {
+        await lingerBeforeClose(this, this.front.deadline(LINGER_MS));
+      }
       sock.close();
     }
   }
 
-  /** Closes everything now (shutdown grace is over, or a deadline passed). */
-  forceClose(): void {
-    this.#onClientGone();
-    this.sock.close();
-  }
-
-  /** The client went away (or must): everything for it stops. */
-  get isGone(): boolean {
-    return this.#isGone;
-  }
-
-  /** The front is shutting down: connections close after their current exchange. */
-  get isShuttingDown(): boolean {
-    return this.#front.isShuttingDown;
-  }
-
-  /** The request body is still being sent to the upstream. */
-  get isBodyPumping(): boolean {
-    return this.#bodyState === BodyState.Pumping;
-  }
-
-  /** From now on a failure can no longer be answered with an error page. */
-  markResponseStarted(): void {
-    this.#isResponseStarted = true;
-  }
-
-  /** The deadline for the next request body read: the body timeout, or the end of lingering. */
-  bodyReadDeadline(): number {
-    return this.#lingerUntil !== 0
-      ? this.#lingerUntil
-      : this.#front.deadline(this.#s.bodyTimeoutMs);
-  }
-
-  checkDeadlines(nowMs: number): void {
-    if (this.readDeadline !== 0 && nowMs >= this.readDeadline) {
-      this.readDeadline = 0;
-      this.forceClose();
-    }
-    if (this.writeDeadline !== 0 && nowMs >= this.writeDeadline) {
-      this.writeDeadline = 0;
-      this.forceClose();
-    }
-    if (this.upstreamDeadline !== 0 && nowMs >= this.upstreamDeadline) {
-      this.upstreamDeadline = 0;
-      this.#isTimedOut = true;
-      this.#upstream?.close();
-      this.#interrupt?.();
-    }
-  }
-
-  /** The client went away (or must): stop whatever is in flight for it. */
-  readonly #onClientGone = (): void => {
-    if (this.#isGone) return;
-    this.#isGone = true;
-    this.sock.close();
-    this.#abort?.abort(new DOMException("The client closed the connection", "AbortError"));
-    this.#upstream?.close();
-    this.#interrupt?.();
-  };
-
-  /**
-   * The client ended its side. With pipelined requests still buffered they are served first
-   * (writes may still work on a half-closed connection); otherwise the client is gone, as nginx
-   * also judges it.
-   */
-  readonly #onClientEnd = (): void => {
-    if (this.sock.buffered > 0 && this.#bodyState !== BodyState.Pumping) return;
-    this.#onClientGone();
-  };
-
   #routeFor(host: string | null): HostRoute {
     if (host !== this.#lastHost) {
-      this.#lastRoute = parseHostRoute(host, this.#s.domain);
+      this.#lastRoute = parseHostRoute(host, this.settings.domain);
       this.#lastHost = host;
     }
     return this.#lastRoute;
-  }
-
-  #signal(): AbortSignal {
-    this.#abort ??= new AbortController();
-    return this.#abort.signal;
   }
 
   // ---- one request ---------------------------------------------------------------------------
@@ -277,66 +121,56 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
    */
   async #serve(head: RequestHead): Promise<boolean> {
     const sock = this.sock;
-    const s = this.#s;
-    const base = sock.start;
+    const settings = this.settings;
+    const headStart = sock.start;
     const route = this.#routeFor(head.host);
     sock.start += head.headLength;
-    this.#isTimedOut = false;
-    this.#sentContinue = false;
-    this.#bodyState = head.framing.kind === "none" || isZeroLength(head)
+    this.isTimedOut = false;
+    this.#hasSentContinue = false;
+    this.bodyState = head.framing.kind === "none" || isZeroLength(head)
       ? BodyState.Consumed
       : BodyState.Unread;
-    if (route.kind === "invalid") return await this.#answer(head, invalidHostPage(route.reason));
+    if (route.kind === "invalid") return await this.answer(head, invalidHostPage(route.reason));
     const isBuiltin = route.kind === "builtin";
-    if (isBuiltin && s.fallback === undefined) {
-      return await this.#answer(head, plainPage(404, "Not found"));
+    if (isBuiltin && settings.fallback === undefined) {
+      return await this.answer(head, plainPage(404, "Not found"));
     }
     const isUpgrade = head.upgrade !== null && head.framing.kind === "none";
     // Built now, while the head's bytes are certainly still in place in the buffer.
-    const upHead = forwardRequestHead(sock.buf.subarray(base, base + head.headLength), head, {
-      clientIp: this.clientIp,
-      proto: s.proto,
-      trustForwardedFor: !isBuiltin && s.trustForwardedFor,
-      isUpgrade,
-      dropExpect: head.expectsContinue,
-      defaultHost: s.fallbackHost,
-      cache: this.#forwardedCache,
-    }, this.#headOut);
+    const upHead = forwardRequestHead(
+      sock.buf.subarray(headStart, headStart + head.headLength),
+      head,
+      {
+        clientIp: this.clientIp,
+        proto: settings.proto,
+        trustForwardedFor: !isBuiltin && settings.trustForwardedFor,
+        isUpgrade,
+        dropExpect: head.expectsContinue,
+        defaultHost: settings.fallbackHost,
+        cache: this.#forwardedCache,
+      },
+      this.#headOut,
+    );
     // A read stays pending from here on: it notices the client leaving (wake, slow response).
     sock.watch();
     let target: Target | null = null;
-    if (!isBuiltin) {
+    if (route.kind === "direct" || route.kind === "weighted") {
       try {
-        target = route.kind === "direct"
-          ? await s.resolver.resolveDirect(route.service, route.id, this.#signal())
-          : await s.resolver.resolveWeighted(
-            route.service,
-            this.#signal(),
-            readStickyId(cookieOf(head), route.service),
-          );
+        target = await this.resolve(route, head);
       } catch (error) {
-        if (this.#isGone) return false;
-        const page = resolveFailurePage(error, { accept: fieldValue(head, "accept") });
-        if (page.status === 503) {
-          log.warn("Cannot serve {host}{target}: {error}", {
-            host: head.host,
-            target: head.target,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-        return await this.#answer(head, page);
+        return await this.answerResolveFailure(head, error);
       }
-      if (this.#isGone) return false;
+      if (this.isClientGone) return false;
     }
 
     // Forward, holding the target's activity until the response is delivered or the client is
     // gone. All in this one async function for the common exchange (every extra async frame
     // per request costs measurable throughput); helpers only for the rarer parts.
-    const front = this.#front;
+    const front = this.front;
     // Precise time only for the metrics hook; deadlines use the coarse clock.
-    const started = s.onProxied === undefined ? 0 : performance.now();
-    let release = target === null ? null : s.resolver.beginRequest(target);
-    const timeoutMs = target === null ? s.fallbackTimeoutMs : target.requestTimeoutMs;
+    const started = settings.onProxied === undefined ? 0 : performance.now();
+    let release = target === null ? null : settings.resolver.beginRequest(target);
+    const timeoutMs = target === null ? settings.fallbackTimeoutMs : target.requestTimeoutMs;
     this.upstreamDeadline = Number.isFinite(timeoutMs) && timeoutMs > 0
       ? front.deadline(timeoutMs)
       : 0;
@@ -344,46 +178,43 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
     try {
       attempts: for (let attempt = 0; attempt < 5; attempt++) {
         // A connection: pooled, else new (after waiting for a restart when refused).
-        let up = this.#takePooled(target);
+        let up = this.dialer.takePooled(target);
         const isReused = up !== undefined;
         if (up === undefined) {
           try {
-            up = await this.#connect(target);
+            up = await this.connect(target);
           } catch (error) {
-            if (this.#isGone) return false;
-            if (this.#isTimedOut) {
-              return await this.#fail(head, target, started, gatewayTimeoutPage());
-            }
-            if (target !== null && !hasWaitedForRestart) {
+            const mayWaitForRestart = !this.isClientGone && isRetryable({
+              stage: "connect",
+              isInstance: target !== null,
+              isTimedOut: this.isTimedOut,
+              hasWaitedForRestart,
+            });
+            if (mayWaitForRestart && target !== null) {
               hasWaitedForRestart = true;
-              const next = await this.#waitForRestart(target);
-              if (this.#isGone) return false;
-              if (this.#isTimedOut) {
-                return await this.#fail(head, target, started, gatewayTimeoutPage());
-              }
-              if (next !== undefined) {
+              const next = await this.waitForRestart(target);
+              if (next !== undefined && !this.isClientGone && !this.isTimedOut) {
                 release?.();
                 target = next;
-                release = s.resolver.beginRequest(target);
+                release = settings.resolver.beginRequest(target);
                 continue attempts;
               }
             }
-            logUpstreamFailure(target, error);
-            return await this.#fail(head, target, started, badGatewayPage());
+            return await this.failAttempt(head, target, started, error);
           }
         }
-        this.#upstream = up;
+        this.upstream = up;
         let isReusable = false;
         let pump: Promise<PumpResult> | null = null;
         try {
-          if (this.#isGone) return false;
+          if (this.isClientGone) return false;
           // The head, plus the whole body when it is small and here already, in one write.
           const bodyFraming = head.framing;
           let first = upHead;
           let bodyInFirst = 0;
           let firstScratch: Uint8Array<ArrayBuffer> | null = null;
           if (
-            this.#bodyState === BodyState.Unread && bodyFraming.kind === "length" &&
+            this.bodyState === BodyState.Unread && bodyFraming.kind === "length" &&
             sock.buffered >= bodyFraming.length &&
             upHead.length + bodyFraming.length <= SCRATCH_BYTES
           ) {
@@ -395,30 +226,30 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             bodyInFirst = length;
           }
           try {
-            const n = await up.conn.write(first);
-            if (n < first.length) await up.writeAll(first.subarray(n));
+            const written = await up.conn.write(first);
+            if (written < first.length) await up.writeAll(first.subarray(written));
           } catch (error) {
-            if (this.#isGone) return false;
-            const isReplayable = this.#bodyState === BodyState.Consumed || bodyInFirst > 0;
-            if (isReused && !this.#isTimedOut && isReplayable) continue attempts;
-            if (this.#isTimedOut) {
-              return await this.#fail(head, target, started, gatewayTimeoutPage());
-            }
-            logUpstreamFailure(target, error);
-            return await this.#fail(head, target, started, badGatewayPage());
+            const mayRetry = !this.isClientGone && isRetryable({
+              stage: "send",
+              isReusedConnection: isReused,
+              isTimedOut: this.isTimedOut,
+              isRequestReplayable: this.bodyState === BodyState.Consumed || bodyInFirst > 0,
+            });
+            if (mayRetry) continue attempts;
+            return await this.failAttempt(head, target, started, error);
           }
           if (firstScratch !== null) front.giveScratch(firstScratch);
           if (bodyInFirst > 0) {
             sock.start += bodyInFirst;
-            this.#bodyState = BodyState.Consumed;
+            this.bodyState = BodyState.Consumed;
           }
-          if (this.#bodyState === BodyState.Unread) {
+          if (this.bodyState === BodyState.Unread) {
             if (head.expectsContinue && sock.buffered === 0) {
-              this.#sentContinue = true;
+              this.#hasSentContinue = true;
               if (!(await this.writeClient(CONTINUE_BYTES))) return false;
             }
-            this.#bodyState = BodyState.Pumping;
-            pump = this.#pumpBody(up, head);
+            this.bodyState = BodyState.Pumping;
+            pump = this.pumpBody(up, head);
           }
 
           // The response head; interim 1xx responses go on to HTTP/1.1 clients.
@@ -428,7 +259,7 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
           for (;;) {
             if (up.buffered > 0 && scanResponseHead(up.unread(), head.method, response)) {
               if (response.status >= 200 || response.status === 101) break;
-              const isOurs = response.status === 100 && this.#sentContinue;
+              const isOurs = response.status === 100 && this.#hasSentContinue;
               if (head.minorVersion === 1 && !isOurs && ++interim <= MAX_INTERIM_RESPONSES) {
                 const bytes = up.buf.slice(up.start, up.start + response.headLength);
                 if (!(await this.writeClient(bytes))) return false;
@@ -438,308 +269,97 @@ export class ClientConnection implements BodySource, RelayClient, SpliceClient {
             }
             await up.fill();
             if (up.isEnded) {
-              if (this.#isGone) return false;
+              if (this.isClientGone) return false;
               // The pump may have changed it meanwhile, which the compiler cannot see.
-              if ((this.#bodyState as BodyState) === BodyState.Broken && !sock.isEnded) {
-                return await this.#failBadBody(head, target, started);
-              }
-              if (this.#isTimedOut) {
-                return await this.#fail(head, target, started, gatewayTimeoutPage());
+              if ((this.bodyState as BodyState) === BodyState.Broken && !sock.isEnded) {
+                return await this.failBadBody(head, target, started);
               }
               // A pooled connection that was closed meanwhile: nothing was seen, try another.
-              if (isReused && !hasResponseBytes && pump === null && bodyInFirst === 0) {
-                continue attempts;
-              }
-              logUpstreamFailure(target, new Error("connection closed before a response head"));
-              return await this.#fail(head, target, started, badGatewayPage());
+              const mayRetry = isRetryable({
+                stage: "response",
+                isReusedConnection: isReused,
+                isTimedOut: this.isTimedOut,
+                isBodySent: pump !== null || bodyInFirst > 0,
+                hasResponseBytes,
+              });
+              if (mayRetry) continue attempts;
+              const error = new Error("connection closed before a response head");
+              return await this.failAttempt(head, target, started, error);
             }
             hasResponseBytes = true;
           }
           this.upstreamDeadline = 0;
-          if (target !== null) s.onProxied?.(target, response.status, performance.now() - started);
+          if (target !== null) {
+            settings.onProxied?.(target, response.status, performance.now() - started);
+          }
           if (response.status === 101) {
             if (!isUpgrade) {
               logUpstreamFailure(target, new Error("101 Switching Protocols without an upgrade"));
-              return await this.#failAfterHead(head, badGatewayPage());
+              return await this.failAfterHead(head, badGatewayPage());
             }
             await spliceUpgrade(this, up);
             return false;
           }
           // The common case inline: head passed through untouched, body (if any) already here.
-          const framing = response.framing;
-          const isClientKept = head.isKeepAlive && !front.isShuttingDown;
+          const setCookie = target?.setCookie;
           if (
-            pump === null && !response.hasHopByHop && response.minorVersion === 1 &&
-            head.minorVersion === 1 && isClientKept && target?.setCookie === undefined &&
-            (framing === "none" ||
-              (framing === "length" &&
-                up.buffered >= response.headLength + response.contentLength))
+            canPassThroughInline(
+              response,
+              up.buffered,
+              head,
+              front.isShuttingDown,
+              pump !== null,
+              setCookie,
+            )
           ) {
-            const end = up.start +
-              response.headLength + (framing === "length" ? response.contentLength : 0);
-            this.#isResponseStarted = true;
-            this.writeDeadline = front.deadline(s.sendTimeoutMs);
+            const end = up.start + response.headLength +
+              (response.framing === "length" ? response.contentLength : 0);
+            this.isResponseStarted = true;
+            this.writeDeadline = front.deadline(settings.sendTimeoutMs);
             try {
               const out = up.buf.subarray(up.start, end);
-              const n = await sock.conn.write(out);
-              if (n < out.length) await sock.writeAll(out.subarray(n));
+              const written = await sock.conn.write(out);
+              if (written < out.length) await sock.writeAll(out.subarray(written));
             } catch {
-              this.#onClientGone();
+              this.onClientGone();
               return false;
             } finally {
               this.writeDeadline = 0;
             }
             up.start = end;
             isReusable = response.isKeepAlive && up.start === up.end;
-            return !this.#isGone;
+            return !this.isClientGone;
           }
-          const result = await this.#relay(up, head, response, target?.setCookie, pump);
-          isReusable = (result & Relayed.KeepUpstream) !== 0;
-          return (result & Relayed.KeepClient) !== 0;
+          const relayed = await this.relay(up, head, response, setCookie, pump);
+          isReusable = relayed.isUpstreamKept;
+          return relayed.isClientKept;
         } catch (error) {
           // A response the front cannot frame, or a socket failure on the way.
-          if (!this.#isGone) logUpstreamFailure(target, error);
-          if (this.#isResponseStarted || this.#isGone) return false;
-          return await this.#fail(head, target, started, badGatewayPage());
+          if (!this.isClientGone) logUpstreamFailure(target, error);
+          if (this.isResponseStarted || this.isClientGone) return false;
+          return await this.fail(head, target, started, badGatewayPage());
         } finally {
-          this.#isResponseStarted = false;
-          this.#upstream = null;
-          if (this.#bodyState === BodyState.Pumping) {
+          this.isResponseStarted = false;
+          this.upstream = null;
+          if (this.bodyState === BodyState.Pumping) {
             // The exchange ended before the request body did: drop the rest for a moment.
             up.close();
-            this.#lingerUntil = front.deadline(LINGER_MS);
-            this.readDeadline = this.#lingerUntil;
+            this.lingerUntil = front.deadline(LINGER_MS);
+            this.readDeadline = this.lingerUntil;
           }
           if (pump !== null && (await pump) !== PumpResult.Done) isReusable = false;
-          this.#lingerUntil = 0;
-          front.pool.release(up, isReusable && !this.#isGone, front.nowMs);
+          this.lingerUntil = 0;
+          front.pool.release(up, isReusable && !this.isClientGone, front.nowMs);
         }
       }
-      return await this.#fail(head, target, started, badGatewayPage());
+      return await this.fail(head, target, started, badGatewayPage());
     } finally {
       this.upstreamDeadline = 0;
       release?.();
-    }
-  }
-
-  /** The resolver's wait for a restarted target, interruptible by the request timeout. */
-  async #waitForRestart(target: Target): Promise<Target | undefined> {
-    const timeout = new AbortController();
-    this.#interrupt = () => timeout.abort();
-    try {
-      const signal = AbortSignal.any([this.#signal(), timeout.signal]);
-      return await this.#s.resolver.waitForRestart(target, signal);
-    } catch {
-      return undefined;
-    } finally {
-      this.#interrupt = null;
-    }
-  }
-
-  #tcpKey(port: number): string {
-    if (port !== this.#lastPort) {
-      this.#lastPort = port;
-      this.#lastPortKey = tcpKey(port);
-    }
-    return this.#lastPortKey;
-  }
-
-  #takePooled(target: Target | null): UpstreamSocket | undefined {
-    const pool = this.#front.pool;
-    if (target === null) return pool.take(this.#s.fallbackKey);
-    if (target.socketPath !== undefined && this.#s.preferUnix(target)) {
-      return pool.take(`unix:${target.socketPath}`) ?? pool.take(this.#tcpKey(target.port));
-    }
-    return pool.take(this.#tcpKey(target.port));
-  }
-
-  /** Connects to the target (Unix socket first when preferred), interruptible by timeout/abort. */
-  async #connect(target: Target | null): Promise<UpstreamSocket> {
-    const pool = this.#front.pool;
-    let connecting: Promise<UpstreamSocket>;
-    if (target === null) {
-      connecting = pool.connect(this.#s.fallback!, this.#s.fallbackKey);
-    } else if (target.socketPath !== undefined && this.#s.preferUnix(target)) {
-      const path = target.socketPath;
-      connecting = pool.connect({ kind: "unix", path }, `unix:${path}`).catch(() =>
-        pool.connect(tcpTarget(target.port), tcpKey(target.port))
-      );
-    } else {
-      connecting = pool.connect(tcpTarget(target.port), tcpKey(target.port));
-    }
-    const interrupted = Promise.withResolvers<never>();
-    interrupted.promise.catch(() => {});
-    this.#interrupt = () => interrupted.reject(new Error("interrupted"));
-    try {
-      if (this.#isGone || this.#isTimedOut) this.#interrupt();
-      return await Promise.race([connecting, interrupted.promise]);
-    } catch (error) {
-      // A connect that completes after the interrupt is closed right away.
-      connecting.then((late) => pool.release(late, false), () => {});
-      throw error;
-    } finally {
-      this.#interrupt = null;
-    }
-  }
-
-  /** Relays a response the inline path cannot send, with a scratch buffer for the duration. */
-  async #relay(
-    up: UpstreamSocket,
-    head: RequestHead,
-    response: ResponseHeadScan,
-    setCookie: string | undefined,
-    pump: Promise<PumpResult> | null,
-  ): Promise<number> {
-    const scratch = this.#front.takeScratch();
-    try {
-      return await relayResponse(this, up, head, response, setCookie, pump, scratch);
-    } finally {
-      this.#front.giveScratch(scratch);
-    }
-  }
-
-  /** Runs the body pump and records where the body stands when it ends. */
-  async #pumpBody(up: UpstreamSocket, head: RequestHead): Promise<PumpResult> {
-    const scratch = this.#front.takeScratch();
-    let result: PumpResult;
-    try {
-      result = await pumpRequestBody(this, up, head, scratch);
-    } catch (error) {
-      // Never rejects: nothing awaits the pump until the response is read.
-      log.error("Unexpected error sending a request body: {error}", { error: String(error) });
-      up.close();
-      result = PumpResult.BadBody;
-    } finally {
-      this.#front.giveScratch(scratch);
-    }
-    this.#bodyState = result === PumpResult.Done || result === PumpResult.Dropped
-      ? BodyState.Consumed
-      : BodyState.Broken;
-    this.sock.watch();
-    return result;
-  }
-
-  /** Answers with `page` after the forwarding began (502/504). */
-  async #fail(
-    head: RequestHead,
-    target: Target | null,
-    started: number,
-    page: ErrorPage,
-  ): Promise<boolean> {
-    this.upstreamDeadline = 0;
-    if (target !== null) this.#s.onProxied?.(target, page.status, performance.now() - started);
-    return await this.#failAfterHead(head, page);
-  }
-
-  async #failAfterHead(head: RequestHead, page: ErrorPage): Promise<boolean> {
-    this.#upstream?.close();
-    return await this.#answer(head, page);
-  }
-
-  /**
-   * Answers `page` (an error). An unread body is skipped when it is all buffered; otherwise the
-   * connection closes (after draining it for a moment, so the answer is not lost to a reset).
-   */
-  async #answer(head: RequestHead, page: ErrorPage): Promise<boolean> {
-    if (this.#isGone) return false;
-    const sock = this.sock;
-    let canKeep = head.isKeepAlive && !this.#front.isShuttingDown;
-    const framing = head.framing;
-    if (this.#bodyState === BodyState.Unread) {
-      if (framing.kind === "length" && sock.buffered >= framing.length) {
-        sock.start += framing.length;
-        this.#bodyState = BodyState.Consumed;
-      } else {
-        this.#needsLinger = true;
-      }
-    }
-    // A body still being pumped is drained by the exchange before the connection closes.
-    if (this.#bodyState !== BodyState.Consumed) canKeep = false;
-    const bytes = serializeErrorPage(page, {
-      isHead: head.method === "HEAD",
-      isClose: !canKeep,
-      isKeepAlive10: canKeep && head.minorVersion === 0,
-    });
-    return (await this.writeClient(bytes)) && canKeep;
-  }
-
-  /** The chunked request body was malformed: 400, and the connection closes. */
-  async #failBadBody(head: RequestHead, target: Target | null, started: number): Promise<boolean> {
-    if (target !== null) this.#s.onProxied?.(target, 400, performance.now() - started);
-    await this.writeClient(
-      serializeErrorPage(malformedRequestPage(), { isHead: head.method === "HEAD", isClose: true }),
-    );
-    return false;
-  }
-
-  /** Writes to the client; false when it is gone (then everything for it stops). */
-  writeClient(bytes: Uint8Array): Promise<boolean> {
-    if (this.#isGone) return RESOLVED_FALSE;
-    this.writeDeadline = this.#front.deadline(this.#s.sendTimeoutMs);
-    return this.sock.writeAll(bytes).then(this.#onClientWritten, this.#onClientWriteFailed);
-  }
-
-  // Bound once: every response goes through these.
-  readonly #onClientWritten = (): boolean => {
-    this.writeDeadline = 0;
-    return true;
-  };
-
-  readonly #onClientWriteFailed = (): boolean => {
-    this.writeDeadline = 0;
-    this.#onClientGone();
-    return false;
-  };
-
-  /**
-   * Before closing a connection whose request body was not read: stop sending, then read and
-   * drop what the client still sends for a moment, so the answer is not lost to a reset.
-   */
-  async #linger(): Promise<void> {
-    const sock = this.sock;
-    this.readDeadline = this.#front.deadline(LINGER_MS);
-    try {
-      await (sock.conn as Deno.TcpConn).closeWrite();
-      let dropped = 0;
-      while (dropped < 1024 * 1024) {
-        await sock.fill();
-        if (sock.isEnded) break;
-        dropped += sock.buffered;
-        sock.start = sock.end;
-      }
-    } catch {
-      // The client is gone already.
-    } finally {
-      this.readDeadline = 0;
     }
   }
 }
 
 function isZeroLength(head: RequestHead): boolean {
   return head.framing.kind === "length" && head.framing.length === 0;
-}
-
-function cookieOf(head: RequestHead): string | null {
-  let cookie: string | null = null;
-  for (const field of head.headers) {
-    if (field.name === "cookie") {
-      cookie = cookie === null ? field.value : `${cookie}; ${field.value}`;
-    }
-  }
-  return cookie;
-}
-
-function tcpKey(port: number): string {
-  return `127.0.0.1:${port}`;
-}
-
-function tcpTarget(port: number): UpstreamTarget {
-  return { kind: "tcp", hostname: "127.0.0.1", port };
-}
-
-function logUpstreamFailure(target: Target | null, error: unknown): void {
-  log.warn("Upstream {key} failed: {error}", {
-    key: target === null ? "(tenement API)" : `${target.service}:${target.id}`,
-    error: error instanceof Error ? error.message : String(error),
-  });
 }

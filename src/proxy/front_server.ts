@@ -22,12 +22,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Target, TargetResolver } from "./target.ts";
-import {
-  ClientConnection,
-  type FrontContext,
-  type FrontSettings,
-  SCRATCH_BYTES,
-} from "./client_connection.ts";
+import { ClientConnection } from "./client_connection.ts";
+import { type FrontContext, type FrontSettings, SCRATCH_BYTES } from "./front_settings.ts";
 import type { UpstreamTarget } from "./upstream_pool.ts";
 import { targetKey, UpstreamPool } from "./upstream_pool.ts";
 
@@ -98,8 +94,6 @@ export interface FrontServer extends AsyncDisposable {
   shutdown(options?: FrontShutdownOptions): Promise<void>;
   /** Closes pooled idle connections to `target` (its instance stopped). */
   closeUpstream(target: UpstreamTarget): void;
-  /** Open client connections (tests, metrics). */
-  readonly connectionCount: number;
 }
 
 /**
@@ -166,10 +160,6 @@ class Front implements FrontServer, FrontContext {
     this.addr = this.#listener.addr;
     options.onListen?.(this.addr);
     this.#acceptLoop = this.#accept();
-  }
-
-  get connectionCount(): number {
-    return this.#conns.size;
   }
 
   closeUpstream(target: UpstreamTarget): void {

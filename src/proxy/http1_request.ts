@@ -4,6 +4,10 @@
  * smuggler could play with (two framings, duplicate or odd lengths, obs-fold, bare CR/LF, control
  * bytes, oversized heads) is a {@linkcode RequestParseError}, which the front answers with 400
  * before any byte reaches an instance. Pure: bytes in, values out; no I/O.
+ *
+ * Longer than 400 lines on purpose: the request line, field syntax, framing and Host rules are
+ * checked in one pass over the bytes and only make sense together (a smuggling check split from
+ * the framing it guards is easier to get wrong), and the parser is hand-written for speed.
  * @module
  */
 import { COLON, CR, HT, LF, SP, TCHAR } from "./http_bytes.ts";

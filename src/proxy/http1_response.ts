@@ -290,12 +290,16 @@ function connectionOptions(buf: Uint8Array, from: number, to: number): number {
   while (start <= to) {
     let end = start;
     while (end < to && buf[end] !== 0x2c) end++;
-    let a = start;
-    let b = end;
-    while (a < b && (buf[a] === SP || buf[a] === HT)) a++;
-    while (b > a && (buf[b - 1] === SP || buf[b - 1] === HT)) b--;
-    if (equalsIgnoreCase(buf, a, b, CLOSE)) found |= 1;
-    else if (equalsIgnoreCase(buf, a, b, KEEP_ALIVE)) found |= 2;
+    let valueStart = start;
+    let valueEnd = end;
+    while (valueStart < valueEnd && (buf[valueStart] === SP || buf[valueStart] === HT)) {
+      valueStart++;
+    }
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT)) {
+      valueEnd--;
+    }
+    if (equalsIgnoreCase(buf, valueStart, valueEnd, CLOSE)) found |= 1;
+    else if (equalsIgnoreCase(buf, valueStart, valueEnd, KEEP_ALIVE)) found |= 2;
     start = end + 1;
   }
   return found;

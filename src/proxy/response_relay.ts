@@ -27,33 +27,50 @@ export interface RelayClient {
   markResponseStarted(): void;
 }
 
-/** Which connections may carry another exchange after a response was relayed (bits). */
-export const enum Relayed {
-  Close = 0,
-  KeepClient = 1,
-  KeepUpstream = 2,
+/** Options for {@linkcode relayResponse}. */
+export interface RelayOptions {
+  /** The client connection the response goes to. */
+  readonly client: RelayClient;
+  /** The upstream connection; its unread bytes start with the response head. */
+  readonly upstream: UpstreamSocket;
+  /** The request being answered. */
+  readonly request: RequestHead;
+  /** The scanned response head, at the start of `upstream`'s unread bytes. */
+  readonly response: ResponseHeadScan;
+  /** A sticky-session cookie value to add to the head, if any. */
+  readonly setCookie: string | undefined;
+  /** The request body transfer, when one was started. */
+  readonly pump: Promise<PumpResult> | null;
+  /** A scratch buffer of the front's (64 KiB), for combined writes and body reads. */
+  readonly scratch: Uint8Array<ArrayBuffer>;
+}
+
+/** Which connections may carry another exchange after a response was relayed. */
+export interface RelayResult {
+  readonly isClientKept: boolean;
+  readonly isUpstreamKept: boolean;
+}
+
+// The four possible results, shared: relaying allocates no result per response.
+const CLOSE_BOTH: RelayResult = Object.freeze({ isClientKept: false, isUpstreamKept: false });
+const KEEP_CLIENT: RelayResult = Object.freeze({ isClientKept: true, isUpstreamKept: false });
+const KEEP_UPSTREAM: RelayResult = Object.freeze({ isClientKept: false, isUpstreamKept: true });
+const KEEP_BOTH: RelayResult = Object.freeze({ isClientKept: true, isUpstreamKept: true });
+
+function relayResult(isClientKept: boolean, isUpstreamKept: boolean): RelayResult {
+  if (isClientKept) return isUpstreamKept ? KEEP_BOTH : KEEP_CLIENT;
+  return isUpstreamKept ? KEEP_UPSTREAM : CLOSE_BOTH;
 }
 
 /**
  * Streams the response head (rewritten where needed) and body to the client; returns which
- * connections may carry another exchange, as {@linkcode Relayed} bits.
+ * connections may carry another exchange.
  *
- * @param response The scanned head, at the start of `up`'s unread bytes.
- * @param setCookie A sticky-session cookie value to add to the head, if any.
- * @param pump The request body transfer, when one was started.
- * @param scratch A scratch buffer of the front's (64 KiB), for combined writes and body reads.
  * @throws when the upstream fails on the way (a read error, a malformed chunked body, a body cut
  * short); bytes may have reached the client by then.
  */
-export async function relayResponse(
-  client: RelayClient,
-  up: UpstreamSocket,
-  head: RequestHead,
-  response: ResponseHeadScan,
-  setCookie: string | undefined,
-  pump: Promise<PumpResult> | null,
-  scratch: Uint8Array<ArrayBuffer>,
-): Promise<number> {
+export async function relayResponse(options: RelayOptions): Promise<RelayResult> {
+  const { client, upstream: up, request: head, response, setCookie, pump, scratch } = options;
   let framing = response.framing;
   if (response.status === 205 && framing === "length" && response.contentLength === 0) {
     framing = "none";
@@ -97,8 +114,8 @@ export async function relayResponse(
     take = fed.consumed;
     isDone = fed.isDone;
     if (isDechunk) {
-      if (!(await client.writeClient(headBytes!))) return Relayed.Close;
-      for (const piece of fed.data) if (!(await client.writeClient(piece))) return Relayed.Close;
+      if (!(await client.writeClient(headBytes!))) return CLOSE_BOTH;
+      for (const piece of fed.data) if (!(await client.writeClient(piece))) return CLOSE_BOTH;
       up.start += take;
       take = -1;
     }
@@ -114,47 +131,46 @@ export async function relayResponse(
       scratch.set(up.buf.subarray(up.start, up.start + take), headBytes.length);
       out = scratch.subarray(0, headBytes.length + take);
     } else {
-      if (!(await client.writeClient(headBytes))) return Relayed.Close;
+      if (!(await client.writeClient(headBytes))) return CLOSE_BOTH;
       out = up.buf.subarray(up.start, up.start + take);
     }
-    if (!(await client.writeClient(out))) return Relayed.Close;
+    if (!(await client.writeClient(out))) return CLOSE_BOTH;
     up.start += take;
   }
 
   // The rest of the body, straight from the upstream socket to the client.
   while (!isDone) {
     const room = framing === "length" ? Math.min(remaining, scratch.length) : scratch.length;
-    const n = await up.readInto(scratch.subarray(0, room));
-    if (n === null) {
+    const bytesRead = await up.readInto(scratch.subarray(0, room));
+    if (bytesRead === null) {
       if (framing === "close") break;
       // Cut short: the client sees the connection end without the framed end of the body.
       throw new Error("response body cut short");
     }
-    let out = scratch.subarray(0, n);
+    let out = scratch.subarray(0, bytesRead);
     if (framing === "length") {
-      remaining -= n;
+      remaining -= bytesRead;
       isDone = remaining === 0;
     } else if (decoder !== null) {
       const fed = decoder.feed(out);
       isDone = fed.isDone;
-      if (fed.consumed < n) {
+      if (fed.consumed < bytesRead) {
         // Bytes past the end of the body: this upstream connection cannot be trusted again.
         isUpstreamKept = false;
         out = out.subarray(0, fed.consumed);
       }
       if (isDechunk) {
         for (const piece of fed.data) {
-          if (!(await client.writeClient(piece))) return Relayed.Close;
+          if (!(await client.writeClient(piece))) return CLOSE_BOTH;
         }
         continue;
       }
     }
-    if (!(await client.writeClient(out))) return Relayed.Close;
+    if (!(await client.writeClient(out))) return CLOSE_BOTH;
   }
   if (up.buffered > 0) isUpstreamKept = false;
   // Answered before the request body was all sent: neither connection can carry another.
-  if (client.isBodyPumping) return Relayed.Close;
-  if (pump !== null && (await pump) !== PumpResult.Done) return Relayed.Close;
-  return (isClientKept && !client.isGone ? Relayed.KeepClient : 0) |
-    (isUpstreamKept ? Relayed.KeepUpstream : 0);
+  if (client.isBodyPumping) return CLOSE_BOTH;
+  if (pump !== null && (await pump) !== PumpResult.Done) return CLOSE_BOTH;
+  return relayResult(isClientKept && !client.isGone, isUpstreamKept);
 }

@@ -43,9 +43,9 @@ export async function spliceUpgrade(client: SpliceClient, up: UpstreamSocket): P
           if (sock.isEnded) return;
           continue;
         }
-        const n = await sock.readInto(buf);
-        if (n === null) return;
-        await up.writeAll(buf.subarray(0, n));
+        const bytesRead = await sock.readInto(buf);
+        if (bytesRead === null) return;
+        await up.writeAll(buf.subarray(0, bytesRead));
       }
     } catch {
       // Either side went away.
@@ -54,9 +54,9 @@ export async function spliceUpgrade(client: SpliceClient, up: UpstreamSocket): P
   const toClient = async (): Promise<void> => {
     try {
       for (;;) {
-        const n = await up.readInto(scratch);
-        if (n === null) return;
-        if (!(await client.writeClient(scratch.subarray(0, n)))) return;
+        const bytesRead = await up.readInto(scratch);
+        if (bytesRead === null) return;
+        if (!(await client.writeClient(scratch.subarray(0, bytesRead)))) return;
       }
     } catch {
       // Either side went away.

@@ -72,9 +72,9 @@ export class UpstreamPool {
 
   /** Idle connections held now (tests and metrics). */
   get idleCount(): number {
-    let n = 0;
-    for (const list of this.#idle.values()) n += list.length;
-    return n;
+    let count = 0;
+    for (const list of this.#idle.values()) count += list.length;
+    return count;
   }
 
   /** Takes the most recently parked connection for `key` (LIFO keeps the warmest ones busy). */
