@@ -5,6 +5,7 @@
  * @module
  */
 import { parseConfig } from "../../config/parse_config.ts";
+import { formatInstanceKey } from "../../core/instance_key.ts";
 import type { ExitInfo } from "../../core/lifecycle.ts";
 import { PortPool } from "../port_pool.ts";
 import type {
@@ -151,6 +152,7 @@ export class FakeProber implements Prober {
 /** The durable state in memory. */
 export class MemoryStateRepo implements StateRepo {
   readonly instances = new Map<string, StoredInstance>();
+  /** Weights by instance key (`service:id`). */
   readonly weights = new Map<string, number>();
   readonly routes = new Map<string, RouteSnapshot>();
   routeCommits = 0;
@@ -160,7 +162,7 @@ export class MemoryStateRepo implements StateRepo {
   }
 
   putInstance(instance: StoredInstance): Promise<void> {
-    this.instances.set(`${instance.service}:${instance.id}`, instance);
+    this.instances.set(formatInstanceKey(instance), instance);
     return Promise.resolve();
   }
 
@@ -172,7 +174,7 @@ export class MemoryStateRepo implements StateRepo {
   }
 
   putWeight(service: string, id: string, weight: number): Promise<void> {
-    this.weights.set(`${service}:${id}`, weight);
+    this.weights.set(formatInstanceKey({ service, id }), weight);
     return Promise.resolve();
   }
 
@@ -183,7 +185,7 @@ export class MemoryStateRepo implements StateRepo {
   ): Promise<void> {
     this.routeCommits++;
     this.routes.set(service, previous);
-    for (const w of weights) this.weights.set(`${service}:${w.id}`, w.weight);
+    for (const w of weights) this.weights.set(formatInstanceKey({ service, id: w.id }), w.weight);
     return Promise.resolve();
   }
 
