@@ -175,18 +175,17 @@ function to(state: InstanceState, effects: readonly Effect[] = []): Transition {
   return { state, effects };
 }
 
-function readyAt(nowMs: number): InstanceState {
+type Running = Extract<InstanceState, { kind: "unready" | "ready" }>;
+
+function readyAt(nowMs: number): Extract<InstanceState, { kind: "ready" }> {
   return { kind: "ready", readyAtMs: nowMs, health: "healthy", healthFailures: 0 };
 }
 
-function afterProbe(
-  state: Extract<InstanceState, { kind: "unready" | "ready" }>,
-  event: Extract<InstanceEvent, { kind: "probed" }>,
-): Transition {
+function afterProbe(state: Running, event: Extract<InstanceEvent, { kind: "probed" }>): Transition {
   const effects: Effect[] = [];
-  let current = state;
+  let current: Running = state;
   if (event.isPass && current.kind === "unready") {
-    current = readyAt(event.nowMs) as typeof current;
+    current = readyAt(event.nowMs);
     effects.push({ kind: "report_ready" });
   }
   const verdict = judgeHealth(current.healthFailures, event.isPass);

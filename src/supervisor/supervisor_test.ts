@@ -340,3 +340,61 @@ restart = "never"
   equal(supervisor.get(A)?.status, "running");
   equal(supervisor.get(A)?.health, "healthy");
 });
+
+Deno.test("a launch that throws backs off with the launcher's message, then retries", async () => {
+  await using t = createTestSupervisor(`
+[service.app]
+command = "app {id}"
+`);
+  const { supervisor, clock, launcher } = t;
+  launcher.failNext("command not found: app");
+  await rejects(supervisor.spawn(A), SpawnError);
+  const failed = supervisor.get(A);
+  deepEqual([failed?.status, failed?.reason], ["backoff", "command not found: app"]);
+  await clock.advance(0);
+  equal(supervisor.get(A)?.status, "running");
+});
+
+Deno.test("start() restores stored instances: running ones start, asleep ones stay asleep", async () => {
+  await using t = createTestSupervisor(`
+[service.app]
+command = "app {id}"
+
+[instances]
+app = ["c"]
+`);
+  const { supervisor, clock, launcher, repo } = t;
+  const stored = { service: "app", origin: "api", restartsTotal: 2, process: undefined } as const;
+  await repo.putInstance({ ...stored, id: "a", desired: "running" });
+  await repo.putInstance({ ...stored, id: "b", desired: "asleep" });
+  await repo.putInstance({ ...stored, service: "gone", id: "x", desired: "running" });
+  await repo.putWeight("app", "a", 40);
+  await supervisor.start();
+  await clock.settle();
+  const rows = supervisor.list({ all: true }).map((s) => [s.id, s.status, s.weight, s.restarts]);
+  deepEqual(rows, [
+    ["a", "running", 40, 2],
+    ["b", "asleep", 100, 2],
+    ["c", "running", 100, 0],
+  ]);
+  deepEqual(launcher.processes.map((p) => p.spec.argv.at(-1)).sort(), ["a", "c"]);
+});
+
+Deno.test("shutdown stops every process and keeps the desired states", async () => {
+  const t = createTestSupervisor(`
+[service.app]
+command = "app {id}"
+
+[instances]
+app = ["a", "b"]
+`);
+  await t.supervisor.start();
+  await t.clock.settle();
+  await t[Symbol.asyncDispose]();
+  ok(t.launcher.processes.every((p) => !p.isAlive));
+  deepEqual([...t.repo.instances.values()].map((s) => [s.id, s.desired, s.process]), [
+    ["a", "running", undefined],
+    ["b", "running", undefined],
+  ]);
+  equal(t.files.removedDirs.length, 0);
+});
