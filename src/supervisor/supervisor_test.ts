@@ -10,10 +10,33 @@ import {
   SpawnError,
   UnavailableError,
 } from "../core/errors.ts";
-import { createTestSupervisor } from "./testing/fakes.ts";
+import type { Supervisor } from "./supervisor.ts";
+import { createTestSupervisor, type TestSupervisor } from "./testing/fakes.ts";
 
 const NEVER_ABORTED = new AbortController().signal;
 const A = { service: "app", id: "a" };
+/** The service every test runs; the fake launcher tells instances apart by the last word. */
+const APP = `
+[service.app]
+command = "app {id}"
+`;
+const TWO_INSTANCES = `${APP}
+[instances]
+app = ["a", "b"]
+`;
+
+/** A test supervisor, started, with its start-up work done. */
+async function startedTestSupervisor(toml: string): Promise<TestSupervisor> {
+  const t = createTestSupervisor(toml);
+  await t.supervisor.start();
+  await t.clock.settle();
+  return t;
+}
+
+/** Every instance's weight by id. */
+function weightsOf(supervisor: Supervisor): Record<string, number> {
+  return Object.fromEntries(supervisor.list({ all: true }).map((s) => [s.id, s.weight]));
+}
 
 Deno.test("a crash loop backs off, ends in failed, and is retried after backoff_max_ms", async () => {
   await using t = createTestSupervisor(`
@@ -21,9 +44,7 @@ max_restarts = 2
 restart_window = 60
 backoff_base_ms = 100
 backoff_max_ms = 1000
-[service.app]
-command = "app {id}"
-restart = "always"
+${APP}restart = "always"
 `);
   const { supervisor, clock, launcher } = t;
   await supervisor.spawn(A);
@@ -73,9 +94,7 @@ Deno.test("ten restart clears failed and pays no backoff", async () => {
 max_restarts = 1
 backoff_base_ms = 100
 backoff_max_ms = 60000
-[service.app]
-command = "app {id}"
-restart = "always"
+${APP}restart = "always"
 `);
   const { supervisor, clock, launcher } = t;
   await supervisor.spawn(A);
@@ -105,9 +124,7 @@ restart = "always"
 
 Deno.test("a deploy that never gets healthy leaves every weight untouched", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-health = "/health"
+${APP}health = "/health"
 
 [instances]
 app = ["a", "b"]
@@ -130,10 +147,7 @@ app = ["a", "b"]
   await clock.advance(11_000);
   await failed;
 
-  const weights = Object.fromEntries(
-    supervisor.list({ all: true }).map((s) => [s.id, s.weight]),
-  );
-  deepEqual(weights, { a: 100, b: 30, c: 0 });
+  deepEqual(weightsOf(supervisor), { a: 100, b: 30, c: 0 });
   equal(repo.routeCommits, 0);
   equal(repo.weights.get("app:b"), 30);
   equal(repo.weights.has("app:a"), false);
@@ -144,18 +158,9 @@ app = ["a", "b"]
 });
 
 Deno.test("rollback restores the replaced weights, and a second rollback undoes the first", async () => {
-  await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-
-[instances]
-app = ["a", "b"]
-`);
-  const { supervisor, clock } = t;
-  await supervisor.start();
-  await clock.settle();
-  const weights = (): Record<string, number> =>
-    Object.fromEntries(supervisor.list({ all: true }).map((s) => [s.id, s.weight]));
+  await using t = await startedTestSupervisor(TWO_INSTANCES);
+  const { supervisor } = t;
+  const weights = (): Record<string, number> => weightsOf(supervisor);
   await rejects(supervisor.rollback("app"), NotFoundError);
 
   await supervisor.route("app", "a", "b");
@@ -169,16 +174,8 @@ app = ["a", "b"]
 });
 
 Deno.test("rollback starts an instance that gets traffic back before moving it", async () => {
-  await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-
-[instances]
-app = ["a", "b"]
-`);
-  const { supervisor, clock } = t;
-  await supervisor.start();
-  await clock.settle();
+  await using t = await startedTestSupervisor(TWO_INSTANCES);
+  const { supervisor } = t;
   await supervisor.route("app", "a", "b", { stopOld: true });
   equal(supervisor.get(A)?.status, "stopped");
   await supervisor.rollback("app");
@@ -189,9 +186,7 @@ app = ["a", "b"]
 Deno.test("auto-create: the allow list, the total limit and the per-minute limit", async (t) => {
   await t.step("an id off the allow list is not found", async () => {
     await using s = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-auto_create_allow = ["alice"]
+${APP}auto_create_allow = ["alice"]
 `);
     await s.supervisor.resolveDirect("app", "alice", NEVER_ABORTED);
     await rejects(s.supervisor.resolveDirect("app", "mallory", NEVER_ABORTED), NotFoundError);
@@ -200,9 +195,7 @@ auto_create_allow = ["alice"]
 
   await t.step("auto_create = false creates nothing", async () => {
     await using s = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-auto_create = false
+${APP}auto_create = false
 `);
     await rejects(s.supervisor.resolveDirect("app", "x", NEVER_ABORTED), NotFoundError);
     equal(s.launcher.processes.length, 0);
@@ -210,9 +203,7 @@ auto_create = false
 
   await t.step("per minute, then in total", async () => {
     await using s = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-auto_create_limit = 3
+${APP}auto_create_limit = 3
 auto_create_per_minute = 2
 `);
     const { supervisor, clock } = s;
@@ -235,9 +226,7 @@ auto_create_per_minute = 2
 
 Deno.test("the idle sweep never stops an instance with a request in flight", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-idle_timeout = 5
+${APP}idle_timeout = 5
 `);
   const { supervisor, clock, launcher } = t;
   await supervisor.start();
@@ -264,9 +253,7 @@ idle_timeout = 5
 
 Deno.test("50 concurrent requests for a stopped instance launch it exactly once", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-`);
+${APP}`);
   const { supervisor, clock, launcher } = t;
   await supervisor.spawn(A);
   await supervisor.stop(A);
@@ -287,9 +274,7 @@ command = "app {id}"
 
 Deno.test("a stop during a start ends the start, and nothing restarts the instance", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-storage_persist = false
+${APP}storage_persist = false
 `);
   const { supervisor, clock, launcher, prober } = t;
   prober.isHealthy = () => false;
@@ -320,9 +305,7 @@ storage_persist = false
 Deno.test("an instance failing its health checks three times is restarted", async () => {
   await using t = createTestSupervisor(`
 health_check_interval = 1
-[service.app]
-command = "app {id}"
-health = "/health"
+${APP}health = "/health"
 restart = "never"
 `);
   const { supervisor, clock, launcher, prober } = t;
@@ -343,9 +326,7 @@ restart = "never"
 
 Deno.test("a launch that throws backs off with the launcher's message, then retries", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-`);
+${APP}`);
   const { supervisor, clock, launcher } = t;
   launcher.failNext("command not found: app");
   await rejects(supervisor.spawn(A), SpawnError);
@@ -357,9 +338,7 @@ command = "app {id}"
 
 Deno.test("start() restores stored instances: running ones start, asleep ones stay asleep", async () => {
   await using t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-
+${APP}
 [instances]
 app = ["c"]
 `);
@@ -381,15 +360,7 @@ app = ["c"]
 });
 
 Deno.test("shutdown stops every process and keeps the desired states", async () => {
-  const t = createTestSupervisor(`
-[service.app]
-command = "app {id}"
-
-[instances]
-app = ["a", "b"]
-`);
-  await t.supervisor.start();
-  await t.clock.settle();
+  const t = await startedTestSupervisor(TWO_INSTANCES);
   await t[Symbol.asyncDispose]();
   ok(t.launcher.processes.every((p) => !p.isAlive));
   deepEqual([...t.repo.instances.values()].map((s) => [s.id, s.desired, s.process]), [
