@@ -21,6 +21,7 @@ import { GroupLauncher } from "../runtime/process_group.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
 import { StateStore } from "../store/state_store.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
+import { realClock } from "../supervisor/real_clock.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { waitAtMost } from "../supervisor/delay.ts";
@@ -69,14 +70,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     config,
     launcher: new GroupLauncher(),
     prober: new NetProber(),
-    ports: new PortPool({
+    portPool: new PortPool({
       start: config.settings.portRangeStart,
       end: config.settings.portRangeEnd,
       isFree: isPortFree,
     }),
     repo: store,
     logs,
-    clock: { now: Date.now, random: Math.random },
+    clock: realClock,
     reaper: new OrphanReaper(),
     files: new InstanceFiles(),
     baseEnv: Deno.env.toObject(),

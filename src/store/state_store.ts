@@ -85,12 +85,6 @@ export class StateStore implements Disposable {
     await this.#kv.set(keys.instance(value.service, value.id), { v: 1, ...value });
   }
 
-  /** Forgets one instance and its weight. */
-  async deleteInstance(service: string, id: string): Promise<void> {
-    await this.#kv.atomic().delete(keys.instance(service, id)).delete(keys.weight(service, id))
-      .commit();
-  }
-
   /** Every stored weight. */
   async listWeights(): Promise<Array<{ service: string; id: string; weight: number }>> {
     const out: Array<{ service: string; id: string; weight: number }> = [];

@@ -1,10 +1,19 @@
 /**
- * The supervisor's record of one instance: plain data plus the live handle of its current run.
- * Only the supervisor mutates entries; everyone else sees `InstanceSnapshot`s.
+ * The supervisor's record of one instance: its lifecycle state (`core/lifecycle.ts`), plain data,
+ * and the live handle of its current run. Only the supervisor mutates entries; everyone else sees
+ * `InstanceSnapshot`s.
  * @module
  */
-import type { Health, InstanceStatus } from "../core/lifecycle.ts";
-import type { InstanceKey } from "../core/instance_key.ts";
+import {
+  type Health,
+  healthOf,
+  type InstanceState,
+  type InstanceStatus,
+  reasonOf,
+  retryAtOf,
+  statusOf,
+} from "../core/lifecycle.ts";
+import { formatInstanceKey, type InstanceKey } from "../core/instance_key.ts";
 import type { ProcessHandle, StoredInstance } from "./ports.ts";
 import type { Target } from "../proxy/target.ts";
 
@@ -37,9 +46,8 @@ export interface InstanceEntry {
   readonly id: string;
   origin: StoredInstance["origin"];
   desired: StoredInstance["desired"];
-  status: InstanceStatus;
-  health: Health;
-  isReady: boolean;
+  /** Where the instance is in its life; changed only through `transition()`. */
+  state: InstanceState;
   weight: number;
   /** Increases with every start; callbacks of older runs compare it and do nothing. */
   generation: number;
@@ -47,21 +55,20 @@ export interface InstanceEntry {
   port: number | undefined;
   socketPath: string | undefined;
   startedAtMs: number | undefined;
-  readyAtMs: number | undefined;
   lastActivityMs: number;
   activeRequests: number;
   waitingRequests: number;
-  healthFailures: number;
   lastProbe: string | undefined;
+  /** Consecutive unplanned ends, for the backoff. */
   crashCount: number;
+  /** Restart times inside the restart window, for the budget. */
   restartTimesMs: number[];
   restartsTotal: number;
   lastStderr: string;
   /** The last few stderr lines of the current or last run, for deploy failure reports. */
   stderrTail: string[];
-  reason: string | undefined;
-  retryAtMs: number | undefined;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The pending restart of a backoff or failed instance. */
+  retryTimer: Disposable | undefined;
   /** Aborts the health loop of the current run. */
   runController: AbortController | undefined;
   /** Resolves (and is replaced) on every change, for waiters. */
@@ -75,33 +82,27 @@ export interface InstanceEntry {
 export function newEntry(
   service: string,
   id: string,
-  fields: Pick<InstanceEntry, "origin" | "desired" | "status" | "weight" | "restartsTotal">,
+  fields: Pick<InstanceEntry, "origin" | "desired" | "state" | "weight" | "restartsTotal">,
   nowMs: number,
 ): InstanceEntry {
   return {
-    key: `${service}:${id}`,
+    key: formatInstanceKey({ service, id }),
     service,
     id,
     ...fields,
-    health: "unknown",
-    isReady: false,
     generation: 0,
     handle: undefined,
     port: undefined,
     socketPath: undefined,
     startedAtMs: undefined,
-    readyAtMs: undefined,
     lastActivityMs: nowMs,
     activeRequests: 0,
     waitingRequests: 0,
-    healthFailures: 0,
     lastProbe: undefined,
     crashCount: 0,
     restartTimesMs: [],
     lastStderr: "",
     stderrTail: [],
-    reason: undefined,
-    retryAtMs: undefined,
     retryTimer: undefined,
     runController: undefined,
     changed: Promise.withResolvers<void>(),
@@ -110,14 +111,21 @@ export function newEntry(
   };
 }
 
+/** Wakes everyone waiting for a change of the entry. */
+export function notifyChanged(entry: InstanceEntry): void {
+  const previous = entry.changed;
+  entry.changed = Promise.withResolvers<void>();
+  previous.resolve();
+}
+
 /** The read-only view of an entry. */
 export function snapshotOf(e: InstanceEntry): InstanceSnapshot {
   return {
     key: e.key,
     service: e.service,
     id: e.id,
-    status: e.status,
-    health: e.status === "failed" ? "failed" : e.health,
+    status: statusOf(e.state),
+    health: healthOf(e.state),
     pid: e.handle?.pid,
     port: e.port,
     socketPath: e.socketPath,
@@ -126,8 +134,8 @@ export function snapshotOf(e: InstanceEntry): InstanceSnapshot {
     lastActivityMs: e.lastActivityMs,
     activeRequests: e.activeRequests,
     restarts: e.restartsTotal,
-    reason: e.reason,
+    reason: reasonOf(e.state),
     origin: e.origin,
-    retryAtMs: e.retryAtMs,
+    retryAtMs: retryAtOf(e.state),
   };
 }

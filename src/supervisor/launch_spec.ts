@@ -27,6 +27,11 @@ export interface PlanInputs {
   readonly baseEnv: Readonly<Record<string, string>>;
 }
 
+/** An instance's own data dir, `{data_dir}/{service}/{id}`: made before start, removed on stop. */
+export function instanceDir(dataDir: string, service: string, id: string): string {
+  return `${dataDir}/${service}/${id}`;
+}
+
 /**
  * Interpolates `{name} {id} {data_dir} {port} {socket}` into command, args and env values, splits
  * a command without `args` into words, and sets `PORT` and `SOCKET_PATH` last so they always win.
@@ -48,7 +53,7 @@ export function planInstance(p: PlanInputs): InstancePlan {
     argv,
     env,
     cwd: p.service.workdir,
-    instanceDir: `${p.dataDir}/${p.service.name}/${p.id}`,
+    instanceDir: instanceDir(p.dataDir, p.service.name, p.id),
     socketPath,
   };
 }

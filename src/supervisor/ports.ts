@@ -3,7 +3,7 @@
  * metrics) satisfy them structurally; tests may pass real edges or small fakes of these shapes.
  * @module
  */
-import type { Isolation } from "../config/schema.ts";
+import type { Config, Isolation } from "../config/schema.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 
 /** Everything needed to start one instance's process. */
@@ -80,7 +80,6 @@ export interface StoredProcess {
 export interface StateRepo {
   listInstances(): Promise<StoredInstance[]>;
   putInstance(instance: StoredInstance): Promise<void>;
-  deleteInstance(service: string, id: string): Promise<void>;
   listWeights(): Promise<Array<{ service: string; id: string; weight: number }>>;
   putWeight(service: string, id: string, weight: number): Promise<void>;
   /**
@@ -119,10 +118,47 @@ export interface SupervisorMetrics {
   woke(service: string, id: string, ms: number): void;
 }
 
-/** Time and randomness. */
+/**
+ * Time, timers and randomness: everything in the supervisor that depends on the wall clock goes
+ * through this, so a fake clock (`testing/fake_clock.ts`) drives it in tests.
+ */
 export interface Clock {
+  /** Milliseconds since the epoch. */
   now(): number;
+  /** A number in [0, 1). */
   random(): number;
+  /** Calls `fn` once after `ms`; disposing the returned handle cancels it. */
+  setTimer(fn: () => void, ms: number): Disposable;
+}
+
+/** File-system actions the supervisor needs around a start and an explicit stop. */
+export interface InstanceFiles {
+  ensureDir(path: string): Promise<void>;
+  removeDir(path: string): Promise<void>;
+  removeFile(path: string): Promise<void>;
+}
+
+/** Everything the supervisor is built from. */
+export interface SupervisorDeps {
+  readonly config: Config;
+  readonly launcher: ProcessLauncher;
+  readonly prober: Prober;
+  /** Instance ports (the port range); not to be confused with this file's interfaces. */
+  readonly portPool: PortAllocator;
+  readonly repo: StateRepo;
+  readonly logs: LogSink;
+  readonly clock: Clock;
+  readonly reaper: OrphanReaper;
+  readonly files: InstanceFiles;
+  /** Environment inherited by every instance. */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly metrics?: SupervisorMetrics;
+  /** Called when an instance's port goes away, so pooled upstream connections are closed. */
+  readonly onStopped?: (port: number) => void;
+  /** How often idle instances are looked for. @default {1000} */
+  readonly idleSweepMs?: number;
+  /** Cores, for the default start concurrency. @default {2} */
+  readonly cpuCount?: number;
 }
 
 /** Kills process groups left by a previous daemon run. */

@@ -3,8 +3,9 @@
  * less often, until a probe passes, time runs out, or the signal aborts.
  * @module
  */
-import type { ProbeResult } from "./ports.ts";
+import type { Clock, ProbeResult } from "./ports.ts";
 import { delay } from "./delay.ts";
+import { realClock } from "./real_clock.ts";
 
 const FAST_PHASE_MS = 1_000;
 const FAST_INTERVAL_MS = 2;
@@ -18,6 +19,8 @@ export interface ReadinessOptions {
   readonly onProbe?: (result: ProbeResult) => void;
   /** Longest pause between probes once the first second has passed. @default {25} */
   readonly maxIntervalMs?: number;
+  /** Time and timers. @default {realClock} */
+  readonly clock?: Clock;
 }
 
 /** Outcome of waiting. */
@@ -32,7 +35,8 @@ export async function waitUntilReady(
   probe: () => Promise<ProbeResult>,
   options: ReadinessOptions,
 ): Promise<ReadinessResult> {
-  const startedAt = Date.now();
+  const clock = options.clock ?? realClock;
+  const startedAt = clock.now();
   const deadline = startedAt + options.timeoutMs;
   const maxIntervalMs = options.maxIntervalMs ?? 25;
   let intervalMs = 1;
@@ -44,12 +48,12 @@ export async function waitUntilReady(
     options.onProbe?.(result);
     if (result.isPass) return { isReady: true, lastDetail: result.detail };
     lastDetail = result.detail;
-    const left = deadline - Date.now();
+    const left = deadline - clock.now();
     if (left <= 0) return { isReady: false, lastDetail };
-    await delay(Math.min(intervalMs, left), { signal: options.signal });
+    await delay(Math.min(intervalMs, left), { signal: options.signal, clock });
     // A refused loopback connect costs ~0.1 ms: probe every 2 ms during the first second, where
     // interpreters (30-60 ms) and binaries (~5 ms) become ready, then back off.
-    const capMs = Date.now() - startedAt < FAST_PHASE_MS ? FAST_INTERVAL_MS : maxIntervalMs;
+    const capMs = clock.now() - startedAt < FAST_PHASE_MS ? FAST_INTERVAL_MS : maxIntervalMs;
     intervalMs = Math.min(Math.ceil(intervalMs * 1.5), capMs);
   }
 }

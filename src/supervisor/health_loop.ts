@@ -1,0 +1,104 @@
+/**
+ * One run's watch: the start-up readiness wait, then a health probe every interval until the run
+ * ends (its signal aborts or a newer run replaces it). Results become lifecycle events.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ServiceConfig, Settings } from "../config/schema.ts";
+import type { InstanceEvent } from "../core/lifecycle.ts";
+import { delay } from "./delay.ts";
+import type { InstanceEntry } from "./instance_entry.ts";
+import type { Clock, Prober, ProbeResult } from "./ports.ts";
+import { waitUntilReady } from "./readiness.ts";
+
+const log = getLogger(["tenement", "supervisor"]);
+
+/** Longest a single probe may take. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** What the health loop needs. */
+export interface HealthLoopDeps {
+  readonly prober: Prober;
+  readonly clock: Clock;
+  readonly settings: Settings;
+  /** Applies a lifecycle event to an entry and carries out its effects. */
+  readonly apply: (entry: InstanceEntry, event: InstanceEvent) => void;
+}
+
+/** One run of an instance to watch. */
+export interface WatchedRun {
+  readonly entry: InstanceEntry;
+  readonly svc: ServiceConfig;
+  /** The entry's generation when the run started. */
+  readonly generation: number;
+  /** Ends the watch. */
+  readonly signal: AbortSignal;
+  /** The start slot, released once the instance is ready or its start-up time is over. */
+  readonly startSlot: Disposable;
+}
+
+/** Readiness, then periodic health checks, for one run of an instance. */
+export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<void> {
+  const { entry, svc, generation, signal } = run;
+  {
+    using _slot = run.startSlot;
+    const result = await waitUntilReady(() => probeInstance(deps.prober, entry, svc), {
+      timeoutMs: svc.startupTimeoutMs,
+      signal,
+      clock: deps.clock,
+      onProbe: (probe) => {
+        if (entry.generation === generation) entry.lastProbe = probe.detail;
+      },
+    });
+    if (entry.generation !== generation) return;
+    entry.lastProbe = result.lastDetail;
+    if (result.isReady) {
+      deps.apply(entry, { kind: "became_ready", nowMs: deps.clock.now() });
+    } else {
+      log.warn("{key} is not ready after {ms} ms: {detail}", {
+        key: entry.key,
+        ms: svc.startupTimeoutMs,
+        detail: result.lastDetail,
+      });
+      deps.apply(entry, { kind: "startup_timed_out" });
+    }
+  }
+  const intervalMs = deps.settings.healthCheckIntervalMs;
+  while (!signal.aborted && entry.generation === generation) {
+    await delay(intervalMs, { signal, clock: deps.clock });
+    const result = await probeInstance(deps.prober, entry, svc);
+    if (signal.aborted) return;
+    applyProbe(deps, entry, result, generation);
+  }
+}
+
+/** Records a probe result of run `generation`; ignored once that run is over. */
+export function applyProbe(
+  deps: HealthLoopDeps,
+  entry: InstanceEntry,
+  result: ProbeResult,
+  generation: number,
+): void {
+  if (entry.generation !== generation || !entry.handle) return;
+  entry.lastProbe = result.detail;
+  deps.apply(entry, {
+    kind: "probed",
+    isPass: result.isPass,
+    detail: result.detail,
+    nowMs: deps.clock.now(),
+    backoffResetMs: deps.settings.backoffResetMs,
+  });
+}
+
+/** Probes the entry's port: its HTTP health path when the service has one, else a TCP connect. */
+export function probeInstance(
+  prober: Prober,
+  entry: InstanceEntry,
+  svc: ServiceConfig,
+): Promise<ProbeResult> {
+  const port = entry.port;
+  if (port === undefined) return Promise.resolve({ isPass: false, detail: "not running" });
+  return svc.health !== undefined
+    ? prober.http(port, svc.health, PROBE_TIMEOUT_MS)
+    : prober.tcp(port, PROBE_TIMEOUT_MS);
+}

@@ -1,0 +1,119 @@
+/**
+ * The instance table: every known instance by key, the same entries by service (for the weighted
+ * route), lookups by Host name, and the service configs they run from. Entries are never removed.
+ * @module
+ */
+import type { Config, ServiceConfig } from "../config/schema.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
+import { isAwake } from "../core/lifecycle.ts";
+import {
+  type InstanceEntry,
+  type InstanceSnapshot,
+  newEntry,
+  snapshotOf,
+} from "./instance_entry.ts";
+import type { StoredInstance } from "./ports.ts";
+
+/** Weight of an instance nobody gave one. */
+export const DEFAULT_WEIGHT = 100;
+
+/** Options for listing instances. */
+export interface ListOptions {
+  /** Include asleep, stopped and failed instances. */
+  readonly all?: boolean;
+  readonly service?: string;
+  readonly id?: string;
+}
+
+/** All instances the supervisor knows. */
+export class InstanceTable {
+  readonly #entries = new Map<string, InstanceEntry>();
+  readonly #entriesOfService = new Map<string, InstanceEntry[]>();
+
+  /** The entry of `ref`, if known. */
+  get(ref: InstanceRef): InstanceEntry | undefined {
+    return this.#entries.get(formatInstanceKey(ref));
+  }
+
+  /** The entry of `ref`; throws NotFoundError when unknown. */
+  require(ref: InstanceRef): InstanceEntry {
+    const entry = this.get(ref);
+    if (!entry) throw new NotFoundError(`Instance not found: ${formatInstanceKey(ref)}`);
+    return entry;
+  }
+
+  /** The entry of `ref`, created (not running) when unknown. */
+  entryFor(ref: InstanceRef, origin: StoredInstance["origin"], nowMs: number): InstanceEntry {
+    let entry = this.get(ref);
+    if (!entry) {
+      entry = newEntry(ref.service, ref.id, {
+        origin,
+        desired: "running",
+        state: { kind: "stopped", reason: undefined },
+        // A tenant's instance created by its own Host must not serve the service's shared route.
+        weight: origin === "request" ? 0 : DEFAULT_WEIGHT,
+        restartsTotal: 0,
+      }, nowMs);
+      this.add(entry);
+    }
+    return entry;
+  }
+
+  /** Adds an entry. */
+  add(entry: InstanceEntry): void {
+    this.#entries.set(entry.key, entry);
+    const list = this.#entriesOfService.get(entry.service);
+    if (list === undefined) this.#entriesOfService.set(entry.service, [entry]);
+    else list.push(entry);
+  }
+
+  /** The entries of one service, in the order they became known. */
+  ofService(service: string): readonly InstanceEntry[] {
+    return this.#entriesOfService.get(service) ?? [];
+  }
+
+  /** The entry a Host name's id label points at (host names are lower case, ids may not be). */
+  forHost(service: string, id: string): InstanceEntry | undefined {
+    const exact = this.get({ service, id });
+    if (exact) return exact;
+    for (const e of this.ofService(service)) {
+      if (e.id.toLowerCase() === id) return e;
+    }
+    return undefined;
+  }
+
+  /** Every entry. */
+  values(): IterableIterator<InstanceEntry> {
+    return this.#entries.values();
+  }
+
+  /** Snapshots of instances, ordered by service then id. */
+  snapshots(options: ListOptions = {}): InstanceSnapshot[] {
+    const out: InstanceSnapshot[] = [];
+    for (const e of this.#entries.values()) {
+      if (options.service !== undefined && e.service !== options.service) continue;
+      if (options.id !== undefined && e.id !== options.id) continue;
+      if (!options.all && !isAwake(e.state)) continue;
+      out.push(snapshotOf(e));
+    }
+    return out.sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+  }
+}
+
+/** The config of service `name`; throws NotFoundError when the config has none. */
+export function serviceNamed(config: Config, name: string): ServiceConfig {
+  const svc = config.services.get(name);
+  if (!svc) throw new NotFoundError(`Unknown service "${name}": it is not defined in the config`);
+  return svc;
+}
+
+/** The service a Host label names (host names are lower case; service names may not be). */
+export function serviceForHost(config: Config, name: string): ServiceConfig | undefined {
+  const exact = config.services.get(name);
+  if (exact) return exact;
+  for (const svc of config.services.values()) {
+    if (svc.name.toLowerCase() === name) return svc;
+  }
+  return undefined;
+}

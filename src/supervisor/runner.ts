@@ -1,0 +1,393 @@
+/**
+ * The runner: starts, launches and stops instance processes, applies lifecycle events to entries
+ * (carrying out their effects), persists and notifies. It serialises operations per instance with
+ * a keyed lock and caps concurrent starts with a semaphore.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ServiceConfig } from "../config/schema.ts";
+import { messageOf, SpawnError, TenementError, UnavailableError } from "../core/errors.ts";
+import { describeExit, type RunEnd } from "../core/exit_decision.ts";
+import {
+  type Effect,
+  type ExitInfo,
+  hasEnded,
+  type InstanceEvent,
+  isWaitingToRetry,
+  reasonOf,
+  transition,
+} from "../core/lifecycle.ts";
+import { waitAtMost } from "./delay.ts";
+import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./health_loop.ts";
+import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
+import { serviceNamed } from "./instance_table.ts";
+import { KeyedLock } from "./keyed_lock.ts";
+import { instanceDir, planInstance } from "./launch_spec.ts";
+import type { StoredInstance, SupervisorDeps } from "./ports.ts";
+import { RestartPolicy } from "./restart_policy.ts";
+import { Semaphore } from "./semaphore.ts";
+import { TaskGroup } from "./task_group.ts";
+
+const log = getLogger(["tenement", "supervisor"]);
+
+/** The reason of an explicit stop; only it discards the instance's data. */
+export const STOPPED_BY_REQUEST = "stopped by request";
+const STDERR_TAIL_LINES = 5;
+/** Events that do not wake waiters unless they change the state's kind. */
+const QUIET_EVENTS = new Set<InstanceEvent["kind"]>(["probed", "retry_cleared"]);
+
+/** Where a stopped instance rests; undefined keeps the desired state (daemon shutdown). */
+export type RestingPlace = "asleep" | "stopped" | undefined;
+
+/** Runs instance processes. */
+export class Runner {
+  /** Background work: exit watchers, health loops, retries. */
+  readonly tasks = new TaskGroup();
+  /** One operation per instance at a time. */
+  readonly locks = new KeyedLock();
+  readonly #deps: SupervisorDeps;
+  readonly #starts: Semaphore;
+  readonly #restarts: RestartPolicy;
+  readonly #health: HealthLoopDeps;
+  #isShuttingDown = false;
+
+  constructor(deps: SupervisorDeps) {
+    this.#deps = deps;
+    const limit = deps.config.settings.maxConcurrentStarts;
+    this.#starts = new Semaphore(limit > 0 ? limit : Math.max(2, deps.cpuCount ?? 2));
+    this.#restarts = new RestartPolicy(
+      deps.config.settings,
+      deps.clock,
+      (entry) => this.#onRetryDue(entry),
+    );
+    this.#health = {
+      prober: deps.prober,
+      clock: deps.clock,
+      settings: deps.config.settings,
+      apply: (entry, event) => this.apply(entry, event),
+    };
+  }
+
+  /** True once the daemon started shutting down: nothing new starts. */
+  get isShuttingDown(): boolean {
+    return this.#isShuttingDown;
+  }
+
+  /** Stops starting anything and aborts background work (without waiting for it). */
+  beginShutdown(): void {
+    this.#isShuttingDown = true;
+    this.tasks.abort();
+  }
+
+  /** Moves the entry by one lifecycle event and carries out the effects; ignores illegal ones. */
+  apply(entry: InstanceEntry, event: InstanceEvent): void {
+    const next = transition(entry.state, event);
+    if (next === null) return;
+    const previousKind = entry.state.kind;
+    entry.state = next.state;
+    for (const effect of next.effects) this.#carryOut(entry, effect);
+    if (!QUIET_EVENTS.has(event.kind) || next.state.kind !== previousKind) notifyChanged(entry);
+  }
+
+  #carryOut(entry: InstanceEntry, effect: Effect): void {
+    switch (effect.kind) {
+      case "schedule_retry":
+        return this.#restarts.schedule(entry, effect.delayMs);
+      case "reset_crash_count":
+        entry.crashCount = 0;
+        return;
+      case "set_desired":
+        entry.desired = effect.desired;
+        return;
+      case "report_ready":
+        if (entry.startedAtMs !== undefined && entry.state.kind === "ready") {
+          this.#deps.metrics?.woke(
+            entry.service,
+            entry.id,
+            entry.state.readyAtMs - entry.startedAtMs,
+          );
+        }
+        return;
+      case "restart_unhealthy": {
+        const { reason } = effect;
+        const generation = entry.generation;
+        log.warn("Restarting {key}: {reason}", { key: entry.key, reason });
+        this.#deps.logs.append(
+          entry.service,
+          entry.id,
+          "stderr",
+          `tenement: restarting, ${reason}`,
+        );
+        this.tasks.run(
+          `unhealthy:${entry.key}`,
+          () => this.#restartUnhealthy(entry, generation, reason),
+        );
+        return;
+      }
+    }
+  }
+
+  /** Launches the entry's process unless it is already starting or running. */
+  async start(entry: InstanceEntry, isUserRequest = false): Promise<void> {
+    using _lock = await this.locks.acquire(entry.key);
+    if (this.#isShuttingDown) throw new UnavailableError("tenement is shutting down");
+    if (entry.handle) return;
+    if (isUserRequest) {
+      this.#cancelRetry(entry);
+      if (entry.state.kind === "failed") this.#restarts.forget(entry);
+    }
+    await this.#launch(entry);
+  }
+
+  /** Forgets crashes and restarts (`ten restart`). */
+  forgetCrashes(entry: InstanceEntry): void {
+    this.#restarts.forget(entry);
+  }
+
+  /**
+   * Stops the entry's process (SIGTERM, grace, SIGKILL) and rests it at `next`; `onlyIf` is
+   * checked once the lock is held.
+   */
+  async stop(
+    entry: InstanceEntry,
+    next: RestingPlace,
+    reason: string | undefined,
+    onlyIf?: () => boolean,
+  ): Promise<void> {
+    using _lock = await this.locks.acquire(entry.key);
+    if (onlyIf && !onlyIf()) return;
+    this.#cancelRetry(entry);
+    const handle = entry.handle;
+    const svc = serviceNamed(this.#deps.config, entry.service);
+    if (handle) {
+      entry.runController?.abort();
+      entry.generation++;
+      this.apply(entry, { kind: "stop_begun" });
+      await handle.stop(svc.stopGracePeriodMs);
+      this.#afterProcessGone(entry);
+      log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
+    }
+    // Only an explicit stop discards data: sleeping and shutdown keep it for the next wake.
+    if (next === "stopped" && reason === STOPPED_BY_REQUEST && !svc.storagePersist) {
+      await this.#deps.files.removeDir(
+        instanceDir(this.#deps.config.settings.dataDir, svc.name, entry.id),
+      );
+    }
+    if (next !== undefined) {
+      this.apply(entry, { kind: "stopped", rest: next, reason });
+      entry.crashCount = 0;
+    } else {
+      this.apply(entry, { kind: "shutdown" });
+    }
+    this.persist(entry);
+    notifyChanged(entry);
+  }
+
+  /**
+   * Waits until the entry is ready, up to the service's start-up time; throws SpawnError when
+   * its run ends meanwhile.
+   */
+  async awaitStartup(entry: InstanceEntry, svc: ServiceConfig): Promise<void> {
+    const { clock } = this.#deps;
+    const deadline = clock.now() + svc.startupTimeoutMs;
+    while (entry.state.kind !== "ready") {
+      if (hasEnded(entry.state)) {
+        throw new SpawnError(
+          `${entry.key} exited during start-up: ${reasonOf(entry.state) ?? "unknown"}`,
+        );
+      }
+      const left = deadline - clock.now();
+      if (left <= 0) return;
+      await waitAtMost(entry.changed.promise, Math.min(left, 250), { clock });
+    }
+  }
+
+  /** Runs one health probe of a ready instance now and records its result. */
+  async probeNow(entry: InstanceEntry): Promise<void> {
+    if (entry.port === undefined || !entry.handle || entry.state.kind !== "ready") return;
+    const svc = serviceNamed(this.#deps.config, entry.service);
+    const result = await probeInstance(this.#deps.prober, entry, svc);
+    applyProbe(this.#health, entry, result, entry.generation);
+  }
+
+  /** Writes the entry's durable record (queued behind its previous writes). */
+  persist(entry: InstanceEntry): void {
+    const handle = entry.handle;
+    const record: StoredInstance = {
+      service: entry.service,
+      id: entry.id,
+      desired: entry.desired,
+      origin: entry.origin,
+      restartsTotal: entry.restartsTotal,
+      process: handle
+        ? {
+          pid: handle.pid,
+          startTicks: handle.startTicks,
+          bootId: this.#deps.reaper.bootId(),
+          port: entry.port,
+        }
+        : undefined,
+    };
+    entry.persistChain = entry.persistChain
+      .then(() => this.#deps.repo.putInstance(record))
+      .catch((err: unknown) => {
+        log.error("Cannot store state of {key}: {err}", { key: entry.key, err: messageOf(err) });
+      });
+  }
+
+  async #launch(entry: InstanceEntry): Promise<void> {
+    const deps = this.#deps;
+    const svc = serviceNamed(deps.config, entry.service);
+    // Starts are CPU bound: the slot is held until the instance is ready or its start-up time ends.
+    const slot = await this.#starts.acquire();
+    let port: number;
+    try {
+      port = await deps.portPool.allocate();
+    } catch (err: unknown) {
+      slot[Symbol.dispose]();
+      throw err;
+    }
+    const plan = planInstance({
+      service: svc,
+      id: entry.id,
+      dataDir: deps.config.settings.dataDir,
+      port,
+      baseEnv: deps.baseEnv,
+    });
+    const generation = ++entry.generation;
+    const launchedAtMs = deps.clock.now();
+    let handle;
+    try {
+      const files = deps.files;
+      await Promise.all([
+        files.ensureDir(plan.instanceDir),
+        files.ensureDir(dirname(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
+      ]);
+      handle = await deps.launcher.launch({
+        argv: plan.argv,
+        env: plan.env,
+        cwd: plan.cwd,
+        isolation: svc.isolation,
+        onLine: (stream, line) => {
+          if (stream === "stderr" && line.trim() !== "") {
+            entry.lastStderr = line;
+            entry.stderrTail.push(line);
+            if (entry.stderrTail.length > STDERR_TAIL_LINES) entry.stderrTail.shift();
+          }
+          deps.logs.append(entry.service, entry.id, stream, line);
+        },
+      });
+    } catch (err: unknown) {
+      slot[Symbol.dispose]();
+      deps.portPool.release(port);
+      const message = messageOf(err);
+      deps.logs.append(entry.service, entry.id, "stderr", `tenement: ${message}`);
+      if (entry.generation === generation && !this.#isShuttingDown) {
+        this.#decide(entry, { kind: "start_failed", message });
+      }
+      throw err instanceof TenementError ? err : new SpawnError(message, { cause: err });
+    }
+    entry.handle = handle;
+    entry.port = port;
+    entry.socketPath = plan.socketPath;
+    entry.startedAtMs = launchedAtMs;
+    entry.lastActivityMs = deps.clock.now();
+    entry.lastStderr = "";
+    entry.stderrTail = [];
+    const controller = new AbortController();
+    entry.runController = controller;
+    entry.desired = "running";
+    this.apply(entry, { kind: "launched", nowMs: deps.clock.now() });
+    this.persist(entry);
+    log.info("Started {key} (pid {pid}) on port {port}", { key: entry.key, pid: handle.pid, port });
+    this.tasks.run(`exit:${entry.key}#${generation}`, async () => {
+      const exit = await handle.exited;
+      this.#onExit(entry, generation, exit);
+    });
+    this.tasks.run(`run:${entry.key}#${generation}`, (groupSignal) =>
+      watchRun(this.#health, {
+        entry,
+        svc,
+        generation,
+        signal: AbortSignal.any([groupSignal, controller.signal]),
+        startSlot: slot,
+      }));
+  }
+
+  /** The process of run `generation` exited on its own. */
+  #onExit(entry: InstanceEntry, generation: number, exit: ExitInfo): void {
+    if (entry.generation !== generation) return;
+    const handle = entry.handle;
+    entry.generation++;
+    entry.runController?.abort();
+    this.#afterProcessGone(entry);
+    const message = `Process exited unexpectedly (pid ${handle?.pid}): ${
+      describeExit(exit, entry.lastStderr)
+    }`;
+    this.#deps.logs.append(entry.service, entry.id, "stderr", message);
+    log.warn("{key}: {message}", { key: entry.key, message });
+    if (handle) this.tasks.run(`reap:${entry.key}`, () => handle.killRemnants());
+    if (this.#isShuttingDown) {
+      this.apply(entry, { kind: "shutdown" });
+      return;
+    }
+    this.#decide(entry, { kind: "exited", exit, lastStderr: entry.lastStderr });
+  }
+
+  async #restartUnhealthy(entry: InstanceEntry, generation: number, reason: string): Promise<void> {
+    const handle = entry.handle;
+    if (entry.generation !== generation || !handle) return;
+    const svc = serviceNamed(this.#deps.config, entry.service);
+    using _lock = await this.locks.acquire(entry.key);
+    if (entry.generation !== generation || entry.handle !== handle) return;
+    entry.runController?.abort();
+    entry.generation++;
+    this.apply(entry, { kind: "stop_begun" });
+    await handle.stop(svc.stopGracePeriodMs);
+    this.#afterProcessGone(entry);
+    this.#decide(entry, { kind: "unhealthy", message: reason });
+  }
+
+  #afterProcessGone(entry: InstanceEntry): void {
+    if (entry.port !== undefined) {
+      this.#deps.portPool.release(entry.port);
+      this.#deps.onStopped?.(entry.port);
+    }
+    entry.handle = undefined;
+    entry.port = undefined;
+  }
+
+  /** Applies the restart policy after an unplanned end of a run. */
+  #decide(entry: InstanceEntry, end: RunEnd): void {
+    const svc = serviceNamed(this.#deps.config, entry.service);
+    const decision = this.#restarts.decide(entry, end, svc.restart);
+    this.apply(entry, { kind: "ended", decision, nowMs: this.#deps.clock.now() });
+    this.persist(entry);
+  }
+
+  #cancelRetry(entry: InstanceEntry): void {
+    this.#restarts.cancel(entry);
+    this.apply(entry, { kind: "retry_cleared" });
+  }
+
+  #onRetryDue(entry: InstanceEntry): void {
+    this.apply(entry, { kind: "retry_cleared" });
+    if (this.#isShuttingDown) return;
+    this.tasks.run(`retry:${entry.key}`, async () => {
+      using _lock = await this.locks.acquire(entry.key);
+      if (entry.handle || !isWaitingToRetry(entry.state)) return;
+      entry.restartsTotal++;
+      this.#deps.metrics?.restarted(entry.service, entry.id);
+      try {
+        await this.#launch(entry);
+      } catch (err: unknown) {
+        log.warn("Restart of {key} failed: {err}", { key: entry.key, err: messageOf(err) });
+      }
+    });
+  }
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}

@@ -1,0 +1,243 @@
+/**
+ * Target resolution for the proxy: the instance a request goes to (direct by Host, or weighted
+ * over a service), waking it when it sleeps and waiting until it is ready, the auto-create gate
+ * for never-seen ids, and request counting for the idle sweep.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Config, ServiceConfig } from "../config/schema.ts";
+import { judgeAutoCreate } from "../core/auto_create.ts";
+import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
+import { formatInstanceKey } from "../core/instance_key.ts";
+import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
+import { stickyCookie } from "../core/sticky.ts";
+import { pickWeighted } from "../core/weights.ts";
+import type { Target, TargetResolver } from "../proxy/target.ts";
+import { waitAtMost } from "./delay.ts";
+import type { InstanceEntry } from "./instance_entry.ts";
+import { type InstanceTable, serviceForHost } from "./instance_table.ts";
+import type { Clock } from "./ports.ts";
+import type { Runner } from "./runner.ts";
+import { SingleFlight } from "./single_flight.ts";
+
+const log = getLogger(["tenement", "supervisor"]);
+
+/** Longest pause between two looks at a waiting instance (changes usually end it sooner). */
+const WAIT_STEP_MS = 250;
+
+/** Finds, wakes and waits for the instances requests go to. */
+export class TargetResolution implements TargetResolver {
+  readonly #config: Config;
+  readonly #clock: Clock;
+  readonly #table: InstanceTable;
+  readonly #runner: Runner;
+  readonly #wakes = new SingleFlight<void>();
+  /** The entry each target handed to the proxy belongs to (no key string per request). */
+  readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
+  /** Per service: when its recent request-created instances were created. */
+  readonly #createdAtMs = new Map<string, number[]>();
+
+  constructor(config: Config, clock: Clock, table: InstanceTable, runner: Runner) {
+    this.#config = config;
+    this.#clock = clock;
+    this.#table = table;
+    this.#runner = runner;
+  }
+
+  /** See TargetResolver.resolveDirect. */
+  async resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
+    const svc = serviceForHost(this.#config, service);
+    if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
+    let entry = this.#table.forHost(svc.name, id);
+    if (entry && entry.state.kind === "ready") return this.#target(entry, svc);
+    if (!entry) {
+      this.#admitCreate(svc, id);
+      entry = this.#table.entryFor({ service: svc.name, id }, "request", this.#clock.now());
+    }
+    return await this.#waitReady(entry, svc, signal);
+  }
+
+  /** See TargetResolver.resolveWeighted. */
+  async resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target> {
+    const svc = serviceForHost(this.#config, service);
+    if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
+    const eligible: InstanceEntry[] = [];
+    for (const e of this.#table.ofService(svc.name)) {
+      if (e.weight > 0 && e.state.kind !== "failed") eligible.push(e);
+    }
+    const isUp = (e: InstanceEntry): boolean =>
+      e.state.kind === "ready" && e.state.health !== "unhealthy";
+    const pinned = stickyId === undefined ? undefined : eligible.find((e) => e.id === stickyId);
+    const random = this.#clock.random();
+    const up = eligible.filter(isUp);
+    const chosen = pinned && (isUp(pinned) || up.length === 0)
+      ? pinned
+      : pickWeighted(up.map((e) => ({ item: e, weight: e.weight })), random) ??
+        pickWeighted(eligible.map((e) => ({ item: e, weight: e.weight })), random);
+    if (!chosen) throw new UnavailableError(`No instance of "${svc.name}" can take traffic`);
+    const target = chosen.state.kind === "ready"
+      ? this.#target(chosen, svc)
+      : await this.#waitReady(chosen, svc, signal);
+    // Pin clients while traffic is split, and re-pin a client whose pin no longer takes traffic;
+    // with a single instance and no pin, no cookie is needed.
+    if ((eligible.length > 1 || stickyId !== undefined) && chosen.id !== stickyId) {
+      return { ...target, setCookie: stickyCookie(svc.name, chosen.id) };
+    }
+    return target;
+  }
+
+  /** See TargetResolver.beginRequest. */
+  beginRequest(target: Target): () => void {
+    const entry = this.#entryOfTarget.get(target) ?? this.#table.get(target);
+    if (!entry) return () => {};
+    entry.activeRequests++;
+    entry.lastActivityMs = this.#clock.now();
+    let isDone = false;
+    return () => {
+      if (isDone) return;
+      isDone = true;
+      entry.activeRequests--;
+      entry.lastActivityMs = this.#clock.now();
+    };
+  }
+
+  /** See TargetResolver.waitForRestart. */
+  async waitForRestart(target: Target, signal: AbortSignal): Promise<Target | undefined> {
+    const entry = this.#table.get(target);
+    const svc = this.#config.services.get(target.service);
+    if (!entry || !svc) return undefined;
+    const isSameRun = (): boolean => entry.state.kind === "ready" && entry.port === target.port;
+    if (isSameRun()) {
+      // Still looks alive: give the exit watcher a moment to notice a fresh crash.
+      await waitAtMost(entry.changed.promise, 50, { signal, clock: this.#clock });
+      if (isSameRun()) return undefined;
+    }
+    return await this.#waitReady(entry, svc, signal);
+  }
+
+  /** Waits until the entry is ready, waking it if it sleeps, within the service's start-up time. */
+  async #waitReady(entry: InstanceEntry, svc: ServiceConfig, signal: AbortSignal): Promise<Target> {
+    if (entry.waitingRequests >= svc.maxQueuedRequests) {
+      throw new UnavailableError(`Too many requests waiting for ${entry.key}`, 1);
+    }
+    entry.waitingRequests++;
+    const clock = this.#clock;
+    const deadline = clock.now() + svc.startupTimeoutMs;
+    let hasWoken = false;
+    try {
+      while (true) {
+        const state = entry.state;
+        if (state.kind === "ready") return this.#target(entry, svc);
+        if (state.kind === "failed") {
+          throw new UnavailableError(
+            `${entry.key} has failed: ${state.reason}`,
+            retryAfterSeconds(retryAtOf(state), clock.now()),
+          );
+        }
+        if (state.kind === "backoff" && (state.retryAtMs ?? 0) > deadline) {
+          throw new UnavailableError(
+            `${entry.key} is restarting`,
+            retryAfterSeconds(state.retryAtMs, clock.now()),
+          );
+        }
+        if (state.kind === "asleep" || state.kind === "stopped") {
+          // One wake per request: an instance that stops again on its own (restart = "never",
+          // a clean exit under "on-failure") is not started in a loop by the same request.
+          if (hasWoken && state.reason !== undefined) {
+            throw new UnavailableError(`${entry.key} stopped during start-up: ${state.reason}`);
+          }
+          hasWoken = true;
+          this.#wake(entry);
+        }
+        const left = deadline - clock.now();
+        if (left <= 0) {
+          throw new UnavailableError(
+            `${entry.key} did not become ready within ${svc.startupTimeoutMs / 1000}s (${
+              entry.lastProbe ?? reasonOf(entry.state) ?? "no probe yet"
+            })`,
+          );
+        }
+        await waitAtMost(entry.changed.promise, Math.min(left, WAIT_STEP_MS), { signal, clock });
+        signal.throwIfAborted();
+      }
+    } finally {
+      entry.waitingRequests--;
+    }
+  }
+
+  /** Starts a sleeping or stopped entry once, however many requests ask at the same time. */
+  #wake(entry: InstanceEntry): void {
+    const startedAt = this.#clock.now();
+    void this.#wakes.run(entry.key, async () => {
+      try {
+        const kind = entry.state.kind;
+        if (kind === "stopped" || kind === "asleep") {
+          entry.desired = "running";
+          await this.#runner.start(entry);
+          log.info("Woke {key} in {ms} ms (process started)", {
+            key: entry.key,
+            ms: this.#clock.now() - startedAt,
+          });
+        }
+      } catch (err: unknown) {
+        log.warn("Cannot wake {key}: {err}", { key: entry.key, err: messageOf(err) });
+      }
+    });
+  }
+
+  /** Applies the auto-create rules to a request for a never-seen id; throws when refused. */
+  #admitCreate(svc: ServiceConfig, id: string): void {
+    const key = formatInstanceKey({ service: svc.name, id });
+    let createdCount = 0;
+    for (const e of this.#table.ofService(svc.name)) {
+      if (e.origin === "request") createdCount++;
+    }
+    const verdict = judgeAutoCreate(svc, id, {
+      createdCount,
+      createdAtMs: this.#createdAtMs.get(svc.name) ?? [],
+      nowMs: this.#clock.now(),
+    });
+    switch (verdict.kind) {
+      case "allowed":
+        this.#createdAtMs.set(svc.name, verdict.createdAtMs);
+        return;
+      case "not_allowed":
+        throw new NotFoundError(`Instance not found: ${key}`);
+      case "limit_reached":
+        log.warn(
+          "Refused to create {key} on request: {count} instances of {service} were already created this way (auto_create_limit)",
+          { key, count: verdict.createdCount, service: svc.name },
+        );
+        throw new ForbiddenError(`Instance not found: ${key}`);
+      case "rate_limited":
+        log.warn("Refused to create {key} on request: auto_create_per_minute reached", { key });
+        throw new UnavailableError("Too many new instances, retry later", 60);
+    }
+  }
+
+  /** The entry's target, made once per run (the proxy asks for it on every request). */
+  #target(entry: InstanceEntry, svc: ServiceConfig): Target {
+    const cached = entry.target;
+    if (
+      cached !== undefined && cached.port === entry.port &&
+      cached.socketPath === entry.socketPath && cached.requestTimeoutMs === svc.requestTimeoutMs
+    ) {
+      return cached;
+    }
+    const target: Target = {
+      service: entry.service,
+      id: entry.id,
+      port: entry.port!,
+      socketPath: entry.socketPath,
+      requestTimeoutMs: svc.requestTimeoutMs,
+    };
+    entry.target = target;
+    this.#entryOfTarget.set(target, entry);
+    return target;
+  }
+}
+
+/** Seconds until a retry, for Retry-After (5 when none is scheduled). */
+function retryAfterSeconds(retryAtMs: number | undefined, nowMs: number): number {
+  return retryAtMs === undefined ? 5 : Math.max(1, Math.ceil((retryAtMs - nowMs) / 1000));
+}

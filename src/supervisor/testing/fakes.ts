@@ -1,0 +1,283 @@
+/**
+ * In-memory stand-ins for every port of the supervisor, and `startTestSupervisor()` that builds a
+ * Supervisor from a TOML text on them with a fake clock: unit tests drive processes, probes and
+ * time by hand and spawn nothing.
+ * @module
+ */
+import { parseConfig } from "../../config/parse_config.ts";
+import { formatInstanceKey } from "../../core/instance_key.ts";
+import type { ExitInfo } from "../../core/lifecycle.ts";
+import { PortPool } from "../port_pool.ts";
+import type {
+  InstanceFiles,
+  LaunchSpec,
+  LogSink,
+  OrphanReaper,
+  Prober,
+  ProbeResult,
+  ProcessHandle,
+  ProcessLauncher,
+  RouteSnapshot,
+  StateRepo,
+  StoredInstance,
+  StoredProcess,
+  SupervisorMetrics,
+  WeightChange,
+} from "../ports.ts";
+import { Supervisor } from "../supervisor.ts";
+import { FakeClock } from "./fake_clock.ts";
+
+/** A process that lives until the test ends it (`exit`) or the supervisor stops it. */
+export class FakeProcess implements ProcessHandle {
+  readonly pid: number;
+  readonly startTicks = 1;
+  readonly spec: LaunchSpec;
+  readonly #exited = Promise.withResolvers<ExitInfo>();
+  #isAlive = true;
+  /** How many times the supervisor asked it to stop. */
+  stopCalls = 0;
+
+  constructor(pid: number, spec: LaunchSpec) {
+    this.pid = pid;
+    this.spec = spec;
+  }
+
+  /** The port it was given (`PORT`). */
+  get port(): number {
+    return Number(this.spec.env["PORT"]);
+  }
+
+  /** True until it exits or is stopped. */
+  get isAlive(): boolean {
+    return this.#isAlive;
+  }
+
+  get exited(): Promise<ExitInfo> {
+    return this.#exited.promise;
+  }
+
+  /** Ends the process on its own (a crash or a clean exit). */
+  exit(info: ExitInfo = { code: 1, signal: null }): void {
+    this.#isAlive = false;
+    this.#exited.resolve(info);
+  }
+
+  stop(_graceMs: number): Promise<ExitInfo> {
+    this.stopCalls++;
+    this.exit({ code: null, signal: "SIGTERM" });
+    return this.#exited.promise;
+  }
+
+  killRemnants(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Launches fake processes; a test can hold launches to see what happens meanwhile. */
+export class FakeLauncher implements ProcessLauncher {
+  readonly processes: FakeProcess[] = [];
+  #nextPid = 1000;
+  #gate: Promise<void> | undefined;
+  #failures: string[] = [];
+
+  /** Makes launches wait until the returned function is called. */
+  hold(): () => void {
+    const gate = Promise.withResolvers<void>();
+    this.#gate = gate.promise;
+    return () => {
+      this.#gate = undefined;
+      gate.resolve();
+    };
+  }
+
+  /** Makes the next launch throw `message`. */
+  failNext(message: string): void {
+    this.#failures.push(message);
+  }
+
+  async launch(spec: LaunchSpec): Promise<ProcessHandle> {
+    if (this.#gate) await this.#gate;
+    const failure = this.#failures.shift();
+    if (failure !== undefined) throw new Error(failure);
+    const process = new FakeProcess(this.#nextPid++, spec);
+    this.processes.push(process);
+    return process;
+  }
+
+  /** The most recent process of the instance with id `id` (the config's command is `app {id}`). */
+  last(id: string): FakeProcess {
+    const found = this.processes.findLast((p) => p.spec.argv.at(-1) === id);
+    if (!found) throw new Error(`No process was launched for "${id}"`);
+    return found;
+  }
+
+  /** How many processes were launched for id `id`. */
+  count(id: string): number {
+    return this.processes.filter((p) => p.spec.argv.at(-1) === id).length;
+  }
+
+  /** The live process on `port`, if any. */
+  onPort(port: number): FakeProcess | undefined {
+    return this.processes.find((p) => p.isAlive && p.port === port);
+  }
+}
+
+/** Answers probes from a test-set predicate; by default a live process passes. */
+export class FakeProber implements Prober {
+  readonly #launcher: FakeLauncher;
+  /** Decides a probe of a live process; the default passes. */
+  isHealthy: (process: FakeProcess) => boolean = () => true;
+  probes = 0;
+
+  constructor(launcher: FakeLauncher) {
+    this.#launcher = launcher;
+  }
+
+  http(port: number, _path: string, _timeoutMs: number): Promise<ProbeResult> {
+    return Promise.resolve(this.#probe(port, "HTTP 200", "HTTP 503"));
+  }
+
+  tcp(port: number, _timeoutMs: number): Promise<ProbeResult> {
+    return Promise.resolve(this.#probe(port, "connected", "connection refused"));
+  }
+
+  #probe(port: number, pass: string, fail: string): ProbeResult {
+    this.probes++;
+    const process = this.#launcher.onPort(port);
+    if (process && this.isHealthy(process)) return { isPass: true, detail: pass };
+    return { isPass: false, detail: process ? fail : "connection refused" };
+  }
+}
+
+/** The durable state in memory. */
+export class MemoryStateRepo implements StateRepo {
+  readonly instances = new Map<string, StoredInstance>();
+  /** Weights by instance key (`service:id`). */
+  readonly weights = new Map<string, number>();
+  readonly routes = new Map<string, RouteSnapshot>();
+  routeCommits = 0;
+
+  listInstances(): Promise<StoredInstance[]> {
+    return Promise.resolve([...this.instances.values()]);
+  }
+
+  putInstance(instance: StoredInstance): Promise<void> {
+    this.instances.set(formatInstanceKey(instance), instance);
+    return Promise.resolve();
+  }
+
+  listWeights(): Promise<Array<{ service: string; id: string; weight: number }>> {
+    return Promise.resolve([...this.weights].map(([key, weight]) => {
+      const [service = "", id = ""] = key.split(":");
+      return { service, id, weight };
+    }));
+  }
+
+  putWeight(service: string, id: string, weight: number): Promise<void> {
+    this.weights.set(formatInstanceKey({ service, id }), weight);
+    return Promise.resolve();
+  }
+
+  commitRoute(
+    service: string,
+    weights: readonly WeightChange[],
+    previous: RouteSnapshot,
+  ): Promise<void> {
+    this.routeCommits++;
+    this.routes.set(service, previous);
+    for (const w of weights) this.weights.set(formatInstanceKey({ service, id: w.id }), w.weight);
+    return Promise.resolve();
+  }
+
+  lastRoute(service: string): Promise<RouteSnapshot | undefined> {
+    return Promise.resolve(this.routes.get(service));
+  }
+}
+
+/** Records file-system calls instead of making them. */
+export class FakeFiles implements InstanceFiles {
+  readonly removedDirs: string[] = [];
+  ensureDir(_path: string): Promise<void> {
+    return Promise.resolve();
+  }
+  removeDir(path: string): Promise<void> {
+    this.removedDirs.push(path);
+    return Promise.resolve();
+  }
+  removeFile(_path: string): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Counts lifecycle metrics. */
+export class FakeMetrics implements SupervisorMetrics {
+  restarts = 0;
+  wakes = 0;
+  restarted(): void {
+    this.restarts++;
+  }
+  woke(): void {
+    this.wakes++;
+  }
+}
+
+const NO_REAPER: OrphanReaper = {
+  reap: (_process: StoredProcess) => Promise.resolve(false),
+  bootId: () => "boot",
+};
+
+const NO_LOGS: LogSink = { append: () => {} };
+
+/** A supervisor on fakes, and the fakes to drive it with. */
+export interface TestSupervisor extends AsyncDisposable {
+  readonly supervisor: Supervisor;
+  readonly clock: FakeClock;
+  readonly launcher: FakeLauncher;
+  readonly prober: FakeProber;
+  readonly repo: MemoryStateRepo;
+  readonly files: FakeFiles;
+  readonly metrics: FakeMetrics;
+}
+
+/**
+ * Builds a Supervisor from `toml` (data dir `/data`) on fakes. Give services the command
+ * `app {id}` so the fake launcher can tell instances apart. Not started: call
+ * `supervisor.start()` to restore `[instances]` and run the idle sweep.
+ */
+export function createTestSupervisor(toml: string): TestSupervisor {
+  const config = parseConfig(`[settings]\ndata_dir = "/data"\n${toml}`, {
+    path: "/srv/tenement.toml",
+  });
+  const clock = new FakeClock();
+  const launcher = new FakeLauncher();
+  const prober = new FakeProber(launcher);
+  const repo = new MemoryStateRepo();
+  const files = new FakeFiles();
+  const metrics = new FakeMetrics();
+  const supervisor = new Supervisor({
+    config,
+    launcher,
+    prober,
+    portPool: new PortPool({ start: 40_000, end: 40_999, isFree: () => Promise.resolve(true) }),
+    repo,
+    logs: NO_LOGS,
+    clock,
+    reaper: NO_REAPER,
+    files,
+    baseEnv: {},
+    metrics,
+    idleSweepMs: 1_000,
+  });
+  return {
+    supervisor,
+    clock,
+    launcher,
+    prober,
+    repo,
+    files,
+    metrics,
+    async [Symbol.asyncDispose]() {
+      await supervisor[Symbol.asyncDispose]();
+    },
+  };
+}
