@@ -23,7 +23,7 @@ import {
   plainPage,
   serializeErrorPage,
 } from "./error_responses.ts";
-import { canPassThroughInline, isRetryable } from "./exchange_rules.ts";
+import { canPassThroughInline, isSafeMethod, recoveryOf } from "./exchange_rules.ts";
 import { SCRATCH_BYTES } from "./front_settings.ts";
 import {
   type ForwardedLinesCache,
@@ -184,13 +184,13 @@ export class ClientConnection extends ClientConnectionBase {
           try {
             up = await this.connect(target);
           } catch (error) {
-            const mayWaitForRestart = !this.isClientGone && isRetryable({
+            const recovery = this.isClientGone ? "fail" : recoveryOf({
               stage: "connect",
               isInstance: target !== null,
               isTimedOut: this.isTimedOut,
               hasWaitedForRestart,
             });
-            if (mayWaitForRestart && target !== null) {
+            if (recovery === "await_restart" && target !== null) {
               hasWaitedForRestart = true;
               const next = await this.waitForRestart(target);
               if (next !== undefined && !this.isClientGone && !this.isTimedOut) {
@@ -229,12 +229,12 @@ export class ClientConnection extends ClientConnectionBase {
             const written = await up.conn.write(first);
             if (written < first.length) await up.writeAll(first.subarray(written));
           } catch (error) {
-            const mayRetry = !this.isClientGone && isRetryable({
-              stage: "send",
-              isReusedConnection: isReused,
-              isTimedOut: this.isTimedOut,
-              isRequestReplayable: this.bodyState === BodyState.Consumed || bodyInFirst > 0,
-            });
+            const mayRetry = !this.isClientGone && recoveryOf({
+                  stage: "send",
+                  isReusedConnection: isReused,
+                  isTimedOut: this.isTimedOut,
+                  isRequestReplayable: this.bodyState === BodyState.Consumed || bodyInFirst > 0,
+                }) === "retry";
             if (mayRetry) continue attempts;
             return await this.failAttempt(head, target, started, error);
           }
@@ -275,14 +275,28 @@ export class ClientConnection extends ClientConnectionBase {
                 return await this.failBadBody(head, target, started);
               }
               // A pooled connection that was closed meanwhile: nothing was seen, try another.
-              const mayRetry = isRetryable({
+              // A new one the instance closed unanswered: its process is dying, wait for it.
+              const recovery = recoveryOf({
                 stage: "response",
                 isReusedConnection: isReused,
                 isTimedOut: this.isTimedOut,
                 isBodySent: pump !== null || bodyInFirst > 0,
                 hasResponseBytes,
+                isInstance: target !== null,
+                isSafeMethod: isSafeMethod(head.method),
+                hasWaitedForRestart,
               });
-              if (mayRetry) continue attempts;
+              if (recovery === "retry") continue attempts;
+              if (recovery === "await_restart" && target !== null) {
+                hasWaitedForRestart = true;
+                const next = await this.waitForRestart(target);
+                if (next !== undefined && !this.isClientGone && !this.isTimedOut) {
+                  release?.();
+                  target = next;
+                  release = settings.resolver.beginRequest(target);
+                  continue attempts;
+                }
+              }
               const error = new Error("connection closed before a response head");
               return await this.failAttempt(head, target, started, error);
             }

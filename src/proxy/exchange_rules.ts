@@ -1,6 +1,6 @@
 /**
- * Two decisions of the front's exchange loop (`client_connection.ts`), as pure predicates: may a
- * failed attempt be tried again, and may a response go to the client inline, untouched. They hold
+ * Two decisions of the front's exchange loop (`client_connection.ts`), as pure functions: how a
+ * failed attempt is recovered from, and may a response go to the client inline, untouched. They hold
  * the conditions only; the connection gathers the facts and acts. Pure: no I/O.
  * @module
  */
@@ -40,32 +40,70 @@ export type FailedAttempt =
     readonly isBodySent: boolean;
     /** Some bytes of a response arrived before the close. */
     readonly hasResponseBytes: boolean;
+    /** The request is for an instance (not for tenement's own hosts, which never restart). */
+    readonly isInstance: boolean;
+    /** GET, HEAD or OPTIONS: sending it twice changes nothing on the app's side. */
+    readonly isSafeMethod: boolean;
+    /** This request already waited for a restart of its instance once. */
+    readonly hasWaitedForRestart: boolean;
   };
 
+/** What to do after a failed attempt. */
+export type AttemptRecovery =
+  /** Send it again at once, on another connection. */
+  | "retry"
+  /** Wait until the instance runs again (its process died), then send it again. */
+  | "await_restart"
+  /** Give up: answer the client with an error. */
+  | "fail";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
- * Whether a failed attempt may be tried again. A refused connect to an instance waits for the
- * instance's restart, once per request. A pooled connection the instance had closed meanwhile
- * is replaced by another, as long as nothing of the exchange is lost: the whole request is still
- * at hand (send) or nothing of its body went out and no response was seen (response). A request
- * past its timeout is never retried.
+ * True for methods that may be sent twice without changing anything on the app's side.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(isSafeMethod("GET"), true);
+ * equal(isSafeMethod("POST"), false);
+ * ```
+ */
+export function isSafeMethod(method: string): boolean {
+  return SAFE_METHODS.has(method);
+}
+
+/**
+ * What to do after a failed attempt. A refused connect to an instance waits for the instance's
+ * restart, once per request. A pooled connection the instance had closed meanwhile is replaced by
+ * another, as long as nothing of the exchange is lost: the whole request is still at hand (send)
+ * or nothing of its body went out and no response was seen (response). A new connection that an
+ * instance closes before answering anything means its process is dying (a kill can land between
+ * accept and the response): a safe request waits for the restart once, like a refused connect;
+ * any other request fails, since the app may have acted on it. A request past its timeout is
+ * never tried again.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * const refused = { stage: "connect", isInstance: true, isTimedOut: false } as const;
- * equal(isRetryable({ ...refused, hasWaitedForRestart: false }), true);
- * equal(isRetryable({ ...refused, hasWaitedForRestart: true }), false);
+ * equal(recoveryOf({ ...refused, hasWaitedForRestart: false }), "await_restart");
+ * equal(recoveryOf({ ...refused, hasWaitedForRestart: true }), "fail");
  * ```
  */
-export function isRetryable(attempt: FailedAttempt): boolean {
-  if (attempt.isTimedOut) return false;
+export function recoveryOf(attempt: FailedAttempt): AttemptRecovery {
+  if (attempt.isTimedOut) return "fail";
   switch (attempt.stage) {
     case "connect":
-      return attempt.isInstance && !attempt.hasWaitedForRestart;
+      return attempt.isInstance && !attempt.hasWaitedForRestart ? "await_restart" : "fail";
     case "send":
-      return attempt.isReusedConnection && attempt.isRequestReplayable;
+      return attempt.isReusedConnection && attempt.isRequestReplayable ? "retry" : "fail";
     case "response":
-      return attempt.isReusedConnection && !attempt.isBodySent && !attempt.hasResponseBytes;
+      if (attempt.isBodySent || attempt.hasResponseBytes) return "fail";
+      if (attempt.isReusedConnection) return "retry";
+      return attempt.isInstance && attempt.isSafeMethod && !attempt.hasWaitedForRestart
+        ? "await_restart"
+        : "fail";
   }
 }
 

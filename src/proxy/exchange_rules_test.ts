@@ -1,64 +1,91 @@
 import { equal } from "node:assert/strict";
-import { canPassThroughInline, type FailedAttempt, isRetryable } from "./exchange_rules.ts";
+import {
+  type AttemptRecovery,
+  canPassThroughInline,
+  type FailedAttempt,
+  isSafeMethod,
+  recoveryOf,
+} from "./exchange_rules.ts";
 import { newResponseHeadScan, type ResponseHeadScan, scanResponseHead } from "./http1_response.ts";
 
-Deno.test("isRetryable() after a failed connect waits for a restart once, for instances only", async (t) => {
+async function checkRecoveries(
+  t: Deno.TestContext,
+  cases: readonly [string, FailedAttempt, AttemptRecovery][],
+): Promise<void> {
+  for (const [name, attempt, expected] of cases) {
+    await t.step(name, () => equal(recoveryOf(attempt), expected));
+  }
+}
+
+Deno.test("recoveryOf() after a failed connect waits for a restart once, for instances only", async (t) => {
   const base = {
     stage: "connect",
     isInstance: true,
     isTimedOut: false,
     hasWaitedForRestart: false,
   } as const;
-  const cases: [string, FailedAttempt, boolean][] = [
-    ["an instance, first refusal", base, true],
-    ["an instance that was waited for already", { ...base, hasWaitedForRestart: true }, false],
-    ["tenement's own hosts (no instance to restart)", { ...base, isInstance: false }, false],
-    ["past the request timeout", { ...base, isTimedOut: true }, false],
-  ];
-  for (const [name, attempt, expected] of cases) {
-    await t.step(name, () => equal(isRetryable(attempt), expected));
-  }
+  await checkRecoveries(t, [
+    ["an instance, first refusal", base, "await_restart"],
+    ["an instance that was waited for already", { ...base, hasWaitedForRestart: true }, "fail"],
+    ["tenement's own hosts (no instance to restart)", { ...base, isInstance: false }, "fail"],
+    ["past the request timeout", { ...base, isTimedOut: true }, "fail"],
+  ]);
 });
 
-Deno.test("isRetryable() after a failed send retries a replayable request on a pooled connection", async (t) => {
+Deno.test("recoveryOf() after a failed send retries a replayable request on a pooled connection", async (t) => {
   const base = {
     stage: "send",
     isReusedConnection: true,
     isTimedOut: false,
     isRequestReplayable: true,
   } as const;
-  const cases: [string, FailedAttempt, boolean][] = [
-    ["pooled connection, whole request at hand", base, true],
+  await checkRecoveries(t, [
+    ["pooled connection, whole request at hand", base, "retry"],
     [
       "a new connection (the instance itself failed)",
       { ...base, isReusedConnection: false },
-      false,
+      "fail",
     ],
-    ["a body not all at hand", { ...base, isRequestReplayable: false }, false],
-    ["past the request timeout", { ...base, isTimedOut: true }, false],
-  ];
-  for (const [name, attempt, expected] of cases) {
-    await t.step(name, () => equal(isRetryable(attempt), expected));
-  }
+    ["a body not all at hand", { ...base, isRequestReplayable: false }, "fail"],
+    ["past the request timeout", { ...base, isTimedOut: true }, "fail"],
+  ]);
 });
 
-Deno.test("isRetryable() after a close before the response head retries only when nothing was exchanged", async (t) => {
+Deno.test("recoveryOf() after a close before the response head: retry a pooled connection, wait for a dying instance", async (t) => {
   const base = {
     stage: "response",
     isReusedConnection: true,
     isTimedOut: false,
     isBodySent: false,
     hasResponseBytes: false,
+    isInstance: true,
+    isSafeMethod: true,
+    hasWaitedForRestart: false,
   } as const;
-  const cases: [string, FailedAttempt, boolean][] = [
-    ["pooled connection, nothing sent or seen", base, true],
-    ["a new connection", { ...base, isReusedConnection: false }, false],
-    ["request body bytes went out", { ...base, isBodySent: true }, false],
-    ["part of a response arrived", { ...base, hasResponseBytes: true }, false],
-    ["past the request timeout", { ...base, isTimedOut: true }, false],
-  ];
-  for (const [name, attempt, expected] of cases) {
-    await t.step(name, () => equal(isRetryable(attempt), expected));
+  const fresh = { ...base, isReusedConnection: false } as const;
+  await checkRecoveries(t, [
+    ["pooled connection, nothing sent or seen", base, "retry"],
+    ["request body bytes went out", { ...base, isBodySent: true }, "fail"],
+    ["part of a response arrived", { ...base, hasResponseBytes: true }, "fail"],
+    ["past the request timeout", { ...base, isTimedOut: true }, "fail"],
+    ["a new connection, safe request: the process is dying", fresh, "await_restart"],
+    ["a new connection, unsafe request (the app may have acted)", {
+      ...fresh,
+      isSafeMethod: false,
+    }, "fail"],
+    ["a new connection, waited for a restart already", {
+      ...fresh,
+      hasWaitedForRestart: true,
+    }, "fail"],
+    ["a new connection to tenement's own hosts", { ...fresh, isInstance: false }, "fail"],
+    ["a new connection, body bytes went out", { ...fresh, isBodySent: true }, "fail"],
+  ]);
+});
+
+Deno.test("isSafeMethod(): GET, HEAD and OPTIONS only", () => {
+  for (const method of ["GET", "HEAD", "OPTIONS"]) equal(isSafeMethod(method), true, method);
+  for (const method of ["POST", "PUT", "PATCH", "DELETE", "get"]) {
+    equal(isSafeMethod(method), false, method);
   }
 });
 

@@ -20,6 +20,9 @@ import type { Clock } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 import { SingleFlight } from "./single_flight.ts";
 
+/** How long a refused or dropped connection waits for the exit of a process that looks alive. */
+const EXIT_NOTICE_MS = 1_000;
+
 const log = getLogger(["tenement", "supervisor"]);
 
 /** Longest pause between two looks at a waiting instance (changes usually end it sooner). */
@@ -107,10 +110,15 @@ export class TargetResolution implements TargetResolver {
     const svc = this.#config.services.get(target.service);
     if (!entry || !svc) return undefined;
     const isSameRun = (): boolean => entry.state.kind === "ready" && entry.port === target.port;
-    if (isSameRun()) {
-      // Still looks alive: give the exit watcher a moment to notice a fresh crash.
-      await waitAtMost(entry.changed.promise, 50, { signal, clock: this.#clock });
-      if (isSameRun()) return undefined;
+    // Still looks alive: give the exit watcher time to notice a fresh crash (a loaded machine
+    // reports a killed child late). An app that is alive but refuses connections is answered
+    // with 502 once this runs out.
+    const deadline = this.#clock.now() + EXIT_NOTICE_MS;
+    while (isSameRun()) {
+      const left = deadline - this.#clock.now();
+      if (left <= 0) return undefined;
+      await waitAtMost(entry.changed.promise, left, { signal, clock: this.#clock });
+      signal.throwIfAborted();
     }
     return await this.#waitReady(entry, svc, signal);
   }
