@@ -19,31 +19,35 @@
  * @module
  */
 import {
-  APPS,
-  benchEnv,
-  buildGo,
   checkpoint,
-  fmt,
+  type Daemon,
   freePort,
   installSignalCleanup,
+  type InstanceJson,
   killGroup,
-  now,
-  parseFlags,
   portRefuses,
   print,
   progress,
   rawGet,
-  runMain,
   sleep,
-  type Stats,
-  stats,
-  table,
   tempDir,
-  TenDaemon,
   trackGroup,
   untrackGroup,
   waitGroupGone,
   waitPortRefuses,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  buildGo,
+  fmt,
+  now,
+  parseFlags,
+  runMain,
+  type Stats,
+  stats,
+  table,
   writeJson,
 } from "./lib.ts";
 
@@ -147,17 +151,24 @@ async function bareRun(app: App, env: Record<string, string>): Promise<number> {
   return readyMs;
 }
 
+/** The row of `service:bench`; throws when there is none. */
+async function instanceRow(d: Daemon, service: string): Promise<InstanceJson> {
+  const row = await d.instance(`${service}:${INSTANCE_ID}`);
+  if (row === undefined) throw new Error(`${service}:${INSTANCE_ID} is not listed`);
+  return row;
+}
+
 /** Stop the instance, then time one request through tenement until its status line. */
 async function tenementRun(
-  d: TenDaemon,
+  d: Daemon,
   app: App,
 ): Promise<{ ms: number; status: number; warmMs: number | undefined }> {
-  const before = await d.instance(app.service, INSTANCE_ID);
+  const before = await instanceRow(d, app.service);
   await d.stopInstance(app.service, INSTANCE_ID);
   if (before.port !== null && !(await waitPortRefuses(before.port))) {
     throw new Error(`${app.service}:${INSTANCE_ID} port ${before.port} still accepts after DELETE`);
   }
-  const after = await d.instance(app.service, INSTANCE_ID);
+  const after = await instanceRow(d, app.service);
   if (after.pid !== null) {
     throw new Error(`${app.service}:${INSTANCE_ID} still has pid ${after.pid}`);
   }
@@ -277,8 +288,9 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
     throw new Error(`--apps: none of ${wanted.join(",")} is python, node or go`);
   }
 
-  await using d = new TenDaemon(tmp.path, env);
-  await d.init(
+  await using d = await benchDaemon(
+    tmp.path,
+    env,
     `[settings]\ndata_dir = "./data"\n\n${apps.map(serviceToml).join("\n")}`,
   );
   progress("starting ten serve …");

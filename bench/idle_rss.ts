@@ -21,30 +21,34 @@
  * @module
  */
 import {
-  APPS,
-  benchEnv,
-  buildGo,
   checkpoint,
-  fmt,
+  type Daemon,
   freePort,
   installSignalCleanup,
   killGroup,
+  print,
+  progress,
+  sleep,
+  tempDir,
+  trackGroup,
+  untrackGroup,
+  waitFor,
+  waitGroupGone,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  buildGo,
+  fmt,
   median,
   mib,
   now,
   parseFlags,
-  print,
-  progress,
   runMain,
-  sleep,
   table,
-  tempDir,
-  TenDaemon,
-  trackGroup,
   type TreeMemory,
   treeMemory,
-  untrackGroup,
-  waitGroupGone,
   writeJson,
 } from "./lib.ts";
 
@@ -107,7 +111,7 @@ interface Memory {
 }
 
 async function settledMemory(
-  d: TenDaemon,
+  d: Daemon,
   settleMs: number,
 ): Promise<Memory> {
   for (let i = 0; i < 200; i++) {
@@ -122,7 +126,7 @@ async function settledMemory(
   return { found, afterGc: await medianOf3(d.pid), heap };
 }
 
-function problemNotes(what: string, d: TenDaemon): string[] {
+function problemNotes(what: string, d: Daemon): string[] {
   if (d.problemCount === 0) return [];
   return [
     `ten serve (${what}) logged ${d.problemCount} warnings/errors, first ones:\n    ` +
@@ -145,20 +149,11 @@ async function denoHello(env: Record<string, string>, settleMs: number): Promise
   }).spawn();
   trackGroup(child.pid);
   try {
-    const deadline = now() + 30_000;
-    while (true) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        await res.body?.cancel();
-        if (res.ok) break;
-      } catch {
-        // Not up yet.
-      }
-      if (now() > deadline) throw new Error("bench/apps/hello.ts did not answer within 30 s");
-      await sleep(20);
-    }
+    await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
+      await res.body?.cancel();
+      return res.ok;
+    }, { timeoutMs: 30_000, what: "bench/apps/hello.ts to answer" });
     for (let i = 0; i < 200; i++) {
       const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
       await res.body?.cancel();
@@ -225,7 +220,7 @@ function reading(
   return r;
 }
 
-async function timedStart(d: TenDaemon): Promise<number> {
+async function timedStart(d: Daemon): Promise<number> {
   const t0 = now();
   await d.start({ timeoutMs: 120_000, gcHook: true });
   return now() - t0;
@@ -264,8 +259,9 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
   {
     const dir = `${tmp.path}/one-service`;
     await Deno.mkdir(dir);
-    await using d = new TenDaemon(dir, env);
-    await d.init(
+    await using d = await benchDaemon(
+      dir,
+      env,
       `[settings]\ndata_dir = "./data"\n\n[service.app]\ncommand = "${goBin}"\nidle_timeout = 0\n`,
     );
     const startMs = await timedStart(d);
@@ -350,12 +346,15 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
   if (now() - startedAt <= maxMs) {
     const dir = `${tmp.path}/many-services`;
     await Deno.mkdir(dir);
-    await using d = new TenDaemon(dir, env);
     const tables = Array.from(
       { length: services },
       (_, i) => `[service.s${i}]\ncommand = "${goBin}"\nidle_timeout = 300\n`,
     );
-    await d.init(`[settings]\ndata_dir = "./data"\n\n${tables.join("\n")}`);
+    await using d = await benchDaemon(
+      dir,
+      env,
+      `[settings]\ndata_dir = "./data"\n\n${tables.join("\n")}`,
+    );
     const startMs = await timedStart(d);
     readings.push(
       reading(

@@ -35,28 +35,32 @@
 import { startFrontServer } from "../src/proxy/front_server.ts";
 import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import {
-  APPS,
-  benchEnv,
   checkpoint,
-  fmt,
   freePort,
+  holdsWithin,
   killGroup,
-  median,
-  mib,
-  now,
   onInterrupt,
-  parseFlags,
   print,
   progress,
+  rawGet,
   ROOT,
-  runMain,
   sleep,
-  table,
   tempDir,
-  TenDaemon,
   trackGroup,
   untrackGroup,
   waitGroupGone,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  fmt,
+  median,
+  mib,
+  now,
+  parseFlags,
+  runMain,
+  table,
   writeJson,
 } from "./lib.ts";
 
@@ -240,30 +244,13 @@ async function stop(proc: Proc): Promise<void> {
   if (await waitGroupGone(proc.pgid, 5_000)) untrackGroup(proc.pgid);
 }
 
-/** Waits until 127.0.0.1:port answers `GET /` with a status line. */
+/** Waits until 127.0.0.1:port answers `GET /` with a 200. */
 async function waitHttp(port: number, host: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = now() + timeoutMs;
-  while (now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      try {
-        await conn.write(
-          new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
-        );
-        const buf = new Uint8Array(64);
-        const n = await conn.read(buf);
-        if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200")) {
-          return;
-        }
-      } finally {
-        conn.close();
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(20);
-  }
-  throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`);
+  const isUp = await holdsWithin(
+    async () => (await rawGet(port, host, "/", 1_000)).status === 200,
+    { timeoutMs },
+  );
+  if (!isUp) throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
 async function which(program: string): Promise<string | null> {
@@ -499,15 +486,14 @@ async function main(): Promise<void> {
     // instance hello:bench (inheriting the pin and GOMAXPROCS=1), with weight 100 so the weighted
     // route `hello.localhost` reaches it too.
     const v8Flags = flags["front-v8-flags"] as string | undefined;
-    const daemon = new TenDaemon(`${dir}/ten`, benchEnv());
-    await Deno.mkdir(daemon.dir, { recursive: true });
-    await daemon.init(daemonConfig(backendBin));
+    await Deno.mkdir(`${dir}/ten`, { recursive: true });
+    const daemon = await benchDaemon(`${dir}/ten`, benchEnv(), daemonConfig(backendBin));
     await daemon.start({
       ...(cpu === undefined ? {} : { cpu }),
       ...(v8Flags ? { v8Flags } : {}),
     });
     daemonPid = daemon.pid;
-    stopDaemon = () => daemon.stop(15_000).then(() => {});
+    stopDaemon = () => daemon[Symbol.asyncDispose]();
     await daemon.spawn("hello", "bench");
     const weight = await daemon.api("PUT", "/api/instances/hello:bench/weight", { weight: 100 });
     if (weight.status !== 200) throw new Error(`weight: ${weight.status} ${weight.body}`);
