@@ -24,16 +24,13 @@ import {
   freePort,
   installSignalCleanup,
   type InstanceJson,
-  killGroup,
   portRefuses,
   print,
   progress,
   rawGet,
   sleep,
+  startGroup,
   tempDir,
-  trackGroup,
-  untrackGroup,
-  waitGroupGone,
   waitPortRefuses,
 } from "../testkit/mod.ts";
 import {
@@ -44,11 +41,12 @@ import {
   fmt,
   now,
   parseFlags,
+  problemNotes,
+  report,
   runMain,
   type Stats,
   stats,
   table,
-  writeJson,
 } from "./lib.ts";
 
 /** Added-latency targets, ms. */
@@ -111,22 +109,8 @@ async function bareRun(app: App, env: Record<string, string>): Promise<number> {
   await checkpoint();
   const port = freePort();
   if (!(await portRefuses(port))) throw new Error(`port ${port} busy before start`);
-  let exited = false;
   const t0 = now();
-  const child = new Deno.Command(app.argv[0]!, {
-    args: app.argv.slice(1),
-    env: { ...env, PORT: String(port) },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const child = startGroup(app.argv, { env: { ...env, PORT: String(port) }, clearEnv: true });
   let readyMs: number | undefined;
   try {
     while (true) {
@@ -135,17 +119,14 @@ async function bareRun(app: App, env: Record<string, string>): Promise<number> {
         readyMs = now() - t0;
         break;
       }
-      if (exited) throw new Error(`${app.name} exited before answering`);
+      if (child.hasExited()) throw new Error(`${app.name} exited before answering`);
       if (now() - t0 > START_TIMEOUT_MS) {
         throw new Error(`${app.name} no 200 within ${START_TIMEOUT_MS} ms`);
       }
       await sleep(POLL_MS);
     }
   } finally {
-    killGroup(child.pid);
-    await status;
-    await waitGroupGone(child.pid);
-    untrackGroup(child.pid);
+    await child.stop();
     if (!(await waitPortRefuses(port))) progress(`warning: port ${port} still accepts after kill`);
   }
   return readyMs;
@@ -377,12 +358,7 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
       samples: { bare: s.bare, tenement: s.tenement, warm: s.warm },
     };
   });
-  if (d.problemCount > 0) {
-    notes.push(
-      `ten serve logged ${d.problemCount} warnings/errors, first ones:\n    ` +
-        d.problems.slice(0, 5).join("\n    "),
-    );
-  }
+  notes.push(...problemNotes(d));
   if (Deno.env.get("NODE_EXTRA_CA_CERTS") !== undefined) {
     notes.push(
       "NODE_EXTRA_CA_CERTS was removed from the env of both sides (bare and ten serve): with it " +
@@ -400,10 +376,7 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
     apps: results,
     notes,
   };
-  printColdWake(result);
-  const jsonFile = flags["json"] as string | undefined;
-  if (jsonFile) await writeJson(jsonFile, result);
-  return result;
+  return await report(result, printColdWake, flags["json"] as string | undefined);
 }
 
 /** Prints the tables of a result. */

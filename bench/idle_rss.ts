@@ -25,15 +25,12 @@ import {
   type Daemon,
   freePort,
   installSignalCleanup,
-  killGroup,
   print,
   progress,
   sleep,
+  startGroup,
   tempDir,
-  trackGroup,
-  untrackGroup,
   waitFor,
-  waitGroupGone,
 } from "../testkit/mod.ts";
 import {
   APPS,
@@ -45,11 +42,12 @@ import {
   mib,
   now,
   parseFlags,
+  problemNotes,
+  report,
   runMain,
   table,
   type TreeMemory,
   treeMemory,
-  writeJson,
 } from "./lib.ts";
 
 /** Target for the idle daemon, MiB of RSS. */
@@ -126,46 +124,25 @@ async function settledMemory(
   return { found, afterGc: await medianOf3(d.pid), heap };
 }
 
-function problemNotes(what: string, d: Daemon): string[] {
-  if (d.problemCount === 0) return [];
-  return [
-    `ten serve (${what}) logged ${d.problemCount} warnings/errors, first ones:\n    ` +
-    d.problems.slice(0, 5).join("\n    "),
-  ];
-}
-
 /** Starts bench/apps/hello.ts, 200 GETs, settle, median of 3 readings; kills it. */
 async function denoHello(env: Record<string, string>, settleMs: number): Promise<Memory> {
   await checkpoint();
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env=PORT", `${APPS}/hello.ts`],
-    env: { ...env, PORT: String(port) },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  try {
-    await waitFor(async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
-      await res.body?.cancel();
-      return res.ok;
-    }, { timeoutMs: 30_000, what: "bench/apps/hello.ts to answer" });
-    for (let i = 0; i < 200; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
-      await res.body?.cancel();
-    }
-    await sleep(settleMs);
-    return { found: await medianOf3(child.pid), afterGc: undefined, heap: undefined };
-  } finally {
-    killGroup(child.pid);
-    await child.status;
-    await waitGroupGone(child.pid);
-    untrackGroup(child.pid);
+  await using child = startGroup(
+    [Deno.execPath(), "run", "--allow-net", "--allow-env=PORT", `${APPS}/hello.ts`],
+    { env: { ...env, PORT: String(port) }, clearEnv: true },
+  );
+  await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
+    await res.body?.cancel();
+    return res.ok;
+  }, { timeoutMs: 30_000, what: "bench/apps/hello.ts to answer" });
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
+    await res.body?.cancel();
   }
+  await sleep(settleMs);
+  return { found: await medianOf3(child.pid), afterGc: undefined, heap: undefined };
 }
 
 async function medianOf3(pid: number): Promise<TreeMemory> {
@@ -339,7 +316,7 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
         `restored: ${[...byStatus].map(([s, c]) => `${c} ${s}`).join(", ")}`,
       ),
     );
-    notes.push(...problemNotes("one service", d));
+    notes.push(...problemNotes(d, "one service"));
   }
 
   // 4: many services, no instances.
@@ -365,7 +342,7 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
         startMs,
       ),
     );
-    notes.push(...problemNotes("many services", d));
+    notes.push(...problemNotes(d, "many services"));
   } else {
     truncated = true;
     notes.push("--max-seconds reached: the many-services variant was skipped");
@@ -393,10 +370,7 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
     truncated,
     notes,
   };
-  printIdleRss(result);
-  const jsonFile = flags["json"] as string | undefined;
-  if (jsonFile) await writeJson(jsonFile, result);
-  return result;
+  return await report(result, printIdleRss, flags["json"] as string | undefined);
 }
 
 /** Prints the table of a result. */

@@ -2,8 +2,8 @@
  * What only the benchmarks need: statistics, tables, flags, the benchmark environment, the Go
  * build, /proc memory readings, and a `ten serve` with the benchmark's options. Everything they
  * share with the tests (the daemon helper, raw HTTP, process groups, waiting, temp dirs, output
- * lines) comes from testkit/, which imports from src/ only the API's wire types and the /proc
- * reader, so a refactor of the product rarely reaches a benchmark.
+ * lines) comes from testkit/, which imports from src/ only the API's wire types, the /proc
+ * reader and the abortable delay, so a refactor of the product rarely reaches a benchmark.
  * @module
  */
 import {
@@ -275,6 +275,28 @@ export async function benchDaemon(
   await daemon.writeConfig(config);
   await daemon.makeToken();
   return daemon;
+}
+
+/** A note quoting the first warnings and errors `d` logged (`what` names the run), if any. */
+export function problemNotes(d: Daemon, what?: string): string[] {
+  if (d.problemCount === 0) return [];
+  return [
+    `ten serve${
+      what === undefined ? "" : ` (${what})`
+    } logged ${d.problemCount} warnings/errors, ` +
+    `first ones:\n    ${d.problems.slice(0, 5).join("\n    ")}`,
+  ];
+}
+
+/** Prints a benchmark's result with `printResult`, writes it as JSON to `jsonFile` if given. */
+export async function report<T>(
+  result: T,
+  printResult: (result: T) => void,
+  jsonFile: string | undefined,
+): Promise<T> {
+  printResult(result);
+  if (jsonFile) await writeJson(jsonFile, result);
+  return result;
 }
 
 /** Writes `value` as pretty JSON to `file`. */

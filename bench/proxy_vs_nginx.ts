@@ -37,6 +37,7 @@ import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import {
   checkpoint,
   freePort,
+  type GroupProcess,
   holdsWithin,
   killGroup,
   onInterrupt,
@@ -45,10 +46,8 @@ import {
   rawGet,
   ROOT,
   sleep,
+  startGroup,
   tempDir,
-  trackGroup,
-  untrackGroup,
-  waitGroupGone,
 } from "../testkit/mod.ts";
 import {
   APPS,
@@ -206,42 +205,12 @@ async function processRssKib(pid: number): Promise<number> {
 
 // ---- processes ---------------------------------------------------------------------------------
 
-interface Proc {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  readonly pgid: number;
-}
-
-/** Spawns `argv` in its own process group, pinned with taskset when `cpu` is given. */
+/** Starts `argv` in its own process group (stderr piped, unread), pinned when `cpu` is given. */
 function spawn(
-  name: string,
   argv: readonly string[],
   options: { cpu?: string; env?: Record<string, string>; stdout?: "piped" | "null" } = {},
-): Proc {
-  const full = options.cpu === undefined ? argv : ["taskset", "-c", options.cpu, ...argv];
-  const child = new Deno.Command(full[0]!, {
-    args: full.slice(1),
-    env: options.env ?? {},
-    stdin: "null",
-    stdout: options.stdout ?? "null",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  return { name, child, pgid: child.pid };
-}
-
-async function stop(proc: Proc): Promise<void> {
-  killGroup(proc.pgid, "SIGTERM");
-  const exited = await Promise.race([
-    proc.child.status.then(() => true),
-    sleep(5_000).then(() => false),
-  ]);
-  if (!exited) killGroup(proc.pgid, "SIGKILL");
-  await proc.child.stderr.cancel().catch(() => {});
-  await proc.child.status;
-  killGroup(proc.pgid, "SIGKILL");
-  if (await waitGroupGone(proc.pgid, 5_000)) untrackGroup(proc.pgid);
+): GroupProcess {
+  return startGroup(argv, { ...options, stderr: "piped" });
 }
 
 /** Waits until 127.0.0.1:port answers `GET /` with a 200. */
@@ -439,17 +408,17 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(luaPath, POST_LUA);
 
   const cpu = pin ? "0" : undefined;
-  const procs: Proc[] = [];
+  const procs: GroupProcess[] = [];
   let daemonPid = 0;
   let stopDaemon: (() => Promise<void>) | undefined;
   const removeHook = onInterrupt(() => {
-    for (const p of procs) killGroup(p.pgid, "SIGKILL");
+    for (const p of procs) killGroup(p.pid, "SIGKILL");
     return Promise.resolve();
   });
   try {
     const backendPort = freePort();
     procs.push(
-      spawn("backend", [backendBin], {
+      spawn([backendBin], {
         ...(cpu === undefined ? {} : { cpu }),
         env: { PORT: String(backendPort) },
       }),
@@ -470,7 +439,7 @@ async function main(): Promise<void> {
       nginxConfig(nginxDir, nginxPort, backendPort, flags["nginx-forwarded"] === true),
     );
     procs.push(
-      spawn("nginx", [
+      spawn([
         tools.nginx,
         "-p",
         nginxDir,
@@ -510,7 +479,7 @@ async function main(): Promise<void> {
       // The front alone with a resolver that points at the backend (no instance table, no
       // metrics), and a Deno splice loop: the floor of Deno's socket API on this machine.
       for (const [name, role] of [["front only", "front"], ["deno splice floor", "splice"]]) {
-        const proc = spawn(name!, [
+        const proc = spawn([
           Deno.execPath(),
           "run",
           "-A",
@@ -584,13 +553,13 @@ async function main(): Promise<void> {
     if (json) await writeJson(json, { summary, soak, cells: Object.fromEntries(cells) });
   } finally {
     await stopDaemon?.();
-    for (const p of procs.reverse()) await stop(p);
+    for (const p of procs.reverse()) await p.stop(5_000);
     removeHook();
   }
   print(`(took ${((now() - t0) / 1000).toFixed(0)} s)`);
 }
 
-async function readListening(proc: Proc): Promise<number> {
+async function readListening(proc: GroupProcess): Promise<number> {
   const reader = proc.child.stdout.getReader();
   const dec = new TextDecoder();
   let text = "";

@@ -54,6 +54,9 @@ export function fixtureCommand(file: string): string {
   return file.endsWith(".py") ? `${PYTHON} ${FIXTURES}/${file}` : `${FIXTURES}/${file}`;
 }
 
+/** `env` giving each instance its own DATA_DIR under the daemon's data dir. */
+export const DATA_DIR_ENV = { DATA_DIR: "{data_dir}/{name}/{id}" } as const;
+
 /** Keys of a `[service.<name>]` table; `fixture` is short for the command that runs it. */
 export type ServiceKeys = { readonly fixture?: string } & {
   readonly [key: string]: TomlValue | undefined;
@@ -71,7 +74,7 @@ export function okService(name: string, keys: ServiceKeys = {}): string {
   return serviceBlock(name, {
     fixture: "ok_server.py",
     health: "/health",
-    env: { DATA_DIR: "{data_dir}/{name}/{id}" },
+    env: DATA_DIR_ENV,
     ...keys,
   });
 }

@@ -1,55 +1,31 @@
 /**
  * A real `ten serve` from this checkout, in its own process group, for tests and benchmarks: it
- * listens on 127.0.0.1 port 0, is driven through the management API and the CLI, and on dispose
- * it is stopped and every process group it or its instances ever had is checked (tests: asserted
- * gone; benchmarks: killed with a warning). Benchmark options: CPU pinning (`taskset`), V8 flags,
- * and a GC hook (testkit/gc_preload.ts) for GC-settled memory readings.
+ * listens on 127.0.0.1 port 0, is driven through the management API (the calls it inherits from
+ * {@linkcode DaemonClient}) and the CLI, and on dispose it is stopped and every process group it
+ * or its instances ever had is checked (tests: asserted gone; benchmarks: killed with a
+ * warning). Benchmark options: CPU pinning (`taskset`), V8 flags, and a GC hook
+ * (testkit/gc_preload.ts) for GC-settled memory readings.
  * @module
  */
-import { equal, ok } from "node:assert/strict";
-import type { InstanceJson, SpawnResponse } from "../src/api/wire.ts";
+import { equal } from "node:assert/strict";
 import { type CliResult, runTen, tokenOf } from "./cli.ts";
 import { progress } from "./output.ts";
-import { tenementToml, type TenementTomlParts } from "./config.ts";
 import { DENO, ROOT, tenArgs } from "./paths.ts";
 import {
   checkpoint,
   killGroup,
   leftoverGroups,
   onInterrupt,
-  trackGroup,
+  startGroup,
   untrackGroup,
   waitGroupGone,
 } from "./process_groups.ts";
-import { rawRequest, type RawRequestOptions, type RawResponse } from "./raw_http.ts";
-import { tempDir } from "./temp_dir.ts";
-import { holdsWithin, waitFor, type WaitOptions } from "./wait.ts";
-
-export type { InstanceJson, SpawnResponse };
+import { DaemonClient } from "./daemon_client.ts";
+import { holdsWithin } from "./wait.ts";
 
 /** Line testkit/gc_preload.ts writes after a forced GC. */
 const GC_MARKER = "tenement-bench: gc done";
 const LISTENING = /tenement listening on http:\/\/[^:\s]+:(\d+)/;
-
-/** The keys of an instance row that the original tenement had (and `ps --json` keeps). */
-export const ORIGINAL_INSTANCE_KEYS: readonly (keyof InstanceJson)[] = [
-  "id",
-  "socket",
-  "uptime_secs",
-  "idle_secs",
-  "restarts",
-  "health",
-  "storage_used_bytes",
-  "storage_quota_bytes",
-  "weight",
-];
-
-/** A response read fully. */
-export interface HttpResult {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: string;
-}
 
 /** Options of {@linkcode Daemon}. */
 export interface DaemonOptions {
@@ -93,23 +69,11 @@ export interface DaemonStartOptions {
   readonly v8Flags?: string;
 }
 
-/** Options of {@linkcode Daemon.api}. */
-export interface ApiCallOptions {
-  /** Bearer token instead of the daemon's admin token. */
-  readonly token?: string;
-  /** @default {30_000} */
-  readonly timeoutMs?: number;
-}
-
 /** A running `ten serve` in its own process group. */
-export class Daemon implements AsyncDisposable {
+export class Daemon extends DaemonClient implements AsyncDisposable {
   readonly dir: string;
   readonly dataDir: string;
   readonly configPath: string;
-  port = 0;
-  token = "";
-  /** Every process group this daemon or its instances ever had. */
-  readonly groups = new Set<number>();
   /** Warning and error lines of every run of this daemon (the first 50 kept). */
   readonly problems: string[] = [];
   /** How many warning and error lines there were in all. */
@@ -125,15 +89,11 @@ export class Daemon implements AsyncDisposable {
   #removeHook: (() => void) | undefined;
 
   constructor(options: DaemonOptions) {
+    super();
     this.#options = options;
     this.dir = options.dir;
     this.dataDir = `${options.dir}/data`;
     this.configPath = `${options.dir}/tenement.toml`;
-  }
-
-  /** Base URL of the daemon. */
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
   }
 
   /** The daemon's pid (the deno process: `bin/ten` and `taskset` exec it). */
@@ -221,22 +181,17 @@ export class Daemon implements AsyncDisposable {
     ], denoFlags);
     // Pinned with `taskset -c CPU`, which execs: the pid stays the daemon's, and the instances
     // it starts inherit the affinity.
-    const argv = cpu === undefined ? serve : ["taskset", "-c", cpu, ...serve];
-    const child = new Deno.Command(argv[0]!, {
-      args: argv.slice(1),
+    const { child } = startGroup(serve, {
       cwd: this.dir,
       env: { ...this.#options.env, ...this.#options.serveEnv },
       clearEnv: this.#options.clearEnv ?? false,
-      stdin: "null",
-      stdout: "null",
       stderr: "piped",
-      detached: true,
-    }).spawn();
+      ...(cpu === undefined ? {} : { cpu }),
+    });
     this.#child = child;
     this.#isRunning = true;
     void child.status.then(() => this.#isRunning = false);
     this.groups.add(child.pid);
-    trackGroup(child.pid);
     this.#removeHook ??= onInterrupt(async () => {
       await this.stop(15_000);
     });
@@ -297,124 +252,6 @@ export class Daemon implements AsyncDisposable {
     if (m) listening.resolve(Number(m[1]));
   }
 
-  /**
-   * An authenticated API call (Host `localhost`, so it reaches the API whatever the domain), with
-   * the admin token unless `options.token` is given. A pid in the answer is recorded, so its
-   * group is checked at dispose.
-   */
-  async api(
-    method: string,
-    path: string,
-    body?: unknown,
-    options: ApiCallOptions = {},
-  ): Promise<HttpResult> {
-    await checkpoint();
-    const res = await rawRequest(this.port, "localhost", path, {
-      method,
-      headers: {
-        authorization: `Bearer ${options.token ?? this.token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      timeoutMs: options.timeoutMs ?? 30_000,
-    });
-    this.#recordPid(res.body);
-    return { status: res.status, headers: res.headers, body: res.body };
-  }
-
-  /** {@linkcode api} with `token` as bearer instead of the admin token. */
-  apiAs(token: string, method: string, path: string, body?: unknown): Promise<HttpResult> {
-    return this.api(method, path, body, { token });
-  }
-
-  /** Records the pid an answer reports (a spawn, a restart, an app's echo) as a group to check. */
-  #recordPid(body: string): void {
-    const pid = /"pid":\s*(\d+)/.exec(body);
-    if (pid) this.groups.add(Number(pid[1]));
-  }
-
-  /** `POST /api/instances/spawn`; throws unless 200. */
-  async spawn(service: string, id: string): Promise<SpawnResponse> {
-    const res = await this.api("POST", "/api/instances/spawn", { process: service, id });
-    if (res.status !== 200) throw new Error(`spawn ${service}:${id}: ${res.status} ${res.body}`);
-    return JSON.parse(res.body) as SpawnResponse;
-  }
-
-  /** `DELETE /api/instances/S:I` (returns after the process group is gone); throws unless 204. */
-  async stopInstance(service: string, id: string): Promise<void> {
-    const res = await this.api("DELETE", `/api/instances/${service}:${id}`);
-    if (res.status !== 204) throw new Error(`stop ${service}:${id}: ${res.status} ${res.body}`);
-  }
-
-  /** Every instance, including asleep and failed ones; records their process groups. */
-  async instances(): Promise<InstanceJson[]> {
-    const res = await this.api("GET", "/api/instances?all=true");
-    if (res.status !== 200) throw new Error(`list: ${res.status} ${res.body}`);
-    const rows = JSON.parse(res.body) as InstanceJson[];
-    for (const r of rows) if (r.pid !== null) this.groups.add(r.pid);
-    return rows;
-  }
-
-  /** One instance row (`service:id`), or undefined. */
-  async instance(key: string): Promise<InstanceJson | undefined> {
-    return (await this.instances()).find((r) => r.id === key);
-  }
-
-  /** Waits until `check` holds for the whole instance list; returns that list. */
-  untilInstances(
-    check: (rows: readonly InstanceJson[]) => boolean,
-    options: WaitOptions = {},
-  ): Promise<InstanceJson[]> {
-    return waitFor(async () => {
-      const rows = await this.instances();
-      return check(rows) ? rows : undefined;
-    }, { what: "instances", ...options });
-  }
-
-  /** Waits until instance `key` exists and `check` holds for it; returns its row. */
-  untilInstance(
-    key: string,
-    check: (row: InstanceJson) => boolean,
-    options: WaitOptions = {},
-  ): Promise<InstanceJson> {
-    return waitFor(async () => {
-      const r = await this.instance(key);
-      return r !== undefined && check(r) ? r : undefined;
-    }, { what: key, ...options });
-  }
-
-  /** Waits until instance `key` has `status`; returns its row. */
-  untilStatus(
-    key: string,
-    status: InstanceJson["status"],
-    options: WaitOptions = {},
-  ): Promise<InstanceJson> {
-    return this.untilInstance(key, (r) => r.status === status, {
-      what: `${key} ${status}`,
-      ...options,
-    });
-  }
-
-  /** Waits until instance `key` is running; returns its row. */
-  running(key: string, options: WaitOptions = {}): Promise<InstanceJson> {
-    return this.untilStatus(key, "running", options);
-  }
-
-  /**
-   * A proxied request with the given Host (through a raw client: `fetch()` ignores a Host
-   * header). Records the pid an app reports, so its group is checked at dispose.
-   */
-  async request(host: string, path = "/", options: RawRequestOptions = {}): Promise<RawResponse> {
-    const res = await rawRequest(this.port, host, path, options);
-    this.#recordPid(res.body);
-    return res;
-  }
-
-  /** `GET /metrics` text. */
-  async metrics(): Promise<string> {
-    return (await rawRequest(this.port, "localhost", "/metrics", { timeoutMs: 10_000 })).body;
-  }
-
   /** Two full GCs in the daemon (needs the `gcHook` start option); false when no marker came. */
   forceGc(timeoutMs = 10_000): Promise<boolean> {
     const before = this.#gcCount;
@@ -463,7 +300,7 @@ export class Daemon implements AsyncDisposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#isRunning) {
-      await this.instances().catch(() => {
+      await this.instances({ timeoutMs: 5_000 }).catch(() => {
         // The daemon no longer answers: nothing to learn from it.
       });
       await this.stop();
@@ -484,42 +321,4 @@ export class Daemon implements AsyncDisposable {
       equal(left.length, 0, `process groups left behind: ${left.join(", ")}`);
     }
   }
-}
-
-/** Options of {@linkcode startDaemon}. */
-export interface StartDaemonOptions extends Omit<DaemonOptions, "dir"> {
-  /** Working directory; a temp dir removed after the daemon stops when absent. */
-  readonly dir?: string;
-  /** tenement.toml (written into `dir`), as text or as parts for {@linkcode tenementToml}. */
-  readonly config: string | TenementTomlParts;
-  /** Generate an admin token first. @default {true} */
-  readonly withToken?: boolean;
-}
-
-/**
- * Starts a daemon for a test (domain `localhost`, debug logging) and waits until it listens;
- * dispose it with `await using`.
- */
-export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
-  const tmp = options.dir === undefined ? await tempDir() : undefined;
-  const daemon = new Daemon({
-    domain: "localhost",
-    serveEnv: { TENEMENT_LOG: "debug" },
-    ...options,
-    dir: options.dir ?? tmp!.path,
-    env: { NO_COLOR: "1", ...options.env },
-    ...(tmp === undefined ? {} : { owns: tmp }),
-  });
-  const { config } = options;
-  await daemon.writeConfig(typeof config === "string" ? config : tenementToml(config));
-  if (options.withToken ?? true) await daemon.makeToken();
-  await daemon.start();
-  return daemon;
-}
-
-/** Spawns `service:id` through the API and returns its pid (which it must have). */
-export async function apiSpawn(d: Daemon, service: string, id: string): Promise<number> {
-  const { pid } = await d.spawn(service, id);
-  ok(pid !== null, `spawn of ${service}:${id} answered no pid`);
-  return pid;
 }

@@ -48,6 +48,78 @@ export async function startTicks(pid: number): Promise<number | undefined> {
   return (await readProcStat(pid))?.startTicks;
 }
 
+// ---- processes in their own group ------------------------------------------------------------
+
+/** Options of {@linkcode startGroup}. */
+export interface GroupProcessOptions {
+  readonly cwd?: string;
+  /** Added to this process's environment, or the whole one with `clearEnv`. */
+  readonly env?: Record<string, string>;
+  readonly clearEnv?: boolean;
+  /** `taskset -c` CPU list to pin the process (and its children) to; taskset execs. */
+  readonly cpu?: string;
+  /** @default {"null"} */
+  readonly stdout?: "piped" | "null";
+  /** @default {"null"} */
+  readonly stderr?: "piped" | "null";
+}
+
+/** A child process leading its own process group, tracked for clean-up on an interrupt. */
+export interface GroupProcess extends AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  /** The pid, which is also the pgid. */
+  readonly pid: number;
+  /** True once the process exited. */
+  hasExited(): boolean;
+  /**
+   * Stops the whole group: SIGTERM and up to `graceMs` to exit (0: SIGKILL at once), then SIGKILL
+   * whatever is left; waits until the group is gone and forgets it. Resolves with the exit status.
+   */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** Starts `argv` with stdin closed in a new process group (pinned with `cpu`) and tracks it. */
+export function startGroup(
+  argv: readonly string[],
+  options: GroupProcessOptions = {},
+): GroupProcess {
+  const full = options.cpu === undefined ? argv : ["taskset", "-c", options.cpu, ...argv];
+  const child = new Deno.Command(full[0]!, {
+    args: full.slice(1),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    env: options.env ?? {},
+    clearEnv: options.clearEnv ?? false,
+    stdin: "null",
+    stdout: options.stdout ?? "null",
+    stderr: options.stderr ?? "null",
+    detached: true,
+  }).spawn();
+  const pid = child.pid;
+  trackGroup(pid);
+  let isExited = false;
+  void child.status.then(() => isExited = true);
+  const stop = async (graceMs = 0): Promise<Deno.CommandStatus> => {
+    if (graceMs > 0 && killGroup(pid, "SIGTERM")) {
+      await Promise.race([child.status, sleep(graceMs)]);
+    }
+    killGroup(pid);
+    if (options.stderr === "piped") await child.stderr.cancel().catch(() => {});
+    const status = await child.status;
+    killGroup(pid);
+    if (await waitGroupGone(pid)) untrackGroup(pid);
+    return status;
+  };
+  return {
+    child,
+    pid,
+    hasExited: () => isExited,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+    },
+  };
+}
+
 // ---- clean-up on interrupt ------------------------------------------------------------------
 
 /** Process groups started by this run; killed by `killAllGroups` (and on SIGINT/SIGTERM). */

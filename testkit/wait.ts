@@ -3,6 +3,7 @@
  * sleep for the few places that must prove something does not happen.
  * @module
  */
+import { delay } from "../src/supervisor/delay.ts";
 
 /** Options of {@linkcode waitFor}. */
 export interface WaitOptions {
@@ -23,18 +24,7 @@ export class WaitTimeoutError extends Error {
 
 /** Resolves after `ms`; rejects with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  return delay(ms, signal === undefined ? {} : { signal });
 }
 
 /**

@@ -139,6 +139,32 @@ function front(
   });
 }
 
+/** An echo upstream as service `service`, a front resolving to it, and one client of the front. */
+async function echoFront(service = "app"): Promise<
+  {
+    up: EchoServer;
+    resolver: TestResolver;
+    server: FrontServer;
+    client: RawClient;
+  } & AsyncDisposable
+> {
+  const up = echoServer();
+  const resolver = new TestResolver().add(service, { port: up.port });
+  const server = front(resolver);
+  const client = await RawClient.open(server.addr.port);
+  return {
+    up,
+    resolver,
+    server,
+    client,
+    [Symbol.asyncDispose]: async () => {
+      client.close();
+      await server[Symbol.asyncDispose]();
+      await up[Symbol.asyncDispose]();
+    },
+  };
+}
+
 // ---- upstream servers --------------------------------------------------------------------------
 
 interface Echo {
@@ -483,10 +509,8 @@ async function readSome(conn: Deno.Conn, marker: string): Promise<Uint8Array> {
 // ---- keep-alive, pipelining, HEAD/204/304 -------------------------------------------------------
 
 Deno.test("front: keep-alive is reused on both sides", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { up, resolver, server, client } = setup;
   for (let i = 0; i < 20; i++) {
     const echo = echoOf(await client.request("GET", `/n${i}`, [["Host", HOST]]));
     ok(echo.url.endsWith(`/n${i}`));
@@ -499,10 +523,8 @@ Deno.test("front: keep-alive is reused on both sides", async () => {
 });
 
 Deno.test("front: pipelined requests are answered in order on one connection", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   await client.send(
     `GET /one HTTP/1.1\r\nHost: ${HOST}\r\n\r\n` +
       `POST /two HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 3\r\n\r\nabc` +
@@ -516,10 +538,8 @@ Deno.test("front: pipelined requests are answered in order on one connection", a
 });
 
 Deno.test("front: HEAD, 204 and 304 carry no body and keep the connection usable", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   const head = await client.request("HEAD", `/bytes?n=5000`, [["Host", HOST]]);
   equal(head.status, 200);
   equal(header(head, "content-length"), "5000");
@@ -586,10 +606,8 @@ Deno.test("front: a pooled connection closed by the instance mid-request is retr
 });
 
 Deno.test("front: closeUpstream() drops pooled connections to a stopped instance", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { up, server, client } = setup;
   await client.request("GET", "/", [["Host", HOST]]);
   await client.request("GET", "/", [["Host", HOST]]);
   equal(up.connections.size, 1);
@@ -599,10 +617,8 @@ Deno.test("front: closeUpstream() drops pooled connections to a stopped instance
 });
 
 Deno.test("front: an absolute-form target is routed by its authority", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("other", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront("other");
+  const { client } = setup;
   const echo = echoOf(
     await client.request("GET", "http://b.other.localhost/abs?x=1", [["Host", HOST]]),
   );
@@ -848,11 +864,9 @@ Deno.test("front: without a fallback tenement's own hosts get 404", async () => 
 // ---- waking, Expect, early answers, disconnects -------------------------------------------------
 
 Deno.test("front: a request waits for a wake; body bytes sent meanwhile are forwarded", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
+  await using setup = await echoFront();
+  const { resolver, client } = setup;
   resolver.wakeDelayMs = 300;
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
   const body = pattern(200_000);
   await client.send(
     `POST /woken HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n`,
@@ -866,11 +880,9 @@ Deno.test("front: a request waits for a wake; body bytes sent meanwhile are forw
 });
 
 Deno.test("front: a client that leaves during a wake aborts it and takes no activity", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
+  await using setup = await echoFront();
+  const { up, resolver, server, client } = setup;
   resolver.wakeDelayMs = 5_000;
-  await using server = front(resolver);
-  const client = await RawClient.open(server.addr.port);
   await client.send(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
   await waitFor(() => resolver.resolves === 1, { what: "the resolve to start", intervalMs: 5 });
   client[Symbol.dispose]();
@@ -887,10 +899,8 @@ Deno.test("front: a client that leaves during a wake aborts it and takes no acti
 });
 
 Deno.test("front: Expect: 100-continue is answered before the body is sent", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   await client.send(
     `PUT /e HTTP/1.1\r\nHost: ${HOST}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`,
   );

@@ -7,6 +7,7 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import {
   type Daemon,
+  DATA_DIR_ENV,
   DENO,
   fixtureCommand,
   FIXTURES,
@@ -55,10 +56,7 @@ Deno.test("an instance with a request in flight is not stopped for idleness", as
 
 Deno.test("health checks do not count as activity", async () => {
   await using ten = await startDaemon({
-    config: {
-      services: { app: { ...OK_APP, idle_timeout: 2 } },
-      instances: { app: ["alice"] },
-    },
+    config: { services: { app: { ...OK_APP, idle_timeout: 2 } }, instances: { app: ["alice"] } },
   });
   await ten.running("app:alice");
   // Health is probed every second; the instance still falls asleep after 2 s without requests.
@@ -130,6 +128,7 @@ Deno.test("ten restart clears a failed instance", async () => {
   await Deno.writeTextFile(flag, "");
   await using ten = await startDaemon({
     dir: tmp.path,
+
     config: {
       settings: { max_restarts: 1, restart_window: 60 },
       services: {
@@ -214,10 +213,7 @@ Deno.test("restarts back off exponentially", async () => {
 
 Deno.test("a service without health stays up and is judged by liveness", async () => {
   await using ten = await startDaemon({
-    config: {
-      services: { plain: { fixture: "no_health.py" } },
-      instances: { plain: ["a"] },
-    },
+    config: { services: { plain: { fixture: "no_health.py" } }, instances: { plain: ["a"] } },
   });
   const row = await ten.running("plain:a");
   equal(row.health, "healthy");
@@ -232,13 +228,7 @@ Deno.test("a service without health stays up and is judged by liveness", async (
 Deno.test("an instance failing its health check 3 times is restarted", async () => {
   await using ten = await startDaemon({
     config: {
-      services: {
-        app: {
-          fixture: "health_flaky.py",
-          health: "/health",
-          env: { DATA_DIR: "{data_dir}/{name}/{id}" },
-        },
-      },
+      services: { app: { fixture: "health_flaky.py", health: "/health", env: DATA_DIR_ENV } },
       instances: { app: ["a"] },
     },
   });
@@ -294,7 +284,7 @@ Deno.test("an app ignoring SIGTERM is killed after the grace period, with its wh
         family: {
           fixture: "spawns_child.sh",
           health: "/health",
-          env: { DATA_DIR: "{data_dir}/{name}/{id}" },
+          env: DATA_DIR_ENV,
           stop_grace_period: 1,
         },
       },
@@ -359,7 +349,7 @@ Deno.test("kill -9 of the daemon: restart kills orphans and brings awake instanc
         app: {
           fixture: "spawns_child.sh",
           health: "/health",
-          env: { DATA_DIR: "{data_dir}/{name}/{id}" },
+          env: DATA_DIR_ENV,
           idle_timeout: 3600,
         },
       },
@@ -443,7 +433,7 @@ Deno.test("storage_persist = false: data survives sleep but not an explicit stop
           health: "/health",
           idle_timeout: 1,
           storage_persist: false,
-          env: { DATA_DIR: "{data_dir}/{name}/{id}" },
+          env: DATA_DIR_ENV,
         },
       },
     },
@@ -487,6 +477,7 @@ Deno.test("a WebSocket wakes its instance and keeps it awake past idle_timeout",
   // "0.1", the host 127.0.0.1 is the direct route to instance "127" of service "0".
   await using ten = await startDaemon({
     domain: "0.1",
+
     config: {
       services: {
         "0": {

@@ -12,8 +12,10 @@ import {
   bodyText,
   concat,
   type Daemon,
+  DATA_DIR_ENV,
   EXAMPLES,
   FIXTURES,
+  instancesBlock,
   okService,
   PYTHON,
   RawClient,
@@ -21,7 +23,6 @@ import {
   type ServiceKeys,
   settingsBlock,
   startDaemon,
-  waitFor,
 } from "../testkit/mod.ts";
 
 const encoder = new TextEncoder();
@@ -41,7 +42,7 @@ function appDaemon(): Promise<Daemon> {
 
 /** `okService` with TENANT = the instance id as well. */
 function tenantService(name: string, keys: ServiceKeys = {}): string {
-  return okService(name, { env: { DATA_DIR: "{data_dir}/{name}/{id}", TENANT: "{id}" }, ...keys });
+  return okService(name, { env: { ...DATA_DIR_ENV, TENANT: "{id}" }, ...keys });
 }
 
 /** Echo of `ok_server.py`. */
@@ -423,7 +424,7 @@ Deno.test("auto-create bounds refuse new ids by request, while configured and AP
       tenantService("allow", { auto_create_allow: ["alice"] }) +
       tenantService("limited", { auto_create_limit: 3 }) +
       tenantService("rated", { auto_create_per_minute: 2 }) +
-      '\n[instances]\nclosed = ["pre"]\n',
+      instancesBlock({ closed: ["pre"] }),
   });
   /** Asserts that a refused id left no trace: no instance row, no data dir. */
   const assertNotCreated = async (service: string, id: string): Promise<void> => {
@@ -432,22 +433,22 @@ Deno.test("auto-create bounds refuse new ids by request, while configured and AP
     ok(!(await exists(`${d.dataDir}/${service}/${id}`)), `${service}/${id} dir exists`);
   };
 
-  await t.step("auto_create = false: a never-seen id is 404 and nothing starts", async () => {
-    const res = await d.request("nobody.closed.localhost", "/");
+  /** `refused` is 404 without a trace; `known` answers; an API spawn of `spawned` works. */
+  const checkGate = async (service: string, refused: string, known: string, spawned: string) => {
+    const res = await d.request(`${refused}.${service}.localhost`, "/");
     equal(res.status, 404, res.body);
-    await assertNotCreated("closed", "nobody");
-    equal(echoOf(await d.request("pre.closed.localhost", "/")).tenant, "pre");
-    const pid = await apiSpawn(d, "closed", "viaapi");
-    equal(echoOf(await d.request("viaapi.closed.localhost", "/")).pid, pid);
+    await assertNotCreated(service, refused);
+    equal(echoOf(await d.request(`${known}.${service}.localhost`, "/")).tenant, known);
+    const pid = await apiSpawn(d, service, spawned);
+    equal(echoOf(await d.request(`${spawned}.${service}.localhost`, "/")).pid, pid);
+  };
+
+  await t.step("auto_create = false: a never-seen id is 404 and nothing starts", async () => {
+    await checkGate("closed", "nobody", "pre", "viaapi");
   });
 
   await t.step("auto_create_allow: only listed ids are created", async () => {
-    const bob = await d.request("bob.allow.localhost", "/");
-    equal(bob.status, 404, bob.body);
-    await assertNotCreated("allow", "bob");
-    equal(echoOf(await d.request("alice.allow.localhost", "/")).tenant, "alice");
-    const pid = await apiSpawn(d, "allow", "carol");
-    equal(echoOf(await d.request("carol.allow.localhost", "/")).pid, pid);
+    await checkGate("allow", "bob", "alice", "carol");
   });
 
   await t.step("auto_create_limit = 3: the 4th new id is refused", async () => {
@@ -506,8 +507,8 @@ Deno.test("weighted route: weight 0 gets no traffic, and a service with every in
   await t.step("a weighted request wakes an instance when all are asleep", async () => {
     const first = await apiSpawn(d, "sleepy", "s1");
     await apiSpawn(d, "sleepy", "s2");
-    await waitFor(async () => {
-      const rows = (await d.instances()).filter((r) => r.id.startsWith("sleepy:"));
+    await d.untilInstances((all) => {
+      const rows = all.filter((r) => r.id.startsWith("sleepy:"));
       return rows.length === 2 && rows.every((r) => r.status === "asleep" && r.pid === null);
     }, { timeoutMs: 10_000, what: "both sleepy instances asleep" });
     const res = await d.request("sleepy.localhost", "/");

@@ -53,14 +53,17 @@ function versionedService(name: string, apps: string, keys: ServiceKeys = {}): s
 
 /**
  * Starts a daemon running the versioned service `notes` (with `services` keys: `notes` and more
- * versioned services over the same versions).
+ * versioned services over the same versions); a list of ids means `ok_server.py` for each.
  */
 async function notesDaemon(
   dir: string,
-  versions: Record<string, string>,
+  versions: Record<string, string> | readonly string[],
   services: Record<string, ServiceKeys> = {},
 ): Promise<Daemon> {
-  const apps = await appsDir(dir, versions);
+  const files = Array.isArray(versions)
+    ? Object.fromEntries(versions.map((id) => [id, "ok_server.py"]))
+    : versions as Record<string, string>;
+  const apps = await appsDir(dir, files);
   const tables = Object.entries({ notes: {}, ...services })
     .map(([name, keys]) => versionedService(name, apps, keys));
   return await startDaemon({ dir, config: settingsBlock() + tables.join("") });
@@ -209,11 +212,7 @@ function assertBinomial(count: number, n: number, p: number, what: string): void
 
 Deno.test("weights 80/20 split 1000 requests binomially, weight 0 gets none, and both survive a daemon restart", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    v0: "ok_server.py",
-  });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "v0"]);
   await spawnWeighted(d, { v1: 80, v2: 20, v0: 0 });
   deepEqual(await weightsOf(d), { v0: 0, v1: 80, v2: 20 });
 
@@ -258,7 +257,7 @@ interface Shot {
 
 Deno.test("deploy + route --stop-old under 200 req/s: every request 200, one switch from v1 to v2", async () => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, { v1: "ok_server.py", v2: "ok_server.py" });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2"]);
   ok0(await d.ten(["deploy", "notes:v1"]), "deploy notes:v1");
   const v1Pid = (await d.instance("notes:v1"))!.pid!;
 
@@ -445,10 +444,7 @@ Deno.test("a deploy that never becomes healthy fails cleanly and v1 keeps all tr
 
 Deno.test("rollback restores the weights before the last route, also after --stop-old", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-  }, { other: {} });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2"], { other: {} });
   await spawnWeighted(d, { v1: 70, v2: 30 });
 
   await t.step("route then rollback: 70/30 again; a second rollback toggles", async () => {
@@ -570,11 +566,7 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
 
 Deno.test("a sticky cookie keeps a client on its version during a canary", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    v3: "ok_server.py",
-  });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "v3"]);
   await spawnWeighted(d, { v1: 90, v2: 10, v3: 0 });
 
   /** 50 requests sending `cookie`; all must land on `version` and set no new cookie. */
@@ -652,11 +644,7 @@ Deno.test("a sticky cookie keeps a client on its version during a canary", async
 
 Deno.test("a tenant created by its own Host is never on the shared route, and deploy/route leave it alone", async () => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    alice: "ok_server.py",
-  });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "alice"]);
   ok0(await d.ten(["deploy", "notes:v1"]), "deploy v1");
   const direct = await d.request("alice.notes.localhost", "/");
   equal(versionOf(direct), "alice");
@@ -684,11 +672,7 @@ Deno.test("a tenant created by its own Host is never on the shared route, and de
 
 Deno.test("weights are validated and survive an instance restart and a wake after idle", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    a: "ok_server.py",
-  }, { sleepy: { idle_timeout: 1 } });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "a"], { sleepy: { idle_timeout: 1 } });
   await Promise.all([spawn(d, "v1"), spawn(d, "v2")]);
   ok0(await d.ten(["weight", "notes:v1", "60"]), "weight 60");
 
