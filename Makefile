@@ -32,7 +32,7 @@ test: setup
 check: deps
 	$(DENO) fmt --check
 	$(DENO) lint
-	$(DENO) check main.ts src/ tests/ bench/
+	$(DENO) check main.ts src/ tests/ bench/ testkit/
 
 fmt: deps
 	$(DENO) fmt

@@ -19,32 +19,34 @@
  * @module
  */
 import {
-  APPS,
-  benchEnv,
-  buildGo,
   checkpoint,
-  fmt,
+  type Daemon,
   freePort,
   installSignalCleanup,
-  killGroup,
-  now,
-  parseFlags,
+  type InstanceJson,
   portRefuses,
   print,
   progress,
   rawGet,
-  runMain,
   sleep,
+  startGroup,
+  tempDir,
+  waitPortRefuses,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  buildGo,
+  fmt,
+  now,
+  parseFlags,
+  problemNotes,
+  report,
+  runMain,
   type Stats,
   stats,
   table,
-  tempDir,
-  TenDaemon,
-  trackGroup,
-  untrackGroup,
-  waitGroupGone,
-  waitPortRefuses,
-  writeJson,
 } from "./lib.ts";
 
 /** Added-latency targets, ms. */
@@ -107,22 +109,8 @@ async function bareRun(app: App, env: Record<string, string>): Promise<number> {
   await checkpoint();
   const port = freePort();
   if (!(await portRefuses(port))) throw new Error(`port ${port} busy before start`);
-  let exited = false;
   const t0 = now();
-  const child = new Deno.Command(app.argv[0]!, {
-    args: app.argv.slice(1),
-    env: { ...env, PORT: String(port) },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const child = startGroup(app.argv, { env: { ...env, PORT: String(port) }, clearEnv: true });
   let readyMs: number | undefined;
   try {
     while (true) {
@@ -131,33 +119,37 @@ async function bareRun(app: App, env: Record<string, string>): Promise<number> {
         readyMs = now() - t0;
         break;
       }
-      if (exited) throw new Error(`${app.name} exited before answering`);
+      if (child.hasExited()) throw new Error(`${app.name} exited before answering`);
       if (now() - t0 > START_TIMEOUT_MS) {
         throw new Error(`${app.name} no 200 within ${START_TIMEOUT_MS} ms`);
       }
       await sleep(POLL_MS);
     }
   } finally {
-    killGroup(child.pid);
-    await status;
-    await waitGroupGone(child.pid);
-    untrackGroup(child.pid);
+    await child.stop();
     if (!(await waitPortRefuses(port))) progress(`warning: port ${port} still accepts after kill`);
   }
   return readyMs;
 }
 
+/** The row of `service:bench`; throws when there is none. */
+async function instanceRow(d: Daemon, service: string): Promise<InstanceJson> {
+  const row = await d.instance(`${service}:${INSTANCE_ID}`);
+  if (row === undefined) throw new Error(`${service}:${INSTANCE_ID} is not listed`);
+  return row;
+}
+
 /** Stop the instance, then time one request through tenement until its status line. */
 async function tenementRun(
-  d: TenDaemon,
+  d: Daemon,
   app: App,
 ): Promise<{ ms: number; status: number; warmMs: number | undefined }> {
-  const before = await d.instance(app.service, INSTANCE_ID);
+  const before = await instanceRow(d, app.service);
   await d.stopInstance(app.service, INSTANCE_ID);
   if (before.port !== null && !(await waitPortRefuses(before.port))) {
     throw new Error(`${app.service}:${INSTANCE_ID} port ${before.port} still accepts after DELETE`);
   }
-  const after = await d.instance(app.service, INSTANCE_ID);
+  const after = await instanceRow(d, app.service);
   if (after.pid !== null) {
     throw new Error(`${app.service}:${INSTANCE_ID} still has pid ${after.pid}`);
   }
@@ -277,8 +269,9 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
     throw new Error(`--apps: none of ${wanted.join(",")} is python, node or go`);
   }
 
-  await using d = new TenDaemon(tmp.path, env);
-  await d.init(
+  await using d = await benchDaemon(
+    tmp.path,
+    env,
     `[settings]\ndata_dir = "./data"\n\n${apps.map(serviceToml).join("\n")}`,
   );
   progress("starting ten serve …");
@@ -365,12 +358,7 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
       samples: { bare: s.bare, tenement: s.tenement, warm: s.warm },
     };
   });
-  if (d.problemCount > 0) {
-    notes.push(
-      `ten serve logged ${d.problemCount} warnings/errors, first ones:\n    ` +
-        d.problems.slice(0, 5).join("\n    "),
-    );
-  }
+  notes.push(...problemNotes(d));
   if (Deno.env.get("NODE_EXTRA_CA_CERTS") !== undefined) {
     notes.push(
       "NODE_EXTRA_CA_CERTS was removed from the env of both sides (bare and ten serve): with it " +
@@ -388,10 +376,7 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
     apps: results,
     notes,
   };
-  printColdWake(result);
-  const jsonFile = flags["json"] as string | undefined;
-  if (jsonFile) await writeJson(jsonFile, result);
-  return result;
+  return await report(result, printColdWake, flags["json"] as string | undefined);
 }
 
 /** Prints the tables of a result. */

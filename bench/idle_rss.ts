@@ -21,31 +21,33 @@
  * @module
  */
 import {
-  APPS,
-  benchEnv,
-  buildGo,
   checkpoint,
-  fmt,
+  type Daemon,
   freePort,
   installSignalCleanup,
-  killGroup,
+  print,
+  progress,
+  sleep,
+  startGroup,
+  tempDir,
+  waitFor,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  buildGo,
+  fmt,
   median,
   mib,
   now,
   parseFlags,
-  print,
-  progress,
+  problemNotes,
+  report,
   runMain,
-  sleep,
   table,
-  tempDir,
-  TenDaemon,
-  trackGroup,
   type TreeMemory,
   treeMemory,
-  untrackGroup,
-  waitGroupGone,
-  writeJson,
 } from "./lib.ts";
 
 /** Target for the idle daemon, MiB of RSS. */
@@ -107,7 +109,7 @@ interface Memory {
 }
 
 async function settledMemory(
-  d: TenDaemon,
+  d: Daemon,
   settleMs: number,
 ): Promise<Memory> {
   for (let i = 0; i < 200; i++) {
@@ -122,55 +124,25 @@ async function settledMemory(
   return { found, afterGc: await medianOf3(d.pid), heap };
 }
 
-function problemNotes(what: string, d: TenDaemon): string[] {
-  if (d.problemCount === 0) return [];
-  return [
-    `ten serve (${what}) logged ${d.problemCount} warnings/errors, first ones:\n    ` +
-    d.problems.slice(0, 5).join("\n    "),
-  ];
-}
-
 /** Starts bench/apps/hello.ts, 200 GETs, settle, median of 3 readings; kills it. */
 async function denoHello(env: Record<string, string>, settleMs: number): Promise<Memory> {
   await checkpoint();
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env=PORT", `${APPS}/hello.ts`],
-    env: { ...env, PORT: String(port) },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  try {
-    const deadline = now() + 30_000;
-    while (true) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        await res.body?.cancel();
-        if (res.ok) break;
-      } catch {
-        // Not up yet.
-      }
-      if (now() > deadline) throw new Error("bench/apps/hello.ts did not answer within 30 s");
-      await sleep(20);
-    }
-    for (let i = 0; i < 200; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
-      await res.body?.cancel();
-    }
-    await sleep(settleMs);
-    return { found: await medianOf3(child.pid), afterGc: undefined, heap: undefined };
-  } finally {
-    killGroup(child.pid);
-    await child.status;
-    await waitGroupGone(child.pid);
-    untrackGroup(child.pid);
+  await using child = startGroup(
+    [Deno.execPath(), "run", "--allow-net", "--allow-env=PORT", `${APPS}/hello.ts`],
+    { env: { ...env, PORT: String(port) }, clearEnv: true },
+  );
+  await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
+    await res.body?.cancel();
+    return res.ok;
+  }, { timeoutMs: 30_000, what: "bench/apps/hello.ts to answer" });
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
+    await res.body?.cancel();
   }
+  await sleep(settleMs);
+  return { found: await medianOf3(child.pid), afterGc: undefined, heap: undefined };
 }
 
 async function medianOf3(pid: number): Promise<TreeMemory> {
@@ -225,7 +197,7 @@ function reading(
   return r;
 }
 
-async function timedStart(d: TenDaemon): Promise<number> {
+async function timedStart(d: Daemon): Promise<number> {
   const t0 = now();
   await d.start({ timeoutMs: 120_000, gcHook: true });
   return now() - t0;
@@ -264,8 +236,9 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
   {
     const dir = `${tmp.path}/one-service`;
     await Deno.mkdir(dir);
-    await using d = new TenDaemon(dir, env);
-    await d.init(
+    await using d = await benchDaemon(
+      dir,
+      env,
       `[settings]\ndata_dir = "./data"\n\n[service.app]\ncommand = "${goBin}"\nidle_timeout = 0\n`,
     );
     const startMs = await timedStart(d);
@@ -343,19 +316,22 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
         `restored: ${[...byStatus].map(([s, c]) => `${c} ${s}`).join(", ")}`,
       ),
     );
-    notes.push(...problemNotes("one service", d));
+    notes.push(...problemNotes(d, "one service"));
   }
 
   // 4: many services, no instances.
   if (now() - startedAt <= maxMs) {
     const dir = `${tmp.path}/many-services`;
     await Deno.mkdir(dir);
-    await using d = new TenDaemon(dir, env);
     const tables = Array.from(
       { length: services },
       (_, i) => `[service.s${i}]\ncommand = "${goBin}"\nidle_timeout = 300\n`,
     );
-    await d.init(`[settings]\ndata_dir = "./data"\n\n${tables.join("\n")}`);
+    await using d = await benchDaemon(
+      dir,
+      env,
+      `[settings]\ndata_dir = "./data"\n\n${tables.join("\n")}`,
+    );
     const startMs = await timedStart(d);
     readings.push(
       reading(
@@ -366,7 +342,7 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
         startMs,
       ),
     );
-    notes.push(...problemNotes("many services", d));
+    notes.push(...problemNotes(d, "many services"));
   } else {
     truncated = true;
     notes.push("--max-seconds reached: the many-services variant was skipped");
@@ -394,10 +370,7 @@ export async function main(args: readonly string[]): Promise<IdleRssResult> {
     truncated,
     notes,
   };
-  printIdleRss(result);
-  const jsonFile = flags["json"] as string | undefined;
-  if (jsonFile) await writeJson(jsonFile, result);
-  return result;
+  return await report(result, printIdleRss, flags["json"] as string | undefined);
 }
 
 /** Prints the table of a result. */

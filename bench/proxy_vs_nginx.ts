@@ -35,28 +35,31 @@
 import { startFrontServer } from "../src/proxy/front_server.ts";
 import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import {
-  APPS,
-  benchEnv,
   checkpoint,
-  fmt,
   freePort,
+  type GroupProcess,
+  holdsWithin,
   killGroup,
+  onInterrupt,
+  print,
+  progress,
+  rawGet,
+  ROOT,
+  sleep,
+  startGroup,
+  tempDir,
+} from "../testkit/mod.ts";
+import {
+  APPS,
+  benchDaemon,
+  benchEnv,
+  fmt,
   median,
   mib,
   now,
-  onInterrupt,
   parseFlags,
-  print,
-  progress,
-  ROOT,
   runMain,
-  sleep,
   table,
-  tempDir,
-  TenDaemon,
-  trackGroup,
-  untrackGroup,
-  waitGroupGone,
   writeJson,
 } from "./lib.ts";
 
@@ -202,68 +205,21 @@ async function processRssKib(pid: number): Promise<number> {
 
 // ---- processes ---------------------------------------------------------------------------------
 
-interface Proc {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  readonly pgid: number;
-}
-
-/** Spawns `argv` in its own process group, pinned with taskset when `cpu` is given. */
+/** Starts `argv` in its own process group (stderr piped, unread), pinned when `cpu` is given. */
 function spawn(
-  name: string,
   argv: readonly string[],
   options: { cpu?: string; env?: Record<string, string>; stdout?: "piped" | "null" } = {},
-): Proc {
-  const full = options.cpu === undefined ? argv : ["taskset", "-c", options.cpu, ...argv];
-  const child = new Deno.Command(full[0]!, {
-    args: full.slice(1),
-    env: options.env ?? {},
-    stdin: "null",
-    stdout: options.stdout ?? "null",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  trackGroup(child.pid);
-  return { name, child, pgid: child.pid };
+): GroupProcess {
+  return startGroup(argv, { ...options, stderr: "piped" });
 }
 
-async function stop(proc: Proc): Promise<void> {
-  killGroup(proc.pgid, "SIGTERM");
-  const exited = await Promise.race([
-    proc.child.status.then(() => true),
-    sleep(5_000).then(() => false),
-  ]);
-  if (!exited) killGroup(proc.pgid, "SIGKILL");
-  await proc.child.stderr.cancel().catch(() => {});
-  await proc.child.status;
-  killGroup(proc.pgid, "SIGKILL");
-  if (await waitGroupGone(proc.pgid, 5_000)) untrackGroup(proc.pgid);
-}
-
-/** Waits until 127.0.0.1:port answers `GET /` with a status line. */
+/** Waits until 127.0.0.1:port answers `GET /` with a 200. */
 async function waitHttp(port: number, host: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = now() + timeoutMs;
-  while (now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      try {
-        await conn.write(
-          new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
-        );
-        const buf = new Uint8Array(64);
-        const n = await conn.read(buf);
-        if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200")) {
-          return;
-        }
-      } finally {
-        conn.close();
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(20);
-  }
-  throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`);
+  const isUp = await holdsWithin(
+    async () => (await rawGet(port, host, "/", 1_000)).status === 200,
+    { timeoutMs },
+  );
+  if (!isUp) throw new Error(`nothing answered on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
 async function which(program: string): Promise<string | null> {
@@ -452,17 +408,17 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(luaPath, POST_LUA);
 
   const cpu = pin ? "0" : undefined;
-  const procs: Proc[] = [];
+  const procs: GroupProcess[] = [];
   let daemonPid = 0;
   let stopDaemon: (() => Promise<void>) | undefined;
   const removeHook = onInterrupt(() => {
-    for (const p of procs) killGroup(p.pgid, "SIGKILL");
+    for (const p of procs) killGroup(p.pid, "SIGKILL");
     return Promise.resolve();
   });
   try {
     const backendPort = freePort();
     procs.push(
-      spawn("backend", [backendBin], {
+      spawn([backendBin], {
         ...(cpu === undefined ? {} : { cpu }),
         env: { PORT: String(backendPort) },
       }),
@@ -483,7 +439,7 @@ async function main(): Promise<void> {
       nginxConfig(nginxDir, nginxPort, backendPort, flags["nginx-forwarded"] === true),
     );
     procs.push(
-      spawn("nginx", [
+      spawn([
         tools.nginx,
         "-p",
         nginxDir,
@@ -499,15 +455,14 @@ async function main(): Promise<void> {
     // instance hello:bench (inheriting the pin and GOMAXPROCS=1), with weight 100 so the weighted
     // route `hello.localhost` reaches it too.
     const v8Flags = flags["front-v8-flags"] as string | undefined;
-    const daemon = new TenDaemon(`${dir}/ten`, benchEnv());
-    await Deno.mkdir(daemon.dir, { recursive: true });
-    await daemon.init(daemonConfig(backendBin));
+    await Deno.mkdir(`${dir}/ten`, { recursive: true });
+    const daemon = await benchDaemon(`${dir}/ten`, benchEnv(), daemonConfig(backendBin));
     await daemon.start({
       ...(cpu === undefined ? {} : { cpu }),
       ...(v8Flags ? { v8Flags } : {}),
     });
     daemonPid = daemon.pid;
-    stopDaemon = () => daemon.stop(15_000).then(() => {});
+    stopDaemon = () => daemon[Symbol.asyncDispose]();
     await daemon.spawn("hello", "bench");
     const weight = await daemon.api("PUT", "/api/instances/hello:bench/weight", { weight: 100 });
     if (weight.status !== 200) throw new Error(`weight: ${weight.status} ${weight.body}`);
@@ -524,7 +479,7 @@ async function main(): Promise<void> {
       // The front alone with a resolver that points at the backend (no instance table, no
       // metrics), and a Deno splice loop: the floor of Deno's socket API on this machine.
       for (const [name, role] of [["front only", "front"], ["deno splice floor", "splice"]]) {
-        const proc = spawn(name!, [
+        const proc = spawn([
           Deno.execPath(),
           "run",
           "-A",
@@ -598,13 +553,13 @@ async function main(): Promise<void> {
     if (json) await writeJson(json, { summary, soak, cells: Object.fromEntries(cells) });
   } finally {
     await stopDaemon?.();
-    for (const p of procs.reverse()) await stop(p);
+    for (const p of procs.reverse()) await p.stop(5_000);
     removeHook();
   }
   print(`(took ${((now() - t0) / 1000).toFixed(0)} s)`);
 }
 
-async function readListening(proc: Proc): Promise<number> {
+async function readListening(proc: GroupProcess): Promise<number> {
   const reader = proc.child.stdout.getReader();
   const dec = new TextDecoder();
   let text = "";

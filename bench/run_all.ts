@@ -8,7 +8,8 @@
  */
 import * as coldWake from "./cold_wake.ts";
 import * as idleRss from "./idle_rss.ts";
-import { fmt, parseFlags, print, progress, runMain } from "./lib.ts";
+import { print, progress } from "../testkit/mod.ts";
+import { fmt, parseFlags, runMain } from "./lib.ts";
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, {

@@ -7,28 +7,20 @@
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import {
   type Daemon,
-  FIXTURES,
   isAlive,
-  PYTHON,
-  runTen,
+  okService,
+  ORIGINAL_INSTANCE_KEYS,
+  serviceBlock,
   settingsBlock,
   startDaemon,
   tempDir,
-} from "./helpers/daemon.ts";
+} from "../testkit/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const CONFIG = settingsBlock() + `
-[service.notes]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-
-[service.api]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-`;
+const CONFIG = settingsBlock() + okService("notes") +
+  serviceBlock("api", { fixture: "ok_server.py", health: "/health" });
 
 /** A fetch result read fully. */
 interface Reply {
@@ -52,22 +44,6 @@ async function call(
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-/** A request with `token` as bearer and an optional JSON body. */
-function withToken(
-  d: Daemon,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Reply> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return call(d, method, path, {
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
 /** Asserts a JSON error reply with `status`; returns the body. */
 function jsonError(reply: Reply, status: number, what: string): { error: string; field?: string } {
   equal(reply.status, status, `${what}: expected ${status}, got ${reply.status}: ${reply.body}`);
@@ -79,26 +55,6 @@ function jsonError(reply: Reply, status: number, what: string): { error: string;
   equal(typeof body.error, "string", `${what}: ${reply.body}`);
   ok(body.error.length > 0, what);
   return body;
-}
-
-/** Spawns through the API and returns the reply body. */
-async function spawnOk(
-  d: Daemon,
-  service: string,
-  id: string,
-): Promise<{ instance: string; socket: string; port: number; status: string; pid: number }> {
-  const res = await d.api("POST", "/api/instances/spawn", { process: service, id });
-  equal(res.status, 200, res.body);
-  const body = JSON.parse(res.body);
-  if (typeof body.pid === "number") d.groups.add(body.pid);
-  return body;
-}
-
-/** The token a `ten token-gen` printed. */
-function tokenOf(stdout: string): string {
-  const line = stdout.split("\n").find((l) => l.startsWith("  "));
-  ok(line !== undefined, stdout);
-  return line.trim();
 }
 
 /** Metric names interface.md §9.1 requires; promtool's unit lint on them is accepted. */
@@ -129,8 +85,7 @@ async function hasPromtool(): Promise<boolean> {
 // Auth and public routes
 
 Deno.test("API auth: bearer token required except on public routes; errors are JSON", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
+  await using d = await startDaemon({ config: CONFIG });
 
   await t.step("no Authorization header: 401 JSON with WWW-Authenticate", async () => {
     const res = await call(d, "GET", "/api/instances");
@@ -179,7 +134,7 @@ Deno.test("API auth: bearer token required except on public routes; errors are J
   await t.step("an unknown path: 401 without a token, 404 JSON with one", async () => {
     for (const path of ["/nope", "/api/nope", "/api/instances/notes:alice/nope"]) {
       jsonError(await call(d, "GET", path), 401, `${path} without token`);
-      jsonError(await withToken(d, d.token, "GET", path), 404, `${path} with token`);
+      jsonError(await d.apiAs(d.token, "GET", path), 404, `${path} with token`);
     }
   });
 
@@ -193,7 +148,7 @@ Deno.test("API auth: bearer token required except on public routes; errors are J
     ];
     for (const [method, path] of cases) {
       jsonError(await call(d, method, path), 401, `${method} ${path} without token`);
-      const res = await withToken(d, d.token, method, path);
+      const res = await d.apiAs(d.token, method, path);
       jsonError(res, 405, `${method} ${path}`);
       ok(res.headers.get("allow"), `${method} ${path}: no Allow header`);
       ok(!res.headers.get("allow")!.includes(method), res.headers.get("allow")!);
@@ -202,9 +157,8 @@ Deno.test("API auth: bearer token required except on public routes; errors are J
 });
 
 Deno.test("GET /metrics is public Prometheus text that promtool accepts", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
-  await spawnOk(d, "notes", "alice");
+  await using d = await startDaemon({ config: CONFIG });
+  await d.spawn("notes", "alice");
   // One proxied request so the request families have samples too.
   const proxied = await d.request("alice.notes.localhost", "/hello");
   equal(proxied.status, 200, proxied.body);
@@ -252,9 +206,8 @@ Deno.test("GET /metrics is public Prometheus text that promtool accepts", async 
 });
 
 Deno.test("GET /api/telemetry answers the dashboard JSON of interface.md §9.2", async () => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
-  await spawnOk(d, "notes", "alice");
+  await using d = await startDaemon({ config: CONFIG });
+  await d.spawn("notes", "alice");
   const res = await d.api("GET", "/api/telemetry");
   equal(res.status, 200, `GET /api/telemetry: ${res.status} ${res.body}`);
   const body = JSON.parse(res.body) as {
@@ -269,36 +222,34 @@ Deno.test("GET /api/telemetry answers the dashboard JSON of interface.md §9.2",
 });
 
 Deno.test("after 10 bad tokens from one client the next request gets 429", async () => {
-  await using tmp = await tempDir();
   {
-    await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
+    await using d = await startDaemon({ config: CONFIG });
     for (let i = 0; i < 10; i++) {
-      jsonError(await withToken(d, `wrong-${i}`, "GET", "/api/instances"), 401, `bad token ${i}`);
+      jsonError(await d.apiAs(`wrong-${i}`, "GET", "/api/instances"), 401, `bad token ${i}`);
     }
-    const locked = await withToken(d, `wrong-10`, "GET", "/api/instances");
+    const locked = await d.apiAs(`wrong-10`, "GET", "/api/instances");
     jsonError(locked, 429, "11th bad token");
     ok(locked.headers.get("retry-after"), "429 without Retry-After");
     // The limit is per client address (src/api/auth.ts): the admin's valid token from the same
     // address is refused too while the lock lasts. Every test request comes from 127.0.0.1, so
     // that cannot be told apart from a global lockout here; behind a local reverse proxy every
     // client shares one address as well.
-    const valid = await withToken(d, d.token, "GET", "/api/instances");
+    const valid = await d.apiAs(d.token, "GET", "/api/instances");
     ok([200, 429].includes(valid.status), `valid token during the lock: ${valid.status}`);
     // Public routes stay open.
     equal((await call(d, "GET", "/health")).status, 200);
   }
   await using tmp2 = await tempDir();
   await using fresh = await startDaemon({ dir: tmp2.path, config: CONFIG });
-  equal((await withToken(fresh, fresh.token, "GET", "/api/instances")).status, 200);
-  jsonError(await withToken(fresh, "wrong", "GET", "/api/instances"), 401, "fresh daemon");
+  equal((await fresh.apiAs(fresh.token, "GET", "/api/instances")).status, 200);
+  jsonError(await fresh.apiAs("wrong", "GET", "/api/instances"), 401, "fresh daemon");
 });
 
 // ---------------------------------------------------------------------------------------------
 // Instance routes
 
 Deno.test("POST /api/instances/spawn validates its body and spawns idempotently", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
+  await using d = await startDaemon({ config: CONFIG });
   const auth = { authorization: `Bearer ${d.token}` };
 
   await t.step("415 without a JSON content type", async () => {
@@ -353,15 +304,15 @@ Deno.test("POST /api/instances/spawn validates its body and spawns idempotently"
   });
 
   await t.step("200 {instance, socket, port, status, pid}, and the same pid again", async () => {
-    const first = await spawnOk(d, "notes", "alice");
+    const first = await d.spawn("notes", "alice");
     equal(first.instance, "notes:alice");
     equal(typeof first.port, "number");
     equal(first.socket, `127.0.0.1:${first.port}`);
     equal(first.status, "running");
     equal(typeof first.pid, "number");
-    equal(await isAlive(first.pid), true);
+    equal(await isAlive(first.pid!), true);
     for (const key of ["instance", "socket", "port", "status", "pid"]) ok(key in first, key);
-    const second = await spawnOk(d, "notes", "alice");
+    const second = await d.spawn("notes", "alice");
     equal(second.pid, first.pid);
     equal(second.port, first.port);
     // A charset parameter is still JSON.
@@ -379,19 +330,7 @@ Deno.test("POST /api/instances/spawn validates its body and spawns idempotently"
     const rows = JSON.parse(res.body) as Record<string, unknown>[];
     equal(rows.length, 1);
     const row = rows[0]!;
-    for (
-      const key of [
-        "id",
-        "socket",
-        "uptime_secs",
-        "idle_secs",
-        "restarts",
-        "health",
-        "storage_used_bytes",
-        "storage_quota_bytes",
-        "weight",
-      ]
-    ) {
+    for (const key of ORIGINAL_INSTANCE_KEYS) {
       ok(key in row, `${key} missing: ${res.body}`);
     }
     equal(row["id"], "notes:alice");
@@ -400,9 +339,8 @@ Deno.test("POST /api/instances/spawn validates its body and spawns idempotently"
 });
 
 Deno.test("DELETE, restart, weight and health of /api/instances/:id", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
-  const alice = await spawnOk(d, "notes", "alice");
+  await using d = await startDaemon({ config: CONFIG });
+  const alice = await d.spawn("notes", "alice");
 
   await t.step("GET …/health answers {instance, health, status, reason}", async () => {
     const res = await d.api("GET", "/api/instances/notes:alice/health");
@@ -467,12 +405,11 @@ Deno.test("DELETE, restart, weight and health of /api/instances/:id", async (t) 
     const res = await d.api("POST", "/api/instances/notes:alice/restart");
     equal(res.status, 200, res.body);
     const body = JSON.parse(res.body);
-    d.groups.add(body.pid);
     equal(body.instance, "notes:alice");
     equal(body.status, "running");
     notEqual(body.pid, alice.pid);
     equal(body.socket, `127.0.0.1:${body.port}`);
-    equal(await isAlive(alice.pid), false, "old process still alive after restart");
+    equal(await isAlive(alice.pid!), false, "old process still alive after restart");
     equal(await isAlive(body.pid), true);
   });
 
@@ -480,7 +417,6 @@ Deno.test("DELETE, restart, weight and health of /api/instances/:id", async (t) 
     const res = await d.api("POST", "/api/instances/notes:newbie/restart");
     equal(res.status, 200, res.body);
     const body = JSON.parse(res.body);
-    d.groups.add(body.pid);
     equal(body.status, "running");
     jsonError(await d.api("POST", "/api/instances/ghost:x/restart"), 404, "restart ghost:x");
   });
@@ -501,46 +437,31 @@ Deno.test("DELETE, restart, weight and health of /api/instances/:id", async (t) 
 // Tenant tokens
 
 Deno.test("a tenant token reaches only its own instance id", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: CONFIG });
-  const gen = async (tenant: string): Promise<string> => {
-    const res = await runTen(["token-gen", "--tenant", tenant, "--config", d.configPath], {
-      cwd: d.dir,
-    });
-    equal(res.code, 0, res.stderr);
-    return tokenOf(res.stdout);
-  };
-  const alice = await gen("alice");
-  await spawnOk(d, "notes", "bob");
+  await using d = await startDaemon({ config: CONFIG });
+  const alice = await d.tenantToken("alice");
+  const spawnAs = (token: string, service: string, id: string) =>
+    d.apiAs(token, "POST", "/api/instances/spawn", { process: service, id });
+  await d.spawn("notes", "bob");
 
   await t.step("spawn, health, weight, restart and stop of notes:alice work", async () => {
-    const spawned = await withToken(d, alice, "POST", "/api/instances/spawn", {
-      process: "notes",
-      id: "alice",
-    });
+    const spawned = await spawnAs(alice, "notes", "alice");
     equal(spawned.status, 200, spawned.body);
-    d.groups.add(JSON.parse(spawned.body).pid);
-    equal((await withToken(d, alice, "GET", "/api/instances/notes:alice/health")).status, 200);
-    const w = await withToken(d, alice, "PUT", "/api/instances/notes:alice/weight", { weight: 20 });
+    equal((await d.apiAs(alice, "GET", "/api/instances/notes:alice/health")).status, 200);
+    const w = await d.apiAs(alice, "PUT", "/api/instances/notes:alice/weight", { weight: 20 });
     equal(w.status, 200, w.body);
-    const r = await withToken(d, alice, "POST", "/api/instances/notes:alice/restart");
+    const r = await d.apiAs(alice, "POST", "/api/instances/notes:alice/restart");
     equal(r.status, 200, r.body);
-    d.groups.add(JSON.parse(r.body).pid);
     // Any service, same id.
-    const api = await withToken(d, alice, "POST", "/api/instances/spawn", {
-      process: "api",
-      id: "alice",
-    });
+    const api = await spawnAs(alice, "api", "alice");
     equal(api.status, 200, api.body);
-    d.groups.add(JSON.parse(api.body).pid);
   });
 
   await t.step("the list is filtered to alice", async () => {
-    const res = await withToken(d, alice, "GET", "/api/instances");
+    const res = await d.apiAs(alice, "GET", "/api/instances");
     equal(res.status, 200, res.body);
     const ids = (JSON.parse(res.body) as { id: string }[]).map((r) => r.id).sort();
     deepEqual(ids, ["api:alice", "notes:alice"]);
-    const all = await withToken(d, alice, "GET", "/api/instances?all=true");
+    const all = await d.apiAs(alice, "GET", "/api/instances?all=true");
     deepEqual((JSON.parse(all.body) as { id: string }[]).map((r) => r.id).sort(), ids);
     // The admin sees bob too.
     const admin = JSON.parse((await d.api("GET", "/api/instances")).body) as { id: string }[];
@@ -559,7 +480,7 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
     ];
     const bobPid = (await d.instance("notes:bob"))?.pid;
     for (const [method, path, body] of cases) {
-      const res = await withToken(d, alice, method, path, body);
+      const res = await d.apiAs(alice, method, path, body);
       equal(res.status, 403, `${method} ${path}: ${res.body}`);
       deepEqual(JSON.parse(res.body), {
         error: "Tenant token can only access instance 'alice'",
@@ -571,23 +492,16 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
   });
 
   await t.step("stop of notes:alice with the tenant token: 204", async () => {
-    const res = await withToken(d, alice, "DELETE", "/api/instances/notes:alice");
+    const res = await d.apiAs(alice, "DELETE", "/api/instances/notes:alice");
     equal(res.status, 204, res.body);
     equal((await d.instance("notes:alice"))?.status, "stopped");
   });
 
   await t.step("a service:id tenant token reaches that one instance only", async () => {
-    const carol = await gen("notes:carol");
-    const ok1 = await withToken(d, carol, "POST", "/api/instances/spawn", {
-      process: "notes",
-      id: "carol",
-    });
+    const carol = await d.tenantToken("notes:carol");
+    const ok1 = await spawnAs(carol, "notes", "carol");
     equal(ok1.status, 200, ok1.body);
-    d.groups.add(JSON.parse(ok1.body).pid);
-    const other = await withToken(d, carol, "POST", "/api/instances/spawn", {
-      process: "api",
-      id: "carol",
-    });
+    const other = await spawnAs(carol, "api", "carol");
     equal(other.status, 403, other.body);
   });
 
@@ -595,19 +509,13 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
     // A tenant token for a different id than the admin's view cannot list others, and a
     // made-up token of the same length is refused.
     const forged = alice.slice(0, 8) + "x".repeat(alice.length - 8);
-    jsonError(await withToken(d, forged, "GET", "/api/instances"), 401, "forged tenant token");
+    jsonError(await d.apiAs(forged, "GET", "/api/instances"), 401, "forged tenant token");
   });
 });
 
 Deno.test("storage_used_bytes is the size of the instance's data dir; storage_quota_bytes its quota", async () => {
   await using tmp = await tempDir();
-  const config = settingsBlock() + `
-[service.notes]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-storage_quota_mb = 2
-`;
+  const config = settingsBlock() + okService("notes", { storage_quota_mb: 2 });
   await using d = await startDaemon({ dir: tmp.path, config });
   const spawned = await d.api("POST", "/api/instances/spawn", { process: "notes", id: "alice" });
   equal(spawned.status, 200, spawned.body);

@@ -6,39 +6,23 @@
  */
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import {
+  apiSpawn,
   type CliResult,
-  type Daemon,
   FIXTURES,
+  instancesBlock,
   isAlive,
+  okService,
+  ORIGINAL_INSTANCE_KEYS,
   PYTHON,
-  ROOT,
   runTen,
   settingsBlock,
   startDaemon,
   tempDir,
-  waitFor,
-} from "./helpers/daemon.ts";
+  tokenOf,
+} from "../testkit/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** A service running the well-behaved fixture, with a per-instance DATA_DIR. */
-function okService(name: string, extra = ""): string {
-  return `
-[service.${name}]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-${extra}
-`;
-}
-
-/** The token a `token-gen` printed: the first line that starts with two spaces. */
-function tokenOf(stdout: string): string {
-  const line = stdout.split("\n").find((l) => l.startsWith("  "));
-  ok(line !== undefined, `no token line in:\n${stdout}`);
-  return line.trim();
-}
 
 /** Lines of stdout without the final newline. */
 function linesOf(text: string): string[] {
@@ -99,42 +83,9 @@ async function runServeExpectingExit(
   cwd: string,
   timeoutMs = 20_000,
 ): Promise<CliResult & { timedOut: boolean }> {
-  const stop = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    stop.abort();
-  }, timeoutMs);
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", "--config", `${ROOT}/deno.json`, `${ROOT}/main.ts`, ...args],
-      cwd,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: stop.signal,
-    }).output();
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Spawns through the API and returns the pid. */
-async function apiSpawn(d: Daemon, service: string, id: string): Promise<number> {
-  const res = await d.api("POST", "/api/instances/spawn", { process: service, id });
-  equal(res.status, 200, res.body);
-  const pid = (JSON.parse(res.body) as { pid: number | null }).pid;
-  ok(pid !== null, res.body);
-  d.groups.add(pid);
-  return pid;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const res = await runTen(args, { cwd, signal });
+  return { ...res, timedOut: signal.aborted };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,9 +133,7 @@ Deno.test("ten --version, --help and usage errors use exit codes 0 and 2", async
 // token-gen
 
 Deno.test("ten token-gen replaces the admin token while the daemon runs; --tenant leaves the file", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() + okService("notes"),
   });
   const file = `${d.dataDir}/api_token`;
@@ -255,9 +204,7 @@ Deno.test("ten token-gen replaces the admin token while the daemon runs; --tenan
 // spawn, ps, stop, restart, health, weight
 
 Deno.test("ten spawn, ps, health, weight, restart and stop print the original lines", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() + okService("notes"),
   });
 
@@ -335,19 +282,7 @@ Deno.test("ten spawn, ps, health, weight, restart and stop print the original li
     const rows = JSON.parse(res.stdout) as Record<string, unknown>[];
     deepEqual(rows.map((r) => r["id"]), ["notes:alice", "notes:bob"]);
     for (const r of rows) {
-      for (
-        const key of [
-          "id",
-          "socket",
-          "uptime_secs",
-          "idle_secs",
-          "restarts",
-          "health",
-          "storage_used_bytes",
-          "storage_quota_bytes",
-          "weight",
-        ]
-      ) {
+      for (const key of ORIGINAL_INSTANCE_KEYS) {
         ok(key in r, `key ${key} missing from ${JSON.stringify(r)}`);
       }
       equal(typeof r["uptime_secs"], "number");
@@ -419,13 +354,12 @@ Deno.test("ten spawn, ps, health, weight, restart and stop print the original li
 });
 
 Deno.test("ten ps --all shows running, stopped, asleep and failed instances with STATUS and REASON", async () => {
-  await using tmp = await tempDir();
   const config = settingsBlock({ max_restarts: 1, backoff_max_ms: 60_000 }) + okService("notes") +
-    okService("sleepy", "idle_timeout = 0.5") + `
+    okService("sleepy", { idle_timeout: 0.5 }) + `
 [service.crash]
 command = "${PYTHON} ${FIXTURES}/crash_on_start.py"
 `;
-  await using d = await startDaemon({ dir: tmp.path, config });
+  await using d = await startDaemon({ config });
   await apiSpawn(d, "notes", "alice");
   await apiSpawn(d, "notes", "bob");
   succeeded(await d.ten(["stop", "notes:bob"]), "stop notes:bob");
@@ -434,12 +368,8 @@ command = "${PYTHON} ${FIXTURES}/crash_on_start.py"
   failedWith(crash, 1, "spawn crash:d");
   ok(crash.stderr.startsWith("Error: "), crash.stderr);
   ok(crash.stderr.includes("exited with code 3"), crash.stderr);
-  await waitFor(async () => (await d.instance("sleepy:c"))?.status === "asleep", {
-    what: "sleepy:c asleep",
-  });
-  await waitFor(async () => (await d.instance("crash:d"))?.status === "failed", {
-    what: "crash:d failed",
-  });
+  await d.untilStatus("sleepy:c", "asleep");
+  await d.untilStatus("crash:d", "failed");
 
   const res = succeeded(await d.ten(["ps", "--all"]), "ps --all");
   const lines = linesOf(res.stdout);
@@ -480,9 +410,7 @@ command = "${PYTHON} ${FIXTURES}/crash_on_start.py"
 // Bad instance ids
 
 Deno.test("ten rejects malformed instance ids with exit 1 and creates nothing", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() + okService("notes"),
   });
   const treeBefore = await listTree(d.dir);
@@ -520,9 +448,7 @@ Deno.test("ten rejects malformed instance ids with exit 1 and creates nothing", 
 // Global options, token resolution, unreachable server
 
 Deno.test("global options work before and after the verb; token resolution order", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() + okService("notes"),
   });
   const good = d.token;
@@ -598,7 +524,7 @@ Deno.test("global options work before and after the verb; token resolution order
 Deno.test("config discovery: upward search, --config, TENEMENT_CONFIG, and none found", async (t) => {
   await using tmp = await tempDir();
   await using elsewhere = await tempDir();
-  const config = settingsBlock() + okService("notes", "idle_timeout = 300");
+  const config = settingsBlock() + okService("notes", { idle_timeout: 300 });
   await Deno.writeTextFile(`${tmp.path}/tenement.toml`, config);
   await Deno.mkdir(`${tmp.path}/a/b`, { recursive: true });
 
@@ -780,7 +706,7 @@ Deno.test("ten serve on a port in use exits 1 with a clear error and leaves no i
   await using tmp = await tempDir();
   await Deno.writeTextFile(
     `${tmp.path}/tenement.toml`,
-    settingsBlock() + okService("notes") + '\n[instances]\nnotes = ["alice"]\n',
+    settingsBlock() + okService("notes") + instancesBlock({ notes: ["alice"] }),
   );
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -799,9 +725,7 @@ Deno.test("ten serve on a port in use exits 1 with a clear error and leaves no i
 });
 
 Deno.test("a second ten serve on the same data dir and a busy port does not touch the running daemon's instances", async () => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() + okService("notes"),
   });
   const pid = await apiSpawn(d, "notes", "alice");
@@ -827,18 +751,16 @@ Deno.test("a second ten serve on the same data dir and a busy port does not touc
 });
 
 Deno.test("ten serve stops every instance on SIGTERM and exits 0", async () => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + okService("notes") + '\n[instances]\nnotes = ["alice", "bob"]\n',
+    config: settingsBlock() + okService("notes") + instancesBlock({ notes: ["alice", "bob"] }),
   });
-  const rows = await waitFor(async () => {
-    const all = await d.instances();
-    return all.length === 2 && all.every((r) => r.status === "running" && r.pid !== null) && all;
-  }, { what: "both [instances] running" });
+  const rows = await d.untilInstances(
+    (all) => all.length === 2 && all.every((r) => r.status === "running" && r.pid !== null),
+    { what: "both [instances] running" },
+  );
   const pids = rows.map((r) => r.pid!);
   const extra = await apiSpawn(d, "notes", "carol");
-  equal(await d.terminate(), 0);
+  equal(await d.stop(), 0);
   for (const pid of [...pids, extra]) {
     equal(await isAlive(pid), false, `pid ${pid} still running after SIGTERM`);
   }
@@ -897,7 +819,7 @@ Deno.test("ten serve with settings.tls.enabled = true exits 1 naming the key", a
 
 Deno.test("config keys that do nothing yet: ten config and ten serve warn with file:line, and still run", async (t) => {
   await using tmp = await tempDir();
-  const extra = "memory_limit_mb = 256\ncpu_shares = 512\nstorage_quota_mb = 100";
+  const extra = { memory_limit_mb: 256, cpu_shares: 512, storage_quota_mb: 100 };
   await using d = await startDaemon({
     dir: tmp.path,
     config: settingsBlock() + okService("notes", extra),

@@ -15,29 +15,25 @@ import {
   startFrontServer,
 } from "../src/proxy/front_server.ts";
 import type { Target, TargetResolver } from "../src/proxy/target.ts";
-import { FIXTURES, PYTHON } from "./helpers/daemon.ts";
+import {
+  bodyText as text,
+  closeQuietly,
+  concat,
+  FIXTURES,
+  headerOf as header,
+  latin1,
+  PYTHON,
+  RawClient,
+  type RawExchangeResponse,
+  sleep,
+  waitFor,
+  writeAll,
+} from "../testkit/mod.ts";
 
 const decoder = new TextDecoder();
 const MIB = 1024 * 1024;
 /** Upper bound that only catches a hang; no test asserts on timing otherwise. */
 const HANG_MS = 10_000;
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it holds (or throws after `timeoutMs`). */
-async function waitFor(check: () => boolean, what: string, timeoutMs = HANG_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 // ---- the resolver ------------------------------------------------------------------------------
 
@@ -141,6 +137,32 @@ function front(
     resolver,
     ...options,
   });
+}
+
+/** An echo upstream as service `service`, a front resolving to it, and one client of the front. */
+async function echoFront(service = "app"): Promise<
+  {
+    up: EchoServer;
+    resolver: TestResolver;
+    server: FrontServer;
+    client: RawClient;
+  } & AsyncDisposable
+> {
+  const up = echoServer();
+  const resolver = new TestResolver().add(service, { port: up.port });
+  const server = front(resolver);
+  const client = await RawClient.open(server.addr.port);
+  return {
+    up,
+    resolver,
+    server,
+    client,
+    [Symbol.asyncDispose]: async () => {
+      client.close();
+      await server[Symbol.asyncDispose]();
+      await up[Symbol.asyncDispose]();
+    },
+  };
 }
 
 // ---- upstream servers --------------------------------------------------------------------------
@@ -270,19 +292,6 @@ function rawUpstream(
   };
 }
 
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
 /** Reads one request head (plus a Content-Length body) off a raw socket; null at EOF. */
 async function readRequest(
   conn: Deno.Conn,
@@ -353,194 +362,14 @@ async function okServer(): Promise<Fixture> {
   };
 }
 
-// ---- a raw client ------------------------------------------------------------------------------
-
-interface RawResponse {
-  readonly status: number;
-  /** Header fields in arrival order, names lower-cased. */
-  readonly fields: [string, string][];
-  /** The response head as sent. */
-  readonly head: string;
-  /** Body after transfer decoding (content coding untouched). */
-  readonly body: Uint8Array;
-  /** Body bytes exactly as they came (chunk framing included). */
-  readonly rawBody: Uint8Array;
-}
-
-function header(res: RawResponse, name: string): string | undefined {
-  return res.fields.find(([n]) => n === name)?.[1];
-}
-
-function text(res: RawResponse): string {
-  return decoder.decode(res.body);
-}
-
-/** One client connection: exact bytes out, parsed responses in. */
-class RawClient implements Disposable {
-  readonly conn: Deno.TcpConn;
-  #buf = new Uint8Array(0);
-  #isEnded = false;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  static async open(port: number): Promise<RawClient> {
-    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  async send(data: string | Uint8Array): Promise<void> {
-    await writeAll(this.conn, typeof data === "string" ? latin1(data) : data);
-  }
-
-  /** Sends a request (CRLF line ends added) and reads its response. */
-  async request(
-    method: string,
-    target: string,
-    fields: readonly [string, string][],
-    body?: Uint8Array,
-  ): Promise<RawResponse> {
-    let head = `${method} ${target} HTTP/1.1\r\n`;
-    for (const [name, value] of fields) head += `${name}: ${value}\r\n`;
-    await this.send(`${head}\r\n`);
-    if (body !== undefined) await this.send(body);
-    return await this.read(method);
-  }
-
-  async #more(): Promise<boolean> {
-    if (this.#isEnded) return false;
-    const chunk = new Uint8Array(256 * 1024);
-    let n: number | null;
-    const timer = setTimeout(() => closeQuietly(this.conn), HANG_MS);
-    try {
-      n = await this.conn.read(chunk);
-    } catch {
-      n = null;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (n === null) {
-      this.#isEnded = true;
-      return false;
-    }
-    const next = new Uint8Array(this.#buf.length + n);
-    next.set(this.#buf);
-    next.set(chunk.subarray(0, n), this.#buf.length);
-    this.#buf = next;
-    return true;
-  }
-
-  async #take(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) {
-      if (!(await this.#more())) {
-        throw new Error(`connection ended ${n - this.#buf.length} bytes early`);
-      }
-    }
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.slice(n);
-    return out;
-  }
-
-  async #line(): Promise<string> {
-    for (;;) {
-      const lf = this.#buf.indexOf(10);
-      if (lf !== -1) return String.fromCharCode(...await this.#take(lf + 1));
-      if (!(await this.#more())) throw new Error("connection ended in a line");
-    }
-  }
-
-  /** Reads one response (interim 1xx responses included, as their own responses). */
-  async read(method = "GET"): Promise<RawResponse> {
-    let head = "";
-    for (;;) {
-      const line = await this.#line();
-      head += line;
-      if (line === "\r\n" && head.length > 2) break;
-    }
-    const lines = head.split("\r\n");
-    const status = Number(lines[0]!.split(" ")[1]);
-    const fields: [string, string][] = lines.slice(1, -2).map((l) => {
-      const colon = l.indexOf(":");
-      return [l.slice(0, colon).toLowerCase(), l.slice(colon + 1).trim()];
-    });
-    const get = (n: string): string | undefined => fields.find(([f]) => f === n)?.[1];
-    if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
-      return { status, fields, head, body: new Uint8Array(0), rawBody: new Uint8Array(0) };
-    }
-    if (get("transfer-encoding")?.toLowerCase() === "chunked") {
-      const parts: Uint8Array[] = [];
-      const raw: Uint8Array[] = [];
-      for (;;) {
-        const sizeLine = await this.#line();
-        raw.push(latin1(sizeLine));
-        const size = parseInt(sizeLine, 16);
-        if (size === 0) {
-          for (;;) {
-            const trailer = await this.#line();
-            raw.push(latin1(trailer));
-            if (trailer === "\r\n") break;
-          }
-          break;
-        }
-        const data = await this.#take(size + 2);
-        raw.push(data);
-        parts.push(data.subarray(0, size));
-      }
-      return { status, fields, head, body: concat(parts), rawBody: concat(raw) };
-    }
-    const length = get("content-length");
-    if (length !== undefined) {
-      const body = await this.#take(Number(length));
-      return { status, fields, head, body, rawBody: body };
-    }
-    const body = await this.readToEnd();
-    return { status, fields, head, body, rawBody: body };
-  }
-
-  /** Everything until the peer closes. */
-  async readToEnd(): Promise<Uint8Array> {
-    while (await this.#more()) { /* keep reading */ }
-    const out = this.#buf;
-    this.#buf = new Uint8Array(0);
-    return out;
-  }
-
-  /** Whether the peer closes the connection (without sending anything more) within `ms`. */
-  async isClosedWithin(ms = HANG_MS): Promise<boolean> {
-    const timer = setTimeout(() => closeQuietly(this.conn), ms);
-    try {
-      const n = await this.conn.read(new Uint8Array(1024));
-      return n === null;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  [Symbol.dispose](): void {
-    closeQuietly(this.conn);
-  }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const HOST = "alice.app.localhost";
 
-async function get(port: number, path = "/", host = HOST): Promise<RawResponse> {
+async function get(port: number, path = "/", host = HOST): Promise<RawExchangeResponse> {
   using client = await RawClient.open(port);
   return await client.request("GET", path, [["Host", host], ["Connection", "close"]]);
 }
 
-function echoOf(res: RawResponse): Echo {
+function echoOf(res: RawExchangeResponse): Echo {
   equal(res.status, 200, text(res));
   return JSON.parse(text(res)) as Echo;
 }
@@ -657,7 +486,10 @@ Deno.test("front: gzip bytes pass untouched; chunked framing passes untouched; S
     ok(Date.now() - started < 700, "the first event came before the second was even due");
     await readSome(client.conn, "0\r\n\r\n");
   });
-  await waitFor(() => resolver.active === 0, "activity released after the SSE stream");
+  await waitFor(() => resolver.active === 0, {
+    what: "activity released after the SSE stream",
+    intervalMs: 5,
+  });
 });
 
 /** Reads raw bytes until `marker` shows up. */
@@ -677,10 +509,8 @@ async function readSome(conn: Deno.Conn, marker: string): Promise<Uint8Array> {
 // ---- keep-alive, pipelining, HEAD/204/304 -------------------------------------------------------
 
 Deno.test("front: keep-alive is reused on both sides", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { up, resolver, server, client } = setup;
   for (let i = 0; i < 20; i++) {
     const echo = echoOf(await client.request("GET", `/n${i}`, [["Host", HOST]]));
     ok(echo.url.endsWith(`/n${i}`));
@@ -692,10 +522,8 @@ Deno.test("front: keep-alive is reused on both sides", async () => {
 });
 
 Deno.test("front: pipelined requests are answered in order on one connection", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   await client.send(
     `GET /one HTTP/1.1\r\nHost: ${HOST}\r\n\r\n` +
       `POST /two HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 3\r\n\r\nabc` +
@@ -709,10 +537,8 @@ Deno.test("front: pipelined requests are answered in order on one connection", a
 });
 
 Deno.test("front: HEAD, 204 and 304 carry no body and keep the connection usable", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   const head = await client.request("HEAD", `/bytes?n=5000`, [["Host", HOST]]);
   equal(head.status, 200);
   equal(header(head, "content-length"), "5000");
@@ -779,10 +605,8 @@ Deno.test("front: a pooled connection closed by the instance mid-request is retr
 });
 
 Deno.test("front: closeUpstream() drops pooled connections to a stopped instance", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { up, server, client } = setup;
   await client.request("GET", "/", [["Host", HOST]]);
   await client.request("GET", "/", [["Host", HOST]]);
   equal(up.connections.size, 1);
@@ -792,10 +616,8 @@ Deno.test("front: closeUpstream() drops pooled connections to a stopped instance
 });
 
 Deno.test("front: an absolute-form target is routed by its authority", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("other", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront("other");
+  const { client } = setup;
   const echo = echoOf(
     await client.request("GET", "http://b.other.localhost/abs?x=1", [["Host", HOST]]),
   );
@@ -1041,11 +863,9 @@ Deno.test("front: without a fallback tenement's own hosts get 404", async () => 
 // ---- waking, Expect, early answers, disconnects -------------------------------------------------
 
 Deno.test("front: a request waits for a wake; body bytes sent meanwhile are forwarded", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
+  await using setup = await echoFront();
+  const { resolver, client } = setup;
   resolver.wakeDelayMs = 300;
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
   const body = pattern(200_000);
   await client.send(
     `POST /woken HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n`,
@@ -1059,24 +879,23 @@ Deno.test("front: a request waits for a wake; body bytes sent meanwhile are forw
 });
 
 Deno.test("front: a client that leaves during a wake aborts it and takes no activity", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
+  await using setup = await echoFront();
+  const { up, resolver, server, client } = setup;
   resolver.wakeDelayMs = 5_000;
-  await using server = front(resolver);
-  const client = await RawClient.open(server.addr.port);
   await client.send(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-  await waitFor(() => resolver.resolves === 1, "the resolve to start");
+  await waitFor(() => resolver.resolves === 1, { what: "the resolve to start", intervalMs: 5 });
   client[Symbol.dispose]();
-  await waitFor(() => resolver.wakeAborts.length === 1, "the wake to be aborted");
+  await waitFor(() => resolver.wakeAborts.length === 1, {
+    what: "the wake to be aborted",
+    intervalMs: 5,
+  });
   equal(resolver.begins, 0);
   equal(up.requests, 0);
 });
 
 Deno.test("front: Expect: 100-continue is answered before the body is sent", async () => {
-  await using up = echoServer();
-  const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
-  using client = await RawClient.open(server.addr.port);
+  await using setup = await echoFront();
+  const { client } = setup;
   await client.send(
     `PUT /e HTTP/1.1\r\nHost: ${HOST}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`,
   );
@@ -1115,7 +934,7 @@ Deno.test("front: an early answer during an upload reaches the client", async ()
   equal(text(res), "too big\n");
   closeQuietly(client.conn);
   await sending;
-  await waitFor(() => resolver.active === 0, "activity released");
+  await waitFor(() => resolver.active === 0, { what: "activity released", intervalMs: 5 });
 });
 
 Deno.test("front: a client that disconnects mid-stream closes the upstream connection", async () => {
@@ -1141,8 +960,11 @@ Deno.test("front: a client that disconnects mid-stream closes the upstream conne
   await readSome(client.conn, "data: 1");
   equal(resolver.active, 1, "the open stream counts as activity");
   client[Symbol.dispose]();
-  await waitFor(() => upstreamClosed, "the upstream connection to be closed");
-  await waitFor(() => resolver.active === 0, "activity released");
+  await waitFor(() => upstreamClosed, {
+    what: "the upstream connection to be closed",
+    intervalMs: 5,
+  });
+  await waitFor(() => resolver.active === 0, { what: "activity released", intervalMs: 5 });
   equal(resolver.ends, 1);
 });
 
@@ -1236,7 +1058,10 @@ Deno.test("front: WebSockets are spliced both ways: text, binary, close codes, a
   } finally {
     ws.close();
   }
-  await waitFor(() => resolver.active === 0, "activity released after the close");
+  await waitFor(() => resolver.active === 0, {
+    what: "activity released after the close",
+    intervalMs: 5,
+  });
   equal(resolver.ends, 1);
 });
 
@@ -1290,7 +1115,10 @@ Deno.test("front: shutdown lets an in-flight exchange finish, then closes", asyn
   try {
     using client = await RawClient.open(server.addr.port);
     await client.send("GET /slow?ms=300 HTTP/1.1\r\nHost: a.py.localhost\r\n\r\n");
-    await waitFor(() => resolver.begins === 1, "the request to be in flight");
+    await waitFor(() => resolver.begins === 1, {
+      what: "the request to be in flight",
+      intervalMs: 5,
+    });
     const stopping = server.shutdown();
     const res = await client.read();
     equal(res.status, 200);

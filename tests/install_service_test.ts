@@ -16,7 +16,7 @@ import {
   settingsBlock,
   tempDir,
   waitFor,
-} from "./helpers/daemon.ts";
+} from "../testkit/mod.ts";
 
 /** A launcher of this checkout's ten, standing in for the compiled binary. */
 async function writeLauncher(dir: string): Promise<string> {

@@ -7,35 +7,34 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import {
   type Daemon,
+  DATA_DIR_ENV,
+  DENO,
+  fixtureCommand,
   FIXTURES,
+  type InstanceJson,
   isAlive,
   leftoverGroups,
-  PYTHON,
-  settingsBlock,
+  sleep,
   startDaemon,
   tempDir,
   waitFor,
-} from "./helpers/daemon.ts";
+} from "../testkit/mod.ts";
+
+/** The well-behaved fixture with a health path. */
+const OK_APP = { fixture: "ok_server.py", health: "/health" } as const;
 
 function pidOf(body: string): number {
   return JSON.parse(body).pid as number;
 }
 
 Deno.test("a sleeping instance is woken by a request and answers from a new pid", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-idle_timeout = 1
-`,
+    config: { services: { app: { ...OK_APP, idle_timeout: 1 } } },
   });
   const first = await ten.request("alice.app.localhost", "/");
   equal(first.status, 200);
   const pid1 = pidOf(first.body);
-  await waitFor(async () => (await ten.instance("app:alice"))?.status === "asleep", {
+  await ten.untilStatus("app:alice", "asleep", {
     what: "alice to fall asleep",
   });
   ok(!await isAlive(pid1), "the idle process is gone");
@@ -45,15 +44,8 @@ idle_timeout = 1
 });
 
 Deno.test("an instance with a request in flight is not stopped for idleness", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-idle_timeout = 1
-`,
+    config: { services: { app: { ...OK_APP, idle_timeout: 1 } } },
   });
   // A 2.5 s response outlasts the 1 s idle timeout; the instance must survive it.
   const slow = await ten.request("alice.app.localhost", "/slow?ms=2500");
@@ -63,36 +55,20 @@ idle_timeout = 1
 });
 
 Deno.test("health checks do not count as activity", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-idle_timeout = 2
-
-[instances]
-app = ["alice"]
-`,
+    config: { services: { app: { ...OK_APP, idle_timeout: 2 } }, instances: { app: ["alice"] } },
   });
-  await waitFor(async () => (await ten.instance("app:alice"))?.status === "running");
+  await ten.running("app:alice");
   // Health is probed every second; the instance still falls asleep after 2 s without requests.
-  await waitFor(async () => (await ten.instance("app:alice"))?.status === "asleep", {
+  await ten.untilStatus("app:alice", "asleep", {
     timeoutMs: 8_000,
     what: "idle stop despite health checks",
   });
 });
 
 Deno.test("kill -9 of an app: the next request is answered by the restarted app", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-`,
+    config: { services: { app: OK_APP } },
   });
   const pid1 = pidOf((await ten.request("alice.app.localhost", "/")).body);
   Deno.kill(pid1, "SIGKILL");
@@ -104,46 +80,35 @@ health = "/health"
 });
 
 Deno.test("a crash is noticed at once, not by health polling", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock({ health_check_interval: 60 })}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-
-[instances]
-app = ["alice"]
-`,
+    config: {
+      settings: { health_check_interval: 60 },
+      services: { app: OK_APP },
+      instances: { app: ["alice"] },
+    },
   });
   const row = await ten.running("app:alice");
   Deno.kill(row.pid!, "SIGKILL");
   // With a 60 s health interval, only exit detection can bring it back this fast.
-  const back = await waitFor(async () => {
-    const r = await ten.instance("app:alice");
-    return r?.status === "running" && r.pid !== row.pid ? r : undefined;
-  }, { timeoutMs: 5_000, what: "restart after SIGKILL" });
+  const back = await ten.untilInstance(
+    "app:alice",
+    (r) => r.status === "running" && r.pid !== row.pid,
+    { timeoutMs: 5_000, what: "restart after SIGKILL" },
+  );
   equal(back.restarts, 1);
 });
 
 Deno.test("a crash loop ends in failed with the exit code and last stderr line", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock({ max_restarts: 2, restart_window: 60 })}
-[service.bad]
-command = "${PYTHON} ${FIXTURES}/crash_on_start.py"
-health = "/health"
-startup_timeout = 2
-`,
+    config: {
+      settings: { max_restarts: 2, restart_window: 60 },
+      services: { bad: { fixture: "crash_on_start.py", health: "/health", startup_timeout: 2 } },
+    },
   });
   const spawn = await ten.api("POST", "/api/instances/spawn", { process: "bad", id: "x" });
   ok(spawn.status >= 400, `spawn of a crashing app fails: ${spawn.status}`);
   match(JSON.parse(spawn.body).error, /exited with code 3/);
-  const row = await waitFor(async () => {
-    const r = await ten.instance("bad:x");
-    return r?.status === "failed" ? r : undefined;
-  }, { timeoutMs: 10_000, what: "failed state" });
+  const row = await ten.untilStatus("bad:x", "failed", { timeoutMs: 10_000, what: "failed state" });
   equal(row.health, "failed");
   match(row.reason ?? "", /exited with code 3/);
   match(row.reason ?? "", /cannot open database/);
@@ -163,18 +128,26 @@ Deno.test("ten restart clears a failed instance", async () => {
   await Deno.writeTextFile(flag, "");
   await using ten = await startDaemon({
     dir: tmp.path,
-    config: `${settingsBlock({ max_restarts: 1, restart_window: 60 })}
-[service.app]
-command = "sh"
-args = ["-c", "if [ -e ${flag} ]; then echo broken >&2; exit 4; fi; exec ${PYTHON} ${FIXTURES}/ok_server.py"]
-health = "/health"
-startup_timeout = 2
 
-[instances]
-app = ["alice"]
-`,
+    config: {
+      settings: { max_restarts: 1, restart_window: 60 },
+      services: {
+        app: {
+          command: "sh",
+          args: [
+            "-c",
+            `if [ -e ${flag} ]; then echo broken >&2; exit 4; fi; exec ${
+              fixtureCommand("ok_server.py")
+            }`,
+          ],
+          health: "/health",
+          startup_timeout: 2,
+        },
+      },
+      instances: { app: ["alice"] },
+    },
   });
-  await waitFor(async () => (await ten.instance("app:alice"))?.status === "failed", {
+  await ten.untilStatus("app:alice", "failed", {
     timeoutMs: 10_000,
     what: "failed state",
   });
@@ -188,66 +161,45 @@ app = ["alice"]
 });
 
 Deno.test("restart policies: never, on-failure and always", async (t) => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.never]
-command = "${PYTHON} ${FIXTURES}/crash_after.py"
-restart = "never"
-env = { CRASH_AFTER_MS = "300" }
-
-[service.clean]
-command = "${PYTHON} ${FIXTURES}/exit_zero.py"
-restart = "on-failure"
-
-[service.always]
-command = "${PYTHON} ${FIXTURES}/exit_zero.py"
-restart = "always"
-
-[instances]
-never = ["a"]
-clean = ["a"]
-always = ["a"]
-`,
+    config: {
+      services: {
+        never: { fixture: "crash_after.py", restart: "never", env: { CRASH_AFTER_MS: "300" } },
+        clean: { fixture: "exit_zero.py", restart: "on-failure" },
+        always: { fixture: "exit_zero.py", restart: "always" },
+      },
+      instances: { never: ["a"], clean: ["a"], always: ["a"] },
+    },
   });
   await t.step("never: stays stopped after a crash, with the reason", async () => {
-    const row = await waitFor(async () => {
-      const r = await ten.instance("never:a");
-      return r?.status === "stopped" && r.reason !== null ? r : undefined;
-    });
+    const row = await ten.untilInstance(
+      "never:a",
+      (r) => r.status === "stopped" && r.reason !== null,
+    );
     match(row.reason ?? "", /exited with code 7/);
     equal(row.restarts, 0);
   });
   await t.step("on-failure: a clean exit is not restarted", async () => {
-    const row = await waitFor(async () => {
-      const r = await ten.instance("clean:a");
-      return r?.status === "stopped" ? r : undefined;
-    });
+    const row = await ten.untilInstance("clean:a", (r) => r.status === "stopped");
     match(row.reason ?? "", /exited with code 0/);
     equal(row.restarts, 0);
   });
   await t.step("always: a clean exit is restarted", async () => {
-    await waitFor(async () => ((await ten.instance("always:a"))?.restarts ?? 0) >= 2, {
+    await ten.untilInstance("always:a", (r) => r.restarts >= 2, {
       what: "restarts of always:a",
     });
   });
 });
 
 Deno.test("restarts back off exponentially", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock({ max_restarts: 10, backoff_base_ms: 200, backoff_max_ms: 5000 })}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/exit_zero.py"
-restart = "always"
-
-[instances]
-app = ["a"]
-`,
+    config: {
+      settings: { max_restarts: 10, backoff_base_ms: 200, backoff_max_ms: 5000 },
+      services: { app: { fixture: "exit_zero.py", restart: "always" } },
+      instances: { app: ["a"] },
+    },
   });
-  await waitFor(async () => ((await ten.instance("app:a"))?.restarts ?? 0) >= 4, {
+  await ten.untilInstance("app:a", (r) => r.restarts >= 4, {
     timeoutMs: 15_000,
   });
   const logs = await ten.api("GET", "/api/logs?process=app&id=a&search=exited%20unexpectedly");
@@ -260,21 +212,13 @@ app = ["a"]
 });
 
 Deno.test("a service without health stays up and is judged by liveness", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.plain]
-command = "${PYTHON} ${FIXTURES}/no_health.py"
-
-[instances]
-plain = ["a"]
-`,
+    config: { services: { plain: { fixture: "no_health.py" } }, instances: { plain: ["a"] } },
   });
   const row = await ten.running("plain:a");
   equal(row.health, "healthy");
   // Several health intervals later: same process, no restarts.
-  await new Promise((r) => setTimeout(r, 3_500));
+  await sleep(3_500);
   const later = await ten.instance("plain:a");
   equal(later?.pid, row.pid);
   equal(later?.restarts, 0);
@@ -282,45 +226,28 @@ plain = ["a"]
 });
 
 Deno.test("an instance failing its health check 3 times is restarted", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/health_flaky.py"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-
-[instances]
-app = ["a"]
-`,
+    config: {
+      services: { app: { fixture: "health_flaky.py", health: "/health", env: DATA_DIR_ENV } },
+      instances: { app: ["a"] },
+    },
   });
   const row = await ten.running("app:a");
   await Deno.writeTextFile(`${ten.dataDir}/app/a/make-unhealthy`, "");
-  await waitFor(async () => {
-    const r = await ten.instance("app:a");
-    return r?.health === "degraded" ? r : undefined;
-  }, { what: "degraded" });
-  const restarted = await waitFor(async () => {
-    const r = await ten.instance("app:a");
-    return r && r.pid !== null && r.pid !== row.pid ? r : undefined;
-  }, { timeoutMs: 10_000, what: "restart after 3 failed checks" });
+  await ten.untilInstance("app:a", (r) => r.health === "degraded", { what: "degraded" });
+  const restarted = await ten.untilInstance("app:a", (r) => r.pid !== null && r.pid !== row.pid, {
+    timeoutMs: 10_000,
+    what: "restart after 3 failed checks",
+  });
   ok(restarted.restarts >= 1);
 });
 
 Deno.test("a 500 whose body says 200 OK is unhealthy", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/unhealthy.py"
-health = "/health"
-startup_timeout = 1
-
-[instances]
-app = ["a"]
-`,
+    config: {
+      services: { app: { fixture: "unhealthy.py", health: "/health", startup_timeout: 1 } },
+      instances: { app: ["a"] },
+    },
   });
   const res = await ten.api("GET", "/api/instances/app:a/health");
   equal(res.status, 200);
@@ -328,20 +255,15 @@ app = ["a"]
 });
 
 Deno.test("stop sends SIGTERM and waits for a graceful exit", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/sigterm_slow.py"
-env = { SHUTDOWN_MS = "400" }
-stop_grace_period = 5
-
-[instances]
-app = ["a"]
-`,
+    config: {
+      services: {
+        app: { fixture: "sigterm_slow.py", env: { SHUTDOWN_MS: "400" }, stop_grace_period: 5 },
+      },
+      instances: { app: ["a"] },
+    },
   });
-  await waitFor(async () => (await ten.instance("app:a"))?.status === "running");
+  await ten.running("app:a");
   const res = await ten.api("DELETE", "/api/instances/app:a");
   equal(res.status, 204);
   const logs = await ten.api("GET", "/api/logs?process=app&id=a");
@@ -354,24 +276,20 @@ app = ["a"]
 });
 
 Deno.test("an app ignoring SIGTERM is killed after the grace period, with its whole group", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.stubborn]
-command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
-stop_grace_period = 1
+    config: {
+      services: {
+        stubborn: { fixture: "ignore_sigterm.py", stop_grace_period: 1 },
 
-[service.family]
-command = "${FIXTURES}/spawns_child.sh"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-stop_grace_period = 1
-
-[instances]
-stubborn = ["a"]
-family = ["a"]
-`,
+        family: {
+          fixture: "spawns_child.sh",
+          health: "/health",
+          env: DATA_DIR_ENV,
+          stop_grace_period: 1,
+        },
+      },
+      instances: { stubborn: ["a"], family: ["a"] },
+    },
   });
   const stubborn = await ten.running("stubborn:a");
   const family = await ten.running("family:a");
@@ -388,23 +306,17 @@ family = ["a"]
 });
 
 /** A daemon running `stubborn:a`, an app that ignores SIGTERM, with `graceSecs` to stop. */
-function startStubborn(dir: string, graceSecs: number): Promise<Daemon> {
+function startStubborn(graceSecs: number): Promise<Daemon> {
   return startDaemon({
-    dir,
-    config: `${settingsBlock()}
-[service.stubborn]
-command = "${PYTHON} ${FIXTURES}/ignore_sigterm.py"
-stop_grace_period = ${graceSecs}
-
-[instances]
-stubborn = ["a"]
-`,
+    config: {
+      services: { stubborn: { fixture: "ignore_sigterm.py", stop_grace_period: graceSecs } },
+      instances: { stubborn: ["a"] },
+    },
   });
 }
 
 Deno.test("a stop signal delivered twice at once is one graceful stop", async () => {
-  await using tmp = await tempDir();
-  await using ten = await startStubborn(tmp.path, 2);
+  await using ten = await startStubborn(2);
   const stubborn = await ten.running("stubborn:a");
   const started = Date.now();
   // What `make` or a process manager does when the whole group gets SIGTERM and it forwards it.
@@ -418,11 +330,10 @@ Deno.test("a stop signal delivered twice at once is one graceful stop", async ()
 });
 
 Deno.test("a second Ctrl-C later exits at once and takes the instances along", async () => {
-  await using tmp = await tempDir();
-  await using ten = await startStubborn(tmp.path, 20);
+  await using ten = await startStubborn(20);
   const stubborn = await ten.running("stubborn:a");
   ten.signal("SIGINT");
-  await new Promise((resolve) => setTimeout(resolve, 1_300));
+  await sleep(1_300);
   const started = Date.now();
   ten.signal("SIGINT");
   equal(await ten.exited(), 130, ten.stderr);
@@ -432,19 +343,18 @@ Deno.test("a second Ctrl-C later exits at once and takes the instances along", a
 });
 
 Deno.test("kill -9 of the daemon: restart kills orphans and brings awake instances back", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${FIXTURES}/spawns_child.sh"
-health = "/health"
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-idle_timeout = 3600
-
-[instances]
-app = ["cfg"]
-`,
+    config: {
+      services: {
+        app: {
+          fixture: "spawns_child.sh",
+          health: "/health",
+          env: DATA_DIR_ENV,
+          idle_timeout: 3600,
+        },
+      },
+      instances: { app: ["cfg"] },
+    },
   });
   equal((await ten.request("woken.app.localhost", "/")).status, 200);
   equal((await ten.api("POST", "/api/instances/spawn", { process: "app", id: "api" })).status, 200);
@@ -453,10 +363,9 @@ app = ["cfg"]
     200,
   );
   equal((await ten.api("DELETE", "/api/instances/app:sleepy")).status, 204);
-  const before = await waitFor(async () => {
-    const rows = await ten.instances();
-    return rows.filter((r) => r.status === "running").length === 3 ? rows : undefined;
-  });
+  const threeRunning = (rows: readonly InstanceJson[]): boolean =>
+    rows.filter((r) => r.status === "running").length === 3;
+  const before = await ten.untilInstances(threeRunning);
   const oldPids = before.filter((r) => r.pid !== null).map((r) => r.pid!);
   const grandchildren = await Promise.all(
     ["cfg", "woken", "api"].map(async (id) =>
@@ -468,10 +377,10 @@ app = ["cfg"]
   for (const pid of oldPids) ok(await isAlive(pid), "instances outlive a kill -9 of the daemon");
 
   await ten.start();
-  const after = await waitFor(async () => {
-    const rows = await ten.instances();
-    return rows.filter((r) => r.status === "running").length === 3 ? rows : undefined;
-  }, { timeoutMs: 15_000, what: "awake instances back" });
+  const after = await ten.untilInstances(threeRunning, {
+    timeoutMs: 15_000,
+    what: "awake instances back",
+  });
   deepEqual(await leftoverGroups(oldPids), [], "old process groups were killed");
   for (const pid of grandchildren) ok(!await isAlive(pid), `grandchild ${pid} was killed`);
   const running = after.filter((r) => r.status === "running");
@@ -485,41 +394,27 @@ app = ["cfg"]
 });
 
 Deno.test("ten serve stops instances on SIGTERM and they come back on the next start", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-idle_timeout = 1
-`,
+    config: { services: { app: { ...OK_APP, idle_timeout: 1 } } },
   });
   equal((await ten.api("POST", "/api/instances/spawn", { process: "app", id: "a" })).status, 200);
   equal((await ten.request("b.app.localhost", "/")).status, 200);
-  await waitFor(async () => (await ten.instance("app:b"))?.status === "asleep");
-  await waitFor(async () => (await ten.instance("app:a"))?.status === "asleep");
+  await ten.untilStatus("app:b", "asleep");
+  await ten.untilStatus("app:a", "asleep");
   equal((await ten.request("a.app.localhost", "/")).status, 200);
   const pids = (await ten.instances()).filter((r) => r.pid !== null).map((r) => r.pid!);
-  equal(await ten.terminate(), 0);
+  equal(await ten.stop(), 0);
   deepEqual(await leftoverGroups(pids), []);
   await ten.start();
-  const rows = await waitFor(async () => {
-    const r = await ten.instances();
-    return r.find((x) => x.id === "app:a")?.status === "running" ? r : undefined;
-  });
+  const rows = await ten.untilInstances((r) =>
+    r.find((x) => x.id === "app:a")?.status === "running"
+  );
   equal(rows.find((x) => x.id === "app:b")?.status, "asleep", "asleep stays asleep");
 });
 
 Deno.test("isolation modes not built yet refuse to start with a message, never run unisolated", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.boxed]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-isolation = "namespace"
-`,
+    config: { services: { boxed: { fixture: "ok_server.py", isolation: "namespace" } } },
   });
   const res = await ten.api("POST", "/api/instances/spawn", { process: "boxed", id: "a" });
   ok(res.status >= 400, `status ${res.status}`);
@@ -530,22 +425,23 @@ isolation = "namespace"
 });
 
 Deno.test("storage_persist = false: data survives sleep but not an explicit stop", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/ok_server.py"
-health = "/health"
-idle_timeout = 1
-storage_persist = false
-env = { DATA_DIR = "{data_dir}/{name}/{id}" }
-`,
+    config: {
+      services: {
+        app: {
+          fixture: "ok_server.py",
+          health: "/health",
+          idle_timeout: 1,
+          storage_persist: false,
+          env: DATA_DIR_ENV,
+        },
+      },
+    },
   });
   equal((await ten.request("a.app.localhost", "/")).status, 200);
   const dir = `${ten.dataDir}/app/a`;
   await Deno.writeTextFile(`${dir}/keep.txt`, "x");
-  await waitFor(async () => (await ten.instance("app:a"))?.status === "asleep");
+  await ten.untilStatus("app:a", "asleep");
   equal(await Deno.readTextFile(`${dir}/keep.txt`), "x", "sleeping keeps the data");
   equal((await ten.request("a.app.localhost", "/")).status, 200);
   equal((await ten.api("DELETE", "/api/instances/app:a")).status, 204);
@@ -556,16 +452,17 @@ env = { DATA_DIR = "{data_dir}/{name}/{id}" }
 });
 
 Deno.test("requests waiting for a wake are bounded by max_queued_requests", async () => {
-  await using tmp = await tempDir();
   await using ten = await startDaemon({
-    dir: tmp.path,
-    config: `${settingsBlock()}
-[service.app]
-command = "${PYTHON} ${FIXTURES}/slow_start.py"
-health = "/health"
-max_queued_requests = 5
-env = { START_DELAY_MS = "1500" }
-`,
+    config: {
+      services: {
+        app: {
+          fixture: "slow_start.py",
+          health: "/health",
+          max_queued_requests: 5,
+          env: { START_DELAY_MS: "1500" },
+        },
+      },
+    },
   });
   const results = await Promise.all(
     Array.from({ length: 10 }, () => ten.request("a.app.localhost", "/")),
@@ -576,18 +473,20 @@ env = { START_DELAY_MS = "1500" }
 });
 
 Deno.test("a WebSocket wakes its instance and keeps it awake past idle_timeout", async () => {
-  await using tmp = await tempDir();
   // A WebSocket client cannot set Host and *.localhost does not resolve here: with the domain
   // "0.1", the host 127.0.0.1 is the direct route to instance "127" of service "0".
   await using ten = await startDaemon({
-    dir: tmp.path,
     domain: "0.1",
-    config: `${settingsBlock()}
-[service.0]
-command = "${Deno.execPath()} run -A ${FIXTURES}/ws_echo.ts"
-health = "/health"
-idle_timeout = 1
-`,
+
+    config: {
+      services: {
+        "0": {
+          command: `${DENO} run -A ${FIXTURES}/ws_echo.ts`,
+          health: "/health",
+          idle_timeout: 1,
+        },
+      },
+    },
   });
   const ws = new WebSocket(`ws://127.0.0.1:${ten.port}/ws`);
   try {
@@ -598,7 +497,7 @@ idle_timeout = 1
     const row = await ten.instance("0:127");
     equal(row?.status, "running", "the upgrade woke the instance");
     // Twice the idle timeout with the socket open but quiet: still running.
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     equal((await ten.instance("0:127"))?.pid, row?.pid);
     const reply = new Promise<MessageEvent>((resolve) => ws.onmessage = resolve);
     ws.send("still there?");
@@ -609,7 +508,7 @@ idle_timeout = 1
   } finally {
     ws.close();
   }
-  await waitFor(async () => (await ten.instance("0:127"))?.status === "asleep", {
+  await ten.untilStatus("0:127", "asleep", {
     what: "idle stop once the WebSocket closed",
   });
 });

@@ -8,15 +8,22 @@
 
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import {
+  apiSpawn,
+  bodyText,
+  concat,
   type Daemon,
+  DATA_DIR_ENV,
   EXAMPLES,
   FIXTURES,
+  instancesBlock,
+  okService,
   PYTHON,
+  RawClient,
+  rawExchange,
+  type ServiceKeys,
   settingsBlock,
   startDaemon,
-  tempDir,
-  waitFor,
-} from "./helpers/daemon.ts";
+} from "../testkit/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -28,21 +35,14 @@ const HANG_MS = 15_000;
 // ---------------------------------------------------------------------------------------------
 // Config helpers
 
-/**
- * A `[service.<name>]` running a fixture (default `ok_server.py`) with `/health`, a per-instance
- * DATA_DIR and TENANT; `extra` lines go into the service table.
- */
-function okService(name: string, extra = "", fixture = "ok_server.py"): string {
-  return `
-[service.${name}]
-command = "${PYTHON} ${FIXTURES}/${fixture}"
-health = "/health"
-${extra}
+/** A daemon with one service, `app`, running `ok_server.py`. */
+function appDaemon(): Promise<Daemon> {
+  return startDaemon({ config: settingsBlock() + tenantService("app") });
+}
 
-[service.${name}.env]
-DATA_DIR = "{data_dir}/{name}/{id}"
-TENANT = "{id}"
-`;
+/** `okService` with TENANT = the instance id as well. */
+function tenantService(name: string, keys: ServiceKeys = {}): string {
+  return okService(name, { env: { ...DATA_DIR_ENV, TENANT: "{id}" }, ...keys });
 }
 
 /** Echo of `ok_server.py`. */
@@ -82,169 +82,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Spawns `service:id` through the API and returns its pid. */
-async function apiSpawn(d: Daemon, service: string, id: string): Promise<number> {
-  const res = await d.api("POST", "/api/instances/spawn", { process: service, id });
-  equal(res.status, 200, res.body);
-  const pid = (JSON.parse(res.body) as { pid: number | null }).pid;
-  ok(typeof pid === "number", `spawn response has no pid: ${res.body}`);
-  d.groups.add(pid);
-  return pid;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A raw HTTP/1.1 client: exact bytes out, exact bytes in, several exchanges per connection.
-
-interface RawResponse {
-  readonly status: number;
-  /** Header fields in arrival order, names lower-cased. */
-  readonly fields: [string, string][];
-  readonly headers: Headers;
-  readonly body: Uint8Array;
-}
-
-class RawConnection implements Disposable {
-  readonly #conn: Deno.Conn;
-  #buf = new Uint8Array(0);
-  #isClosed = false;
-
-  private constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  static async open(port: number): Promise<RawConnection> {
-    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  /** Sends `head` (CRLF line ends added) and `body`, then reads one full response. */
-  async exchange(
-    method: string,
-    target: string,
-    headers: readonly [string, string][],
-    body?: Uint8Array,
-  ): Promise<RawResponse> {
-    let head = `${method} ${target} HTTP/1.1\r\n`;
-    for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
-    head += "\r\n";
-    const timer = setTimeout(() => this.close(), HANG_MS);
-    try {
-      await this.#writeAll(encoder.encode(head));
-      if (body) await this.#writeAll(body);
-      return await this.#readResponse(method);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
-  }
-
-  /** Reads more bytes into the buffer; false on EOF. */
-  async #fill(): Promise<boolean> {
-    const chunk = new Uint8Array(64 * KIB);
-    const n = await this.#conn.read(chunk);
-    if (n === null) return false;
-    const next = new Uint8Array(this.#buf.length + n);
-    next.set(this.#buf);
-    next.set(chunk.subarray(0, n), this.#buf.length);
-    this.#buf = next;
-    return true;
-  }
-
-  async #take(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) {
-      if (!(await this.#fill())) throw new Error("connection closed in the middle of a body");
-    }
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.slice(n);
-    return out;
-  }
-
-  async #line(): Promise<string> {
-    for (;;) {
-      const i = this.#buf.indexOf(10);
-      if (i >= 0) {
-        const line = decoder.decode(this.#buf.subarray(0, i)).replace(/\r$/, "");
-        this.#buf = this.#buf.slice(i + 1);
-        return line;
-      }
-      if (!(await this.#fill())) throw new Error("connection closed before a full line");
-    }
-  }
-
-  async #readResponse(method: string): Promise<RawResponse> {
-    const statusLine = await this.#line();
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-    if (!m) throw new Error(`not an HTTP status line: ${JSON.stringify(statusLine)}`);
-    const status = Number(m[1]);
-    const fields: [string, string][] = [];
-    for (let line = await this.#line(); line !== ""; line = await this.#line()) {
-      const colon = line.indexOf(":");
-      fields.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
-    }
-    const headers = new Headers(fields);
-    if (status < 200) return await this.#readResponse(method);
-    let body: Uint8Array;
-    const length = headers.get("content-length");
-    if (method === "HEAD" || status === 204 || status === 304) {
-      body = new Uint8Array(0);
-    } else if ((headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) {
-      const pieces: Uint8Array[] = [];
-      for (;;) {
-        const size = parseInt((await this.#line()).split(";")[0]!, 16);
-        if (size === 0) {
-          while ((await this.#line()) !== "");
-          break;
-        }
-        pieces.push(await this.#take(size));
-        await this.#line();
-      }
-      body = concat(pieces);
-    } else if (length !== null) {
-      body = await this.#take(Number(length));
-    } else {
-      while (await this.#fill());
-      body = this.#buf;
-      this.#buf = new Uint8Array(0);
-    }
-    return { status, fields, headers, body };
-  }
-
-  close(): void {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    this.#conn.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-/** One request on a fresh connection. */
-async function rawExchange(
-  port: number,
-  method: string,
-  target: string,
-  headers: readonly [string, string][],
-  body?: Uint8Array,
-): Promise<RawResponse> {
-  using conn = await RawConnection.open(port);
-  return await conn.exchange(method, target, headers, body);
-}
-
-function concat(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of pieces) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** A body of `size` printable ASCII bytes that is not one repeated character. */
 function patternText(size: number): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ_";
@@ -257,9 +94,7 @@ function patternText(size: number): string {
 // Tests
 
 Deno.test("two tenants of the notes example get separate processes and separate databases", async () => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: `${settingsBlock()}
 [service.notes]
 command = "${PYTHON} ${EXAMPLES}/notes-py/app.py"
@@ -298,8 +133,7 @@ TENANT = "{id}"
 });
 
 Deno.test("50 concurrent first requests to a never-started instance start it exactly once", async () => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const results = await Promise.all(
     Array.from({ length: 50 }, (_, i) => d.request("alice.app.localhost", `/r/${i}`)),
   );
@@ -312,8 +146,7 @@ Deno.test("50 concurrent first requests to a never-started instance start it exa
 });
 
 Deno.test("a request body sent as the very first request to a cold instance arrives intact", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const sent = patternText(100 * KIB);
 
   await t.step("with Content-Length", async () => {
@@ -345,7 +178,7 @@ Deno.test("a request body sent as the very first request to a cold instance arri
       ["Host", "cold2.app.localhost"],
       ["Transfer-Encoding", "chunked"],
     ], concat(chunks));
-    const echo = echoOf({ status: res.status, body: decoder.decode(res.body) });
+    const echo = echoOf({ status: res.status, body: bodyText(res) });
     d.groups.add(echo.pid);
     equal(echo.method, "PUT");
     equal(echo.body.length, sent.length);
@@ -355,8 +188,7 @@ Deno.test("a request body sent as the very first request to a cold instance arri
 });
 
 Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-Forwarded-* are set", async () => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const host = `alice.app.localhost:${d.port}`;
   const res = await rawExchange(d.port, "PATCH", "/some/path?x=1&y=a%20b&x=2", [
     ["Host", host],
@@ -371,8 +203,8 @@ Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-
     ["Content-Type", "text/plain"],
     ["Content-Length", "5"],
   ], encoder.encode("hello"));
-  equal(res.status, 200, decoder.decode(res.body));
-  const echo = JSON.parse(decoder.decode(res.body)) as Echo;
+  equal(res.status, 200, bodyText(res));
+  const echo = JSON.parse(bodyText(res)) as Echo;
   d.groups.add(echo.pid);
   const h = echo.headers;
   equal(echo.method, "PATCH");
@@ -393,8 +225,7 @@ Deno.test("end-to-end headers pass unchanged, hop-by-hop headers are dropped, X-
 });
 
 Deno.test("a gzip response passes through byte-identical with its headers", async () => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const viaProxy = await rawExchange(d.port, "GET", "/gzip", [
     ["Host", "alice.app.localhost"],
     ["Accept-Encoding", "gzip"],
@@ -454,8 +285,7 @@ async function timeStream(
 }
 
 Deno.test("server-sent events are streamed: the first event arrives long before the last is sent", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   equal((await d.request("alice.app.localhost", "/warm")).status, 200);
 
   for (const acceptEncoding of [undefined, "gzip, deflate, br"]) {
@@ -477,8 +307,7 @@ Deno.test("server-sent events are streamed: the first event arrives long before 
 });
 
 Deno.test("Host parsing: case, trailing dot and port are normalised; bad names are rejected", async (t) => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const pid = echoOf(await d.request("alice.app.localhost", "/")).pid;
 
   await t.step("variants of alice.app.localhost reach the same instance", async () => {
@@ -506,7 +335,7 @@ Deno.test("Host parsing: case, trailing dot and port are normalised; bad names a
   await t.step("invalid labels are 400", async () => {
     for (const host of ["a_b!.app.localhost", "x.y.app.localhost", "x.y.notes.localhost"]) {
       const res = await rawExchange(d.port, "GET", "/", [["Host", host]]);
-      equal(res.status, 400, `Host ${host}: ${decoder.decode(res.body)}`);
+      equal(res.status, 400, `Host ${host}: ${bodyText(res)}`);
     }
     deepEqual(await namesIn(`${d.dataDir}/app`), ["alice"]);
   });
@@ -515,23 +344,25 @@ Deno.test("Host parsing: case, trailing dot and port are normalised; bad names a
     for (const host of ["localhost", `localhost:${d.port}`, "127.0.0.1", `127.0.0.1:${d.port}`]) {
       const health = await rawExchange(d.port, "GET", "/health", [["Host", host]]);
       equal(health.status, 200, `Host ${host}`);
-      deepEqual(JSON.parse(decoder.decode(health.body)), { status: "ok" });
+      deepEqual(JSON.parse(bodyText(health)), { status: "ok" });
       const denied = await rawExchange(d.port, "GET", "/api/instances", [["Host", host]]);
       equal(denied.status, 401, `Host ${host}`);
       ok((denied.headers.get("content-type") ?? "").includes("application/json"));
-      const body = JSON.parse(decoder.decode(denied.body)) as { error?: unknown };
-      ok(typeof body.error === "string" && body.error !== "", decoder.decode(denied.body));
+      const body = JSON.parse(bodyText(denied)) as { error?: unknown };
+      ok(typeof body.error === "string" && body.error !== "", bodyText(denied));
     }
   });
   await d.instances();
 });
 
 Deno.test("errors: 504 past request_timeout; 503 for an app that never gets ready, without internals", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + okService("app", "request_timeout = 1") +
-      okService("broken", 'restart = "never"\nstartup_timeout = 2', "crash_on_start.py"),
+    config: settingsBlock() + tenantService("app", { request_timeout: 1 }) +
+      tenantService("broken", {
+        fixture: "crash_on_start.py",
+        restart: "never",
+        startup_timeout: 2,
+      }),
   });
 
   await t.step("an answer slower than request_timeout is a 504", async () => {
@@ -587,15 +418,13 @@ Deno.test("errors: 504 past request_timeout; 503 for an app that never gets read
 });
 
 Deno.test("auto-create bounds refuse new ids by request, while configured and API ids still work", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
     config: settingsBlock() +
-      okService("closed", "auto_create = false") +
-      okService("allow", 'auto_create_allow = ["alice"]') +
-      okService("limited", "auto_create_limit = 3") +
-      okService("rated", "auto_create_per_minute = 2") +
-      '\n[instances]\nclosed = ["pre"]\n',
+      tenantService("closed", { auto_create: false }) +
+      tenantService("allow", { auto_create_allow: ["alice"] }) +
+      tenantService("limited", { auto_create_limit: 3 }) +
+      tenantService("rated", { auto_create_per_minute: 2 }) +
+      instancesBlock({ closed: ["pre"] }),
   });
   /** Asserts that a refused id left no trace: no instance row, no data dir. */
   const assertNotCreated = async (service: string, id: string): Promise<void> => {
@@ -604,22 +433,22 @@ Deno.test("auto-create bounds refuse new ids by request, while configured and AP
     ok(!(await exists(`${d.dataDir}/${service}/${id}`)), `${service}/${id} dir exists`);
   };
 
-  await t.step("auto_create = false: a never-seen id is 404 and nothing starts", async () => {
-    const res = await d.request("nobody.closed.localhost", "/");
+  /** `refused` is 404 without a trace; `known` answers; an API spawn of `spawned` works. */
+  const checkGate = async (service: string, refused: string, known: string, spawned: string) => {
+    const res = await d.request(`${refused}.${service}.localhost`, "/");
     equal(res.status, 404, res.body);
-    await assertNotCreated("closed", "nobody");
-    equal(echoOf(await d.request("pre.closed.localhost", "/")).tenant, "pre");
-    const pid = await apiSpawn(d, "closed", "viaapi");
-    equal(echoOf(await d.request("viaapi.closed.localhost", "/")).pid, pid);
+    await assertNotCreated(service, refused);
+    equal(echoOf(await d.request(`${known}.${service}.localhost`, "/")).tenant, known);
+    const pid = await apiSpawn(d, service, spawned);
+    equal(echoOf(await d.request(`${spawned}.${service}.localhost`, "/")).pid, pid);
+  };
+
+  await t.step("auto_create = false: a never-seen id is 404 and nothing starts", async () => {
+    await checkGate("closed", "nobody", "pre", "viaapi");
   });
 
   await t.step("auto_create_allow: only listed ids are created", async () => {
-    const bob = await d.request("bob.allow.localhost", "/");
-    equal(bob.status, 404, bob.body);
-    await assertNotCreated("allow", "bob");
-    equal(echoOf(await d.request("alice.allow.localhost", "/")).tenant, "alice");
-    const pid = await apiSpawn(d, "allow", "carol");
-    equal(echoOf(await d.request("carol.allow.localhost", "/")).pid, pid);
+    await checkGate("allow", "bob", "alice", "carol");
   });
 
   await t.step("auto_create_limit = 3: the 4th new id is refused", async () => {
@@ -656,10 +485,8 @@ Deno.test("auto-create bounds refuse new ids by request, while configured and AP
 });
 
 Deno.test("weighted route: weight 0 gets no traffic, and a service with every instance asleep is woken", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + okService("app") + okService("sleepy", "idle_timeout = 1"),
+    config: settingsBlock() + tenantService("app") + tenantService("sleepy", { idle_timeout: 1 }),
   });
 
   await t.step("traffic spreads by weight and weight 0 gets none", async () => {
@@ -680,8 +507,8 @@ Deno.test("weighted route: weight 0 gets no traffic, and a service with every in
   await t.step("a weighted request wakes an instance when all are asleep", async () => {
     const first = await apiSpawn(d, "sleepy", "s1");
     await apiSpawn(d, "sleepy", "s2");
-    await waitFor(async () => {
-      const rows = (await d.instances()).filter((r) => r.id.startsWith("sleepy:"));
+    await d.untilInstances((all) => {
+      const rows = all.filter((r) => r.id.startsWith("sleepy:"));
       return rows.length === 2 && rows.every((r) => r.status === "asleep" && r.pid === null);
     }, { timeoutMs: 10_000, what: "both sleepy instances asleep" });
     const res = await d.request("sleepy.localhost", "/");
@@ -693,8 +520,7 @@ Deno.test("weighted route: weight 0 gets no traffic, and a service with every in
 });
 
 Deno.test("after kill -9 of the app, the next request waits for the restart and gets a new process", async () => {
-  await using tmp = await tempDir();
-  await using d = await startDaemon({ dir: tmp.path, config: settingsBlock() + okService("app") });
+  await using d = await appDaemon();
   const before = echoOf(await d.request("alice.app.localhost", "/")).pid;
   Deno.kill(before, "SIGKILL");
   const res = await d.request("alice.app.localhost", "/after");
@@ -705,10 +531,9 @@ Deno.test("after kill -9 of the app, the next request waits for the restart and 
 });
 
 Deno.test("large bodies both ways, and keep-alive to the client and to the app", async (t) => {
-  await using tmp = await tempDir();
   await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + okService("app") + okService("conn", "", "conn_echo.py"),
+    config: settingsBlock() + tenantService("app") +
+      tenantService("conn", { fixture: "conn_echo.py" }),
   });
   const warm = echoOf(await d.request("alice.app.localhost", "/"));
 
@@ -730,23 +555,23 @@ Deno.test("large bodies both ways, and keep-alive to the client and to the app",
   });
 
   await t.step("200 sequential requests over one client connection", async () => {
-    using conn = await RawConnection.open(d.port);
+    using conn = await RawClient.open(d.port);
     for (let i = 0; i < 200; i++) {
-      const res = await conn.exchange("GET", `/k?i=${i}`, [["Host", "alice.app.localhost"]]);
-      equal(res.status, 200, `request ${i}: ${decoder.decode(res.body)}`);
-      const echo = JSON.parse(decoder.decode(res.body)) as Echo;
+      const res = await conn.request("GET", `/k?i=${i}`, [["Host", "alice.app.localhost"]]);
+      equal(res.status, 200, `request ${i}: ${bodyText(res)}`);
+      const echo = JSON.parse(bodyText(res)) as Echo;
       equal(echo.path, `/k?i=${i}`);
       equal(echo.pid, warm.pid);
     }
   });
 
   await t.step("sequential proxied requests reuse one upstream connection", async () => {
-    using conn = await RawConnection.open(d.port);
+    using conn = await RawClient.open(d.port);
     const upstreamPorts = new Set<number>();
     for (let i = 0; i < 50; i++) {
-      const res = await conn.exchange("GET", `/c?i=${i}`, [["Host", "alice.conn.localhost"]]);
-      equal(res.status, 200, `request ${i}: ${decoder.decode(res.body)}`);
-      const echo = JSON.parse(decoder.decode(res.body)) as { pid: number; client_port: number };
+      const res = await conn.request("GET", `/c?i=${i}`, [["Host", "alice.conn.localhost"]]);
+      equal(res.status, 200, `request ${i}: ${bodyText(res)}`);
+      const echo = JSON.parse(bodyText(res)) as { pid: number; client_port: number };
       d.groups.add(echo.pid);
       upstreamPorts.add(echo.client_port);
     }

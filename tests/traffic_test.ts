@@ -14,12 +14,13 @@ import {
   PYTHON,
   type RawRequestOptions,
   type RawResponse,
-  runTen,
+  serviceBlock,
+  type ServiceKeys,
   settingsBlock,
+  sleep,
   startDaemon,
   tempDir,
-  waitFor,
-} from "./helpers/daemon.ts";
+} from "../testkit/mod.ts";
 
 /** The shared route of the `notes` service. */
 const NOTES = "notes.localhost";
@@ -41,29 +42,31 @@ async function appsDir(dir: string, versions: Record<string, string>): Promise<s
 }
 
 /** A service whose instance `<id>` runs `apps/<id>.py` and answers with `"tenant": "<id>"`. */
-function versionedService(name: string, apps: string, extra = ""): string {
-  return `
-[service.${name}]
-command = "${PYTHON} ${apps}/{id}.py"
-health = "/health"
-${extra}
-
-[service.${name}.env]
-TENANT = "{id}"
-`;
+function versionedService(name: string, apps: string, keys: ServiceKeys = {}): string {
+  return serviceBlock(name, {
+    command: `${PYTHON} ${apps}/{id}.py`,
+    health: "/health",
+    env: { TENANT: "{id}" },
+    ...keys,
+  });
 }
 
-/** Starts a daemon running `notes` (and `more` services) with the given versions. */
+/**
+ * Starts a daemon running the versioned service `notes` (with `services` keys: `notes` and more
+ * versioned services over the same versions); a list of ids means `ok_server.py` for each.
+ */
 async function notesDaemon(
   dir: string,
-  versions: Record<string, string>,
-  more = "",
+  versions: Record<string, string> | readonly string[],
+  services: Record<string, ServiceKeys> = {},
 ): Promise<Daemon> {
-  const apps = await appsDir(dir, versions);
-  return await startDaemon({
-    dir,
-    config: settingsBlock() + versionedService("notes", apps) + more,
-  });
+  const files = Array.isArray(versions)
+    ? Object.fromEntries(versions.map((id) => [id, "ok_server.py"]))
+    : versions as Record<string, string>;
+  const apps = await appsDir(dir, files);
+  const tables = Object.entries({ notes: {}, ...services })
+    .map(([name, keys]) => versionedService(name, apps, keys));
+  return await startDaemon({ dir, config: settingsBlock() + tables.join("") });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,16 +81,23 @@ function ok0(res: CliResult, what: string): CliResult {
 async function spawn(d: Daemon, id: string, service = "notes"): Promise<number> {
   const res = await d.api("POST", "/api/instances/spawn", { process: service, id });
   equal(res.status, 200, res.body);
-  const row = await waitFor(async () => {
-    const r = await d.instance(`${service}:${id}`);
-    return r?.status === "running" && r.health === "healthy" && r.pid !== null && r;
-  }, { what: `${service}:${id} to be healthy` });
+  const row = await d.untilInstance(
+    `${service}:${id}`,
+    (r) => r.status === "running" && r.health === "healthy" && r.pid !== null,
+    { what: `${service}:${id} to be healthy` },
+  );
   return row.pid!;
 }
 
 async function setWeight(d: Daemon, key: string, weight: number): Promise<void> {
   const res = await d.api("PUT", `/api/instances/${key}/weight`, { weight });
   equal(res.status, 200, res.body);
+}
+
+/** Spawns `notes:<id>` for every id (all at once), then sets their weights in order. */
+async function spawnWeighted(d: Daemon, weights: Record<string, number>): Promise<void> {
+  await Promise.all(Object.keys(weights).map((id) => spawn(d, id)));
+  for (const [id, weight] of Object.entries(weights)) await setWeight(d, `notes:${id}`, weight);
 }
 
 /** `{ id: weight }` of every known instance of a service (asleep and stopped included). */
@@ -142,31 +152,6 @@ function stickyPair(res: RawResponse, service = "notes"): string | undefined {
   const name = `tenement_sticky_${service}=`;
   const cookie = res.headers.getSetCookie().find((c) => c.startsWith(name));
   return cookie?.split(";")[0];
-}
-
-function tokenOf(stdout: string): string {
-  const line = stdout.split("\n").find((l) => l.startsWith("  "));
-  ok(line, `no token in:\n${stdout}`);
-  return line.trim();
-}
-
-async function withToken(
-  d: Daemon,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: await res.text() };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,15 +212,8 @@ function assertBinomial(count: number, n: number, p: number, what: string): void
 
 Deno.test("weights 80/20 split 1000 requests binomially, weight 0 gets none, and both survive a daemon restart", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    v0: "ok_server.py",
-  });
-  await Promise.all(["v1", "v2", "v0"].map((id) => spawn(d, id)));
-  await setWeight(d, "notes:v1", 80);
-  await setWeight(d, "notes:v2", 20);
-  await setWeight(d, "notes:v0", 0);
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "v0"]);
+  await spawnWeighted(d, { v1: 80, v2: 20, v0: 0 });
   deepEqual(await weightsOf(d), { v0: 0, v1: 80, v2: 20 });
 
   await t.step("1000 requests without cookies: v2 ≈ 20%, v0 exactly 0", async () => {
@@ -249,10 +227,10 @@ Deno.test("weights 80/20 split 1000 requests binomially, weight 0 gets none, and
   await t.step(
     "after `ten serve` restarts, weights read back identical and the split holds",
     async () => {
-      equal(await d.terminate(), 0, d.stderr);
+      equal(await d.stop(), 0, d.stderr);
       await d.start();
-      await waitFor(async () => {
-        const rows = (await d.instances()).filter((r) => r.id.startsWith("notes:"));
+      await d.untilInstances((all) => {
+        const rows = all.filter((r) => r.id.startsWith("notes:"));
         return rows.length === 3 &&
           rows.every((r) => r.status === "running" && r.health === "healthy");
       }, { what: "all three instances healthy after the restart" });
@@ -279,7 +257,7 @@ interface Shot {
 
 Deno.test("deploy + route --stop-old under 200 req/s: every request 200, one switch from v1 to v2", async () => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, { v1: "ok_server.py", v2: "ok_server.py" });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2"]);
   ok0(await d.ten(["deploy", "notes:v1"]), "deploy notes:v1");
   const v1Pid = (await d.instance("notes:v1"))!.pid!;
 
@@ -466,13 +444,8 @@ Deno.test("a deploy that never becomes healthy fails cleanly and v1 keeps all tr
 
 Deno.test("rollback restores the weights before the last route, also after --stop-old", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-  }, versionedService("other", `${tmp.path}/apps`));
-  await Promise.all([spawn(d, "v1"), spawn(d, "v2")]);
-  await setWeight(d, "notes:v1", 70);
-  await setWeight(d, "notes:v2", 30);
+  await using d = await notesDaemon(tmp.path, ["v1", "v2"], { other: {} });
+  await spawnWeighted(d, { v1: 70, v2: 30 });
 
   await t.step("route then rollback: 70/30 again; a second rollback toggles", async () => {
     ok0(await d.ten(["route", "notes", "--from", "v1", "--to", "v2"]), "route");
@@ -515,15 +488,11 @@ Deno.test("rollback restores the weights before the last route, also after --sto
 
 Deno.test("route needs a healthy target and an admin token", async (t) => {
   await using tmp = await tempDir();
-  const apps = await appsDir(tmp.path, {
+  await using d = await notesDaemon(tmp.path, {
     v1: "ok_server.py",
     v2: "ok_server.py",
     sick: "unhealthy.py",
-  });
-  await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + versionedService("notes", apps, "startup_timeout = 2"),
-  });
+  }, { notes: { startup_timeout: 2 } });
   ok0(await d.ten(["deploy", "notes:v1"]), "deploy v1");
   await spawn(d, "v2");
   ok0(await d.ten(["weight", "notes:v2", "0"]), "weight v2 0");
@@ -531,9 +500,7 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
   await t.step("--to an unhealthy instance: non-zero, weights unchanged", async () => {
     const spawned = await d.api("POST", "/api/instances/spawn", { process: "notes", id: "sick" });
     ok(spawned.status === 200 || spawned.status === 422, spawned.body);
-    await waitFor(async () => (await d.instance("notes:sick"))?.health === "unhealthy", {
-      what: "notes:sick to be unhealthy",
-    });
+    await d.untilInstance("notes:sick", (r) => r.health === "unhealthy");
     // sick has weight 100 (API spawn) but fails its health checks: the route skips it.
     equal((await d.instance("notes:sick"))?.weight, 100);
     deepEqual(tally(await burst(d, NOTES, 50)), { v1: 50 });
@@ -571,11 +538,7 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
 
   await t.step("a tenant token gets 403 on deploy, route, rollback and history", async () => {
     // A token for id "v1" owns notes:v1 for instance verbs, but traffic moves are admin-only.
-    const gen = await runTen(["token-gen", "--tenant", "v1", "--config", d.configPath], {
-      cwd: d.dir,
-    });
-    equal(gen.code, 0, gen.stderr);
-    const tenant = tokenOf(gen.stdout);
+    const tenant = await d.tenantToken("v1");
     const before = await weightsOf(d);
     const v1Pid = (await d.instance("notes:v1"))!.pid;
     const cases: [string, string, unknown?][] = [
@@ -585,7 +548,7 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
       ["GET", "/api/history"],
     ];
     for (const [method, path, body] of cases) {
-      const res = await withToken(d, tenant, method, path, body);
+      const res = await d.apiAs(tenant, method, path, body);
       equal(res.status, 403, `${method} ${path}: ${res.body}`);
       ok(/requires admin token/.test(JSON.parse(res.body).error), res.body);
     }
@@ -603,15 +566,8 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
 
 Deno.test("a sticky cookie keeps a client on its version during a canary", async (t) => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    v3: "ok_server.py",
-  });
-  await Promise.all(["v1", "v2", "v3"].map((id) => spawn(d, id)));
-  await setWeight(d, "notes:v1", 90);
-  await setWeight(d, "notes:v2", 10);
-  await setWeight(d, "notes:v3", 0);
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "v3"]);
+  await spawnWeighted(d, { v1: 90, v2: 10, v3: 0 });
 
   /** 50 requests sending `cookie`; all must land on `version` and set no new cookie. */
   const staysOn = async (cookie: string, version: string): Promise<void> => {
@@ -688,11 +644,7 @@ Deno.test("a sticky cookie keeps a client on its version during a canary", async
 
 Deno.test("a tenant created by its own Host is never on the shared route, and deploy/route leave it alone", async () => {
   await using tmp = await tempDir();
-  await using d = await notesDaemon(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    alice: "ok_server.py",
-  });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "alice"]);
   ok0(await d.ten(["deploy", "notes:v1"]), "deploy v1");
   const direct = await d.request("alice.notes.localhost", "/");
   equal(versionOf(direct), "alice");
@@ -720,16 +672,7 @@ Deno.test("a tenant created by its own Host is never on the shared route, and de
 
 Deno.test("weights are validated and survive an instance restart and a wake after idle", async (t) => {
   await using tmp = await tempDir();
-  const apps = await appsDir(tmp.path, {
-    v1: "ok_server.py",
-    v2: "ok_server.py",
-    a: "ok_server.py",
-  });
-  await using d = await startDaemon({
-    dir: tmp.path,
-    config: settingsBlock() + versionedService("notes", apps) +
-      versionedService("sleepy", apps, "idle_timeout = 1"),
-  });
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "a"], { sleepy: { idle_timeout: 1 } });
   await Promise.all([spawn(d, "v1"), spawn(d, "v2")]);
   ok0(await d.ten(["weight", "notes:v1", "60"]), "weight 60");
 
@@ -754,28 +697,25 @@ Deno.test("weights are validated and survive an instance restart and a wake afte
   await t.step("`ten restart` keeps the weight", async () => {
     const oldPid = (await d.instance("notes:v1"))!.pid!;
     ok0(await d.ten(["restart", "notes:v1"]), "restart");
-    const row = await waitFor(async () => {
-      const r = await d.instance("notes:v1");
-      return r?.status === "running" && r.pid !== oldPid && r;
-    }, { what: "v1 running again" });
+    const row = await d.untilInstance(
+      "notes:v1",
+      (r) => r.status === "running" && r.pid !== oldPid,
+      { what: "v1 running again" },
+    );
     equal(row.weight, 60);
   });
 
   await t.step("a wake after idle keeps the weight, and the weighted route wakes", async () => {
     await spawn(d, "a", "sleepy");
     ok0(await d.ten(["weight", "sleepy:a", "40"]), "weight 40");
-    await waitFor(async () => (await d.instance("sleepy:a"))?.status === "asleep", {
-      what: "sleepy:a to fall asleep",
-    });
+    await d.untilStatus("sleepy:a", "asleep");
     equal((await d.instance("sleepy:a"))?.weight, 40);
     // The only instance sleeps: the weighted route must wake it rather than answer 503.
     equal(versionOf(await d.request("sleepy.localhost", "/")), "a");
     const row = await d.instance("sleepy:a");
     equal(row?.status, "running");
     equal(row?.weight, 40);
-    await waitFor(async () => (await d.instance("sleepy:a"))?.status === "asleep", {
-      what: "sleepy:a to fall asleep again",
-    });
+    await d.untilStatus("sleepy:a", "asleep");
     equal(versionOf(await d.request("a.sleepy.localhost", "/")), "a");
     equal((await d.instance("sleepy:a"))?.weight, 40);
   });
