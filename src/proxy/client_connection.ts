@@ -190,15 +190,11 @@ export class ClientConnection extends ClientConnectionBase {
               isTimedOut: this.isTimedOut,
               hasWaitedForRestart,
             });
-            if (recovery === "await_restart" && target !== null) {
-              hasWaitedForRestart = true;
-              const next = await this.waitForRestart(target);
-              if (next !== undefined && !this.isClientGone && !this.isTimedOut) {
-                release?.();
-                target = next;
-                release = settings.resolver.beginRequest(target);
-                continue attempts;
-              }
+            const next = await this.restartedTarget(target, recovery);
+            if (next !== undefined) {
+              release = this.switchRequest(release, next);
+              [target, hasWaitedForRestart] = [next, true];
+              continue attempts;
             }
             return await this.failAttempt(head, target, started, error);
           }
@@ -287,15 +283,11 @@ export class ClientConnection extends ClientConnectionBase {
                 hasWaitedForRestart,
               });
               if (recovery === "retry") continue attempts;
-              if (recovery === "await_restart" && target !== null) {
-                hasWaitedForRestart = true;
-                const next = await this.waitForRestart(target);
-                if (next !== undefined && !this.isClientGone && !this.isTimedOut) {
-                  release?.();
-                  target = next;
-                  release = settings.resolver.beginRequest(target);
-                  continue attempts;
-                }
+              const next = await this.restartedTarget(target, recovery);
+              if (next !== undefined) {
+                release = this.switchRequest(release, next);
+                [target, hasWaitedForRestart] = [next, true];
+                continue attempts;
               }
               const error = new Error("connection closed before a response head");
               return await this.failAttempt(head, target, started, error);

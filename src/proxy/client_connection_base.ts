@@ -8,6 +8,9 @@
  * The request loop (`client_connection.ts`) extends this class rather than holding it, so the hot
  * path reaches this state as fields of the same object: no extra object, indirection or async
  * frame per request. That is why the state it shares is `protected` rather than `#private`.
+ * It is a little over 400 lines because it is that one object's state and its rare paths: the
+ * pure decisions (`exchange_rules.ts`, `error_answer.ts`) and the I/O helpers (`body_pump.ts`,
+ * `response_relay.ts`, `upstream_dialer.ts`) are already out of it.
  * Edge: sockets and logging.
  * @module
  */
@@ -19,6 +22,7 @@ import { readStickyId } from "../core/sticky.ts";
 import { type BodySource, pumpRequestBody, PumpResult } from "./body_pump.ts";
 import { BufferedSocket } from "./buffered_socket.ts";
 import { type ErrorAnswerState, planErrorAnswer } from "./error_answer.ts";
+import type { AttemptRecovery } from "./exchange_rules.ts";
 import {
   badGatewayPage,
   type ErrorPage,
@@ -199,18 +203,42 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
     return await this.answer(head, page);
   }
 
-  /** The resolver's wait for a restarted target, interruptible by the request timeout. */
+  /**
+   * After a failed attempt whose recovery is to await the instance's restart: the restarted
+   * target, or undefined when there is none to wait for or the wait came to nothing.
+   */
+  protected restartedTarget(
+    target: Target | null,
+    recovery: AttemptRecovery,
+  ): Promise<Target | undefined> | undefined {
+    return recovery === "await_restart" && target !== null
+      ? this.waitForRestart(target)
+      : undefined;
+  }
+
+  /** Ends the in-flight bookkeeping of the old target and begins it for `next`. */
+  protected switchRequest(release: (() => void) | null, next: Target): () => void {
+    release?.();
+    return this.settings.resolver.beginRequest(next);
+  }
+
+  /**
+   * The resolver's wait for a restarted target, interruptible by the request timeout; undefined
+   * when there is none, or the client left or the request timed out meanwhile.
+   */
   protected async waitForRestart(target: Target): Promise<Target | undefined> {
     const timeout = new AbortController();
     this.#interrupt = () => timeout.abort();
+    let next: Target | undefined;
     try {
       const signal = AbortSignal.any([this.#signal(), timeout.signal]);
-      return await this.settings.resolver.waitForRestart(target, signal);
+      next = await this.settings.resolver.waitForRestart(target, signal);
     } catch {
       return undefined;
     } finally {
       this.#interrupt = null;
     }
+    return this.isClientGone || this.isTimedOut ? undefined : next;
   }
 
   /** Connects to the target (Unix socket first when preferred), interruptible by timeout/abort. */

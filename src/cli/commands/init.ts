@@ -6,7 +6,8 @@ import { TenementError } from "../../core/errors.ts";
 import { nameProblem } from "../../core/instance_key.ts";
 import { out } from "../output.ts";
 
-async function exists(path: string): Promise<boolean> {
+/** True when something exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;

@@ -7,6 +7,7 @@
 import { loadConfig } from "../../config/load_config.ts";
 import { InvalidInputError, messageOf, TenementError } from "../../core/errors.ts";
 import type { GlobalOptions } from "../global_options.ts";
+import { exists } from "./init.ts";
 import { err, out } from "../output.ts";
 import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
 
@@ -33,15 +34,6 @@ type Action =
 
 const DOMAIN =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function absolute(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
