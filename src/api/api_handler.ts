@@ -9,6 +9,7 @@ import type {
   AuditLog,
   InstanceControl,
   LogSource,
+  NameGate,
   StorageUsage,
   TokenLookup,
 } from "./api_ports.ts";
@@ -21,11 +22,12 @@ import { withStorage } from "./measured_view.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
+import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 
 /** What the API is built from. */
 export interface ApiDeps {
   /** Instance commands and queries (the supervisor). */
-  readonly instances: InstanceControl;
+  readonly instances: InstanceControl & NameGate;
   /** Token hashes (the state store). */
   readonly tokens: TokenLookup;
   /** The audit trail (the state store). */
@@ -34,6 +36,8 @@ export interface ApiDeps {
   readonly storage: StorageUsage;
   readonly metrics: MetricsRegistry;
   readonly now: () => number;
+  /** The domain whose subdomains route to instances (`ten serve --domain`). */
+  readonly domain: string;
 }
 
 /** Context of authenticated API handlers. */
@@ -70,6 +74,9 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
         if (url.pathname === "/health") return healthResponse();
         if (url.pathname === "/metrics") return metricsResponse(deps.metrics, deps.instances);
         if (url.pathname === "/") return landingPage();
+        if (url.pathname === TLS_ASK_PATH) {
+          return answerTlsAsk(url, clientIp, deps.instances, deps.domain);
+        }
       }
       const identity = await auth.authenticate(req, clientIp);
       if (!url.pathname.startsWith("/api/")) throw new HttpError(404, "Not found");

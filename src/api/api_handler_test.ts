@@ -14,6 +14,7 @@ import type {
   InstanceView,
   LogFilter,
   LogSource,
+  NameGate,
   TokenRecord,
 } from "./api_ports.ts";
 import { type ApiHandler, createApiHandler } from "./api_handler.ts";
@@ -24,8 +25,14 @@ const ALICE_TOKEN = "alice-tk-0123456789";
 const NOW_MS = 1_700_000_000_000;
 
 /** Instances kept in a map; spawn marks one running on a made-up port. */
-class FakeInstances implements InstanceControl {
+class FakeInstances implements InstanceControl, NameGate {
   readonly views = new Map<string, InstanceView>();
+
+  /** Serves service "notes"; an id only when an instance exists or is on the allow list. */
+  mayServe(service: string, id: string | undefined): boolean {
+    if (service !== "notes") return false;
+    return id === undefined || this.views.has(`notes:${id}`) || id === "newcomer";
+  }
 
   list(filter: InstanceFilter): InstanceView[] {
     return [...this.views.values()]
@@ -142,6 +149,7 @@ async function makeApi(): Promise<Api> {
     },
     metrics: new MetricsRegistry(),
     now: () => NOW_MS,
+    domain: "example.com",
   });
   return { handle, instances, logs, audit };
 }
@@ -150,14 +158,17 @@ function call(
   api: Api,
   method: string,
   path: string,
-  options: { token?: string; body?: string } = {},
+  options: { token?: string; body?: string; clientIp?: string } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   const init: RequestInit = { method, headers };
   if (options.body !== undefined) init.body = options.body;
-  return api.handle(new Request(`http://tenement.local${path}`, init), "203.0.113.7");
+  return api.handle(
+    new Request(`http://tenement.local${path}`, init),
+    options.clientIp ?? "203.0.113.7",
+  );
 }
 
 Deno.test("API: /health needs no token; the API answers 401 with a challenge without one", async () => {
@@ -299,4 +310,46 @@ Deno.test("API: unknown paths answer 404, known paths with a wrong method 405", 
   });
   equal(unknownInstance.status, 404);
   equal((await unknownInstance.json() as ErrorBody).error, "Instance not found: notes:ghost");
+});
+
+Deno.test("API: /api/tls/ask allows names that route somewhere, for local clients only, without a token", async (t) => {
+  const api = await makeApi();
+  await call(api, "POST", "/api/instances/spawn", {
+    token: ADMIN_TOKEN,
+    body: JSON.stringify({ process: "notes", id: "alice" }),
+  });
+  const ask = (domain: string, clientIp = "127.0.0.1") =>
+    call(api, "GET", `/api/tls/ask?domain=${encodeURIComponent(domain)}`, { clientIp });
+  const cases: [string, string, number][] = [
+    ["an existing instance", "alice.notes.example.com", 200],
+    ["an instance a request could create", "newcomer.notes.example.com", 200],
+    ["a service's weighted route", "notes.example.com", 200],
+    ["the bare domain (the API)", "Example.COM.", 200],
+    ["an id the service would not create", "mallory.notes.example.com", 404],
+    ["an unknown service", "alice.nosuch.example.com", 404],
+    ["a name outside the domain", "alice.notes.example.org", 404],
+    ["too many labels", "a.b.notes.example.com", 404],
+    ["not a valid label", "al_ice!.notes.example.com", 404],
+  ];
+  for (const [name, domain, status] of cases) {
+    await t.step(`${name}: ${status}`, async () => {
+      const res = await ask(domain);
+      equal(res.status, status, await res.clone().text());
+      if (status === 200) equal((await res.json() as { allowed: boolean }).allowed, true);
+      else await res.body?.cancel();
+    });
+  }
+  await t.step("a client that is not on this machine: 403, whatever the name", async () => {
+    const res = await ask("alice.notes.example.com", "203.0.113.7");
+    equal(res.status, 403);
+    await res.body?.cancel();
+  });
+  await t.step("no domain, or an overlong one: 400 naming the field", async () => {
+    const missing = await call(api, "GET", "/api/tls/ask", { clientIp: "::1" });
+    equal(missing.status, 400);
+    equal((await missing.json() as ErrorBody).field, "domain");
+    const long = await ask(`${"a".repeat(250)}.notes.example.com`);
+    equal(long.status, 400);
+    await long.body?.cancel();
+  });
 });

@@ -109,3 +109,12 @@ export interface StorageUsage {
   /** The service's `storage_quota_mb` in bytes, or null when it has none. */
   quotaBytes(service: string): number | null;
 }
+
+/** Which host names may get a certificate (the supervisor): a TLS permission gate. */
+export interface NameGate {
+  /**
+   * True when `{service}.{domain}` (no id) or `{id}.{service}.{domain}` routes to a configured
+   * service and an instance that exists or that a request could create now.
+   */
+  mayServe(service: string, id: string | undefined): boolean;
+}

@@ -130,6 +130,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       storage: new StorageMeter(config),
       metrics,
       now: Date.now,
+      domain: options.domain,
     }),
   );
 

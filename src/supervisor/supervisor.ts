@@ -198,6 +198,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   // ---- proxy ---------------------------------------------------------------------------------
 
+  /** See TargetResolution.mayServe: may a certificate be issued for this name's route? */
+  mayServe(service: string, id: string | undefined): boolean {
+    return this.#targets.mayServe(service, id);
+  }
+
   /** See TargetResolver.resolveDirect. */
   resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
     return this.#targets.resolveDirect(service, id, signal);

@@ -369,3 +369,23 @@ Deno.test("shutdown stops every process and keeps the desired states", async () 
   ]);
   equal(t.files.removedDirs.length, 0);
 });
+
+Deno.test("mayServe: names of configured services and of instances a request may create; it creates nothing", async () => {
+  await using s = createTestSupervisor(`
+${APP}auto_create_allow = ["alice", "bob"]
+auto_create_per_minute = 1
+`);
+  const { supervisor, clock } = s;
+  equal(supervisor.mayServe("app", undefined), true, "the weighted route");
+  equal(supervisor.mayServe("app", "alice"), true, "on the allow list, not created yet");
+  equal(supervisor.mayServe("app", "mallory"), false, "off the allow list");
+  equal(supervisor.mayServe("nosuch", undefined), false);
+  equal(supervisor.mayServe("nosuch", "alice"), false);
+  equal(supervisor.list({ all: true }).length, 0, "asking created nothing");
+  await supervisor.resolveDirect("app", "alice", NEVER_ABORTED);
+  // The per-minute budget is spent: bob could not be created now, alice still exists.
+  equal(supervisor.mayServe("app", "bob"), false);
+  equal(supervisor.mayServe("app", "alice"), true);
+  await clock.advance(60_000);
+  equal(supervisor.mayServe("app", "bob"), true);
+});

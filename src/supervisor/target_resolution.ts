@@ -6,7 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config, ServiceConfig } from "../config/schema.ts";
-import { judgeAutoCreate } from "../core/auto_create.ts";
+import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
 import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
@@ -87,6 +87,18 @@ export class TargetResolution implements TargetResolver {
       return { ...target, setCookie: stickyCookie(svc.name, chosen.id) };
     }
     return target;
+  }
+
+  /**
+   * Whether a host name routes somewhere a certificate may be issued for: a configured service
+   * (`{service}.{domain}`), or one of its instances that exists or that a request could create
+   * now under the service's `auto_create` rules (`{id}.{service}.{domain}`). Creates nothing.
+   */
+  mayServe(service: string, id: string | undefined): boolean {
+    const svc = serviceForHost(this.#config, service);
+    if (!svc) return false;
+    if (id === undefined || this.#table.forHost(svc.name, id)) return true;
+    return judgeAutoCreate(svc, id, this.#createHistory(svc)).kind === "allowed";
   }
 
   /** See TargetResolver.beginRequest. */
@@ -193,18 +205,23 @@ export class TargetResolution implements TargetResolver {
     });
   }
 
-  /** Applies the auto-create rules to a request for a never-seen id; throws when refused. */
-  #admitCreate(svc: ServiceConfig, id: string): void {
-    const key = formatInstanceKey({ service: svc.name, id });
+  /** What the auto-create gate has seen of a service so far. */
+  #createHistory(svc: ServiceConfig): AutoCreateHistory {
     let createdCount = 0;
     for (const e of this.#table.ofService(svc.name)) {
       if (e.origin === "request") createdCount++;
     }
-    const verdict = judgeAutoCreate(svc, id, {
+    return {
       createdCount,
       createdAtMs: this.#createdAtMs.get(svc.name) ?? [],
       nowMs: this.#clock.now(),
-    });
+    };
+  }
+
+  /** Applies the auto-create rules to a request for a never-seen id; throws when refused. */
+  #admitCreate(svc: ServiceConfig, id: string): void {
+    const key = formatInstanceKey({ service: svc.name, id });
+    const verdict = judgeAutoCreate(svc, id, this.#createHistory(svc));
     switch (verdict.kind) {
       case "allowed":
         this.#createdAtMs.set(svc.name, verdict.createdAtMs);
