@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the examples, tests and benchmarks need from Debian's packages, when missing:
 # python3 (notes example, fixtures), go (Go example), promtool (metrics check), wrk and nginx
-# (benchmarks). Needs root or sudo for apt; does nothing when everything is present.
+# (benchmarks), caddy (the ten caddy test). Needs root or sudo for apt; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -10,6 +10,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-prereqs: please install: ${need[*]}" >&2

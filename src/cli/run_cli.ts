@@ -14,6 +14,7 @@ import {
   stopVerb,
   weightVerb,
 } from "./commands/client_verbs.ts";
+import { caddyVerb } from "./commands/caddy.ts";
 import { configVerb } from "./commands/config.ts";
 import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
 import { initVerb } from "./commands/init.ts";
@@ -115,6 +116,16 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--bin <path>", "the ten executable the service runs (default: this one)")
     .option("--dry-run", "print every action and file instead of changing anything")
     .action((opts, cmd) => setCode(installVerb(opts, globalsOf(cmd))));
+  program.command("caddy").description("print a Caddyfile that serves HTTPS in front of ten serve")
+    .requiredOption("-d, --domain <domain>", "domain whose subdomains route to instances")
+    .option("-p, --port <port>", "port ten serve listens on (127.0.0.1)", "8080")
+    .option("-o, --output <path>", "write the Caddyfile here instead of printing it")
+    .option("--email <email>", "ACME account email for Caddy")
+    .option(
+      "--dns-provider <name>",
+      "wildcard certificates by DNS-01 (needs that caddy-dns module)",
+    )
+    .action((opts, cmd) => setCode(caddyVerb(opts, globalsOf(cmd))));
   program.command("uninstall").description("stop and remove the systemd service (keeps data)")
     .option("--purge", "also delete /etc/tenement and the data dir (tenants' data)")
     .option("--dry-run", "print every action instead of changing anything")

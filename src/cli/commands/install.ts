@@ -39,6 +39,26 @@ function absolute(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
+/** `--domain`: a DNS name, lower-cased, without a trailing dot; InvalidInputError otherwise. */
+export function parseDomain(text: string): string {
+  const domain = text.toLowerCase().replace(/\.$/, "");
+  if (!DOMAIN.test(domain)) {
+    throw new InvalidInputError(
+      `Invalid --domain '${text}': expected a DNS name such as app.example.com`,
+    );
+  }
+  return domain;
+}
+
+/** `--port`: 1-65535; InvalidInputError otherwise. */
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^[0-9]+$/.test(text) || port < 1 || port > 65535) {
+    throw new InvalidInputError(`Invalid --port '${text}': expected a number from 1 to 65535`);
+  }
+  return port;
+}
+
 /** True when this `ten` runs as `deno run main.ts` from a checkout rather than compiled. */
 function isRunFromCheckout(): boolean {
   return /(^|\/)deno$/.test(Deno.execPath());
@@ -152,18 +172,8 @@ export async function installVerb(
   options: InstallOptions,
   globals: GlobalOptions,
 ): Promise<number> {
-  const domain = options.domain.toLowerCase().replace(/\.$/, "");
-  if (!DOMAIN.test(domain)) {
-    throw new InvalidInputError(
-      `Invalid --domain '${options.domain}': expected a DNS name such as app.example.com`,
-    );
-  }
-  const port = Number(options.port);
-  if (!/^[0-9]+$/.test(options.port) || port < 1 || port > 65535) {
-    throw new InvalidInputError(
-      `Invalid --port '${options.port}': expected a number from 1 to 65535`,
-    );
-  }
+  const domain = parseDomain(options.domain);
+  const port = parsePort(options.port);
   const isDryRun = options.dryRun === true;
   const dataDir = globals.dataDir === undefined ? INSTALL_PATHS.dataDir : absolute(globals.dataDir);
   const config = await chooseConfig(globals.config);
