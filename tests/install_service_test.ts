@@ -122,6 +122,8 @@ web = ["alice"]
     "example.test",
     "--port",
     String(port),
+    "--bind",
+    "127.0.0.1",
     "--bin",
     bin,
     "--dry-run",

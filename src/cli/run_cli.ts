@@ -113,6 +113,7 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
   program.command("install").description("run ten serve as a systemd service (needs root)")
     .requiredOption("-d, --domain <domain>", "domain whose subdomains route to instances")
     .option("-p, --port <port>", "port to listen on", "80")
+    .option("--bind <address>", "address to listen on (127.0.0.1 behind Caddy; default all)")
     .option("--bin <path>", "the ten executable the service runs (default: this one)")
     .option("--dry-run", "print every action and file instead of changing anything")
     .action((opts, cmd) => setCode(installVerb(opts, globalsOf(cmd))));

@@ -22,6 +22,8 @@ export interface UnitOptions {
   readonly dataDir: string;
   readonly domain: string;
   readonly port: number;
+  /** Address `ten serve` binds (`--bind`); all addresses when undefined. */
+  readonly bind?: string | undefined;
   /** Longest `stop_grace_period` of the config's services, in ms. */
   readonly maxGraceMs: number;
 }
@@ -68,8 +70,9 @@ export function renderUnit(options: UnitOptions): string {
       throw new RangeError(`${name} holds a control character, which a unit file cannot carry`);
     }
   }
-  const exec = [options.bin, "serve", "--port", String(options.port), "--domain", options.domain]
-    .map(unitWord).join(" ");
+  const bind = options.bind === undefined ? [] : ["--bind", options.bind];
+  const exec = [options.bin, "serve", "--port", String(options.port), ...bind]
+    .concat(["--domain", options.domain]).map(unitWord).join(" ");
   const stopSeconds = Math.ceil(options.maxGraceMs / 1000) + 15;
   return `# Written by ten install; ten uninstall removes it.
 [Unit]

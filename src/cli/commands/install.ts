@@ -15,6 +15,7 @@ import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
 export interface InstallOptions {
   readonly domain: string;
   readonly port: string;
+  readonly bind?: string | undefined;
   readonly bin?: string | undefined;
   readonly dryRun?: boolean | undefined;
 }
@@ -174,6 +175,9 @@ export async function installVerb(
 ): Promise<number> {
   const domain = parseDomain(options.domain);
   const port = parsePort(options.port);
+  if (options.bind !== undefined && !/^[0-9A-Fa-f.:]+$/.test(options.bind)) {
+    throw new InvalidInputError(`Invalid --bind '${options.bind}': expected an IP address`);
+  }
   const isDryRun = options.dryRun === true;
   const dataDir = globals.dataDir === undefined ? INSTALL_PATHS.dataDir : absolute(globals.dataDir);
   const config = await chooseConfig(globals.config);
@@ -220,6 +224,7 @@ export async function installVerb(
       dataDir,
       domain,
       port,
+      bind: options.bind,
       maxGraceMs,
     }),
     mode: 0o644,
