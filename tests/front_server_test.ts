@@ -510,7 +510,7 @@ async function readSome(conn: Deno.Conn, marker: string): Promise<Uint8Array> {
 
 Deno.test("front: keep-alive is reused on both sides", async () => {
   await using setup = await echoFront();
-  const { up, resolver, server, client } = setup;
+  const { up, resolver, client } = setup;
   for (let i = 0; i < 20; i++) {
     const echo = echoOf(await client.request("GET", `/n${i}`, [["Host", HOST]]));
     ok(echo.url.endsWith(`/n${i}`));
@@ -880,7 +880,7 @@ Deno.test("front: a request waits for a wake; body bytes sent meanwhile are forw
 
 Deno.test("front: a client that leaves during a wake aborts it and takes no activity", async () => {
   await using setup = await echoFront();
-  const { up, resolver, server, client } = setup;
+  const { up, resolver, client } = setup;
   resolver.wakeDelayMs = 5_000;
   await client.send(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
   await waitFor(() => resolver.resolves === 1, { what: "the resolve to start", intervalMs: 5 });
