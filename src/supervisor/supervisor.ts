@@ -17,7 +17,7 @@ import type { Target, TargetResolver } from "../proxy/target.ts";
 import { Deployments } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
-import { DEFAULT_WEIGHT, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
+import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
 import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
@@ -65,7 +65,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         origin: stored.origin,
         desired: stored.desired,
         state: { kind: rest, reason: undefined },
-        weight: weights.get(key) ?? DEFAULT_WEIGHT,
+        weight: weights.get(key) ?? defaultWeight(stored.origin),
         restartsTotal: stored.restartsTotal,
       }, clock.now());
       this.#table.add(entry);
@@ -75,7 +75,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       for (const id of ids) {
         if (this.#table.get({ service, id })) continue;
         const entry = this.#table.entryFor({ service, id }, "config", clock.now());
-        entry.weight = weights.get(formatInstanceKey({ service, id })) ?? DEFAULT_WEIGHT;
+        entry.weight = weights.get(formatInstanceKey({ service, id })) ?? defaultWeight("config");
       }
     }
     const runner = this.#runner;

@@ -369,3 +369,39 @@ Deno.test("shutdown stops every process and keeps the desired states", async () 
   ]);
   equal(t.files.removedDirs.length, 0);
 });
+
+Deno.test("weights and origins survive a daemon restart; a request-created tenant stays off the shared route", async () => {
+  const toml = `${APP}
+[instances]
+app = ["a"]
+`;
+  const rows = (s: Supervisor): unknown[] =>
+    s.list({ all: true }).map((v) => [v.id, v.weight, v.origin]);
+  const expected = [
+    ["a", 100, "config"],
+    ["b", 30, "api"],
+    ["carol", 0, "request"],
+    ["dave", 40, "request"],
+  ];
+  const before = await startedTestSupervisor(toml);
+  await before.supervisor.resolveDirect("app", "carol", NEVER_ABORTED);
+  await before.supervisor.resolveDirect("app", "dave", NEVER_ABORTED);
+  await before.supervisor.setWeight({ service: "app", id: "dave" }, 40);
+  await before.supervisor.spawn({ service: "app", id: "b" });
+  await before.supervisor.setWeight({ service: "app", id: "b" }, 30);
+  deepEqual(rows(before.supervisor), expected);
+  await before[Symbol.asyncDispose]();
+
+  // A new supervisor on the same store is the daemon after SIGTERM and `ten serve` again.
+  await using after = createTestSupervisor(toml, { repo: before.repo });
+  await after.supervisor.start();
+  await after.clock.settle();
+  deepEqual(rows(after.supervisor), expected);
+  await after.supervisor.setWeight({ service: "app", id: "b" }, 0);
+  await after.supervisor.setWeight({ service: "app", id: "dave" }, 0);
+  for (const random of [0, 0.25, 0.5, 0.75, 0.999]) {
+    after.clock.randomValue = random;
+    const target = await after.supervisor.resolveWeighted("app", NEVER_ABORTED);
+    equal(target.id, "a", `random ${random}`);
+  }
+});
