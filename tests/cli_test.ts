@@ -230,12 +230,11 @@ Deno.test("ten spawn, ps, health, weight, restart and stop print the original li
     equal(rows.find((r) => r.id === "notes:alice")?.status, "running");
   });
 
-  await t.step("spawn of a running instance succeeds with the same port", async () => {
+  await t.step("spawn of a running instance says so, exit 0, same process", async () => {
     const pid = (await d.instance("notes:alice"))?.pid;
     const res = succeeded(await d.ten(["spawn", "notes:alice"]), "second spawn");
     deepEqual(linesOf(res.stdout), [
-      "Spawned notes:alice",
-      `Listening on 127.0.0.1:${ports.get("alice")}`,
+      `notes:alice is already running (pid ${pid}, port ${ports.get("alice")})`,
     ]);
     equal((await d.instance("notes:alice"))?.pid, pid);
   });

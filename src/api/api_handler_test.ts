@@ -191,6 +191,7 @@ Deno.test("API: spawn then list returns the instance with its measured storage",
       port: 30001,
       status: "running",
       pid: 4242,
+      already_running: false,
     } satisfies SpawnResponse,
   );
   deepEqual(

@@ -45,6 +45,8 @@ export interface SpawnResponse {
   readonly port: number | null;
   readonly status: InstanceStatus;
   readonly pid: number | null;
+  /** Added (spawn only): true when the instance was already running and nothing was started. */
+  readonly already_running?: boolean;
 }
 
 /** `PUT /api/instances/:id/weight` body. */
