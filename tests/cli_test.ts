@@ -851,3 +851,16 @@ Deno.test("config keys that do nothing yet: ten config and ten serve warn with f
     }
   });
 });
+
+Deno.test("ten deploy with a tenant token fails before printing any progress and starts nothing", async () => {
+  await using d = await startDaemon({ config: settingsBlock() + okService("notes") });
+  const tenant = await d.tenantToken("v1");
+  const res = await d.ten(["deploy", "notes:v1"], { TENEMENT_TOKEN: tenant });
+  failedWith(res, 1, "tenant deploy");
+  equal(res.stdout, "");
+  equal(res.stderr, "Error: Deploy requires admin token\n");
+  equal(await d.instance("notes:v1"), undefined);
+  // The admin token deploys the same version (the check did not get in the way).
+  const admin = succeeded(await d.ten(["deploy", "notes:v1"]), "admin deploy");
+  ok(admin.stdout.startsWith("Deploying notes:v1 with weight 100\n"), admin.stdout);
+});

@@ -72,8 +72,8 @@ class FakeInstances implements InstanceControl {
   checkHealth(ref: InstanceRef): Promise<InstanceView> {
     return Promise.resolve(this.#known(ref));
   }
-  deploy(ref: InstanceRef, options: { weight: number }): Promise<InstanceView> {
-    return this.spawn(ref).then(() => this.setWeight(ref, options.weight));
+  deploy(ref: InstanceRef, options: { weight: number | undefined }): Promise<InstanceView> {
+    return this.spawn(ref).then(() => this.setWeight(ref, options.weight ?? 100));
   }
   route(): Promise<{ from: InstanceView; to: InstanceView }> {
     return Promise.reject(new Error("not used"));

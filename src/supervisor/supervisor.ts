@@ -14,7 +14,7 @@ import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { isAwake } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
-import { Deployments } from "./deployments.ts";
+import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
@@ -174,10 +174,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   // ---- deployments -------------------------------------------------------------------------
 
   /** See Deployments.deploy. */
-  deploy(
-    ref: InstanceRef,
-    options: { weight: number; timeoutMs: number },
-  ): Promise<InstanceSnapshot> {
+  deploy(ref: InstanceRef, options: DeployOptions): Promise<InstanceSnapshot> {
     return this.#deployments.deploy(ref, options);
   }
 

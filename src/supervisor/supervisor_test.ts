@@ -405,3 +405,36 @@ app = ["a"]
     equal(target.id, "a", `random ${random}`);
   }
 });
+
+Deno.test("deploy without a weight: 100 for a service's first version, 0 next to one with traffic; an explicit weight wins", async () => {
+  await using t = createTestSupervisor(`
+${APP}health = "/health"
+`);
+  const { supervisor, clock, repo } = t;
+  const deploy = async (id: string, weight?: number): Promise<number> => {
+    const done = supervisor.deploy({ service: "app", id }, { weight, timeoutMs: 5_000 });
+    await clock.advance(1_000);
+    return (await done).weight;
+  };
+  // A tenant created by its own Host has no traffic: the next deploy is still the first.
+  await supervisor.resolveDirect("app", "carol", NEVER_ABORTED);
+  equal(await deploy("v1"), 100);
+  equal(await deploy("v2"), 0);
+  deepEqual(weightsOf(supervisor), { carol: 0, v1: 100, v2: 0 });
+  equal(repo.weights.get("app:v2"), 0);
+
+  // A redeploy moves no traffic either way.
+  equal(await deploy("v1"), 100);
+  equal(await deploy("v2"), 0);
+
+  // An explicit weight always wins, 100 and 0 included.
+  equal(await deploy("v3", 100), 100);
+  equal(await deploy("v2", 0), 0);
+  equal(await deploy("v1", 20), 20);
+  deepEqual(weightsOf(supervisor), { carol: 0, v1: 20, v2: 0, v3: 100 });
+
+  // Once no other version has traffic, a deploy without a weight gets 100 again.
+  await supervisor.setWeight({ service: "app", id: "v1" }, 0);
+  await supervisor.setWeight({ service: "app", id: "v3" }, 0);
+  equal(await deploy("v4"), 100);
+});
