@@ -315,6 +315,8 @@ Deno.test("POST /api/instances/spawn validates its body and spawns idempotently"
     const second = await d.spawn("notes", "alice");
     equal(second.pid, first.pid);
     equal(second.port, first.port);
+    // Added key: whether the spawn found the instance running and started nothing.
+    deepEqual([first.already_running, second.already_running], [false, true]);
     // A charset parameter is still JSON.
     const third = await call(d, "POST", "/api/instances/spawn", {
       headers: { ...auth, "content-type": "application/json; charset=utf-8" },

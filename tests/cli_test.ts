@@ -230,12 +230,11 @@ Deno.test("ten spawn, ps, health, weight, restart and stop print the original li
     equal(rows.find((r) => r.id === "notes:alice")?.status, "running");
   });
 
-  await t.step("spawn of a running instance succeeds with the same port", async () => {
+  await t.step("spawn of a running instance says so, exit 0, same process", async () => {
     const pid = (await d.instance("notes:alice"))?.pid;
     const res = succeeded(await d.ten(["spawn", "notes:alice"]), "second spawn");
     deepEqual(linesOf(res.stdout), [
-      "Spawned notes:alice",
-      `Listening on 127.0.0.1:${ports.get("alice")}`,
+      `notes:alice is already running (pid ${pid}, port ${ports.get("alice")})`,
     ]);
     equal((await d.instance("notes:alice"))?.pid, pid);
   });
@@ -851,4 +850,17 @@ Deno.test("config keys that do nothing yet: ten config and ten serve warn with f
       ok(warnings.some((line) => warningOf(key).test(line)), `no ${key} in:\n${res.stderr}`);
     }
   });
+});
+
+Deno.test("ten deploy with a tenant token fails before printing any progress and starts nothing", async () => {
+  await using d = await startDaemon({ config: settingsBlock() + okService("notes") });
+  const tenant = await d.tenantToken("v1");
+  const res = await d.ten(["deploy", "notes:v1"], { TENEMENT_TOKEN: tenant });
+  failedWith(res, 1, "tenant deploy");
+  equal(res.stdout, "");
+  equal(res.stderr, "Error: Deploy requires admin token\n");
+  equal(await d.instance("notes:v1"), undefined);
+  // The admin token deploys the same version (the check did not get in the way).
+  const admin = succeeded(await d.ten(["deploy", "notes:v1"]), "admin deploy");
+  ok(admin.stdout.startsWith("Deploying notes:v1 with weight 100\n"), admin.stdout);
 });

@@ -543,6 +543,7 @@ Deno.test("route needs a healthy target and an admin token", async (t) => {
     const v1Pid = (await d.instance("notes:v1"))!.pid;
     const cases: [string, string, unknown?][] = [
       ["POST", "/api/deploy", { process: "notes", version: "v1", weight: 5 }],
+      ["POST", "/api/deploy/plan", { process: "notes", version: "v1" }],
       ["POST", "/api/route", { process: "notes", from: "v2", to: "v1" }],
       ["POST", "/api/rollback", { process: "notes" }],
       ["GET", "/api/history"],
@@ -718,5 +719,111 @@ Deno.test("weights are validated and survive an instance restart and a wake afte
     await d.untilStatus("sleepy:a", "asleep");
     equal(versionOf(await d.request("a.sleepy.localhost", "/")), "a");
     equal((await d.instance("sleepy:a"))?.weight, 40);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 9. Blue-green by default, and request-created tenants across daemon restarts
+
+Deno.test("a tenant created by its own Host keeps weight 0 after a daemon restart and never answers the shared route", async () => {
+  await using tmp = await tempDir();
+  await using d = await notesDaemon(tmp.path, ["v1", "carol"]);
+  ok0(await d.ten(["deploy", "notes:v1"]), "deploy v1");
+  equal(versionOf(await d.request("carol.notes.localhost", "/")), "carol");
+  deepEqual(await weightsOf(d), { carol: 0, v1: 100 });
+
+  equal(await d.stop(), 0, d.stderr);
+  await d.start();
+  await d.untilInstances(
+    (all) =>
+      all.filter((r) =>
+        r.id.startsWith("notes:") && r.status === "running" && r.health === "healthy"
+      )
+        .length === 2,
+    { what: "v1 and carol healthy after the restart" },
+  );
+  deepEqual(await weightsOf(d), { carol: 0, v1: 100 });
+  const ps = ok0(await d.ten(["ps", "--all", "--json"]), "ps --all --json");
+  const carol = (JSON.parse(ps.stdout) as { id: string; weight: number }[])
+    .find((r) => r.id === "notes:carol");
+  equal(carol?.weight, 0, ps.stdout);
+  deepEqual(tally(await burst(d, NOTES, 100)), { v1: 100 });
+  equal(versionOf(await d.request("carol.notes.localhost", "/")), "carol");
+});
+
+Deno.test("ten deploy without --weight: the first version gets 100, the next 0 and a hint to route; --weight wins", async (t) => {
+  await using tmp = await tempDir();
+  await using d = await notesDaemon(tmp.path, ["v1", "v2", "v3", "v4"]);
+
+  await t.step("the first deploy of a service gets weight 100", async () => {
+    const res = ok0(await d.ten(["deploy", "notes:v1"]), "deploy v1");
+    ok(res.stdout.startsWith("Deploying notes:v1 with weight 100\n"), res.stdout);
+    ok(res.stdout.endsWith("\nWeight: 100\nStatus: healthy\n"), res.stdout);
+  });
+
+  await t.step(
+    "the next one gets 0, v1 keeps all traffic, and the CLI says what to run",
+    async () => {
+      const res = ok0(await d.ten(["deploy", "notes:v2"]), "deploy v2");
+      ok(res.stdout.startsWith("Deploying notes:v2 with weight 0\n"), res.stdout);
+      ok(
+        res.stdout.endsWith(
+          "\nWeight: 0\nStatus: healthy\nv1 keeps all traffic; next: ten route notes --from v1 --to v2\n",
+        ),
+        res.stdout,
+      );
+      deepEqual(await weightsOf(d), { v1: 100, v2: 0 });
+      deepEqual(tally(await burst(d, NOTES, 50)), { v1: 50 });
+    },
+  );
+
+  await t.step("the suggested route moves the traffic to v2", async () => {
+    ok0(await d.ten(["route", "notes", "--from", "v1", "--to", "v2"]), "route");
+    deepEqual(await weightsOf(d), { v1: 0, v2: 100 });
+    deepEqual(tally(await burst(d, NOTES, 50)), { v2: 50 });
+  });
+
+  await t.step("an explicit --weight 100 wins and splits the traffic", async () => {
+    const res = ok0(await d.ten(["deploy", "notes:v3", "--weight", "100"]), "deploy v3");
+    ok(res.stdout.startsWith("Deploying notes:v3 with weight 100\n"), res.stdout);
+    ok(!res.stdout.includes("keep"), res.stdout);
+    deepEqual(await weightsOf(d), { v1: 0, v2: 100, v3: 100 });
+  });
+
+  await t.step("with two versions holding traffic, the hint names both", async () => {
+    const res = ok0(await d.ten(["deploy", "notes:v4"]), "deploy v4");
+    ok(
+      res.stdout.endsWith(
+        "v2 and v3 keep all traffic; next:\n" +
+          "  ten route notes --from v2 --to v4\n" +
+          "  ten route notes --from v3 --to v4\n",
+      ),
+      res.stdout,
+    );
+    deepEqual(await weightsOf(d), { v1: 0, v2: 100, v3: 100, v4: 0 });
+  });
+
+  await t.step("a client that sends a weight (as older ones always do) gets it", async () => {
+    const res = await d.api("POST", "/api/deploy", {
+      process: "notes",
+      version: "v1",
+      weight: 100,
+    });
+    equal(res.status, 200, res.body);
+    const body = JSON.parse(res.body) as { weight: number; others_with_traffic: string[] };
+    equal(body.weight, 100);
+    deepEqual(body.others_with_traffic, ["notes:v2", "notes:v3"]);
+    deepEqual(await weightsOf(d), { v1: 100, v2: 100, v3: 100, v4: 0 });
+  });
+
+  await t.step("the plan route answers what a deploy would do and changes nothing", async () => {
+    const res = await d.api("POST", "/api/deploy/plan", { process: "notes", version: "v5" });
+    equal(res.status, 200, res.body);
+    deepEqual(JSON.parse(res.body), {
+      instance: "notes:v5",
+      weight: 0,
+      others_with_traffic: ["notes:v1", "notes:v2", "notes:v3"],
+    });
+    equal(await d.instance("notes:v5"), undefined);
   });
 });

@@ -79,8 +79,8 @@ class FakeInstances implements InstanceControl, NameGate {
   checkHealth(ref: InstanceRef): Promise<InstanceView> {
     return Promise.resolve(this.#known(ref));
   }
-  deploy(ref: InstanceRef, options: { weight: number }): Promise<InstanceView> {
-    return this.spawn(ref).then(() => this.setWeight(ref, options.weight));
+  deploy(ref: InstanceRef, options: { weight: number | undefined }): Promise<InstanceView> {
+    return this.spawn(ref).then(() => this.setWeight(ref, options.weight ?? 100));
   }
   route(): Promise<{ from: InstanceView; to: InstanceView }> {
     return Promise.reject(new Error("not used"));
@@ -202,6 +202,7 @@ Deno.test("API: spawn then list returns the instance with its measured storage",
       port: 30001,
       status: "running",
       pid: 4242,
+      already_running: false,
     } satisfies SpawnResponse,
   );
   deepEqual(

@@ -52,8 +52,11 @@ export interface InstanceControl {
   setWeight(ref: InstanceRef, weight: number): Promise<InstanceView>;
   /** Runs one health probe now. */
   checkHealth(ref: InstanceRef): Promise<InstanceView>;
-  /** Starts `ref`, waits until healthy, then gives it `weight`. */
-  deploy(ref: InstanceRef, options: { weight: number; timeoutMs: number }): Promise<InstanceView>;
+  /** Starts `ref`, waits until healthy, then gives it `weight` (undefined: blue-green). */
+  deploy(
+    ref: InstanceRef,
+    options: { weight: number | undefined; timeoutMs: number },
+  ): Promise<InstanceView>;
   /** Moves a service's traffic from one instance to another. */
   route(
     service: string,

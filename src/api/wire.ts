@@ -45,6 +45,8 @@ export interface SpawnResponse {
   readonly port: number | null;
   readonly status: InstanceStatus;
   readonly pid: number | null;
+  /** Added (spawn only): true when the instance was already running and nothing was started. */
+  readonly already_running?: boolean;
 }
 
 /** `PUT /api/instances/:id/weight` body. */
@@ -83,12 +85,36 @@ export interface LogEntryJson {
   readonly message: string;
 }
 
+/**
+ * `POST /api/deploy` body (and `POST /api/deploy/plan`'s). Without `weight`, the first instance
+ * of a service with traffic gets 100, a new one next to instances with traffic gets 0, and an
+ * instance that already has traffic keeps its weight.
+ */
+export interface DeployRequest {
+  readonly process: string;
+  readonly version: string;
+  readonly weight?: number;
+  /** Seconds to wait for a passing health check. @default {30} */
+  readonly timeout?: number;
+}
+
 /** Answer of `POST /api/deploy`. */
 export interface DeployResponse {
   readonly instance: string;
   readonly socket: string;
   readonly weight: number;
   readonly status: string;
+  /** Added: the service's other instances (`service:id`) that have traffic (weight > 0). */
+  readonly others_with_traffic?: readonly string[];
+}
+
+/** Answer of `POST /api/deploy/plan`: what a deploy with the same body would do now. */
+export interface DeployPlanResponse {
+  readonly instance: string;
+  /** The weight the instance would get once healthy. */
+  readonly weight: number;
+  /** The service's other instances (`service:id`) that have traffic (weight > 0). */
+  readonly others_with_traffic: readonly string[];
 }
 
 /** Answer of `POST /api/route`. */

@@ -5,6 +5,8 @@
 import { TenementError } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import type {
+  DeployPlanResponse,
+  DeployRequest,
   DeployResponse,
   ErrorBody,
   HealthResponse,
@@ -72,14 +74,22 @@ export class ApiClient {
     return await res.json() as InstanceJson;
   }
 
-  /** `POST /api/deploy`. */
-  deploy(ref: InstanceRef, weight: number, timeoutSecs: number): Promise<DeployResponse> {
-    return this.#request("POST", "/api/deploy", {
-      process: ref.service,
-      version: ref.id,
-      weight,
-      timeout: timeoutSecs,
-    });
+  /** `POST /api/deploy`; without `weight` the server's blue-green default applies. */
+  deploy(
+    ref: InstanceRef,
+    weight: number | undefined,
+    timeoutSecs: number,
+  ): Promise<DeployResponse> {
+    return this.#request("POST", "/api/deploy", deployRequest(ref, weight, timeoutSecs));
+  }
+
+  /** `POST /api/deploy/plan`: what that deploy would do, changing nothing. */
+  deployPlan(
+    ref: InstanceRef,
+    weight: number | undefined,
+    timeoutSecs: number,
+  ): Promise<DeployPlanResponse> {
+    return this.#request("POST", "/api/deploy/plan", deployRequest(ref, weight, timeoutSecs));
   }
 
   /** `POST /api/route`. */
@@ -134,6 +144,19 @@ export class ApiClient {
       throw new TenementError(`Failed to connect to server at ${this.server}`, { cause });
     }
   }
+}
+
+function deployRequest(
+  ref: InstanceRef,
+  weight: number | undefined,
+  timeoutSecs: number,
+): DeployRequest {
+  return {
+    process: ref.service,
+    version: ref.id,
+    ...(weight === undefined ? {} : { weight }),
+    timeout: timeoutSecs,
+  };
 }
 
 /** `service:id`, escaped for a path segment. */

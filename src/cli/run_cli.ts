@@ -76,7 +76,11 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .action((target, weight, _opts, cmd) => setCode(weightVerb(target, weight, globalsOf(cmd))));
   program.command("deploy").description("start a version and wait until it is healthy")
     .argument("<service:version>")
-    .option("-w, --weight <weight>", "traffic weight once healthy (0-100)", "100")
+    .option(
+      "-w, --weight <weight>",
+      "traffic weight once healthy (0-100; default: 100 for a service's first version, " +
+        "0 for a new version while another has traffic)",
+    )
     .option("--timeout <secs>", "how long to wait for the health check", "30")
     .action((target, opts, cmd) => setCode(deployVerb(target, opts, globalsOf(cmd))));
   program.command("route").description("move a service's traffic from one version to another")

@@ -12,6 +12,7 @@ import {
   NotFoundError,
   UnavailableError,
 } from "../core/errors.ts";
+import { deployWeight } from "../core/deploy_weight.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { hasEnded, healthOf, isReady, reasonOf, statusOf } from "../core/lifecycle.ts";
 import { waitAtMost } from "./delay.ts";
@@ -24,6 +25,14 @@ import type { Runner } from "./runner.ts";
 const DEPLOY_STEP_MS = 250;
 /** Pause between two looks at a draining instance. */
 const DRAIN_STEP_MS = 20;
+
+/** Options of a deploy. */
+export interface DeployOptions {
+  /** The weight once healthy; undefined applies `deployWeight()`'s blue-green default. */
+  readonly weight: number | undefined;
+  /** How long to wait for a passing health check. */
+  readonly timeoutMs: number;
+}
 
 /** What deployments need. */
 export interface DeploymentDeps {
@@ -51,16 +60,15 @@ export class Deployments {
   }
 
   /**
-   * Starts (or reuses) `ref`, waits until its health check passes, then gives it `weight`. While
-   * it is not healthy it gets no traffic; on failure or timeout it is stopped, the weights of the
-   * other instances untouched, and a DeployError says why.
+   * Starts (or reuses) `ref`, waits until its health check passes, then gives it its weight (see
+   * `deployWeight()`: `options.weight` when given, else blue-green). While it is not healthy it
+   * gets no traffic; on failure or timeout it is stopped, the weights of the other instances
+   * untouched, and a DeployError says why.
    */
-  async deploy(
-    ref: InstanceRef,
-    options: { weight: number; timeoutMs: number },
-  ): Promise<InstanceSnapshot> {
+  async deploy(ref: InstanceRef, options: DeployOptions): Promise<InstanceSnapshot> {
     const { config, clock, repo, table, runner } = this.#deps;
     const svc = serviceNamed(config, ref.service);
+    const current = table.get(ref)?.weight;
     const entry = table.entryFor(ref, "api", clock.now());
     const isHealthyNow = (): boolean =>
       entry.state.kind === "ready" && entry.state.health === "healthy";
@@ -88,7 +96,11 @@ export class Deployments {
         throw new DeployError(why.summary, why.details);
       }
     }
-    return await this.setWeight(ref, options.weight);
+    const others = table.ofService(ref.service).filter((e) => e !== entry).map((e) => e.weight);
+    return await this.setWeight(
+      ref,
+      deployWeight({ requested: options.weight, current, others }),
+    );
   }
 
   /**

@@ -18,6 +18,14 @@ import type { StoredInstance } from "./ports.ts";
 /** Weight of an instance nobody gave one. */
 export const DEFAULT_WEIGHT = 100;
 
+/**
+ * The weight of an instance nobody gave one, by how it came to exist: a tenant's instance
+ * created by its own Host must not serve the service's shared route, today or after a restart.
+ */
+export function defaultWeight(origin: StoredInstance["origin"]): number {
+  return origin === "request" ? 0 : DEFAULT_WEIGHT;
+}
+
 /** Options for listing instances. */
 export interface ListOptions {
   /** Include asleep, stopped and failed instances. */
@@ -51,8 +59,7 @@ export class InstanceTable {
         origin,
         desired: "running",
         state: { kind: "stopped", reason: undefined },
-        // A tenant's instance created by its own Host must not serve the service's shared route.
-        weight: origin === "request" ? 0 : DEFAULT_WEIGHT,
+        weight: defaultWeight(origin),
         restartsTotal: 0,
       }, nowMs);
       this.add(entry);

@@ -14,10 +14,10 @@ import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { isAwake } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
-import { Deployments } from "./deployments.ts";
+import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
-import { DEFAULT_WEIGHT, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
+import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
 import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
@@ -65,7 +65,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         origin: stored.origin,
         desired: stored.desired,
         state: { kind: rest, reason: undefined },
-        weight: weights.get(key) ?? DEFAULT_WEIGHT,
+        weight: weights.get(key) ?? defaultWeight(stored.origin),
         restartsTotal: stored.restartsTotal,
       }, clock.now());
       this.#table.add(entry);
@@ -75,7 +75,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       for (const id of ids) {
         if (this.#table.get({ service, id })) continue;
         const entry = this.#table.entryFor({ service, id }, "config", clock.now());
-        entry.weight = weights.get(formatInstanceKey({ service, id })) ?? DEFAULT_WEIGHT;
+        entry.weight = weights.get(formatInstanceKey({ service, id })) ?? defaultWeight("config");
       }
     }
     const runner = this.#runner;
@@ -174,10 +174,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   // ---- deployments -------------------------------------------------------------------------
 
   /** See Deployments.deploy. */
-  deploy(
-    ref: InstanceRef,
-    options: { weight: number; timeoutMs: number },
-  ): Promise<InstanceSnapshot> {
+  deploy(ref: InstanceRef, options: DeployOptions): Promise<InstanceSnapshot> {
     return this.#deployments.deploy(ref, options);
   }
 

@@ -389,3 +389,72 @@ auto_create_per_minute = 1
   await clock.advance(60_000);
   equal(supervisor.mayServe("app", "bob"), true);
 });
+
+Deno.test("weights and origins survive a daemon restart; a request-created tenant stays off the shared route", async () => {
+  const toml = `${APP}
+[instances]
+app = ["a"]
+`;
+  const rows = (s: Supervisor): unknown[] =>
+    s.list({ all: true }).map((v) => [v.id, v.weight, v.origin]);
+  const expected = [
+    ["a", 100, "config"],
+    ["b", 30, "api"],
+    ["carol", 0, "request"],
+    ["dave", 40, "request"],
+  ];
+  const before = await startedTestSupervisor(toml);
+  await before.supervisor.resolveDirect("app", "carol", NEVER_ABORTED);
+  await before.supervisor.resolveDirect("app", "dave", NEVER_ABORTED);
+  await before.supervisor.setWeight({ service: "app", id: "dave" }, 40);
+  await before.supervisor.spawn({ service: "app", id: "b" });
+  await before.supervisor.setWeight({ service: "app", id: "b" }, 30);
+  deepEqual(rows(before.supervisor), expected);
+  await before[Symbol.asyncDispose]();
+
+  // A new supervisor on the same store is the daemon after SIGTERM and `ten serve` again.
+  await using after = createTestSupervisor(toml, { repo: before.repo });
+  await after.supervisor.start();
+  await after.clock.settle();
+  deepEqual(rows(after.supervisor), expected);
+  await after.supervisor.setWeight({ service: "app", id: "b" }, 0);
+  await after.supervisor.setWeight({ service: "app", id: "dave" }, 0);
+  for (const random of [0, 0.25, 0.5, 0.75, 0.999]) {
+    after.clock.randomValue = random;
+    const target = await after.supervisor.resolveWeighted("app", NEVER_ABORTED);
+    equal(target.id, "a", `random ${random}`);
+  }
+});
+
+Deno.test("deploy without a weight: 100 for a service's first version, 0 next to one with traffic; an explicit weight wins", async () => {
+  await using t = createTestSupervisor(`
+${APP}health = "/health"
+`);
+  const { supervisor, clock, repo } = t;
+  const deploy = async (id: string, weight?: number): Promise<number> => {
+    const done = supervisor.deploy({ service: "app", id }, { weight, timeoutMs: 5_000 });
+    await clock.advance(1_000);
+    return (await done).weight;
+  };
+  // A tenant created by its own Host has no traffic: the next deploy is still the first.
+  await supervisor.resolveDirect("app", "carol", NEVER_ABORTED);
+  equal(await deploy("v1"), 100);
+  equal(await deploy("v2"), 0);
+  deepEqual(weightsOf(supervisor), { carol: 0, v1: 100, v2: 0 });
+  equal(repo.weights.get("app:v2"), 0);
+
+  // A redeploy moves no traffic either way.
+  equal(await deploy("v1"), 100);
+  equal(await deploy("v2"), 0);
+
+  // An explicit weight always wins, 100 and 0 included.
+  equal(await deploy("v3", 100), 100);
+  equal(await deploy("v2", 0), 0);
+  equal(await deploy("v1", 20), 20);
+  deepEqual(weightsOf(supervisor), { carol: 0, v1: 20, v2: 0, v3: 100 });
+
+  // Once no other version has traffic, a deploy without a weight gets 100 again.
+  await supervisor.setWeight({ service: "app", id: "v1" }, 0);
+  await supervisor.setWeight({ service: "app", id: "v3" }, 0);
+  equal(await deploy("v4"), 100);
+});

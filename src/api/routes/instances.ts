@@ -117,8 +117,14 @@ export function addInstanceRoutes<C extends AuthedContext>(
       };
       const ref = refOf(formatInstanceKey({ service: request.process, id: request.id }));
       assertAccess(ctx.identity, ref.service, ref.id);
+      const before = instances.get(ref);
       const view = await audit(ctx.identity, "spawn", ref, () => instances.spawn(ref, "api"));
-      return jsonResponse(spawnResponse(view));
+      // Same process before and after: spawn found it running and started nothing.
+      const isAlreadyRunning = before?.status === "running" && before.pid !== undefined &&
+        before.pid === view.pid;
+      return jsonResponse(
+        { ...spawnResponse(view), already_running: isAlreadyRunning } satisfies SpawnResponse,
+      );
     })
     .add("GET", "/api/instances/:id", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);

@@ -18,6 +18,15 @@ export async function clientFor(globals: GlobalOptions): Promise<ApiClient> {
 export async function spawnVerb(target: string, globals: GlobalOptions): Promise<number> {
   const ref = parseInstanceKey(target);
   const res = await (await clientFor(globals)).spawn(ref);
+  if (res.already_running === true) {
+    const where = [
+      ...(res.pid === null ? [] : [`pid ${res.pid}`]),
+      ...(res.port === null ? [] : [`port ${res.port}`]),
+    ];
+    const details = where.length === 0 ? "" : ` (${where.join(", ")})`;
+    out.line(`${formatInstanceKey(ref)} is already running${details}`);
+    return 0;
+  }
   out.line(`Spawned ${formatInstanceKey(ref)}`);
   if (res.port !== null) out.line(`Listening on 127.0.0.1:${res.port}`);
   return 0;

@@ -3,18 +3,24 @@
  * traffic, and undo it.
  * @module
  */
-import { assertValidName, formatInstanceKey, parseInstanceKey } from "../../core/instance_key.ts";
+import {
+  assertValidName,
+  formatInstanceKey,
+  type InstanceRef,
+  parseInstanceKey,
+} from "../../core/instance_key.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InstanceJson } from "../../api/wire.ts";
-import type { ApiClient } from "../api_client.ts";
+import type { DeployPlanResponse, InstanceJson } from "../../api/wire.ts";
+import { type ApiClient, ApiError } from "../api_client.ts";
 import type { GlobalOptions } from "../global_options.ts";
 import { out } from "../output.ts";
 import { clientFor } from "./client_verbs.ts";
 
 /** Options of `ten deploy`. */
 export interface DeployOptions {
-  readonly weight: string;
+  /** Absent: the server's blue-green default (100 for a service's first, else 0). */
+  readonly weight?: string | undefined;
   readonly timeout: string;
 }
 
@@ -25,9 +31,9 @@ export async function deployVerb(
   globals: GlobalOptions,
 ): Promise<number> {
   const ref = parseInstanceKey(target);
-  const weight = assertWeight(
-    /^\d+$/.test(options.weight) ? Number(options.weight) : options.weight,
-  );
+  const weight = options.weight === undefined
+    ? undefined
+    : assertWeight(/^\d+$/.test(options.weight) ? Number(options.weight) : options.weight);
   if (!/^\d+$/.test(options.timeout) || Number(options.timeout) < 1) {
     throw new InvalidInputError(
       `Invalid --timeout "${options.timeout}": expected seconds`,
@@ -37,7 +43,9 @@ export async function deployVerb(
   const timeout = Number(options.timeout);
   const key = formatInstanceKey(ref);
   const client = await clientFor(globals);
-  out.line(`Deploying ${key} with weight ${weight}`);
+  // Asked first, so a deploy the server refuses (a tenant token, a bad body) prints no progress.
+  const planned = (await planOf(client, ref, weight, timeout))?.weight ?? weight;
+  out.line(planned === undefined ? `Deploying ${key}` : `Deploying ${key} with weight ${planned}`);
   out.line(`Waiting for health check (timeout: ${timeout}s)...`);
   const done = new AbortController();
   const progress = watchProgress(client, ref, done.signal);
@@ -48,11 +56,44 @@ export async function deployVerb(
     out.line(`Deployed ${res.instance}`);
     out.line(`Weight: ${res.weight}`);
     out.line(`Status: ${res.status}`);
+    for (const line of nextSteps(ref, res.weight, res.others_with_traffic ?? [])) out.line(line);
     return 0;
   } finally {
     done.abort();
     await progress;
   }
+}
+
+/** The server's plan for this deploy; undefined from a server without the plan route. */
+async function planOf(
+  client: ApiClient,
+  ref: InstanceRef,
+  weight: number | undefined,
+  timeout: number,
+): Promise<DeployPlanResponse | undefined> {
+  try {
+    return await client.deployPlan(ref, weight, timeout);
+  } catch (error: unknown) {
+    if (error instanceof ApiError && error.message.startsWith("Not found")) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * What to do next when the deployed version got no traffic while others keep it:
+ * `v1 keeps all traffic; next: ten route notes --from v1 --to v2`.
+ */
+function nextSteps(
+  ref: InstanceRef,
+  weight: number,
+  othersWithTraffic: readonly string[],
+): string[] {
+  if (weight !== 0 || othersWithTraffic.length === 0) return [];
+  const ids = othersWithTraffic.map((key) => parseInstanceKey(key).id);
+  const route = (from: string): string => `ten route ${ref.service} --from ${from} --to ${ref.id}`;
+  if (ids.length === 1) return [`${ids[0]} keeps all traffic; next: ${route(ids[0]!)}`];
+  const names = `${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}`;
+  return [`${names} keep all traffic; next:`, ...ids.map((id) => `  ${route(id)}`)];
 }
 
 /** Prints a line whenever the new instance's state changes, until `signal` aborts. */

@@ -242,16 +242,20 @@ export interface TestSupervisor extends AsyncDisposable {
 /**
  * Builds a Supervisor from `toml` (data dir `/data`) on fakes. Give services the command
  * `app {id}` so the fake launcher can tell instances apart. Not started: call
- * `supervisor.start()` to restore `[instances]` and run the idle sweep.
+ * `supervisor.start()` to restore `[instances]` and run the idle sweep. Pass the `repo` of a
+ * disposed test supervisor to model a daemon restart.
  */
-export function createTestSupervisor(toml: string): TestSupervisor {
+export function createTestSupervisor(
+  toml: string,
+  options: { readonly repo?: MemoryStateRepo } = {},
+): TestSupervisor {
   const config = parseConfig(`[settings]\ndata_dir = "/data"\n${toml}`, {
     path: "/srv/tenement.toml",
   });
   const clock = new FakeClock();
   const launcher = new FakeLauncher();
   const prober = new FakeProber(launcher);
-  const repo = new MemoryStateRepo();
+  const repo = options.repo ?? new MemoryStateRepo();
   const files = new FakeFiles();
   const metrics = new FakeMetrics();
   const supervisor = new Supervisor({
