@@ -1,0 +1,333 @@
+/**
+ * Shell completion scripts for `ten completions bash|zsh|fish`, generated from the commander
+ * program itself (its visible verbs, their options and argument choices), so they list exactly
+ * the verbs and flags `ten --help` does. Pure: builds text, prints nothing.
+ * @module
+ */
+import type { CommandUnknownOpts, Option } from "@commander-js/extra-typings";
+
+/** The shells `ten completions` writes scripts for. */
+export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
+
+/** One of {@linkcode COMPLETION_SHELLS}. */
+export type CompletionShell = typeof COMPLETION_SHELLS[number];
+
+/** What a flag's value completes to: nothing, a file path, or one of some words. */
+export type FlagValue =
+  | { readonly kind: "text"; readonly name: string }
+  | { readonly kind: "path"; readonly name: string }
+  | { readonly kind: "choice"; readonly name: string; readonly choices: readonly string[] };
+
+/** One flag, as `-s, --long <value>`. */
+export interface FlagSpec {
+  /** Without the dash, e.g. `p`. */
+  readonly short: string | undefined;
+  /** Without the dashes, e.g. `port`. */
+  readonly long: string | undefined;
+  readonly description: string;
+  /** Undefined for a flag without a value. */
+  readonly value: FlagValue | undefined;
+}
+
+/** One verb and what may follow it. */
+export interface VerbSpec {
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly description: string;
+  /** Its own flags, then the program's (which commander accepts after the verb too). */
+  readonly flags: readonly FlagSpec[];
+  /** Names of its positional arguments, e.g. `service:id`. */
+  readonly args: readonly string[];
+  /** Words its first argument can be, when they are known (e.g. the shells, the verbs). */
+  readonly choices: readonly string[];
+}
+
+/** Everything a completion script knows. */
+export interface CompletionSpec {
+  /** The command name, `ten`. */
+  readonly program: string;
+  /** Flags before any verb. */
+  readonly flags: readonly FlagSpec[];
+  readonly verbs: readonly VerbSpec[];
+}
+
+/** The completion facts of a commander program, as its help shows them. */
+export function completionSpecOf(program: CommandUnknownOpts): CompletionSpec {
+  const help = program.createHelp();
+  const globals = help.visibleOptions(program).map(flagOf);
+  const commands = help.visibleCommands(program);
+  const verbNames = commands.map((cmd) => cmd.name());
+  const verbs = commands.map((cmd): VerbSpec => {
+    const own = help.visibleOptions(cmd).map(flagOf);
+    const ownNames = new Set(own.map(flagKey));
+    const isHelpVerb = !program.commands.includes(cmd);
+    const args = cmd.registeredArguments;
+    return {
+      name: cmd.name(),
+      aliases: cmd.aliases(),
+      description: firstLine(help.subcommandDescription(cmd)),
+      flags: [...own, ...globals.filter((flag) => !ownNames.has(flagKey(flag)))],
+      args: args.map((arg) => arg.name()),
+      choices: isHelpVerb ? verbNames : [...args[0]?.argChoices ?? []],
+    };
+  });
+  return { program: program.name(), flags: globals, verbs };
+}
+
+function flagOf(option: Option): FlagSpec {
+  const takesValue = option.required || option.optional;
+  const name = /[<[]([^>\]]+)[>\]]/.exec(option.flags)?.[1]?.replace(/\.\.\.$/, "") ?? "value";
+  let value: FlagValue | undefined;
+  if (takesValue) {
+    value = option.argChoices !== undefined
+      ? { kind: "choice", name, choices: option.argChoices }
+      : { kind: /path|file|dir/.test(name) ? "path" : "text", name };
+  }
+  return {
+    short: option.short?.replace(/^-/, ""),
+    long: option.long?.replace(/^--/, ""),
+    description: firstLine(option.description),
+    value,
+  };
+}
+
+function flagKey(flag: FlagSpec): string {
+  return `${flag.short ?? ""}/${flag.long ?? ""}`;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
+/** `-s` and `--long`, as typed. */
+function spellings(flag: FlagSpec): string[] {
+  return [
+    ...flag.short === undefined ? [] : [`-${flag.short}`],
+    ...flag.long === undefined ? [] : [`--${flag.long}`],
+  ];
+}
+
+/** The completion script for `shell`. */
+export function completionScript(shell: CompletionShell, spec: CompletionSpec): string {
+  switch (shell) {
+    case "bash":
+      return bashScript(spec);
+    case "zsh":
+      return zshScript(spec);
+    case "fish":
+      return fishScript(spec);
+  }
+}
+
+// ---- bash ----------------------------------------------------------------------------------
+
+function bashScript(spec: CompletionSpec): string {
+  const fn = `_${spec.program.replace(/\W/g, "_")}`;
+  const globalValueFlags = spec.flags.filter((flag) => flag.value !== undefined)
+    .flatMap(spellings);
+  const cases = [
+    bashCase('""', spec.flags, spec.verbs.flatMap((verb) => [verb.name, ...verb.aliases])),
+    ...spec.verbs.map((verb) =>
+      bashCase([verb.name, ...verb.aliases].join("|"), verb.flags, verb.choices)
+    ),
+  ];
+  return [
+    `# bash completion for ${spec.program}: generated by \`${spec.program} completions bash\`.`,
+    `# Load it with: source <(${spec.program} completions bash)`,
+    `${fn}() {`,
+    "  local cur prev verb i",
+    "  COMPREPLY=()",
+    '  cur="${COMP_WORDS[COMP_CWORD]}"',
+    '  prev="${COMP_WORDS[COMP_CWORD-1]}"',
+    '  verb=""',
+    "  for ((i = 1; i < COMP_CWORD; i++)); do",
+    '    case "${COMP_WORDS[i]}" in',
+    ...globalValueFlags.length === 0 ? [] : [`      ${globalValueFlags.join("|")}) ((i++)) ;;`],
+    "      -*) ;;",
+    '      *) verb="${COMP_WORDS[i]}"; break ;;',
+    "    esac",
+    "  done",
+    "  local flags words",
+    '  case "$verb" in',
+    ...cases.flat(),
+    "    *) return 0 ;;",
+    "  esac",
+    '  if [[ "$cur" == -* ]]; then words="$flags"; fi',
+    '  COMPREPLY=($(compgen -W "$words" -- "$cur"))',
+    "}",
+    `complete -F ${fn} ${spec.program}`,
+    "",
+  ].join("\n");
+}
+
+/** One `case` branch: what follows a value flag, else the flags and the positional words. */
+function bashCase(
+  pattern: string,
+  flags: readonly FlagSpec[],
+  words: readonly string[],
+): string[] {
+  const lines = [`    ${pattern})`];
+  const valueCases: string[] = [];
+  const byKind = (kind: FlagValue["kind"]): string[] =>
+    flags.filter((flag) => flag.value?.kind === kind).flatMap(spellings);
+  const paths = byKind("path");
+  if (paths.length > 0) {
+    valueCases.push(`        ${paths.join("|")}) compopt -o default 2>/dev/null; return 0 ;;`);
+  }
+  for (const flag of flags) {
+    if (flag.value?.kind !== "choice") continue;
+    valueCases.push(
+      `        ${spellings(flag).join("|")}) ` +
+        `COMPREPLY=($(compgen -W "${flag.value.choices.join(" ")}" -- "$cur")); return 0 ;;`,
+    );
+  }
+  const texts = byKind("text");
+  if (texts.length > 0) valueCases.push(`        ${texts.join("|")}) return 0 ;;`);
+  if (valueCases.length > 0) lines.push('      case "$prev" in', ...valueCases, "      esac");
+  lines.push(
+    `      flags="${flags.flatMap(spellings).join(" ")}"`,
+    `      words="${words.join(" ")}"`,
+    "      ;;",
+  );
+  return lines;
+}
+
+// ---- zsh -----------------------------------------------------------------------------------
+
+/** `text` inside single quotes. */
+function singleQuoted(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** An `_arguments` spec for a flag, e.g. `'(-p --port)'{-p,--port}'[port]:port: '`. */
+function zshFlag(flag: FlagSpec): string {
+  const names = spellings(flag);
+  const description = flag.description.replace(/([\\[\]])/g, "\\$1");
+  let value = "";
+  if (flag.value !== undefined) {
+    const message = flag.value.name.replace(/:/g, "\\:");
+    const action = flag.value.kind === "path"
+      ? "_files"
+      : flag.value.kind === "choice"
+      ? `(${flag.value.choices.join(" ")})`
+      : " ";
+    value = `:${message}:${action}`;
+  }
+  const tail = singleQuoted(`[${description}]${value}`);
+  if (names.length === 1) return `${singleQuoted(names[0]!)}${tail}`;
+  return `${singleQuoted(`(${names.join(" ")})`)}{${names.join(",")}}${tail}`;
+}
+
+/** `_arguments` specs of a verb's positional arguments. */
+function zshArgs(verb: VerbSpec): string[] {
+  return verb.args.map((name, i) => {
+    const message = name.replace(/:/g, "\\:").replace(/\.\.\.$/, "");
+    const action = i === 0 && verb.choices.length > 0 ? `(${verb.choices.join(" ")})` : " ";
+    return singleQuoted(`${name.endsWith("...") ? "*" : String(i + 1)}:${message}:${action}`);
+  });
+}
+
+function zshScript(spec: CompletionSpec): string {
+  const fn = `_${spec.program.replace(/\W/g, "_")}`;
+  const verbItems = spec.verbs.flatMap((verb) =>
+    [verb.name, ...verb.aliases].map((name) =>
+      `    ${singleQuoted(`${name.replace(/:/g, "\\:")}:${verb.description}`)}`
+    )
+  );
+  const verbCases = spec.verbs.map((verb) =>
+    [
+      `        ${[verb.name, ...verb.aliases].join("|")})`,
+      `          _arguments -s ${
+        [...verb.flags.map(zshFlag), ...zshArgs(verb)].join(" ")
+      } && ret=0`,
+      "          ;;",
+    ].join("\n")
+  );
+  return [
+    `#compdef ${spec.program}`,
+    `# zsh completion for ${spec.program}: generated by \`${spec.program} completions zsh\`.`,
+    `# Load it with: source <(${spec.program} completions zsh) after compinit, or save it as`,
+    `# ${fn} in a directory of $fpath.`,
+    `${fn}() {`,
+    '  local curcontext="$curcontext" state line ret=1',
+    "  typeset -A opt_args",
+    "  local -a verbs",
+    "  verbs=(",
+    ...verbItems,
+    "  )",
+    `  _arguments -C -s ${spec.flags.map(zshFlag).join(" ")} '1: :->verb' '*:: :->args' && ret=0`,
+    "  case $state in",
+    "    verb)",
+    `      _describe -t commands '${spec.program} verb' verbs && ret=0`,
+    "      ;;",
+    "    args)",
+    `      curcontext="\${curcontext%:*:*}:${spec.program}-$words[1]:"`,
+    "      case $words[1] in",
+    ...verbCases,
+    "      esac",
+    "      ;;",
+    "  esac",
+    "  return ret",
+    "}",
+    `if [ "$funcstack[1]" = "${fn}" ]; then`,
+    `  ${fn} "$@"`,
+    "else",
+    `  compdef ${fn} ${spec.program}`,
+    "fi",
+    "",
+  ].join("\n");
+}
+
+// ---- fish ----------------------------------------------------------------------------------
+
+/** `text` inside fish single quotes (which only escape `'` and `\`). */
+function fishQuoted(text: string): string {
+  return `'${text.replace(/([\\'])/g, "\\$1")}'`;
+}
+
+function fishFlag(program: string, condition: string | undefined, flag: FlagSpec): string {
+  const parts = [`complete -c ${program}`];
+  if (condition !== undefined) parts.push(`-n ${fishQuoted(condition)}`);
+  if (flag.short !== undefined) parts.push(`-s ${flag.short}`);
+  if (flag.long !== undefined) parts.push(`-l ${flag.long}`);
+  if (flag.value?.kind === "path") parts.push("-r -F");
+  else if (flag.value?.kind === "choice") {
+    parts.push(`-x -a ${fishQuoted(flag.value.choices.join(" "))}`);
+  } else if (flag.value !== undefined) parts.push("-x");
+  parts.push(`-d ${fishQuoted(flag.description)}`);
+  return parts.join(" ");
+}
+
+function fishScript(spec: CompletionSpec): string {
+  const p = spec.program;
+  const lines = [
+    `# fish completion for ${p}: generated by \`${p} completions fish\`.`,
+    `# Load it with: ${p} completions fish | source, or save it as`,
+    `# ~/.config/fish/completions/${p}.fish`,
+    `complete -c ${p} -f`,
+  ];
+  for (const flag of spec.flags) lines.push(fishFlag(p, undefined, flag));
+  for (const verb of spec.verbs) {
+    for (const name of [verb.name, ...verb.aliases]) {
+      lines.push(
+        `complete -c ${p} -n __fish_use_subcommand -a ${fishQuoted(name)} -d ${
+          fishQuoted(verb.description)
+        }`,
+      );
+    }
+  }
+  const globals = new Set(spec.flags.map(flagKey));
+  for (const verb of spec.verbs) {
+    const condition = `__fish_seen_subcommand_from ${[verb.name, ...verb.aliases].join(" ")}`;
+    for (const flag of verb.flags) {
+      if (!globals.has(flagKey(flag))) lines.push(fishFlag(p, condition, flag));
+    }
+    if (verb.choices.length > 0) {
+      lines.push(
+        `complete -c ${p} -n ${fishQuoted(condition)} -a ${fishQuoted(verb.choices.join(" "))}`,
+      );
+    }
+  }
+  lines.push("");
+  return lines.join("\n");
+}
