@@ -1,11 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { Argument, Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
-import {
-  COMPLETION_SHELLS,
-  completionScript,
-  type CompletionSpec,
-  completionSpecOf,
-} from "./completion_script.ts";
+import { COMPLETION_SHELLS, completionScript } from "./completion_script.ts";
+import { type CompletionSpec, completionSpecOf } from "./completion_spec.ts";
 
 /** A small program with every kind of verb, flag and argument the generator handles. */
 function demoProgram(): CommandUnknownOpts {

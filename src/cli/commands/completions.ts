@@ -4,7 +4,8 @@
  * @module
  */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
-import { completionScript, type CompletionShell, completionSpecOf } from "../completion_script.ts";
+import { completionScript, type CompletionShell } from "../completion_script.ts";
+import { completionSpecOf } from "../completion_spec.ts";
 import { out } from "../output.ts";
 
 /** How to load each shell's script, for `ten completions --help`. */
