@@ -56,7 +56,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const router = new Router<ApiContext>();
   const record: AuditSink = (entry) => deps.audit.appendAudit(entry);
   addInstanceRoutes(router, { ...deps, record });
-  addLogRoutes(router, deps.logs);
+  addLogRoutes(router, deps);
   addDeployRoutes(router, { ...deps, record });
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })

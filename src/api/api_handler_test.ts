@@ -27,6 +27,7 @@ const NOW_MS = 1_700_000_000_000;
 /** Instances kept in a map; spawn marks one running on a made-up port. */
 class FakeInstances implements InstanceControl, NameGate {
   readonly views = new Map<string, InstanceView>();
+  readonly config = { services: new Map<string, unknown>([["notes", {}]]) };
 
   /** Serves service "notes"; an id only when an instance exists or is on the allow list. */
   mayServe(service: string, id: string | undefined): boolean {
@@ -353,4 +354,57 @@ Deno.test("API: /api/tls/ask allows names that route somewhere, for local client
     equal(long.status, 400);
     await long.body?.cancel();
   });
+});
+
+Deno.test("API: logs of an unknown service or instance answer 404, another tenant's 403", async (t) => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  await api.instances.spawn({ service: "notes", id: "bob" });
+  await api.instances.stop({ service: "notes", id: "bob" });
+  api.logs.entries.push(
+    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a" },
+    { timestamp: 2, level: "stdout", process: "gone", instance_id: "old", message: "kept" },
+  );
+  const logs = (query: string, token = ADMIN_TOKEN): Promise<Response> =>
+    call(api, "GET", `/api/logs${query}`, { token });
+
+  for (const path of ["/api/logs", "/api/logs/stream"]) {
+    await t.step(`${path}: an unknown instance or service is 404 naming it`, async () => {
+      const instance = await call(api, "GET", `${path}?process=notes&id=nosuch`, {
+        token: ADMIN_TOKEN,
+      });
+      equal(instance.status, 404);
+      equal((await instance.json() as ErrorBody).error, "Instance not found: notes:nosuch");
+      const service = await call(api, "GET", `${path}?process=nosvc&id=x`, { token: ADMIN_TOKEN });
+      equal(service.status, 404);
+      equal(
+        (await service.json() as ErrorBody).error,
+        'Unknown service "nosvc": it is not defined in the config',
+      );
+    });
+    await t.step(`${path}: another tenant's instance is 403`, async () => {
+      for (const query of ["?process=notes&id=bob", "?id=bob", "?process=notes&id=nosuch"]) {
+        const res = await call(api, "GET", `${path}${query}`, { token: ALICE_TOKEN });
+        equal(res.status, 403, query);
+        equal(
+          (await res.json() as ErrorBody).error,
+          "Tenant token can only access instance 'alice'",
+        );
+      }
+    });
+  }
+
+  await t.step(
+    "a stopped instance without lines, and lines that outlived their service, are 200",
+    async () => {
+      const stopped = await logs("?process=notes&id=bob");
+      equal(stopped.status, 200);
+      deepEqual(await stopped.json(), []);
+      const gone = await logs("?process=gone&id=old");
+      equal(gone.status, 200);
+      deepEqual((await gone.json() as LogEntryJson[]).map((entry) => entry.message), ["kept"]);
+      const own = await logs("?process=notes&id=alice", ALICE_TOKEN);
+      deepEqual((await own.json() as LogEntryJson[]).map((entry) => entry.message), ["a"]);
+    },
+  );
 });

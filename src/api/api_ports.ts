@@ -66,6 +66,8 @@ export interface InstanceControl {
   ): Promise<{ readonly from: InstanceView; readonly to: InstanceView }>;
   /** Restores the weights the last route change replaced. */
   rollback(service: string): Promise<readonly InstanceView[]>;
+  /** The config in force; the API only asks which services it defines. */
+  readonly config: { readonly services: ReadonlyMap<string, unknown> };
 }
 
 /** A stored token, as authentication needs it: its hash and whom it speaks for. */

@@ -81,14 +81,20 @@ export class Authenticator {
   }
 }
 
-/** True when `identity` may act on instance `service:id`. */
-export function canAccess(identity: Identity, service: string, id: string): boolean {
+/**
+ * True when `identity` may act on instance `service:id`; without a service, on an instance `id`
+ * of some service.
+ */
+export function canAccess(identity: Identity, service: string | undefined, id: string): boolean {
   if (identity.kind === "admin") return true;
-  return identity.tenant === id || identity.tenant === formatInstanceKey({ service, id });
+  if (identity.tenant === id) return true;
+  return service === undefined
+    ? identity.tenant.endsWith(`:${id}`)
+    : identity.tenant === formatInstanceKey({ service, id });
 }
 
-/** Throws 403 unless `identity` may act on `service:id`. */
-export function assertAccess(identity: Identity, service: string, id: string): void {
+/** Throws 403 unless `identity` may act on `service:id` (see {@linkcode canAccess}). */
+export function assertAccess(identity: Identity, service: string | undefined, id: string): void {
   if (!canAccess(identity, service, id)) {
     throw new HttpError(
       403,

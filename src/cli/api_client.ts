@@ -70,7 +70,7 @@ export class ApiClient {
       await res.body?.cancel();
       return undefined;
     }
-    if (!res.ok) throw await errorOf(res);
+    if (!res.ok) throw await errorOf(res, this.server);
     return await res.json() as InstanceJson;
   }
 
@@ -120,13 +120,13 @@ export class ApiClient {
   /** `GET /api/logs/stream`: the raw SSE response. */
   async logStream(query: URLSearchParams): Promise<Response> {
     const res = await this.#fetch("GET", `/api/logs/stream?${query}`);
-    if (!res.ok) throw await errorOf(res);
+    if (!res.ok) throw await errorOf(res, this.server);
     return res;
   }
 
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.#fetch(method, path, body);
-    if (!res.ok) throw await errorOf(res);
+    if (!res.ok) throw await errorOf(res, this.server);
     if (res.status === 204) return undefined as T;
     return await res.json() as T;
   }
@@ -174,13 +174,20 @@ export class ApiError extends TenementError {
   }
 }
 
-async function errorOf(res: Response): Promise<TenementError> {
+/**
+ * The error an API answer carries. An authentication failure names the server, since its usual
+ * cause is a client pointed at another daemon than the one its token came from.
+ */
+async function errorOf(res: Response, server: string): Promise<TenementError> {
   const text = await res.text();
+  const where = res.status === 401 ? ` for ${server}` : "";
   try {
     const body = JSON.parse(text) as ErrorBody;
-    if (typeof body.error === "string") return new ApiError(body.error, body.details ?? []);
+    if (typeof body.error === "string") {
+      return new ApiError(`${body.error}${where}`, body.details ?? []);
+    }
   } catch {
     // Not JSON: fall through to the status line.
   }
-  return new TenementError(`Server returned ${res.status} ${res.statusText}`);
+  return new TenementError(`Server returned ${res.status} ${res.statusText}${where}`);
 }

@@ -25,13 +25,55 @@ export const out = {
 
 /** Writes to stderr. */
 export const err = {
-  /** One line. */
+  /** One line; dropped when stderr is closed, as there is nowhere left to say anything. */
   line(text: string): void {
-    write(Deno.stderr, `${text}\n`);
+    try {
+      write(Deno.stderr, `${text}\n`);
+    } catch (error: unknown) {
+      if (!isBrokenPipe(error)) throw error;
+    }
   },
 };
+
+/**
+ * True when `error` is a write to a pipe whose reader has gone, as when `ten logs | head -1` has
+ * its line: the command then ends quietly, as Unix tools do. Causes are not searched, so a broken
+ * connection to the server is still reported.
+ */
+export function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe;
+}
 
 /** Left-aligns `text` in `width` columns (longer text is kept whole). */
 export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + " ".repeat(width - text.length);
+}
+
+/**
+ * Rows of cells as aligned lines: each column as wide as its widest cell, and at least
+ * `minWidths[i]`; one space between columns; the last cell is not padded and no line ends in
+ * spaces.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { alignColumns } from "./output.ts";
+ * deepEqual(alignColumns([["ID", "HEALTH"], ["a", "unhealthy"], ["bb", "ok"]]), [
+ *   "ID HEALTH",
+ *   "a  unhealthy",
+ *   "bb ok",
+ * ]);
+ * ```
+ */
+export function alignColumns(
+  rows: readonly (readonly string[])[],
+  minWidths: readonly number[] = [],
+): string[] {
+  const widths: number[] = [...minWidths];
+  for (const row of rows) {
+    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+  }
+  return rows.map((row) =>
+    row.map((cell, i) => i === row.length - 1 ? cell : pad(cell, widths[i]!)).join(" ").trimEnd()
+  );
 }

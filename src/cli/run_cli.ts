@@ -3,7 +3,7 @@
  * into `Error: …` on stderr and exit codes (1 for failures, 2 for usage errors).
  * @module
  */
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { Argument, Command, CommanderError } from "@commander-js/extra-typings";
 import { ConfigErrors, InvalidInputError, messageOf } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { setupLogging } from "../logging.ts";
@@ -15,6 +15,7 @@ import {
   weightVerb,
 } from "./commands/client_verbs.ts";
 import { caddyVerb } from "./commands/caddy.ts";
+import { COMPLETIONS_HELP, completionsVerb } from "./commands/completions.ts";
 import { configVerb } from "./commands/config.ts";
 import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
 import { initVerb } from "./commands/init.ts";
@@ -24,8 +25,9 @@ import { psVerb } from "./commands/ps.ts";
 import { serveVerb } from "./commands/serve.ts";
 import { tokenGenVerb } from "./commands/token_gen.ts";
 import { ApiError } from "./api_client.ts";
+import { COMPLETION_SHELLS } from "./completion_script.ts";
 import type { GlobalOptions } from "./global_options.ts";
-import { err } from "./output.ts";
+import { err, isBrokenPipe } from "./output.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit code of a usage error. */
@@ -56,8 +58,10 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--email <email>", "ACME account email (not implemented yet)")
     .option("--staging", "use the ACME staging directory (not implemented yet)")
     .action((opts, cmd) => setCode(serveVerb(opts, globalsOf(cmd))));
-  program.command("spawn").description("start an instance").argument("<service:id>")
-    .addOption(new Option("--id <id>", "old docs' form: ten spawn SERVICE --id ID").hideHelp())
+  program.command("spawn").description("start an instance")
+    .usage("[options] <service:id> | <service> --id <id>")
+    .argument("<service:id>", "the instance, e.g. api:alice (or the service alone, with --id)")
+    .option("--id <id>", "the instance id when the argument is the service alone")
     .action((target, opts, cmd) => setCode(spawnVerb(legacyKey(target, opts.id), globalsOf(cmd))));
   program.command("stop").description("stop an instance").argument("<service:id>")
     .action((target, _opts, cmd) => setCode(stopVerb(target, globalsOf(cmd))));
@@ -135,6 +139,10 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--purge", "also delete /etc/tenement and the data dir (tenants' data)")
     .option("--dry-run", "print every action instead of changing anything")
     .action((opts) => setCode(uninstallVerb(opts)));
+  program.command("completions").description("print a shell completion script for ten")
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(COMPLETION_SHELLS))
+    .addHelpText("after", COMPLETIONS_HELP)
+    .action((shell) => setCode(Promise.resolve(completionsVerb(shell, program))));
   return program;
 }
 
@@ -158,6 +166,9 @@ export async function runCli(args: readonly string[]): Promise<number> {
     await program.parseAsync([...args], { from: "user" });
     return await result;
   } catch (error: unknown) {
+    // The reader of stdout has gone (`ten logs | head -1`): it has all it wanted, so this is
+    // success, like ripgrep and unlike a SIGPIPE'd tool's 141, which `set -o pipefail` fails on.
+    if (isBrokenPipe(error)) return 0;
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
       if (error.code === "commander.help") return 0;

@@ -1,13 +1,22 @@
 /**
  * `/api/logs` (search the kept tail) and `/api/logs/stream` (live, as server-sent events). Tenant
- * tokens only see their own instances.
+ * tokens only see their own instances; naming another tenant's instance is 403, and naming a
+ * service or instance that neither exists nor left lines is 404.
  * @module
  */
-import type { LogFilter, LogSource } from "../api_ports.ts";
+import { formatInstanceKey } from "../../core/instance_key.ts";
+import type { InstanceControl, LogFilter, LogSource } from "../api_ports.ts";
 import type { Identity } from "../auth.ts";
-import { canAccess } from "../auth.ts";
+import { assertAccess, canAccess } from "../auth.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Router } from "../router.ts";
+
+/** What the log routes need. */
+export interface LogRouteDeps {
+  readonly logs: LogSource;
+  /** To tell an unknown service or instance (404) from one without lines yet. */
+  readonly instances: Pick<InstanceControl, "get" | "config">;
+}
 
 /** Context of an authenticated request. */
 interface AuthedContext {
@@ -43,11 +52,36 @@ function filterOf(params: URLSearchParams, isStream: boolean): LogFilter {
   return filter;
 }
 
+/**
+ * Throws 403 when `filter` names an instance the caller may not read, and 404 when it names a
+ * service or instance that is unknown and has no kept lines. A stopped or asleep instance, or one
+ * whose lines outlived it, is not an error.
+ */
+function assertReadable(identity: Identity, filter: LogFilter, deps: LogRouteDeps): void {
+  const { process, id } = filter;
+  if (id !== undefined) assertAccess(identity, process, id);
+  if (process === undefined) return;
+  const hasLines = (narrow: LogFilter): boolean => deps.logs.query(narrow).length > 0;
+  if (!deps.instances.config.services.has(process) && !hasLines({ process, limit: 1 })) {
+    throw new HttpError(404, `Unknown service "${process}": it is not defined in the config`, {
+      field: "process",
+    });
+  }
+  if (
+    id !== undefined && deps.instances.get({ service: process, id }) === undefined &&
+    !hasLines({ process, id, limit: 1 })
+  ) {
+    throw new HttpError(404, `Instance not found: ${formatInstanceKey({ service: process, id })}`);
+  }
+}
+
 /** Adds the log routes. */
-export function addLogRoutes<C extends AuthedContext>(router: Router<C>, logs: LogSource): void {
+export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: LogRouteDeps): void {
+  const { logs } = deps;
   router
     .add("GET", "/api/logs", (_req, ctx) => {
       const filter = filterOf(ctx.url.searchParams, false);
+      assertReadable(ctx.identity, filter, deps);
       // The limit applies to what the caller may see, so it is applied after the access check.
       const { limit, ...unlimited } = filter;
       const visible = logs.query(unlimited)
@@ -59,6 +93,7 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, logs: L
     })
     .add("GET", "/api/logs/stream", (req, ctx) => {
       const filter = filterOf(ctx.url.searchParams, true);
+      assertReadable(ctx.identity, filter, deps);
       const encoder = new TextEncoder();
       let unsubscribe = (): void => {};
       let keepAlive: ReturnType<typeof setInterval> | undefined;

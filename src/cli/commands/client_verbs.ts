@@ -5,6 +5,7 @@
  */
 import { formatInstanceKey, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
+import type { HealthResponse } from "../../api/wire.ts";
 import { ApiClient } from "../api_client.ts";
 import { type GlobalOptions, resolveToken, serverUrl } from "../global_options.ts";
 import { out } from "../output.ts";
@@ -57,8 +58,16 @@ export async function healthVerb(
   const ref = parseInstanceKey(target);
   const res = await (await clientFor(globals)).health(ref);
   if (options.json) out.json(res);
-  else out.line(`${res.instance}: ${res.health}`);
+  else out.line(`${res.instance}: ${healthWord(res)}`);
   return 0;
+}
+
+/**
+ * The word `ten health` prints: the health, or the status when the health is unknown because
+ * nothing was probed (`asleep`, `stopped`, `backoff`, `starting`).
+ */
+export function healthWord(res: Pick<HealthResponse, "health" | "status">): string {
+  return res.health === "unknown" && res.status !== "running" ? res.status : res.health;
 }
 
 /** `ten weight service:id N`. */

@@ -1,12 +1,13 @@
 /**
  * `ten ps` / `ten ls`: the instance table, as the original prints it; `--all` adds asleep,
- * stopped and failed instances with their status and reason.
+ * stopped and failed instances with their status and reason. Columns keep the original widths
+ * and widen to fit their longest value, so every row stays aligned.
  * @module
  */
 import { formatDuration } from "../../core/format.ts";
 import type { InstanceJson } from "../../api/wire.ts";
 import type { GlobalOptions } from "../global_options.ts";
-import { out, pad } from "../output.ts";
+import { alignColumns, out } from "../output.ts";
 import { clientFor } from "./client_verbs.ts";
 
 /** `ten ps [--all] [--json]`. */
@@ -25,17 +26,7 @@ export async function psVerb(
     out.line(`Server: ${client.server}`);
     return 0;
   }
-  const header = [
-    pad("INSTANCE", 20),
-    pad("LISTEN", 20),
-    pad("UPTIME", 10),
-    pad("IDLE", 10),
-    pad("HEALTH", 8),
-    pad("WEIGHT", 6),
-  ];
-  if (options.all) header.push(pad("STATUS", 9), "REASON");
-  out.line(header.join(" ").trimEnd());
-  for (const instance of rows) out.line(row(instance, options.all === true));
+  for (const line of psTable(rows, options.all === true)) out.line(line);
   out.line();
   const running = rows.filter((instance) => instance.pid !== null).length;
   out.line(
@@ -46,21 +37,46 @@ export async function psVerb(
   return 0;
 }
 
-function row(instance: InstanceJson, isAll: boolean): string {
+/** Columns of `ten ps` and their original (minimum) widths. */
+const COLUMNS = [
+  ["INSTANCE", 20],
+  ["LISTEN", 20],
+  ["UPTIME", 10],
+  ["IDLE", 10],
+  ["HEALTH", 8],
+  ["WEIGHT", 6],
+] as const;
+
+/** The columns `--all` adds. */
+const ALL_COLUMNS = [["STATUS", 9], ["REASON", 0]] as const;
+
+/**
+ * The header and one aligned line per instance, in the order given. Pure: no I/O.
+ * @param isAll add the STATUS and REASON columns of `ps --all`.
+ */
+export function psTable(rows: readonly InstanceJson[], isAll: boolean): string[] {
+  const columns = isAll ? [...COLUMNS, ...ALL_COLUMNS] : COLUMNS;
+  return alignColumns(
+    [columns.map(([name]) => name), ...rows.map((instance) => cellsOf(instance, isAll))],
+    columns.map(([, width]) => width),
+  );
+}
+
+function cellsOf(instance: InstanceJson, isAll: boolean): string[] {
   const cells = [
-    pad(instance.id, 20),
-    pad(instance.socket === "" ? "-" : instance.socket, 20),
-    pad(instance.pid === null ? "-" : formatDuration(instance.uptime_secs), 10),
-    pad(formatDuration(instance.idle_secs), 10),
-    pad(instance.health, 8),
-    pad(String(instance.weight), 6),
+    instance.id,
+    instance.socket === "" ? "-" : instance.socket,
+    instance.pid === null ? "-" : formatDuration(instance.uptime_secs),
+    formatDuration(instance.idle_secs),
+    instance.health,
+    String(instance.weight),
   ];
   if (isAll) {
     let reason = instance.reason ?? "";
     if (instance.retry_in_secs !== null) {
       reason += `${reason ? "; " : ""}retry in ${instance.retry_in_secs}s`;
     }
-    cells.push(pad(instance.status, 9), reason);
+    cells.push(instance.status, reason);
   }
-  return cells.join(" ").trimEnd();
+  return cells;
 }
