@@ -5,6 +5,7 @@
  */
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import type { Config } from "../config/schema.ts";
+import { instanceDir } from "../core/instance_dir.ts";
 
 /** Options of {@linkcode StorageMeter}. */
 export interface StorageMeterOptions {
@@ -40,7 +41,7 @@ export class StorageMeter {
     const cached = this.#measured.get(key);
     if (cached !== undefined && nowMs - cached.atMs < this.#cacheMs) return cached.bytes;
     // The data dir layout the supervisor creates for every instance.
-    const dir = `${this.#config.settings.dataDir}/${ref.service}/${ref.id}`;
+    const dir = instanceDir(this.#config.settings.dataDir, ref.service, ref.id);
     const bytes = measureDirBytes(dir, { maxEntries: this.#maxEntries });
     this.#measured.set(key, { atMs: nowMs, bytes });
     return bytes;

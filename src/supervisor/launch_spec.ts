@@ -6,6 +6,7 @@
 import type { ServiceConfig } from "../config/schema.ts";
 import { splitCommandLine } from "../core/command_line.ts";
 import { interpolate } from "../core/template.ts";
+import { instanceDir } from "../core/instance_dir.ts";
 
 /** The resolved pieces needed to start an instance. */
 export interface InstancePlan {
@@ -25,11 +26,6 @@ export interface PlanInputs {
   readonly port: number;
   /** Environment inherited from `ten serve`. */
   readonly baseEnv: Readonly<Record<string, string>>;
-}
-
-/** An instance's own data dir, `{data_dir}/{service}/{id}`: made before start, removed on stop. */
-export function instanceDir(dataDir: string, service: string, id: string): string {
-  return `${dataDir}/${service}/${id}`;
 }
 
 /**

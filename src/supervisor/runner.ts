@@ -22,7 +22,8 @@ import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./heal
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { serviceNamed } from "./instance_table.ts";
 import { KeyedLock } from "./keyed_lock.ts";
-import { instanceDir, planInstance } from "./launch_spec.ts";
+import { instanceDir } from "../core/instance_dir.ts";
+import { planInstance } from "./launch_spec.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "./semaphore.ts";
