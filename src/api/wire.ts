@@ -45,6 +45,11 @@ export interface SpawnResponse {
   readonly port: number | null;
   readonly status: InstanceStatus;
   readonly pid: number | null;
+  /**
+   * Present when the app listens but its health check had not passed by the end of its start-up,
+   * e.g. `notes:a is not healthy after 10 s (GET /health → 500); …`. It keeps running.
+   */
+  readonly warning?: string;
 }
 
 /** `PUT /api/instances/:id/weight` body. */

@@ -31,6 +31,25 @@ export const err = {
   },
 };
 
+/**
+ * Runs `work` while showing `label... N s` on stderr, redrawn in place every second, and clears
+ * the line when it ends. On a non-terminal stderr (scripts, tests) it shows nothing.
+ */
+export async function withProgress<T>(label: string, work: () => Promise<T>): Promise<T> {
+  if (!Deno.stderr.isTerminal()) return await work();
+  const startedAt = Date.now();
+  const timer = setInterval(() => {
+    const secs = Math.floor((Date.now() - startedAt) / 1000);
+    write(Deno.stderr, `\r\x1b[K${label}... ${secs} s`);
+  }, 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    write(Deno.stderr, "\r\x1b[K");
+  }
+}
+
 /** Left-aligns `text` in `width` columns (longer text is kept whole). */
 export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + " ".repeat(width - text.length);
