@@ -22,11 +22,12 @@ function config(fixedPort: number): TenementTomlParts {
       fixed: {
         fixture: "fixed_port.py",
         health: "/health",
-        startup_timeout: 1,
+        startup_timeout: 3,
         env: { FIXED_PORT: String(fixedPort) },
       },
-      crash: { fixture: "crash_on_start.py", health: "/health", startup_timeout: 2 },
-      sick: { fixture: "unhealthy.py", health: "/health", startup_timeout: 1 },
+      crash: { fixture: "crash_on_start.py", health: "/health" },
+      // Long enough for a Python start on a loaded machine.
+      sick: { fixture: "unhealthy.py", health: "/health", startup_timeout: 3 },
     },
   };
 }
@@ -49,14 +50,14 @@ Deno.test("ten spawn of an app on a fixed port fails, names $PORT, and stops it"
   equal(res.stdout, "");
   match(
     res.stderr,
-    /^Error: fixed:a did not start: nothing is listening on port \d+ after 1 s: the app must listen on \$PORT\. fixed:a is stopped; fix it and run ten spawn again\n/,
+    /^Error: fixed:a did not start: nothing is listening on port \d+ after 3 s: the app must listen on \$PORT\. fixed:a is stopped; fix it and run ten spawn again\n/,
   );
   // The last stderr lines, where the app says which port it took.
   ok(res.stderr.includes(`fixed_port listening on 127.0.0.1:${fixedPort}`), res.stderr);
   ok(!res.stderr.includes("\r"), "no progress on a non-terminal");
 
   const row = await d.instance("fixed:a");
-  match(row?.reason ?? "", /^nothing is listening on port \d+ after 1 s/);
+  match(row?.reason ?? "", /^nothing is listening on port \d+ after 3 s/);
   await staysStopped(d, "fixed:a");
 
   // Still stopped after a daemon restart: nothing wants it running.
@@ -90,7 +91,7 @@ Deno.test("ten spawn of an app whose health check fails warns and keeps it runni
   match(res.stdout, /^Spawned sick:c\nListening on 127\.0\.0\.1:\d+\n$/);
   equal(
     res.stderr,
-    "Warning: sick:c is not healthy after 1 s (GET /health → 500); it keeps running, and is restarted while its health check fails\n",
+    "Warning: sick:c is not healthy after 3 s (GET /health → 500); it keeps running, and is restarted while its health check fails\n",
   );
   const row = await d.instance("sick:c");
   equal(row?.status, "starting");
