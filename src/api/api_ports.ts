@@ -29,6 +29,12 @@ export interface InstanceView {
   readonly retryAtMs: number | undefined;
 }
 
+/** An instance after a spawn or restart. */
+export interface SpawnedView extends InstanceView {
+  /** Set when the app listens but its health check had not passed by the end of its start-up. */
+  readonly warning?: string | undefined;
+}
+
 /** Which instances {@linkcode InstanceControl.list} returns. */
 export interface InstanceFilter {
   /** Include asleep, stopped and failed instances. */
@@ -42,12 +48,15 @@ export interface InstanceControl {
   list(filter: InstanceFilter): readonly InstanceView[];
   /** One instance, or undefined when unknown. */
   get(ref: InstanceRef): InstanceView | undefined;
-  /** Starts an instance (idempotent) and waits until it is ready. */
-  spawn(ref: InstanceRef, origin: "api"): Promise<InstanceView>;
+  /**
+   * Starts an instance (idempotent) and waits until it is ready; fails (and stops it) when it
+   * exits or never listens during its start-up.
+   */
+  spawn(ref: InstanceRef, origin: "api"): Promise<SpawnedView>;
   /** Stops an instance; throws NotFoundError when unknown. */
   stop(ref: InstanceRef): Promise<unknown>;
   /** Stops and starts again, clearing failed state and backoff. */
-  restart(ref: InstanceRef): Promise<InstanceView>;
+  restart(ref: InstanceRef): Promise<SpawnedView>;
   /** Sets a traffic weight (0-100). */
   setWeight(ref: InstanceRef, weight: number): Promise<InstanceView>;
   /** Runs one health probe now. */

@@ -58,6 +58,7 @@ export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError && err.field !== undefined) body.field = err.field;
   if (err instanceof InvalidInputError && err.field !== undefined) body.field = err.field;
   if (err instanceof DeployError) body.details = err.details;
+  if (err instanceof SpawnError && err.details.length > 0) body.details = err.details;
   if (status === 500) log.error("Unexpected error: {err}", { err: String(err) });
   const headers: Record<string, string> = {
     "content-type": "application/json",

@@ -47,6 +47,11 @@ export interface SpawnResponse {
   readonly pid: number | null;
   /** Added (spawn only): true when the instance was already running and nothing was started. */
   readonly already_running?: boolean;
+  /**
+   * Present when the app listens but its health check had not passed by the end of its start-up,
+   * e.g. `notes:a is not healthy after 10 s (GET /health → 500); …`. It keeps running.
+   */
+  readonly warning?: string;
 }
 
 /** `PUT /api/instances/:id/weight` body. */

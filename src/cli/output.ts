@@ -44,6 +44,31 @@ export function isBrokenPipe(error: unknown): boolean {
   return error instanceof Deno.errors.BrokenPipe;
 }
 
+/**
+ * Runs `work` while showing `label... N s` on stderr, redrawn in place every second, and clears
+ * the line when it ends. On a non-terminal stderr (scripts, tests) it shows nothing.
+ */
+export async function withProgress<T>(label: string, work: () => Promise<T>): Promise<T> {
+  if (!Deno.stderr.isTerminal()) return await work();
+  const startedAt = Date.now();
+  const show = (text: string): void => {
+    try {
+      write(Deno.stderr, text);
+    } catch (error: unknown) {
+      if (!isBrokenPipe(error)) throw error;
+    }
+  };
+  const timer = setInterval(() => {
+    show(`\r\x1b[K${label}... ${Math.floor((Date.now() - startedAt) / 1000)} s`);
+  }, 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    show("\r\x1b[K");
+  }
+}
+
 /** Left-aligns `text` in `width` columns (longer text is kept whole). */
 export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + " ".repeat(width - text.length);

@@ -94,10 +94,18 @@ export class TimeoutError extends TenementError {
   override readonly code = "timeout";
 }
 
-/** Starting a process failed (bad command, exited during start-up, isolation unavailable). */
+/**
+ * Starting a process failed (bad command, exited or never listened during start-up, isolation
+ * unavailable); `details` may carry the last stderr lines.
+ */
 export class SpawnError extends TenementError {
   override name = "SpawnError";
   override readonly code = "spawn";
+  readonly details: readonly string[];
+  constructor(message: string, options?: ErrorOptions & { readonly details?: readonly string[] }) {
+    super(message, options);
+    this.details = options?.details ?? [];
+  }
 }
 
 /** A deploy did not become healthy; `details` carries the last health result and stderr tail. */

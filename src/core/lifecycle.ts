@@ -264,6 +264,21 @@ export function isWaitingToRetry(state: InstanceState): boolean {
   return state.kind === "backoff" || state.kind === "failed";
 }
 
+/**
+ * True while a run's start-up is not over: it is queued, or its process is up and its start-up
+ * wait has neither passed a probe nor run out of time (which marks health `unhealthy`).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(isStartingUp({ kind: "unready", sinceMs: 0, health: "unknown", healthFailures: 0 }), true);
+ * equal(isStartingUp({ kind: "unready", sinceMs: 0, health: "unhealthy", healthFailures: 0 }), false);
+ * ```
+ */
+export function isStartingUp(state: InstanceState): boolean {
+  return state.kind === "starting" || (state.kind === "unready" && state.health === "unknown");
+}
+
 /** True once the run ended with no process left (stopped, backoff or failed). */
 export function hasEnded(state: InstanceState): boolean {
   return state.kind === "stopped" || state.kind === "backoff" || state.kind === "failed";

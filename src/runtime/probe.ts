@@ -9,6 +9,8 @@ import { messageOf } from "../core/errors.ts";
 export interface ProbeOutcome {
   readonly isPass: boolean;
   readonly detail: string;
+  /** True when the connect was refused: nothing listens on the port. */
+  readonly isRefused: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -21,9 +23,9 @@ export class NetProber {
     try {
       const conn = await withTimeout(Deno.connect({ hostname: "127.0.0.1", port }), timeoutMs);
       conn.close();
-      return { isPass: true, detail: "connected" };
+      return { isPass: true, detail: "connected", isRefused: false };
     } catch (err: unknown) {
-      return { isPass: false, detail: describe(err, timeoutMs) };
+      return failure(err, timeoutMs);
     }
   }
 
@@ -47,11 +49,13 @@ export class NetProber {
         if (text.length > 4096) break;
       }
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      if (!match) return { isPass: false, detail: "no HTTP status line in the response" };
+      if (!match) {
+        return { isPass: false, detail: "no HTTP status line in the response", isRefused: false };
+      }
       const status = Number(match[1]);
-      return { isPass: status >= 200 && status < 300, detail: `HTTP ${status}` };
+      return { isPass: status >= 200 && status < 300, detail: `HTTP ${status}`, isRefused: false };
     } catch (err: unknown) {
-      return { isPass: false, detail: describe(err, timeoutMs) };
+      return failure(err, timeoutMs);
     } finally {
       clearTimeout(timer);
       try {
@@ -92,6 +96,14 @@ async function withTimeout<T extends Deno.Conn>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function failure(err: unknown, timeoutMs: number): ProbeOutcome {
+  return {
+    isPass: false,
+    detail: describe(err, timeoutMs),
+    isRefused: err instanceof Deno.errors.ConnectionRefused,
+  };
 }
 
 function describe(err: unknown, timeoutMs: number): string {

@@ -14,7 +14,7 @@ import { waitUntilReady } from "./readiness.ts";
 const log = getLogger(["tenement", "supervisor"]);
 
 /** Longest a single probe may take. */
-const PROBE_TIMEOUT_MS = 5_000;
+export const PROBE_TIMEOUT_MS = 5_000;
 
 /** What the health loop needs. */
 export interface HealthLoopDeps {
@@ -23,6 +23,8 @@ export interface HealthLoopDeps {
   readonly settings: Settings;
   /** Applies a lifecycle event to an entry and carries out its effects. */
   readonly apply: (entry: InstanceEntry, event: InstanceEvent) => void;
+  /** Run `generation` of an explicitly started entry never listened during its start-up. */
+  readonly neverListened: (entry: InstanceEntry, generation: number) => void;
 }
 
 /** One run of an instance to watch. */
@@ -42,11 +44,13 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
   const { entry, svc, generation, signal } = run;
   {
     using _slot = run.startSlot;
+    let isRefused = false;
     const result = await waitUntilReady(() => probeInstance(deps.prober, entry, svc), {
       timeoutMs: svc.startupTimeoutMs,
       signal,
       clock: deps.clock,
       onProbe: (probe) => {
+        isRefused = probe.isRefused === true;
         if (entry.generation === generation) entry.lastProbe = probe.detail;
       },
     });
@@ -54,6 +58,9 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
     entry.lastProbe = result.lastDetail;
     if (result.isReady) {
       deps.apply(entry, { kind: "became_ready", nowMs: deps.clock.now() });
+    } else if (isRefused && entry.isExplicitStart) {
+      deps.neverListened(entry, generation);
+      return;
     } else {
       log.warn("{key} is not ready after {ms} ms: {detail}", {
         key: entry.key,

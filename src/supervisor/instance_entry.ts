@@ -51,6 +51,14 @@ export interface InstanceEntry {
   weight: number;
   /** Increases with every start; callbacks of older runs compare it and do nothing. */
   generation: number;
+  /**
+   * The current run was started (or its start-up is awaited) by an explicit spawn, restart or
+   * deploy: if it exits or never listens before its start-up is over, it is stopped rather than
+   * restarted. The restart policy is for runs that have listened.
+   */
+  isExplicitStart: boolean;
+  /** Why the explicit start of the current run failed and the instance was stopped. */
+  startupFailure: string | undefined;
   handle: ProcessHandle | undefined;
   port: number | undefined;
   socketPath: string | undefined;
@@ -91,6 +99,8 @@ export function newEntry(
     id,
     ...fields,
     generation: 0,
+    isExplicitStart: false,
+    startupFailure: undefined,
     handle: undefined,
     port: undefined,
     socketPath: undefined,

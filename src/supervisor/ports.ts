@@ -39,6 +39,8 @@ export interface ProbeResult {
   readonly isPass: boolean;
   /** Short human description: `HTTP 503`, `connection refused`, `timed out after 5000 ms`. */
   readonly detail: string;
+  /** True when the connect was refused: nothing listens on the port. */
+  readonly isRefused?: boolean;
 }
 
 /** Checks whether an instance answers. */

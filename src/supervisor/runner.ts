@@ -13,12 +13,19 @@ import {
   type ExitInfo,
   hasEnded,
   type InstanceEvent,
+  isStartingUp,
   isWaitingToRetry,
   reasonOf,
   transition,
 } from "../core/lifecycle.ts";
 import { waitAtMost } from "./delay.ts";
-import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./health_loop.ts";
+import {
+  applyProbe,
+  type HealthLoopDeps,
+  PROBE_TIMEOUT_MS,
+  probeInstance,
+  watchRun,
+} from "./health_loop.ts";
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { serviceNamed } from "./instance_table.ts";
 import { KeyedLock } from "./keyed_lock.ts";
@@ -66,6 +73,7 @@ export class Runner {
       clock: deps.clock,
       settings: deps.config.settings,
       apply: (entry, event) => this.apply(entry, event),
+      neverListened: (entry, generation) => this.#neverListened(entry, generation),
     };
   }
 
@@ -128,7 +136,11 @@ export class Runner {
     }
   }
 
-  /** Launches the entry's process unless it is already starting or running. */
+  /**
+   * Launches the entry's process unless it is already starting or running. A user request (spawn,
+   * restart, deploy) is an explicit start: a run that exits or never listens during its start-up
+   * is stopped instead of restarted (see `awaitStartup`).
+   */
   async start(entry: InstanceEntry, isUserRequest = false): Promise<void> {
     using _lock = await this.locks.acquire(entry.key);
     if (this.#isShuttingDown) throw new UnavailableError("tenement is shutting down");
@@ -137,7 +149,7 @@ export class Runner {
       this.#cancelRetry(entry);
       if (entry.state.kind === "failed") this.#restarts.forget(entry);
     }
-    await this.#launch(entry);
+    await this.#launch(entry, isUserRequest);
   }
 
   /** Forgets crashes and restarts (`ten restart`). */
@@ -185,22 +197,43 @@ export class Runner {
   }
 
   /**
-   * Waits until the entry is ready, up to the service's start-up time; throws SpawnError when
-   * its run ends meanwhile.
+   * Waits until the start-up of the entry's run is over. Resolves with nothing once it is ready,
+   * or with a warning naming the failing check when the app listens but its check did not pass in
+   * time (it keeps running under the health policy). Throws SpawnError when the run ended
+   * meanwhile: it exited or never listened (and was stopped), or someone stopped it.
    */
-  async awaitStartup(entry: InstanceEntry, svc: ServiceConfig): Promise<void> {
+  async awaitStartup(entry: InstanceEntry, svc: ServiceConfig): Promise<string | undefined> {
     const { clock } = this.#deps;
-    const deadline = clock.now() + svc.startupTimeoutMs;
-    while (entry.state.kind !== "ready") {
-      if (hasEnded(entry.state)) {
+    // The health loop ends the start-up; its last probe and a stop may take a little longer.
+    const deadline = clock.now() + svc.startupTimeoutMs + PROBE_TIMEOUT_MS +
+      svc.stopGracePeriodMs + 1_000;
+    while (true) {
+      const state = entry.state;
+      if (state.kind === "ready") return undefined;
+      if (hasEnded(state)) {
+        const failure = entry.startupFailure;
+        if (failure === undefined) {
+          throw new SpawnError(
+            `${entry.key} exited during start-up: ${reasonOf(state) ?? "unknown"}`,
+          );
+        }
         throw new SpawnError(
-          `${entry.key} exited during start-up: ${reasonOf(entry.state) ?? "unknown"}`,
+          `${failure}. ${entry.key} is stopped; fix it and run ten spawn again`,
+          { details: stderrDetails(entry.stderrTail) },
         );
       }
+      if (!isStartingUp(state) && state.kind !== "stopping") break;
       const left = deadline - clock.now();
-      if (left <= 0) return;
+      if (left <= 0) break;
       await waitAtMost(entry.changed.promise, Math.min(left, 250), { clock });
     }
+    const check = svc.health !== undefined
+      ? `GET ${svc.health}`
+      : `TCP connect to port ${entry.port ?? "?"}`;
+    const result = (entry.lastProbe ?? "no result yet").replace(/^HTTP (\d{3})$/, "$1");
+    return `${entry.key} is not healthy after ${
+      seconds(svc.startupTimeoutMs)
+    } s (${check} → ${result}); it keeps running, and is restarted while its health check fails`;
   }
 
   /** Runs one health probe of a ready instance now and records its result. */
@@ -236,9 +269,11 @@ export class Runner {
       });
   }
 
-  async #launch(entry: InstanceEntry): Promise<void> {
+  async #launch(entry: InstanceEntry, isExplicit = false): Promise<void> {
     const deps = this.#deps;
     const svc = serviceNamed(deps.config, entry.service);
+    entry.isExplicitStart = isExplicit;
+    entry.startupFailure = undefined;
     // Starts are CPU bound: the slot is held until the instance is ready or its start-up time ends.
     const slot = await this.#starts.acquire();
     let port: number;
@@ -283,9 +318,17 @@ export class Runner {
       deps.portPool.release(port);
       const message = messageOf(err);
       deps.logs.append(entry.service, entry.id, "stderr", `tenement: ${message}`);
-      if (entry.generation === generation && !this.#isShuttingDown) {
-        this.#decide(entry, { kind: "start_failed", message });
+      if (entry.generation !== generation || this.#isShuttingDown) {
+        throw err instanceof TenementError ? err : new SpawnError(message, { cause: err });
       }
+      if (isExplicit) {
+        this.#failStartup(entry, message, message);
+        throw new SpawnError(
+          `${message}. ${entry.key} is stopped; fix it and run ten spawn again`,
+          { cause: err },
+        );
+      }
+      this.#decide(entry, { kind: "start_failed", message });
       throw err instanceof TenementError ? err : new SpawnError(message, { cause: err });
     }
     entry.handle = handle;
@@ -332,7 +375,40 @@ export class Runner {
       this.apply(entry, { kind: "shutdown" });
       return;
     }
+    if (entry.isExplicitStart && isStartingUp(entry.state)) {
+      const reason = describeExit(exit, entry.lastStderr);
+      this.#failStartup(entry, `${entry.key} exited during start-up: ${reason}`, reason);
+      return;
+    }
     this.#decide(entry, { kind: "exited", exit, lastStderr: entry.lastStderr });
+  }
+
+  /**
+   * The explicitly started run `generation` never listened by the end of its start-up: it is
+   * stopped (desired stopped), not restarted, and the spawn waiting for it fails.
+   */
+  #neverListened(entry: InstanceEntry, generation: number): void {
+    const svc = serviceNamed(this.#deps.config, entry.service);
+    const reason = `nothing is listening on port ${entry.port} after ${
+      seconds(svc.startupTimeoutMs)
+    } s: the app must listen on $PORT`;
+    this.#deps.logs.append(entry.service, entry.id, "stderr", `tenement: stopping, ${reason}`);
+    this.tasks.run(`never-listened:${entry.key}#${generation}`, async () => {
+      await this.stop(entry, "stopped", reason, () => {
+        if (entry.generation !== generation || !entry.handle) return false;
+        entry.startupFailure = `${entry.key} did not start: ${reason}`;
+        return true;
+      });
+    });
+  }
+
+  /** Rests an explicitly started entry whose start-up failed as stopped, with no retry. */
+  #failStartup(entry: InstanceEntry, failure: string, reason: string): void {
+    log.warn("{key} failed to start and is stopped: {reason}", { key: entry.key, reason });
+    entry.startupFailure = failure;
+    this.apply(entry, { kind: "stopped", rest: "stopped", reason });
+    entry.crashCount = 0;
+    this.persist(entry);
   }
 
   async #restartUnhealthy(entry: InstanceEntry, generation: number, reason: string): Promise<void> {
@@ -386,6 +462,16 @@ export class Runner {
       }
     });
   }
+}
+
+/** The stderr tail as error details. */
+function stderrDetails(tail: readonly string[]): string[] {
+  return tail.length > 0 ? ["stderr:", ...tail.map((line) => `  ${line}`)] : [];
+}
+
+/** Milliseconds as seconds for messages: `10`, `0.5`. */
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 function dirname(path: string): string {

@@ -12,7 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
 import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
-import { isAwake } from "../core/lifecycle.ts";
+import { isAwake, isStartingUp } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
@@ -23,6 +23,11 @@ import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
 
 export type { ListOptions } from "./instance_table.ts";
+
+/** An instance after a spawn or restart: a warning when it listens but its check failed. */
+export interface SpawnedInstance extends InstanceSnapshot {
+  readonly warning: string | undefined;
+}
 
 const log = getLogger(["tenement", "supervisor"]);
 
@@ -121,21 +126,26 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   // ---- commands ------------------------------------------------------------------------------
 
   /**
-   * Starts an instance (idempotent) and waits until it is ready or its start-up time is over.
-   * Throws SpawnError when it cannot start or exits during start-up.
+   * Starts an instance (idempotent) and waits until it is ready or its start-up time is over;
+   * an app that listens but fails its health check is returned with a warning. Throws SpawnError
+   * when it cannot start, exits during start-up or never listens; it is then stopped (desired
+   * stopped), not restarted.
    */
   async spawn(
     ref: InstanceRef,
     origin: StoredInstance["origin"] = "api",
-  ): Promise<InstanceSnapshot> {
+  ): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#deps.config, ref.service);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     entry.desired = "running";
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
       await this.#runner.start(entry, true);
+    } else if (entry.handle && isStartingUp(entry.state)) {
+      // A start-up already under way (a wake) becomes this spawn's: it fails the same way.
+      entry.isExplicitStart = true;
     }
-    await this.#runner.awaitStartup(entry, service);
-    return snapshotOf(entry);
+    const warning = await this.#runner.awaitStartup(entry, service);
+    return { ...snapshotOf(entry), warning };
   }
 
   /** Stops an instance; it stays known (woken again by a request). */
@@ -146,7 +156,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   /** Stops and starts again; clears failed state and crash backoff. */
-  async restart(ref: InstanceRef): Promise<InstanceSnapshot> {
+  async restart(ref: InstanceRef): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#deps.config, ref.service);
     const entry = this.#table.entryFor(ref, "api", this.#deps.clock.now());
     await this.#runner.stop(entry, "stopped", undefined);
@@ -155,8 +165,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     entry.desired = "running";
     this.#deps.metrics?.restarted(entry.service, entry.id);
     await this.#runner.start(entry, true);
-    await this.#runner.awaitStartup(entry, service);
-    return snapshotOf(entry);
+    const warning = await this.#runner.awaitStartup(entry, service);
+    return { ...snapshotOf(entry), warning };
   }
 
   /** Sets a traffic weight (0-100), stored durably. */

@@ -325,11 +325,16 @@ restart = "never"
 });
 
 Deno.test("a launch that throws backs off with the launcher's message, then retries", async () => {
+  // At daemon start; an explicit spawn stops instead (startup_test.ts).
   await using t = createTestSupervisor(`
-${APP}`);
+${APP}
+[instances]
+app = ["a"]
+`);
   const { supervisor, clock, launcher } = t;
   launcher.failNext("command not found: app");
-  await rejects(supervisor.spawn(A), SpawnError);
+  await supervisor.start();
+  await clock.settle();
   const failed = supervisor.get(A);
   deepEqual([failed?.status, failed?.reason], ["backoff", "command not found: app"]);
   await clock.advance(0);

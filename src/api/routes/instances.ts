@@ -5,7 +5,7 @@
 import { messageOf } from "../../core/errors.ts";
 import { formatInstanceKey, type InstanceRef, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InstanceControl, InstanceView, StorageUsage } from "../api_ports.ts";
+import type { InstanceControl, SpawnedView, StorageUsage } from "../api_ports.ts";
 import { type MeasuredView, withStorage } from "../measured_view.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
 import { audited, type AuditSink } from "../audit.ts";
@@ -58,13 +58,14 @@ function instanceJson(view: MeasuredView, nowMs: number): InstanceJson {
   };
 }
 
-function spawnResponse(view: InstanceView): SpawnResponse {
+function spawnResponse(view: SpawnedView): SpawnResponse {
   return {
     instance: view.key,
     socket: view.port !== undefined ? `127.0.0.1:${view.port}` : "",
     port: view.port ?? null,
     status: view.status,
     pid: view.pid ?? null,
+    ...(view.warning === undefined ? {} : { warning: view.warning }),
   };
 }
 

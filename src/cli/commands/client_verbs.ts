@@ -8,7 +8,7 @@ import { assertWeight } from "../../core/weights.ts";
 import type { HealthResponse } from "../../api/wire.ts";
 import { ApiClient } from "../api_client.ts";
 import { type GlobalOptions, resolveToken, serverUrl } from "../global_options.ts";
-import { out } from "../output.ts";
+import { err, out, withProgress } from "../output.ts";
 
 /** A client for the configured server and token. */
 export async function clientFor(globals: GlobalOptions): Promise<ApiClient> {
@@ -18,7 +18,8 @@ export async function clientFor(globals: GlobalOptions): Promise<ApiClient> {
 /** `ten spawn service:id`. */
 export async function spawnVerb(target: string, globals: GlobalOptions): Promise<number> {
   const ref = parseInstanceKey(target);
-  const res = await (await clientFor(globals)).spawn(ref);
+  const client = await clientFor(globals);
+  const res = await withProgress(`Starting ${formatInstanceKey(ref)}`, () => client.spawn(ref));
   if (res.already_running === true) {
     const where = [
       ...(res.pid === null ? [] : [`pid ${res.pid}`]),
@@ -30,6 +31,7 @@ export async function spawnVerb(target: string, globals: GlobalOptions): Promise
   }
   out.line(`Spawned ${formatInstanceKey(ref)}`);
   if (res.port !== null) out.line(`Listening on 127.0.0.1:${res.port}`);
+  if (res.warning !== undefined) err.line(`Warning: ${res.warning}`);
   return 0;
 }
 

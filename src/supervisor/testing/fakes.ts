@@ -122,10 +122,16 @@ export class FakeLauncher implements ProcessLauncher {
   }
 }
 
-/** Answers probes from a test-set predicate; by default a live process passes. */
+/**
+ * Answers probes from test-set predicates; by default a live process listens and passes. A
+ * process that does not listen (or none on the port) is refused; one that listens but is not
+ * healthy fails with `HTTP 503` (or a timed-out connect without a health path).
+ */
 export class FakeProber implements Prober {
   readonly #launcher: FakeLauncher;
-  /** Decides a probe of a live process; the default passes. */
+  /** Decides whether a live process listens on its port; the default listens. */
+  listens: (process: FakeProcess) => boolean = () => true;
+  /** Decides a probe of a live, listening process; the default passes. */
   isHealthy: (process: FakeProcess) => boolean = () => true;
   probes = 0;
 
@@ -138,14 +144,17 @@ export class FakeProber implements Prober {
   }
 
   tcp(port: number, _timeoutMs: number): Promise<ProbeResult> {
-    return Promise.resolve(this.#probe(port, "connected", "connection refused"));
+    return Promise.resolve(this.#probe(port, "connected", "timed out after 5000 ms"));
   }
 
   #probe(port: number, pass: string, fail: string): ProbeResult {
     this.probes++;
     const process = this.#launcher.onPort(port);
-    if (process && this.isHealthy(process)) return { isPass: true, detail: pass };
-    return { isPass: false, detail: process ? fail : "connection refused" };
+    if (!process || !this.listens(process)) {
+      return { isPass: false, detail: "connection refused", isRefused: true };
+    }
+    if (this.isHealthy(process)) return { isPass: true, detail: pass };
+    return { isPass: false, detail: fail };
   }
 }
 
