@@ -1,7 +1,9 @@
 /**
  * The runner: starts, launches and stops instance processes, applies lifecycle events to entries
  * (carrying out their effects), persists and notifies. It serialises operations per instance with
- * a keyed lock and caps concurrent starts with a semaphore.
+ * a keyed lock and caps concurrent starts with a semaphore. About 400 lines because a run's
+ * launch, exit and stop share its lock and generation checks; the decisions live in core/, the
+ * health loop, restart policy, start-up wait and durable record in files of their own.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -11,30 +13,23 @@ import { describeExit, type RunEnd } from "../core/exit_decision.ts";
 import {
   type Effect,
   type ExitInfo,
-  hasEnded,
   type InstanceEvent,
   isStartingUp,
   isWaitingToRetry,
-  reasonOf,
   transition,
 } from "../core/lifecycle.ts";
-import { waitAtMost } from "./delay.ts";
-import {
-  applyProbe,
-  type HealthLoopDeps,
-  PROBE_TIMEOUT_MS,
-  probeInstance,
-  watchRun,
-} from "./health_loop.ts";
+import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./health_loop.ts";
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { serviceNamed } from "./instance_table.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { instanceDir } from "../core/instance_dir.ts";
 import { planInstance } from "./launch_spec.ts";
-import type { StoredInstance, SupervisorDeps } from "./ports.ts";
+import type { SupervisorDeps } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "./semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
+import { awaitStartup, seconds } from "./startup_wait.ts";
+import { persistEntry } from "./instance_record.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
 
@@ -196,44 +191,9 @@ export class Runner {
     notifyChanged(entry);
   }
 
-  /**
-   * Waits until the start-up of the entry's run is over. Resolves with nothing once it is ready,
-   * or with a warning naming the failing check when the app listens but its check did not pass in
-   * time (it keeps running under the health policy). Throws SpawnError when the run ended
-   * meanwhile: it exited or never listened (and was stopped), or someone stopped it.
-   */
-  async awaitStartup(entry: InstanceEntry, svc: ServiceConfig): Promise<string | undefined> {
-    const { clock } = this.#deps;
-    // The health loop ends the start-up; its last probe and a stop may take a little longer.
-    const deadline = clock.now() + svc.startupTimeoutMs + PROBE_TIMEOUT_MS +
-      svc.stopGracePeriodMs + 1_000;
-    while (true) {
-      const state = entry.state;
-      if (state.kind === "ready") return undefined;
-      if (hasEnded(state)) {
-        const failure = entry.startupFailure;
-        if (failure === undefined) {
-          throw new SpawnError(
-            `${entry.key} exited during start-up: ${reasonOf(state) ?? "unknown"}`,
-          );
-        }
-        throw new SpawnError(
-          `${failure}. ${entry.key} is stopped; fix it and run ten spawn again`,
-          { details: stderrDetails(entry.stderrTail) },
-        );
-      }
-      if (!isStartingUp(state) && state.kind !== "stopping") break;
-      const left = deadline - clock.now();
-      if (left <= 0) break;
-      await waitAtMost(entry.changed.promise, Math.min(left, 250), { clock });
-    }
-    const check = svc.health !== undefined
-      ? `GET ${svc.health}`
-      : `TCP connect to port ${entry.port ?? "?"}`;
-    const result = (entry.lastProbe ?? "no result yet").replace(/^HTTP (\d{3})$/, "$1");
-    return `${entry.key} is not healthy after ${
-      seconds(svc.startupTimeoutMs)
-    } s (${check} → ${result}); it keeps running, and is restarted while its health check fails`;
+  /** See {@linkcode awaitStartup}. */
+  awaitStartup(entry: InstanceEntry, svc: ServiceConfig): Promise<string | undefined> {
+    return awaitStartup(entry, svc, this.#deps.clock);
   }
 
   /** Runs one health probe of a ready instance now and records its result. */
@@ -246,27 +206,7 @@ export class Runner {
 
   /** Writes the entry's durable record (queued behind its previous writes). */
   persist(entry: InstanceEntry): void {
-    const handle = entry.handle;
-    const record: StoredInstance = {
-      service: entry.service,
-      id: entry.id,
-      desired: entry.desired,
-      origin: entry.origin,
-      restartsTotal: entry.restartsTotal,
-      process: handle
-        ? {
-          pid: handle.pid,
-          startTicks: handle.startTicks,
-          bootId: this.#deps.reaper.bootId(),
-          port: entry.port,
-        }
-        : undefined,
-    };
-    entry.persistChain = entry.persistChain
-      .then(() => this.#deps.repo.putInstance(record))
-      .catch((err: unknown) => {
-        log.error("Cannot store state of {key}: {err}", { key: entry.key, err: messageOf(err) });
-      });
+    persistEntry(entry, this.#deps.repo, this.#deps.reaper);
   }
 
   async #launch(entry: InstanceEntry, isExplicit = false): Promise<void> {
@@ -462,16 +402,6 @@ export class Runner {
       }
     });
   }
-}
-
-/** The stderr tail as error details. */
-function stderrDetails(tail: readonly string[]): string[] {
-  return tail.length > 0 ? ["stderr:", ...tail.map((line) => `  ${line}`)] : [];
-}
-
-/** Milliseconds as seconds for messages: `10`, `0.5`. */
-function seconds(ms: number): string {
-  return String(Math.round(ms / 100) / 10);
 }
 
 function dirname(path: string): string {
