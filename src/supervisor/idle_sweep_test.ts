@@ -48,3 +48,39 @@ Deno.test("after another instance was killed, woken by a request and stopped, an
   await clock.advance(2_000 + 2 * 1_000);
   equal(supervisor.get(ONE)?.status, "asleep");
 });
+
+Deno.test("idle time counts from readiness: a start longer than idle_timeout is not idleness", async () => {
+  await using t = await started();
+  const { supervisor, clock, prober } = t;
+  prober.isHealthy = () => false;
+  const spawning = supervisor.spawn(ONE);
+  await clock.advance(5_000);
+  prober.isHealthy = () => true;
+  await clock.advance(100);
+  equal((await spawning).status, "running");
+  // Launched 5 s ago, ready just now: the idle timeout (2 s) starts now.
+  await clock.advance(1_500);
+  equal(supervisor.get(ONE)?.status, "running");
+  await clock.advance(2_000 + 1_000);
+  equal(supervisor.get(ONE)?.status, "asleep");
+});
+
+Deno.test("a target handed out just before a sweep is not put to sleep under the request", async () => {
+  await using t = await started();
+  const { supervisor, clock, launcher } = t;
+  // Sweeps run every second from the start; the last request ends 500 ms after one.
+  const startedAtMs = clock.now();
+  await supervisor.spawn(ONE);
+  await clock.advance(500);
+  supervisor.beginRequest(await supervisor.resolveDirect("idle", "one", NEVER_ABORTED))();
+  // Idle for longer than idle_timeout, a millisecond before the sweep at 3 s.
+  await clock.advance(startedAtMs + 3_000 - 1 - clock.now());
+  equal(supervisor.get(ONE)?.status, "running");
+  const target = await supervisor.resolveDirect("idle", "one", NEVER_ABORTED);
+  // The sweep runs between the resolution and the proxy's beginRequest.
+  await clock.advance(1);
+  const done = supervisor.beginRequest(target);
+  equal(supervisor.get(ONE)?.status, "running");
+  equal(launcher.last("one").isAlive, true, "the request's process was stopped under it");
+  done();
+});
