@@ -47,10 +47,17 @@ export async function runIdleSweep(deps: IdleSweepDeps, signal: AbortSignal): Pr
   }
 }
 
-/** True when the entry had no request for its service's idle timeout and has none now. */
+/**
+ * True when the entry had no request for its service's idle timeout and has none now. Idle time
+ * counts from the later of its last request and the moment it became ready: a start that took
+ * longer than the idle timeout (a loaded machine) is not idleness.
+ */
 export function isIdleNow(entry: InstanceEntry, svc: ServiceConfig, nowMs: number): boolean {
+  const state = entry.state;
   return isIdle({
-    lastActivityMs: entry.lastActivityMs,
+    lastActivityMs: state.kind === "ready"
+      ? Math.max(entry.lastActivityMs, state.readyAtMs)
+      : entry.lastActivityMs,
     nowMs,
     idleTimeoutMs: svc.idleTimeoutMs,
     activeRequests: entry.activeRequests + entry.waitingRequests,

@@ -240,8 +240,13 @@ export class TargetResolution implements TargetResolver {
     }
   }
 
-  /** The entry's target, made once per run (the proxy asks for it on every request). */
+  /**
+   * The entry's target, made once per run (the proxy asks for it on every request). Handing it
+   * out counts as activity: the idle sweep must not stop the process between this and the
+   * proxy's `beginRequest`.
+   */
   #target(entry: InstanceEntry, svc: ServiceConfig): Target {
+    entry.lastActivityMs = this.#clock.now();
     const cached = entry.target;
     if (
       cached !== undefined && cached.port === entry.port &&
