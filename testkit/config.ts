@@ -32,10 +32,12 @@ function keyLines(keys: { readonly [key: string]: TomlValue | undefined }): stri
 
 /**
  * A `[settings]` block with fast health checks, small backoff and a private port range;
- * `overrides` replace or add keys.
+ * `overrides` replace or add keys. The range lies below Linux's ephemeral ports (32768 and up),
+ * so an outgoing connection of the test run cannot take an instance's port between tenement's
+ * free-port check and the app's bind.
  */
 export function settingsBlock(overrides: { readonly [key: string]: TomlValue } = {}): string {
-  const start = 20000 + Math.floor(Math.random() * 400) * 100;
+  const start = 10000 + Math.floor(Math.random() * 220) * 100;
   return `[settings]\n${
     keyLines({
       data_dir: "./data",
