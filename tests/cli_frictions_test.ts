@@ -255,3 +255,24 @@ Deno.test("ten completions prints bash, zsh and fish scripts naming every verb",
     equal(res.stdout, "");
   });
 });
+
+Deno.test("ids are case-insensitive: notes:Bob and notes:bob are one instance everywhere", async () => {
+  await using d = await startDaemon({ config: settingsBlock() + okService("notes") });
+  succeeded(await d.ten(["spawn", "notes:Bob"]), "spawn notes:Bob");
+  const again = succeeded(await d.ten(["spawn", "notes:bob"]), "spawn notes:bob");
+  ok(again.stdout.includes("is already running"), again.stdout);
+  const rows = JSON.parse(succeeded(await d.ten(["ps", "--all", "--json"]), "ps").stdout) as {
+    id: string;
+  }[];
+  deepEqual(rows.map((row) => row.id), ["notes:Bob"]);
+  for (const host of ["bob.notes.localhost", "BOB.notes.localhost"]) {
+    const res = await d.request(host, "/where");
+    equal(res.status, 200, res.body);
+    const body = JSON.parse(res.body) as { data_dir: string };
+    ok(body.data_dir.endsWith("/notes/Bob"), `${host}: ${body.data_dir}`);
+  }
+  const logs = succeeded(await d.ten(["logs", "notes:BOB"]), "logs notes:BOB");
+  ok(logs.stdout.includes("[OUT] notes:Bob "), logs.stdout);
+  succeeded(await d.ten(["stop", "notes:bob"]), "stop notes:bob");
+  equal((await d.instance("notes:Bob"))?.status, "stopped");
+});

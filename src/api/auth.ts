@@ -87,10 +87,13 @@ export class Authenticator {
  */
 export function canAccess(identity: Identity, service: string | undefined, id: string): boolean {
   if (identity.kind === "admin") return true;
-  if (identity.tenant === id) return true;
+  // Ids are case-insensitive, like the host names they appear in.
+  const tenant = identity.tenant.toLowerCase();
+  const wanted = id.toLowerCase();
+  if (tenant === wanted) return true;
   return service === undefined
-    ? identity.tenant.endsWith(`:${id}`)
-    : identity.tenant === formatInstanceKey({ service, id });
+    ? tenant.endsWith(`:${wanted}`)
+    : tenant === formatInstanceKey({ service, id: wanted }).toLowerCase();
 }
 
 /** Throws 403 unless `identity` may act on `service:id` (see {@linkcode canAccess}). */

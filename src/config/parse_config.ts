@@ -276,10 +276,16 @@ function checkIds(ctx: Context, ids: readonly string[], path: readonly KeySegmen
         [...path, index],
         `invalid instance id ${JSON.stringify(id)} ${where}: ${problem}`,
       );
-    } else if (seen.has(id)) {
-      report(ctx, [...path, index], `duplicate instance id ${JSON.stringify(id)} ${where}`);
+    } else if (seen.has(id.toLowerCase())) {
+      report(
+        ctx,
+        [...path, index],
+        `duplicate instance id ${
+          JSON.stringify(id)
+        } ${where} (ids are case-insensitive, like host names)`,
+      );
     }
-    seen.add(id);
+    seen.add(id.toLowerCase());
   });
   return [...ids];
 }

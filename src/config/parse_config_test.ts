@@ -375,7 +375,11 @@ const BAD_CONFIGS: [string, string][] = [
   ],
   [
     '[service.notes]\ncommand = "x"\n[instances]\nnotes = ["alice", "bob", "alice"]\n',
-    'tenement.toml:4:26: duplicate instance id "alice" in "instances.notes"',
+    'tenement.toml:4:26: duplicate instance id "alice" in "instances.notes" (ids are case-insensitive, like host names)',
+  ],
+  [
+    '[service.notes]\ncommand = "x"\n[instances]\nnotes = ["Bob", "bob"]\n',
+    'tenement.toml:4:17: duplicate instance id "bob" in "instances.notes" (ids are case-insensitive, like host names)',
   ],
   [
     '[service.notes]\ncommand = "x"\n[instances]\nnotes = "alice"\n',

@@ -1,6 +1,8 @@
 /**
  * The instance table: every known instance by key, the same entries by service (for the weighted
  * route), lookups by Host name, and the service configs they run from. Entries are never removed.
+ * Ids are case-insensitive, as host names are: `api:Bob` and `api:bob` are one instance, which
+ * keeps the spelling it was created with (and so its data dir).
  * @module
  */
 import type { Config, ServiceConfig } from "../config/schema.ts";
@@ -37,11 +39,14 @@ export interface ListOptions {
 /** All instances the supervisor knows. */
 export class InstanceTable {
   readonly #entries = new Map<string, InstanceEntry>();
+  /** The same entries by service and lower-cased id. */
+  readonly #entriesByFoldedKey = new Map<string, InstanceEntry>();
   readonly #entriesOfService = new Map<string, InstanceEntry[]>();
 
-  /** The entry of `ref`, if known. */
+  /** The entry of `ref`, if known; the id matches whatever its case. */
   get(ref: InstanceRef): InstanceEntry | undefined {
-    return this.#entries.get(formatInstanceKey(ref));
+    return this.#entries.get(formatInstanceKey(ref)) ??
+      this.#entriesByFoldedKey.get(foldedKey(ref.service, ref.id));
   }
 
   /** The entry of `ref`; throws NotFoundError when unknown. */
@@ -70,6 +75,7 @@ export class InstanceTable {
   /** Adds an entry. */
   add(entry: InstanceEntry): void {
     this.#entries.set(entry.key, entry);
+    this.#entriesByFoldedKey.set(foldedKey(entry.service, entry.id), entry);
     const list = this.#entriesOfService.get(entry.service);
     if (list === undefined) this.#entriesOfService.set(entry.service, [entry]);
     else list.push(entry);
@@ -82,12 +88,7 @@ export class InstanceTable {
 
   /** The entry a Host name's id label points at (host names are lower case, ids may not be). */
   forHost(service: string, id: string): InstanceEntry | undefined {
-    const exact = this.get({ service, id });
-    if (exact) return exact;
-    for (const e of this.ofService(service)) {
-      if (e.id.toLowerCase() === id) return e;
-    }
-    return undefined;
+    return this.get({ service, id });
   }
 
   /** Every entry. */
@@ -100,12 +101,17 @@ export class InstanceTable {
     const out: InstanceSnapshot[] = [];
     for (const e of this.#entries.values()) {
       if (options.service !== undefined && e.service !== options.service) continue;
-      if (options.id !== undefined && e.id !== options.id) continue;
+      if (options.id !== undefined && e.id.toLowerCase() !== options.id.toLowerCase()) continue;
       if (!options.all && !isAwake(e.state)) continue;
       out.push(snapshotOf(e));
     }
     return out.sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
   }
+}
+
+/** The case-insensitive key of an instance of `service`. */
+function foldedKey(service: string, id: string): string {
+  return `${service}:${id.toLowerCase()}`;
 }
 
 /** The config of service `name`; throws NotFoundError when the config has none. */

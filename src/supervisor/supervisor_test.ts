@@ -463,3 +463,21 @@ ${APP}health = "/health"
   await supervisor.setWeight({ service: "app", id: "v3" }, 0);
   equal(await deploy("v4"), 100);
 });
+
+Deno.test("ids are case-insensitive: api:Bob and api:bob are one instance with one data dir", async () => {
+  await using t = createTestSupervisor(`${APP}storage_persist = false
+`);
+  const { supervisor, launcher } = t;
+  const first = await supervisor.spawn({ service: "app", id: "Bob" });
+  const second = await supervisor.spawn({ service: "app", id: "bob" });
+  equal(launcher.processes.length, 1, "one process");
+  equal(second.key, "app:Bob", "the spelling it was created with");
+  equal(second.pid, first.pid);
+  deepEqual(supervisor.list({ all: true }).map((s) => s.key), ["app:Bob"]);
+  equal(supervisor.get({ service: "app", id: "BOB" })?.key, "app:Bob");
+  const target = await supervisor.resolveDirect("app", "bob", NEVER_ABORTED);
+  equal(target.port, first.port, "the host name bob.app reaches it");
+  await supervisor.stop({ service: "app", id: "BOB" });
+  equal(supervisor.get({ service: "app", id: "Bob" })?.status, "stopped");
+  deepEqual(t.files.removedDirs.map((dir) => dir.split("/").slice(-2).join("/")), ["app/Bob"]);
+});

@@ -53,26 +53,28 @@ function filterOf(params: URLSearchParams, isStream: boolean): LogFilter {
 }
 
 /**
- * Throws 403 when `filter` names an instance the caller may not read, and 404 when it names a
- * service or instance that is unknown and has no kept lines. A stopped or asleep instance, or one
- * whose lines outlived it, is not an error.
+ * The filter to query with: 403 when it names an instance the caller may not read, 404 when it
+ * names a service or instance that is unknown and has no kept lines (a stopped or asleep instance,
+ * or one whose lines outlived it, is not an error), and the instance's own spelling of its id.
  */
-function assertReadable(identity: Identity, filter: LogFilter, deps: LogRouteDeps): void {
+function readableFilter(identity: Identity, filter: LogFilter, deps: LogRouteDeps): LogFilter {
   const { process, id } = filter;
   if (id !== undefined) assertAccess(identity, process, id);
-  if (process === undefined) return;
+  if (process === undefined) return filter;
   const hasLines = (narrow: LogFilter): boolean => deps.logs.query(narrow).length > 0;
   if (!deps.instances.config.services.has(process) && !hasLines({ process, limit: 1 })) {
     throw new HttpError(404, `Unknown service "${process}": it is not defined in the config`, {
       field: "process",
     });
   }
-  if (
-    id !== undefined && deps.instances.get({ service: process, id }) === undefined &&
-    !hasLines({ process, id, limit: 1 })
-  ) {
+  if (id === undefined) return filter;
+  // Ids are case-insensitive: lines are kept under the instance's own spelling.
+  const known = deps.instances.get({ service: process, id });
+  if (known !== undefined) return { ...filter, id: known.id };
+  if (!hasLines({ process, id, limit: 1 })) {
     throw new HttpError(404, `Instance not found: ${formatInstanceKey({ service: process, id })}`);
   }
+  return filter;
 }
 
 /** Adds the log routes. */
@@ -80,8 +82,7 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
   const { logs } = deps;
   router
     .add("GET", "/api/logs", (_req, ctx) => {
-      const filter = filterOf(ctx.url.searchParams, false);
-      assertReadable(ctx.identity, filter, deps);
+      const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, false), deps);
       // The limit applies to what the caller may see, so it is applied after the access check.
       const { limit, ...unlimited } = filter;
       const visible = logs.query(unlimited)
@@ -92,8 +93,7 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
       return Promise.resolve(jsonResponse(limited));
     })
     .add("GET", "/api/logs/stream", (req, ctx) => {
-      const filter = filterOf(ctx.url.searchParams, true);
-      assertReadable(ctx.identity, filter, deps);
+      const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, true), deps);
       const encoder = new TextEncoder();
       let unsubscribe = (): void => {};
       let keepAlive: ReturnType<typeof setInterval> | undefined;
