@@ -85,6 +85,16 @@ export function isTable(raw: unknown): raw is Table {
   return typeof raw === "object" && raw !== null && !Array.isArray(raw) && !(raw instanceof Date);
 }
 
+/** `value` as a table, or an empty one when it is not a table. */
+export function tableOf(value: unknown): Readonly<Record<string, unknown>> {
+  return isTable(value) ? value : {};
+}
+
+/** The entries of `value` as a table (none when it is not a table). */
+export function entriesOf(value: unknown): [string, unknown][] {
+  return Object.entries(tableOf(value));
+}
+
 function isStringList(raw: unknown): raw is string[] {
   return Array.isArray(raw) && raw.every((item) => typeof item === "string");
 }

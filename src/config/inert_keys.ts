@@ -4,7 +4,7 @@
  * where it is written, which `ten serve` and `ten config` show. Pure: no I/O.
  * @module
  */
-import { isTable } from "./config_fields.ts";
+import { entriesOf, tableOf } from "./config_fields.ts";
 import {
   findKeyPosition,
   formatKeyPath,
@@ -85,12 +85,4 @@ export function findInertKeys(
     warn(["routing", key], ROUTING_NOT_USED);
   }
   return warnings.toSorted((a, b) => a.at.line - b.at.line || a.at.column - b.at.column);
-}
-
-function tableOf(value: unknown): Readonly<Record<string, unknown>> {
-  return isTable(value) ? value : {};
-}
-
-function entriesOf(value: unknown): [string, unknown][] {
-  return Object.entries(tableOf(value));
 }

@@ -30,6 +30,7 @@ import {
   wholeNumber,
 } from "./config_fields.ts";
 import { parentDir, resolvePath } from "./config_paths.ts";
+import { findStrayDataPaths } from "./data_dir_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
 import { readSettings } from "./read_settings.ts";
 import { formatKeyPath, indexKeyPositions, type KeySegment } from "./key_positions.ts";
@@ -102,7 +103,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     );
     throw new ConfigErrors(sorted);
   }
-  const warnings = findInertKeys(rest, ctx);
+  const warnings = [...findInertKeys(rest, ctx), ...findStrayDataPaths(rest, ctx)]
+    .toSorted((a, b) => a.at.line - b.at.line || a.at.column - b.at.column);
   return { path, dir, settings, services, instances, routing, warnings };
 }
 
