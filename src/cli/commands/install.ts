@@ -261,6 +261,29 @@ async function installedDataDir(): Promise<string> {
   return line?.[1]?.replaceAll("%%", "%") ?? INSTALL_PATHS.dataDir;
 }
 
+/**
+ * Why `dir` must not be deleted as tenement's data dir, or undefined when it may: it must be an
+ * absolute path at least two levels deep, and be the default or hold tenement's state file, so a
+ * unit edited by hand (or `--data-dir /`) never turns `--purge` into deleting something else.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(purgeProblem("/var/lib/tenement", false), undefined);
+ * equal(purgeProblem("/srv/tenants", true), undefined);
+ * equal(purgeProblem("/", true), "it is not a directory two levels below /");
+ * equal(purgeProblem("/srv/tenants", false), "it holds no tenement.kv");
+ * ```
+ */
+export function purgeProblem(dir: string, hasStateFile: boolean): string | undefined {
+  const parts = dir.split("/").filter((part) => part !== "" && part !== ".");
+  if (!dir.startsWith("/") || parts.length < 2 || parts.includes("..")) {
+    return "it is not a directory two levels below /";
+  }
+  if (dir !== INSTALL_PATHS.dataDir && !hasStateFile) return "it holds no tenement.kv";
+  return undefined;
+}
+
 /** `ten uninstall [--purge] [--dry-run]`. */
 export async function uninstallVerb(options: UninstallOptions): Promise<number> {
   const dataDir = await installedDataDir();
@@ -270,6 +293,10 @@ export async function uninstallVerb(options: UninstallOptions): Promise<number> 
     { kind: "run", argv: ["systemctl", "daemon-reload"] },
   ];
   if (options.purge) {
+    const problem = purgeProblem(dataDir, await exists(`${dataDir}/tenement.kv`));
+    if (problem !== undefined) {
+      throw new TenementError(`Refusing to purge ${dataDir}: ${problem}; remove it by hand`);
+    }
     actions.push({ kind: "remove", path: INSTALL_PATHS.configDir });
     actions.push({ kind: "remove", path: dataDir });
   }
