@@ -20,6 +20,7 @@ import { type InstanceEntry, type InstanceSnapshot, snapshotOf } from "./instanc
 import { type InstanceTable, serviceNamed } from "./instance_table.ts";
 import type { Clock, StateRepo, WeightChange } from "./ports.ts";
 import type { Runner } from "./runner.ts";
+import { stderrDetails } from "./startup_wait.ts";
 
 /** Longest pause between two looks at a deploying instance. */
 const DEPLOY_STEP_MS = 250;
@@ -197,9 +198,7 @@ function deployFailure(
     `last health check: ${entry.lastProbe ?? "none yet"}${
       svc.health ? ` (GET ${svc.health})` : " (TCP connect)"
     }`,
+    ...stderrDetails(entry.stderrTail),
   ];
-  if (entry.stderrTail.length > 0) {
-    details.push("stderr:", ...entry.stderrTail.map((l) => `  ${l}`));
-  }
   return { summary, details };
 }

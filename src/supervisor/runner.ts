@@ -7,6 +7,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { parentDir } from "../config/config_paths.ts";
 import type { ServiceConfig } from "../config/schema.ts";
 import { messageOf, SpawnError, TenementError, UnavailableError } from "../core/errors.ts";
 import { describeExit, type RunEnd } from "../core/exit_decision.ts";
@@ -23,7 +24,7 @@ import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { serviceNamed } from "./instance_table.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { instanceDir } from "../core/instance_dir.ts";
-import { planInstance } from "./launch_spec.ts";
+import { type InstancePlan, planInstance } from "./launch_spec.ts";
 import type { SupervisorDeps } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -223,13 +224,22 @@ export class Runner {
       slot[Symbol.dispose]();
       throw err;
     }
-    const plan = planInstance({
-      service: svc,
-      id: entry.id,
-      dataDir: deps.config.settings.dataDir,
-      port,
-      baseEnv: deps.baseEnv,
-    });
+    let plan: InstancePlan;
+    try {
+      plan = planInstance({
+        service: svc,
+        id: entry.id,
+        dataDir: deps.config.settings.dataDir,
+        port,
+        baseEnv: deps.baseEnv,
+      });
+    } catch (err: unknown) {
+      // A command that cannot be split: give back the start slot and the port, or later starts
+      // would wait for a slot that never frees.
+      slot[Symbol.dispose]();
+      deps.portPool.release(port);
+      throw err;
+    }
     const generation = ++entry.generation;
     const launchedAtMs = deps.clock.now();
     let handle;
@@ -237,7 +247,7 @@ export class Runner {
       const files = deps.files;
       await Promise.all([
         files.ensureDir(plan.instanceDir),
-        files.ensureDir(dirname(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
+        files.ensureDir(parentDir(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
       ]);
       handle = await deps.launcher.launch({
         argv: plan.argv,
@@ -402,9 +412,4 @@ export class Runner {
       }
     });
   }
-}
-
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
 }

@@ -56,7 +56,7 @@ export async function awaitStartup(
 }
 
 /** The stderr tail as error details. */
-function stderrDetails(tail: readonly string[]): string[] {
+export function stderrDetails(tail: readonly string[]): string[] {
   return tail.length > 0 ? ["stderr:", ...tail.map((line) => `  ${line}`)] : [];
 }
 

@@ -481,3 +481,19 @@ Deno.test("ids are case-insensitive: api:Bob and api:bob are one instance with o
   equal(supervisor.get({ service: "app", id: "Bob" })?.status, "stopped");
   deepEqual(t.files.removedDirs.map((dir) => dir.split("/").slice(-2).join("/")), ["app/Bob"]);
 });
+
+Deno.test("a command that cannot be split fails each spawn without keeping a start slot", async () => {
+  await using t = createTestSupervisor(`max_concurrent_starts = 1
+
+[service.app]
+command = "app 'unbalanced"
+`);
+  const { supervisor, clock } = t;
+  // With the slot kept, the second spawn would wait for it forever.
+  for (const id of ["a", "b", "c"]) {
+    const failed = rejects(supervisor.spawn({ service: "app", id }), /unbalanced single quote/);
+    await clock.settle();
+    await failed;
+  }
+  equal(t.launcher.processes.length, 0);
+});
