@@ -59,7 +59,8 @@ download_base() {
 # fetch URL FILE: downloads URL into FILE, failing on any HTTP error.
 fetch() {
   if has curl; then
-    curl --proto '=https,http' -fsSL --retry 2 -o "$2" "$1" || return 1
+    # Plain HTTP only when the URL given says so; a redirect never leaves HTTPS.
+    curl --proto '=https,http' --proto-redir '=https' -fsSL --retry 2 -o "$2" "$1" || return 1
   elif has wget; then
     wget -q -O "$2" "$1" || return 1
   else
@@ -114,14 +115,17 @@ main() {
   tar -xzf "$tmp/$archive" -C "$tmp/unpacked" ten ||
     fail "$archive does not hold 'ten' at its top level"
   [ -f "$tmp/unpacked/ten" ] || fail "$archive does not hold 'ten' at its top level"
-  chmod 0755 "$tmp/unpacked/ten"
-  "$tmp/unpacked/ten" --version >/dev/null 2>&1 ||
-    fail "the downloaded ten does not run on this machine (ten --version failed); nothing was installed"
-
   mkdir -p "$dest" || fail "cannot create $dest (set TENEMENT_INSTALL_DIR to a folder you can write)"
-  # Move into place in one step, so a running `ten` is never overwritten half-way.
-  cp "$tmp/unpacked/ten" "$dest/.ten.new.$$" || fail "cannot write to $dest"
-  mv -f "$dest/.ten.new.$$" "$dest/ten" || fail "cannot write $dest/ten"
+  # Checked where it will run (a temp dir may be mounted noexec), then moved into place in one
+  # step, so a running `ten` is never overwritten half-way.
+  staged="$dest/.ten.new.$$"
+  cp "$tmp/unpacked/ten" "$staged" || fail "cannot write to $dest"
+  chmod 0755 "$staged"
+  if ! "$staged" --version >/dev/null 2>&1; then
+    rm -f "$staged"
+    fail "the downloaded ten does not run on this machine (ten --version failed in $dest); nothing was installed"
+  fi
+  mv -f "$staged" "$dest/ten" || { rm -f "$staged"; fail "cannot write $dest/ten"; }
 
   version=$("$dest/ten" --version)
   say "installed $version at $dest/ten"

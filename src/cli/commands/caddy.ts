@@ -7,6 +7,7 @@ import { InvalidInputError } from "../../core/errors.ts";
 import { renderCaddyfile } from "../caddyfile.ts";
 import { type GlobalOptions, loadConfigFor } from "../global_options.ts";
 import { out } from "../output.ts";
+import { writeFileAtomic } from "../write_file_atomic.ts";
 import { parseDomain, parsePort } from "./install.ts";
 
 /** `ten caddy` flags. */
@@ -45,7 +46,7 @@ export async function caddyVerb(options: CaddyOptions, globals: GlobalOptions): 
     for (const line of text.replace(/\n$/, "").split("\n")) out.line(line);
     return 0;
   }
-  await Deno.writeTextFile(options.output, text);
+  await writeFileAtomic(options.output, text);
   out.line(`Caddyfile written to ${options.output}`);
   out.line(
     `Run tenement on 127.0.0.1: ten serve --port ${port} --bind 127.0.0.1 --domain ${domain}`,

@@ -6,7 +6,9 @@
  */
 import { loadConfig } from "../../config/load_config.ts";
 import { InvalidInputError, messageOf, TenementError } from "../../core/errors.ts";
+import { resolvePath } from "../../config/config_paths.ts";
 import type { GlobalOptions } from "../global_options.ts";
+import { writeFileAtomic } from "../write_file_atomic.ts";
 import { exists } from "./init.ts";
 import { err, out } from "../output.ts";
 import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
@@ -37,7 +39,7 @@ const DOMAIN =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return resolvePath(Deno.cwd(), path);
 }
 
 /** `--domain`: a DNS name, lower-cased, without a trailing dot; InvalidInputError otherwise. */
@@ -58,6 +60,33 @@ export function parsePort(text: string): number {
     throw new InvalidInputError(`Invalid --port '${text}': expected a number from 1 to 65535`);
   }
   return port;
+}
+
+/** Why an existing `dir` holds something other than tenement's data, if it does. */
+async function strangerFiles(dir: string): Promise<string | undefined> {
+  if (dir === INSTALL_PATHS.dataDir || await exists(`${dir}/tenement.kv`)) return undefined;
+  try {
+    for await (const _ of Deno.readDir(dir)) {
+      return "it holds other files and no tenement.kv (name an empty or new directory)";
+    }
+  } catch {
+    // Missing: install creates it.
+  }
+  return undefined;
+}
+
+/**
+ * The service runs the config's commands as root, so only root may be able to change it: refuse
+ * a config owned by another user or writable by group or others.
+ */
+async function assertRootOnly(path: string): Promise<void> {
+  const info = await Deno.stat(path);
+  if (info.uid !== 0 || ((info.mode ?? 0) & 0o022) !== 0) {
+    throw new TenementError(
+      `${path} can be changed by a user other than root, and the service runs its commands as root: ` +
+        `chown root and chmod go-w it, or copy it to ${INSTALL_PATHS.config}`,
+    );
+  }
 }
 
 /** True when this `ten` runs as `deno run main.ts` from a checkout rather than compiled. */
@@ -123,14 +152,9 @@ async function carryOut(actions: readonly Action[]): Promise<void> {
   for (const action of actions) {
     out.line(describe(action).replace(/^./, (c) => c.toUpperCase()));
     switch (action.kind) {
-      case "write": {
-        // Write beside, then rename: a reader never sees half a file.
-        const temp = `${action.path}.ten-new`;
-        await Deno.writeTextFile(temp, action.text, { mode: action.mode });
-        await Deno.chmod(temp, action.mode);
-        await Deno.rename(temp, action.path);
+      case "write":
+        await writeFileAtomic(action.path, action.text, action.mode);
         break;
-      }
       case "mkdir":
         await Deno.mkdir(action.path, { recursive: true, mode: action.mode });
         await Deno.chmod(action.path, action.mode);
@@ -197,6 +221,11 @@ export async function installVerb(
       maxGraceMs = Math.max(maxGraceMs, svc.stopGracePeriodMs);
     }
   }
+  const dataDirIssue = purgeProblem(dataDir, true) ?? await strangerFiles(dataDir);
+  if (dataDirIssue !== undefined) {
+    throw new InvalidInputError(`Invalid data dir ${dataDir}: ${dataDirIssue}`, "data-dir");
+  }
+  if (!isDryRun && !config.isStarter) await assertRootOnly(config.path);
   const bin = chooseBin(options.bin, isDryRun);
   if (options.bin !== undefined && !isDryRun) {
     const info = await Deno.stat(bin).catch(() => undefined);
@@ -249,7 +278,7 @@ export async function installVerb(
   );
   out.line(`Config: ${config.path} (apply changes with: systemctl restart tenement)`);
   out.line(
-    `Data: ${INSTALL_PATHS.dataDir}; API token: ten token-gen --data-dir ${INSTALL_PATHS.dataDir}`,
+    `Data: ${dataDir}; API token: ten --config ${config.path} --data-dir ${dataDir} token-gen`,
   );
   return 0;
 }
@@ -257,8 +286,10 @@ export async function installVerb(
 /** The data dir the installed unit names, or the default when there is no readable unit. */
 async function installedDataDir(): Promise<string> {
   const unit = await Deno.readTextFile(INSTALL_PATHS.unit).catch(() => "");
-  const line = /^Environment="?TENEMENT_DATA_DIR=(.*?)"?$/m.exec(unit);
-  return line?.[1]?.replaceAll("%%", "%") ?? INSTALL_PATHS.dataDir;
+  const quoted = /^Environment="TENEMENT_DATA_DIR=((?:[^"\\]|\\.)*)"$/m.exec(unit)?.[1]
+    ?.replace(/\\(.)/g, "$1");
+  const plain = /^Environment=TENEMENT_DATA_DIR=(\S+)$/m.exec(unit)?.[1];
+  return (quoted ?? plain)?.replaceAll("%%", "%") ?? INSTALL_PATHS.dataDir;
 }
 
 /**
