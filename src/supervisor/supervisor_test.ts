@@ -497,3 +497,15 @@ command = "app 'unbalanced"
   }
   equal(t.launcher.processes.length, 0);
 });
+
+Deno.test("mayServe: asking about random new names is bounded by auto_create_per_minute", async () => {
+  await using s = createTestSupervisor(`${APP}auto_create_per_minute = 2\n`);
+  const { supervisor, clock } = s;
+  equal(supervisor.mayServe("app", "x1"), true);
+  equal(supervisor.mayServe("app", "x1"), true, "the same name again counts once");
+  equal(supervisor.mayServe("app", "x2"), true);
+  equal(supervisor.mayServe("app", "x3"), false, "a third new name in the minute");
+  equal(supervisor.list({ all: true }).length, 0);
+  await clock.advance(60_000);
+  equal(supervisor.mayServe("app", "x3"), true);
+});

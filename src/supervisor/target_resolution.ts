@@ -6,7 +6,11 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config, ServiceConfig } from "../config/schema.ts";
-import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
+import {
+  AUTO_CREATE_WINDOW_MS,
+  type AutoCreateHistory,
+  judgeAutoCreate,
+} from "../core/auto_create.ts";
 import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
@@ -39,6 +43,8 @@ export class TargetResolution implements TargetResolver {
   readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
   /** Per service: when its recent request-created instances were created. */
   readonly #createdAtMs = new Map<string, number[]>();
+  /** Per service: new ids `mayServe` allowed in the last minute, and when. */
+  readonly #askedAtMs = new Map<string, Map<string, number>>();
 
   constructor(config: Config, clock: Clock, table: InstanceTable, runner: Runner) {
     this.#config = config;
@@ -92,13 +98,30 @@ export class TargetResolution implements TargetResolver {
   /**
    * Whether a host name routes somewhere a certificate may be issued for: a configured service
    * (`{service}.{domain}`), or one of its instances that exists or that a request could create
-   * now under the service's `auto_create` rules (`{id}.{service}.{domain}`). Creates nothing.
+   * now under the service's `auto_create` rules (`{id}.{service}.{domain}`). Creates nothing,
+   * but new ids it allows count against `auto_create_per_minute` like creations (an id asked
+   * about again within the minute counts once), so asking about random names cannot obtain more
+   * certificates than requests could create instances.
    */
   mayServe(service: string, id: string | undefined): boolean {
     const svc = serviceForHost(this.#config, service);
     if (!svc) return false;
     if (id === undefined || this.#table.forHost(svc.name, id)) return true;
-    return judgeAutoCreate(svc, id, this.#createHistory(svc)).kind === "allowed";
+    const nowMs = this.#clock.now();
+    const asked = this.#askedAtMs.get(svc.name) ?? new Map<string, number>();
+    for (const [name, atMs] of asked) {
+      if (nowMs - atMs >= AUTO_CREATE_WINDOW_MS) asked.delete(name);
+    }
+    if (asked.has(id)) return true;
+    const history = this.#createHistory(svc);
+    const verdict = judgeAutoCreate(svc, id, {
+      ...history,
+      createdAtMs: [...history.createdAtMs, ...asked.values()],
+    });
+    if (verdict.kind !== "allowed") return false;
+    asked.set(id, nowMs);
+    this.#askedAtMs.set(svc.name, asked);
+    return true;
   }
 
   /** See TargetResolver.beginRequest. */
