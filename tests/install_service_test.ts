@@ -14,6 +14,7 @@ import {
   ROOT,
   runTen,
   settingsBlock,
+  sleep,
   tempDir,
   waitFor,
 } from "../testkit/mod.ts";
@@ -179,12 +180,16 @@ web = ["alice"]
       stderr: "piped",
       detached: true,
     }).spawn();
+    let instancePid: number | undefined;
+    let hasExited = false;
+    void daemon.status.then(() => hasExited = true);
     try {
       const response = await waitFor(async () => {
         const r = await rawRequest(port, "alice.web.example.test", "/who");
         return r.status === 200 ? r : undefined;
       }, { timeoutMs: 20_000, what: "alice.web.example.test to answer" });
-      const body = JSON.parse(response.body) as { path: string; data_dir: string };
+      const body = JSON.parse(response.body) as { path: string; data_dir: string; pid: number };
+      instancePid = body.pid;
       equal(body.path, "/who");
       ok(body.data_dir.startsWith(`${dataDir}/web/alice`), body.data_dir);
       // The daemon's own graceful stop on systemd's SIGTERM (KillMode=mixed signals it alone).
@@ -192,7 +197,13 @@ web = ["alice"]
       const status = await daemon.status;
       equal(status.code, 0);
     } finally {
+      // On a failure too: the daemon's own stop ends its instances (each in its own group).
+      if (!hasExited) {
+        Deno.kill(daemon.pid, "SIGTERM");
+        await Promise.race([daemon.status, sleep(15_000)]);
+      }
       killGroup(daemon.pid);
+      if (instancePid !== undefined) killGroup(instancePid);
       await daemon.stderr.cancel().catch(() => {});
     }
   });
