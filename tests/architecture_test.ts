@@ -301,7 +301,13 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
   // STYLE.md §2 has logs/log_db.ts open node:sqlite; it is the one built-in an edge may use.
   "logs/": [{ to: "src/logs/" }, { to: "node:sqlite" }, ...EDGE],
   "metrics/": [{ to: "src/metrics/" }, ...EDGE],
-  "tls/": [{ to: "src/tls/" }, ...EDGE],
+  // The ACME client library and the https.Agent that carries extra CA roots stay in one file.
+  "tls/": [
+    { to: "src/tls/" },
+    { to: "pkg:acme-client", onlyFrom: "src/tls/acme_issuer.ts" },
+    { to: "node:https", onlyFrom: "src/tls/acme_issuer.ts" },
+    ...EDGE,
+  ],
   "supervisor/": [
     { to: "src/supervisor/" },
     { to: "src/core/" },
@@ -317,6 +323,8 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "src/core/" },
     // The table's "metrics/ types": the proxy takes the registry type and is handed the object.
     { to: "src/metrics/registry.ts", isTypesOnly: true },
+    // The TLS seams (certificate choice per handshake, ACME HTTP-01 answers), types only.
+    { to: "src/tls/tls_types.ts", isTypesOnly: true },
     // Deviation: the proxy logs upstream failures through @logtape/logtape.
     LOGTAPE,
   ],
@@ -331,6 +339,8 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "src/store/tokens.ts" },
     { to: "src/store/state_store.ts", isTypesOnly: true },
     { to: "src/metrics/" },
+    // `ten certs` and the expiry metric read certificate status, types only.
+    { to: "src/tls/tls_types.ts", isTypesOnly: true },
     LOGTAPE,
   ],
   "dashboard/": [{ to: "src/dashboard/" }, LOGTAPE],

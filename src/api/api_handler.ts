@@ -7,6 +7,7 @@
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type {
   AuditLog,
+  CertificateSource,
   InstanceControl,
   LogSource,
   NameGate,
@@ -23,6 +24,7 @@ import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
+import { certsResponse, TLS_CERTS_PATH } from "./routes/tls_certs.ts";
 
 /** What the API is built from. */
 export interface ApiDeps {
@@ -38,6 +40,8 @@ export interface ApiDeps {
   readonly now: () => number;
   /** The domain whose subdomains route to instances (`ten serve --domain`). */
   readonly domain: string;
+  /** Built-in TLS's certificates; undefined when the daemon serves plain HTTP only. */
+  readonly certificates?: CertificateSource | undefined;
 }
 
 /** Context of authenticated API handlers. */
@@ -58,6 +62,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   addInstanceRoutes(router, { ...deps, record });
   addLogRoutes(router, deps);
   addDeployRoutes(router, { ...deps, record });
+  router.add(
+    "GET",
+    TLS_CERTS_PATH,
+    (_req, ctx) => Promise.resolve(certsResponse(ctx.identity, deps.certificates)),
+  );
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));
@@ -72,7 +81,9 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const url = new URL(req.url);
       if (req.method === "GET" || req.method === "HEAD") {
         if (url.pathname === "/health") return healthResponse();
-        if (url.pathname === "/metrics") return metricsResponse(deps.metrics, deps.instances);
+        if (url.pathname === "/metrics") {
+          return metricsResponse(deps.metrics, deps.instances, deps.certificates);
+        }
         if (url.pathname === "/") return landingPage();
         if (url.pathname === TLS_ASK_PATH) {
           return answerTlsAsk(url, clientIp, deps.instances, deps.domain);

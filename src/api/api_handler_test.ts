@@ -9,6 +9,7 @@ import { MetricsRegistry } from "../metrics/registry.ts";
 import { hashToken, tokenIdOf } from "../store/tokens.ts";
 import type {
   AuditRecord,
+  CertificateSource,
   InstanceControl,
   InstanceFilter,
   InstanceView,
@@ -18,7 +19,13 @@ import type {
   TokenRecord,
 } from "./api_ports.ts";
 import { type ApiHandler, createApiHandler } from "./api_handler.ts";
-import type { ErrorBody, InstanceJson, LogEntryJson, SpawnResponse } from "./wire.ts";
+import type {
+  CertsResponse,
+  ErrorBody,
+  InstanceJson,
+  LogEntryJson,
+  SpawnResponse,
+} from "./wire.ts";
 
 const ADMIN_TOKEN = "admin-token-0123456789";
 const ALICE_TOKEN = "alice-tk-0123456789";
@@ -119,7 +126,7 @@ interface Api {
   readonly audit: AuditRecord[];
 }
 
-async function makeApi(): Promise<Api> {
+async function makeApi(certificates?: CertificateSource): Promise<Api> {
   const admin: TokenRecord = {
     tokenId: "admin",
     sha256: await hashToken(ADMIN_TOKEN),
@@ -151,6 +158,7 @@ async function makeApi(): Promise<Api> {
     metrics: new MetricsRegistry(),
     now: () => NOW_MS,
     domain: "example.com",
+    certificates,
   });
   return { handle, instances, logs, audit };
 }
@@ -407,4 +415,74 @@ Deno.test("API: logs of an unknown service or instance answer 404, another tenan
       deepEqual((await own.json() as LogEntryJson[]).map((entry) => entry.message), ["a"]);
     },
   );
+});
+
+Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics shows their expiry", async (t) => {
+  await t.step("plain HTTP: enabled false, no expiry series", async () => {
+    const api = await makeApi();
+    const res = await call(api, "GET", "/api/tls/certs", { token: ADMIN_TOKEN });
+    equal(res.status, 200);
+    deepEqual(await res.json(), {
+      enabled: false,
+      domain: null,
+      directory: null,
+      certificates: [],
+    });
+    const metrics = await (await call(api, "GET", "/metrics")).text();
+    ok(!metrics.includes("tenement_tls_certificate_expiry"), metrics);
+  });
+  const source: CertificateSource = {
+    domain: "example.com",
+    directoryUrl: "https://ca.example.net/dir",
+    status: () => [
+      {
+        names: ["*.notes.example.com", "notes.example.com"],
+        challenge: "dns-01",
+        issuer: "Pebble Intermediate CA",
+        notBefore: "2026-11-01T00:00:00.000Z",
+        notAfter: "2027-01-30T00:00:00.000Z",
+        nextAttempt: "2026-12-31T00:00:00.000Z",
+        lastError: undefined,
+        lastErrorAt: undefined,
+      },
+      {
+        names: ["example.com"],
+        challenge: "dns-01",
+        issuer: undefined,
+        notBefore: undefined,
+        notAfter: undefined,
+        nextAttempt: "2026-11-29T01:00:00.000Z",
+        lastError: "hook /etc/tenement/dns-hook exited with 1",
+        lastErrorAt: "2026-11-29T00:00:00.000Z",
+      },
+    ],
+  };
+  const api = await makeApi(source);
+  await t.step("the admin gets every certificate, with the last error", async () => {
+    const res = await call(api, "GET", "/api/tls/certs", { token: ADMIN_TOKEN });
+    equal(res.status, 200);
+    const body = await res.json() as CertsResponse;
+    equal(body.enabled, true);
+    equal(body.directory, "https://ca.example.net/dir");
+    deepEqual(body.certificates.map((cert) => [cert.names[0], cert.not_after, cert.last_error]), [
+      ["*.notes.example.com", "2027-01-30T00:00:00.000Z", null],
+      ["example.com", null, "hook /etc/tenement/dns-hook exited with 1"],
+    ]);
+  });
+  await t.step("a tenant token gets 403", async () => {
+    const res = await call(api, "GET", "/api/tls/certs", { token: ALICE_TOKEN });
+    equal(res.status, 403);
+    await res.body?.cancel();
+  });
+  await t.step("/metrics has the expiry of each issued certificate", async () => {
+    const metrics = await (await call(api, "GET", "/metrics")).text();
+    const lines = metrics.split("\n").filter((line) =>
+      line.startsWith("tenement_tls_certificate_expiry_timestamp_seconds{")
+    );
+    deepEqual(lines, [
+      `tenement_tls_certificate_expiry_timestamp_seconds{name="*.notes.example.com"} ${
+        Date.parse("2027-01-30T00:00:00.000Z") / 1000
+      }`,
+    ]);
+  });
 });

@@ -5,6 +5,7 @@
  * them in; tests hand in small fakes and call the handler with a `Request`, without a socket.
  * @module
  */
+import type { CertStatus } from "../tls/tls_types.ts";
 import type { Health, InstanceStatus } from "../core/lifecycle.ts";
 import type { InstanceKey, InstanceRef } from "../core/instance_key.ts";
 import type { AuditValue, TokenValue } from "../store/state_store.ts";
@@ -131,4 +132,12 @@ export interface NameGate {
    * service and an instance that exists or that a request could create now.
    */
   mayServe(service: string, id: string | undefined): boolean;
+}
+
+/** Built-in TLS's certificates (the certificate manager), when the daemon serves HTTPS. */
+export interface CertificateSource {
+  readonly domain: string;
+  /** The ACME directory URL certificates come from. */
+  readonly directoryUrl: string;
+  status(): readonly CertStatus[];
 }

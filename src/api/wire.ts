@@ -146,3 +146,25 @@ export interface HistoryEntryJson {
   readonly outcome: "ok" | "error";
   readonly details: string;
 }
+
+/** One certificate in `GET /api/tls/certs` (built-in TLS). */
+export interface CertJson {
+  readonly names: readonly string[];
+  readonly challenge: "dns-01" | "http-01";
+  readonly issuer: string | null;
+  readonly not_before: string | null;
+  readonly not_after: string | null;
+  /** When the next issuance or renewal attempt is due. */
+  readonly next_attempt: string | null;
+  readonly last_error: string | null;
+  readonly last_error_at: string | null;
+}
+
+/** `GET /api/tls/certs`. */
+export interface CertsResponse {
+  /** False when the daemon serves plain HTTP only (no built-in TLS). */
+  readonly enabled: boolean;
+  readonly domain: string | null;
+  readonly directory: string | null;
+  readonly certificates: readonly CertJson[];
+}

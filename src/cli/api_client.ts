@@ -5,6 +5,7 @@
 import { TenementError } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import type {
+  CertsResponse,
   DeployPlanResponse,
   DeployRequest,
   DeployResponse,
@@ -110,6 +111,11 @@ export class ApiClient {
   /** `GET /api/history`. */
   history(limit: number): Promise<HistoryEntryJson[]> {
     return this.#request("GET", `/api/history?limit=${limit}`);
+  }
+
+  /** `GET /api/tls/certs`. */
+  certs(): Promise<CertsResponse> {
+    return this.#request("GET", "/api/tls/certs");
   }
 
   /** `GET /api/logs`. */

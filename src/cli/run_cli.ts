@@ -15,6 +15,7 @@ import {
   weightVerb,
 } from "./commands/client_verbs.ts";
 import { caddyVerb } from "./commands/caddy.ts";
+import { certsVerb } from "./commands/certs.ts";
 import { COMPLETIONS_HELP, completionsVerb } from "./commands/completions.ts";
 import { configVerb } from "./commands/config.ts";
 import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
@@ -52,11 +53,14 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
 
   program.command("serve").description("run the daemon: proxy, API and supervisor")
     .option("-p, --port <port>", "port to listen on", "8080")
-    .option("-d, --domain <domain>", "domain whose subdomains route to instances", "localhost")
+    .option(
+      "-d, --domain <domain>",
+      "domain whose subdomains route to instances (default localhost; with TLS settings.tls.domain)",
+    )
     .option("--bind <address>", "address to listen on", "0.0.0.0")
-    .option("--tls", "serve HTTPS with ACME certificates (not implemented yet)")
-    .option("--email <email>", "ACME account email (not implemented yet)")
-    .option("--staging", "use the ACME staging directory (not implemented yet)")
+    .option("--tls", "serve HTTPS with ACME certificates (ports from [settings.tls])")
+    .option("--email <email>", "ACME account email (else settings.tls.acme_email)")
+    .option("--staging", "use Let's Encrypt's staging directory")
     .action((opts, cmd) => setCode(serveVerb(opts, globalsOf(cmd))));
   program.command("spawn").description("start an instance")
     .usage("[options] <service:id> | <service> --id <id>")
@@ -118,6 +122,9 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--tenant <id>", "make a token limited to this instance id (or service:id)")
     .option("--description <text>", "note stored with a tenant token")
     .action((opts, cmd) => setCode(tokenGenVerb(opts, globalsOf(cmd))));
+  program.command("certs").description("list built-in TLS certificates and their renewal")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(certsVerb(opts, globalsOf(cmd))));
   program.command("install").description("run ten serve as a systemd service (needs root)")
     .requiredOption("-d, --domain <domain>", "domain whose subdomains route to instances")
     .option("-p, --port <port>", "port to listen on", "80")

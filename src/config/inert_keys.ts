@@ -33,14 +33,13 @@ const INERT_SERVICE_KEYS: Readonly<Record<string, string>> = {
   vsock_port: ONLY_PROCESS,
 };
 
-const TLS_NOT_IMPLEMENTED =
-  "not used yet: built-in TLS is not implemented (serve plain HTTP behind Caddy or nginx)";
+const DNS_PROVIDER_UNUSED =
+  'not used: built-in TLS validates wildcards through "settings.tls.dns_hook" (an executable called as HOOK set|unset FQDN VALUE); DNS provider names are for ten caddy --dns-provider';
 const ROUTING_NOT_USED =
   "not used yet: [routing] is checked but requests are routed by host name only";
 
 /**
- * Warnings for the inert keys set in `root` (the parsed TOML). `settings.tls.enabled` is not
- * listed: `ten serve` refuses to start with it set to true.
+ * Warnings for the inert keys set in `root` (the parsed TOML).
  *
  * @example
  * ```ts
@@ -78,8 +77,8 @@ export function findInertKeys(
       warn(["service", name, "isolation"], `not implemented yet: ${ISOLATION_NOT_RUN}`);
     }
   }
-  for (const key of Object.keys(tableOf(tableOf(root["settings"])["tls"]))) {
-    if (key !== "enabled") warn(["settings", "tls", key], TLS_NOT_IMPLEMENTED);
+  if (tableOf(tableOf(root["settings"])["tls"])["dns_provider"] !== undefined) {
+    warn(["settings", "tls", "dns_provider"], DNS_PROVIDER_UNUSED);
   }
   for (const key of Object.keys(tableOf(root["routing"]))) {
     warn(["routing", key], ROUTING_NOT_USED);

@@ -7,6 +7,7 @@ data_dir = "data"
 [settings.tls]
 enabled = false
 acme_email = "ops@example.com"
+dns_provider = "cloudflare"
 
 [service.app]
 command = "./app"
@@ -27,17 +28,17 @@ default = "app"
 Deno.test("parseConfig warns about every accepted key that does nothing yet, with its position", () => {
   const config = parseConfig(TOML, { path: "tenement.toml", cwd: "/srv" });
   deepEqual(config.warnings?.map((w) => [w.at.key, w.at.line, w.at.column]), [
-    ["settings.tls.acme_email", 6, 1],
-    ["service.app.memory_limit_mb", 10, 1],
-    ["service.app.cpu_shares", 11, 1],
-    ["service.app.storage_quota_mb", 12, 1],
-    ["service.box.isolation", 17, 1],
-    ["service.box.image", 18, 1],
-    ["routing.default", 21, 1],
+    ["settings.tls.dns_provider", 7, 1],
+    ["service.app.memory_limit_mb", 11, 1],
+    ["service.app.cpu_shares", 12, 1],
+    ["service.app.storage_quota_mb", 13, 1],
+    ["service.box.isolation", 18, 1],
+    ["service.box.image", 19, 1],
+    ["routing.default", 22, 1],
   ]);
   deepEqual(
     config.warnings?.[1]?.message,
-    'tenement.toml:10:1: "service.app.memory_limit_mb" is set but not enforced yet: no memory limit is applied to the instance',
+    'tenement.toml:11:1: "service.app.memory_limit_mb" is set but not enforced yet: no memory limit is applied to the instance',
   );
   // The keys still load, so files written for the original keep working.
   deepEqual(config.services.get("app")?.memoryLimitMb, 256);

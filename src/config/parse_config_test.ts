@@ -82,6 +82,10 @@ Deno.test("parseConfig() fills every default", () => {
       httpsPort: 443,
       httpPort: 80,
       dnsProvider: undefined,
+      acmeDirectory: undefined,
+      acmeCaCert: undefined,
+      dnsHook: undefined,
+      dnsPropagationCheck: true,
     },
   });
   const expected: ServiceConfig = {
@@ -135,10 +139,13 @@ enabled = true
 acme_email = "ops@example.com"
 domain = "example.com"
 cache_dir = "certs"
-staging = true
 https_port = 8443
 http_port = 8080
 dns_provider = "cloudflare"
+acme_directory = "https://ca.example.net/dir"
+acme_ca_cert = "ca.pem"
+dns_hook = "hooks/dns"
+dns_propagation_check = false
 
 [service.web]
 command = "./web"
@@ -199,10 +206,14 @@ www = "web"
     acmeEmail: "ops@example.com",
     domain: "example.com",
     cacheDir: "/srv/app/certs",
-    staging: true,
+    staging: false,
     httpsPort: 8443,
     httpPort: 8080,
     dnsProvider: "cloudflare",
+    acmeDirectory: "https://ca.example.net/dir",
+    acmeCaCert: "/srv/app/ca.pem",
+    dnsHook: "/srv/app/hooks/dns",
+    dnsPropagationCheck: false,
   });
   const web = config.services.get("web");
   ok(web !== undefined);
@@ -330,8 +341,20 @@ const BAD_CONFIGS: [string, string][] = [
     'tenement.toml:3:1: "settings.tls.http_port" and "settings.tls.https_port" are both 8443: they must differ',
   ],
   [
-    "[settings.tls]\nenabled = true\n",
-    'tenement.toml:2:1: "settings.tls.acme_email" is required when TLS is enabled',
+    '[settings.tls]\nacme_email = "ops@@example.com"\n',
+    'tenement.toml:2:1: ACME email "ops@@example.com" must contain exactly one @',
+  ],
+  [
+    '[settings.tls]\ndomain = "localhost"\n',
+    "tenement.toml:2:1: TLS cannot be used with localhost",
+  ],
+  [
+    '[settings.tls]\nacme_directory = "http://127.0.0.1:14000/dir"\n',
+    'tenement.toml:2:1: ACME directory "http://127.0.0.1:14000/dir" must be an https:// URL',
+  ],
+  [
+    '[settings.tls]\nstaging = true\nacme_directory = "https://ca.example.net/dir"\n',
+    'tenement.toml:2:1: "settings.tls.staging" and "settings.tls.acme_directory" both pick the ACME server',
   ],
   [
     "[settings.tls]\nstagin = true\n",

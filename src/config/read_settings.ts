@@ -17,6 +17,7 @@ import {
   wholeNumber,
 } from "./config_fields.ts";
 import { resolvePath } from "./config_paths.ts";
+import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
 import { type Settings, SETTINGS_DEFAULTS, TLS_DEFAULTS, type TlsSettings } from "./schema.ts";
 
 const SETTINGS_FIELDS = {
@@ -90,6 +91,10 @@ const TLS_FIELDS = {
   https_port: PORT,
   http_port: PORT,
   dns_provider: TEXT,
+  acme_directory: TEXT,
+  acme_ca_cert: TEXT,
+  dns_hook: TEXT,
+  dns_propagation_check: BOOLEAN,
 };
 
 function readTls(
@@ -109,11 +114,22 @@ function readTls(
     );
   }
   const enabled = values.enabled ?? TLS_DEFAULTS.enabled;
-  if (enabled && values.acme_email === undefined && table["acme_email"] === undefined) {
+  const problems: [string, string | undefined][] = [
+    ["acme_email", values.acme_email === undefined ? undefined : emailProblem(values.acme_email)],
+    ["domain", values.domain === undefined ? undefined : tlsDomainProblem(values.domain)],
+    [
+      "acme_directory",
+      values.acme_directory === undefined ? undefined : acmeDirectoryProblem(values.acme_directory),
+    ],
+  ];
+  for (const [key, problem] of problems) {
+    if (problem !== undefined) report(ctx, ["settings", "tls", key], problem);
+  }
+  if (values.staging === true && values.acme_directory !== undefined) {
     report(
       ctx,
-      ["settings", "tls", "enabled"],
-      `"settings.tls.acme_email" is required when TLS is enabled (e.g. acme_email = "you@example.com")`,
+      ["settings", "tls", "staging"],
+      `"settings.tls.staging" and "settings.tls.acme_directory" both pick the ACME server: keep one`,
     );
   }
   return {
@@ -127,5 +143,11 @@ function readTls(
     httpsPort,
     httpPort,
     dnsProvider: values.dns_provider,
+    acmeDirectory: values.acme_directory,
+    acmeCaCert: values.acme_ca_cert === undefined
+      ? undefined
+      : resolvePath(paths.dir, values.acme_ca_cert),
+    dnsHook: values.dns_hook === undefined ? undefined : resolvePath(paths.dir, values.dns_hook),
+    dnsPropagationCheck: values.dns_propagation_check ?? TLS_DEFAULTS.dns_propagation_check,
   };
 }

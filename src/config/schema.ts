@@ -41,7 +41,16 @@ export interface TlsSettings {
   readonly staging: boolean;
   readonly httpsPort: number;
   readonly httpPort: number;
+  /** The old tool's Caddy DNS provider name: accepted, unused (see `dnsHook`). */
   readonly dnsProvider: string | undefined;
+  /** ACME directory URL; undefined picks Let's Encrypt (production, or staging with `staging`). */
+  readonly acmeDirectory: string | undefined;
+  /** Absolute path of a PEM file of extra roots trusted for the ACME server's own HTTPS. */
+  readonly acmeCaCert: string | undefined;
+  /** Absolute path of the DNS-01 hook (`HOOK set|unset FQDN VALUE`); undefined: HTTP-01 on demand. */
+  readonly dnsHook: string | undefined;
+  /** Wait until a DNS-01 TXT record is visible before asking the CA to check it. */
+  readonly dnsPropagationCheck: boolean;
 }
 
 /** `[settings]`. */
@@ -161,6 +170,7 @@ export const SETTINGS_DEFAULTS = {
 export const TLS_DEFAULTS = {
   enabled: false,
   staging: false,
+  dns_propagation_check: true,
   https_port: 443,
   http_port: 80,
 } as const;

@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
+import type { TlsPlan } from "../config/tls_plan.ts";
 import { createApiHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
 import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
@@ -44,11 +45,14 @@ export interface DaemonOptions {
   readonly signal?: AbortSignal;
   /** Called once listening, with the bound port. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
+  /** Built-in HTTPS with ACME certificates; undefined serves plain HTTP only. */
+  readonly tls?: TlsPlan | undefined;
 }
 
 /** Runs the daemon until a signal or `options.signal`; resolves after a clean shutdown. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { config } = options;
+  if (options.tls !== undefined) throw new TenementError("built-in TLS is being wired");
   const dataDir = config.settings.dataDir;
   await Deno.mkdir(dataDir, { recursive: true });
   await using stack = new AsyncDisposableStack();

@@ -6,7 +6,7 @@ import type { MetricsRegistry } from "../../metrics/registry.ts";
 import { ValueFamily } from "../../metrics/registry.ts";
 import { renderPrometheus } from "../../metrics/prometheus_text.ts";
 import { INSTANCE_STATUSES } from "../../core/lifecycle.ts";
-import type { InstanceControl } from "../api_ports.ts";
+import type { CertificateSource, InstanceControl } from "../api_ports.ts";
 import { jsonResponse } from "../http_error.ts";
 import type { MeasuredView } from "../measured_view.ts";
 
@@ -16,7 +16,11 @@ export function healthResponse(): Response {
 }
 
 /** `GET /metrics`: Prometheus text. */
-export function metricsResponse(metrics: MetricsRegistry, instances: InstanceControl): Response {
+export function metricsResponse(
+  metrics: MetricsRegistry,
+  instances: InstanceControl,
+  certificates?: CertificateSource,
+): Response {
   const all = instances.list({ all: true });
   const up = new ValueFamily("tenement_instances_up", "Instances with a running process", "gauge");
   up.set({}, all.filter((view) => view.pid !== undefined).length);
@@ -38,6 +42,16 @@ export function metricsResponse(metrics: MetricsRegistry, instances: InstanceCon
       healthy.set({ instance: view.id, process: view.service }, view.health === "healthy" ? 1 : 0);
     }
   }
+  const expiry = new ValueFamily(
+    "tenement_tls_certificate_expiry_timestamp_seconds",
+    "When each built-in TLS certificate expires (Unix time); alert well before it passes",
+    "gauge",
+  );
+  for (const cert of certificates?.status() ?? []) {
+    if (cert.notAfter !== undefined) {
+      expiry.set({ name: cert.names[0] ?? "" }, Math.floor(Date.parse(cert.notAfter) / 1000));
+    }
+  }
   const text = renderPrometheus([
     metrics.requests.snapshot(),
     metrics.requestDuration.snapshot(),
@@ -46,6 +60,7 @@ export function metricsResponse(metrics: MetricsRegistry, instances: InstanceCon
     byStatus.snapshot(),
     healthy.snapshot(),
     metrics.wakeDuration.snapshot(),
+    ...(certificates === undefined ? [] : [expiry.snapshot()]),
   ]);
   return new Response(text, {
     headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
