@@ -92,6 +92,93 @@ Deno.test("ten install --dry-run: numbered actions, the unit and a starter confi
   );
 });
 
+Deno.test("ten install --email: the starter config turns on built-in TLS; an existing config gets --tls flags", async (t) => {
+  await using tmp = await tempDir();
+  await t.step(
+    "starter config: [settings.tls] with the email, domain and hook; local plain port",
+    async () => {
+      const hook = `${tmp.path}/dns-hook`;
+      const result = await runTen(
+        [
+          "install",
+          "--domain",
+          "apps.example.com",
+          "--email",
+          "ops@example.com",
+          "--dns-hook",
+          hook,
+          "--dry-run",
+          "--data-dir",
+          `${tmp.path}/data`,
+        ],
+        { cwd: tmp.path },
+      );
+      equal(result.code, 0, result.stderr);
+      const unit = printedFile(result.stdout, "/etc/systemd/system/tenement.service");
+      deepEqual(unitValues(unit, "ExecStart"), [
+        "/usr/local/bin/ten serve --port 8080 --domain apps.example.com",
+      ]);
+      const starter = printedFile(result.stdout, "/etc/tenement/tenement.toml");
+      ok(
+        starter.includes(
+          `[settings.tls]\nenabled = true\nacme_email = "ops@example.com"\ndomain = "apps.example.com"\n`,
+        ),
+        starter,
+      );
+      ok(starter.includes(`dns_hook = "${hook}"`), starter);
+      match(starter, /https:\/\/alice\.notes\.apps\.example\.com/);
+      // The starter config is one ten serve accepts.
+      const cfg = `${tmp.path}/starter.toml`;
+      await Deno.writeTextFile(cfg, starter);
+      const check = await runTen(["--config", cfg, "config"], { cwd: tmp.path });
+      equal(check.code, 0, check.stderr);
+    },
+  );
+  await t.step(
+    "an existing config without [settings.tls]: ExecStart carries --tls --email",
+    async () => {
+      await Deno.writeTextFile(`${tmp.path}/tenement.toml`, "[settings]\n");
+      const result = await runTen(
+        ["install", "--domain", "apps.example.com", "--email", "ops@example.com", "--dry-run"],
+        { cwd: tmp.path },
+      );
+      equal(result.code, 0, result.stderr);
+      const unit = printedFile(result.stdout, "/etc/systemd/system/tenement.service");
+      deepEqual(unitValues(unit, "ExecStart"), [
+        "/usr/local/bin/ten serve --port 8080 --domain apps.example.com --tls --email ops@example.com",
+      ]);
+      const hook = await runTen(
+        [
+          "install",
+          "--domain",
+          "apps.example.com",
+          "--email",
+          "ops@example.com",
+          "--dns-hook",
+          "/h",
+          "--dry-run",
+        ],
+        { cwd: tmp.path },
+      );
+      equal(hook.code, 1);
+      match(hook.stderr, /set dns_hook = "\/h" in its \[settings\.tls\] instead/);
+      await Deno.remove(`${tmp.path}/tenement.toml`);
+    },
+  );
+  await t.step("bad TLS input is refused", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--domain", "example.com", "--dns-hook", "/h"], /--dns-hook is for built-in TLS/],
+      [["--domain", "example.com", "--email", "ops"], /exactly one @/],
+      [["--domain", "localhost", "--email", "ops@example.com"], /cannot be used with localhost/],
+    ];
+    for (const [args, expected] of cases) {
+      const res = await runTen(["install", ...args, "--dry-run"], { cwd: tmp.path });
+      equal(res.code, 1, args.join(" "));
+      match(res.stderr, expected);
+    }
+  });
+});
+
 Deno.test("ten install: the unit passes systemd-analyze verify and its ExecStart + Environment serve a tenant", async (t) => {
   await using tmp = await tempDir();
   const bin = await writeLauncher(tmp.path);

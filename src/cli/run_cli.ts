@@ -127,7 +127,9 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .action((opts, cmd) => setCode(certsVerb(opts, globalsOf(cmd))));
   program.command("install").description("run ten serve as a systemd service (needs root)")
     .requiredOption("-d, --domain <domain>", "domain whose subdomains route to instances")
-    .option("-p, --port <port>", "port to listen on", "80")
+    .option("-p, --port <port>", "port to listen on (default 80; with --email 8080 on 127.0.0.1)")
+    .option("--email <email>", "serve HTTPS with Let's Encrypt certificates for this account")
+    .option("--dns-hook <path>", "DNS-01 hook for wildcard certificates per service (with --email)")
     .option("--bind <address>", "address to listen on (127.0.0.1 behind Caddy; default all)")
     .option("--bin <path>", "the ten executable the service runs (default: this one)")
     .option("--dry-run", "print every action and file instead of changing anything")

@@ -26,6 +26,11 @@ export interface UnitOptions {
   readonly bind?: string | undefined;
   /** Longest `stop_grace_period` of the config's services, in ms. */
   readonly maxGraceMs: number;
+  /**
+   * ACME email passed as `--tls --email E`, for a config without `[settings.tls]`; a starter
+   * config carries TLS in its own `[settings.tls]` instead.
+   */
+  readonly tlsEmail?: string | undefined;
 }
 
 /** Characters a unit's ExecStart word and Environment value may hold without quoting. */
@@ -71,8 +76,9 @@ export function renderUnit(options: UnitOptions): string {
     }
   }
   const bind = options.bind === undefined ? [] : ["--bind", options.bind];
+  const tls = options.tlsEmail === undefined ? [] : ["--tls", "--email", options.tlsEmail];
   const exec = [options.bin, "serve", "--port", String(options.port), ...bind]
-    .concat(["--domain", options.domain]).map(unitWord).join(" ");
+    .concat(["--domain", options.domain], tls).map(unitWord).join(" ");
   const stopSeconds = Math.ceil(options.maxGraceMs / 1000) + 15;
   return `# Written by ten install; ten uninstall removes it.
 [Unit]
@@ -107,6 +113,32 @@ WantedBy=multi-user.target
 `;
 }
 
+/** Built-in TLS settings of a starter config. */
+export interface StarterTls {
+  readonly email: string;
+  /** DNS-01 hook: wildcard certificates per service; without it, HTTP-01 per name on demand. */
+  readonly dnsHook?: string | undefined;
+}
+
+function starterTls(domain: string, tls: StarterTls): string {
+  const hook = tls.dnsHook === undefined
+    ? `# Certificates per name, obtained by HTTP-01 on the first HTTPS request for it. For one
+# wildcard certificate per service instead, set a DNS-01 hook (called as HOOK set|unset FQDN VALUE):
+# dns_hook = "/etc/tenement/dns-hook"
+`
+    : `# Wildcard certificates per service by DNS-01, through this hook (HOOK set|unset FQDN VALUE).
+dns_hook = ${JSON.stringify(tls.dnsHook)}
+`;
+  return `
+# HTTPS on 443 with Let's Encrypt certificates (renewed automatically; ten certs lists them);
+# port 80 answers ACME challenges and redirects to HTTPS.
+[settings.tls]
+enabled = true
+acme_email = ${JSON.stringify(tls.email)}
+domain = ${JSON.stringify(domain)}
+${hook}`;
+}
+
 /**
  * A starter config for a server without one. Services are added to it; the daemon reads it on
  * every start.
@@ -117,15 +149,16 @@ WantedBy=multi-user.target
  * ok(starterConfig("example.com", "/var/lib/tenement").includes("alice.notes.example.com"));
  * ```
  */
-export function starterConfig(domain: string, dataDir: string): string {
+export function starterConfig(domain: string, dataDir: string, tls?: StarterTls): string {
+  const scheme = tls === undefined ? "http" : "https";
   return `# tenement config of this server, written by ten install. Add one [service.NAME] per app,
 # check it with \`ten config\`, and apply it with \`systemctl restart tenement\`.
-# alice.notes.${domain} then routes to the instance notes:alice.
+# ${scheme}://alice.notes.${domain} then routes to the instance notes:alice.
 
 [settings]
 # The unit sets the data dir (TENEMENT_DATA_DIR=${dataDir}).
 health_check_interval = 10
-
+${tls === undefined ? "" : starterTls(domain, tls)}
 # [service.notes]
 # command = "python3 app.py"
 # workdir = "/srv/notes"

@@ -12,11 +12,17 @@ import { writeFileAtomic } from "../write_file_atomic.ts";
 import { exists } from "./init.ts";
 import { err, out } from "../output.ts";
 import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
+import { emailProblem, tlsDomainProblem } from "../../config/tls_values.ts";
 
 /** `ten install` flags. */
 export interface InstallOptions {
   readonly domain: string;
-  readonly port: string;
+  /** Default 80, or 8080 (local only) with built-in TLS. */
+  readonly port?: string | undefined;
+  /** ACME email: turns on built-in TLS. */
+  readonly email?: string | undefined;
+  /** DNS-01 hook for wildcard certificates (with `--email`). */
+  readonly dnsHook?: string | undefined;
   readonly bind?: string | undefined;
   readonly bin?: string | undefined;
   readonly dryRun?: boolean | undefined;
@@ -86,6 +92,13 @@ async function assertRootOnly(path: string): Promise<void> {
       `${path} can be changed by a user other than root, and the service runs its commands as root: ` +
         `chown root and chmod go-w it, or copy it to ${INSTALL_PATHS.config}`,
     );
+  }
+}
+
+async function assertExecutable(path: string, flag: string): Promise<void> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (!info?.isFile || ((info.mode ?? 0) & 0o111) === 0) {
+    throw new InvalidInputError(`Invalid ${flag} '${path}': not an executable file`);
   }
 }
 
@@ -198,11 +211,27 @@ export async function installVerb(
   globals: GlobalOptions,
 ): Promise<number> {
   const domain = parseDomain(options.domain);
-  const port = parsePort(options.port);
+  const email = options.email;
+  if (email !== undefined) {
+    const problem = emailProblem(email) ?? tlsDomainProblem(domain);
+    if (problem !== undefined) throw new InvalidInputError(problem, "email");
+  } else if (options.dnsHook !== undefined) {
+    throw new InvalidInputError(
+      "--dns-hook is for built-in TLS: add --email <you@example.com> too",
+      "dns-hook",
+    );
+  }
+  const dnsHook = options.dnsHook === undefined ? undefined : absolute(options.dnsHook);
+  if (dnsHook !== undefined && options.dryRun !== true) {
+    await assertExecutable(dnsHook, "--dns-hook");
+  }
+  // With TLS the public ports are 443 and 80 ([settings.tls]); --port is the local plain listener.
+  const port = parsePort(options.port ?? (email === undefined ? "80" : "8080"));
   if (options.bind !== undefined && !/^[0-9A-Fa-f.:]+$/.test(options.bind)) {
     throw new InvalidInputError(`Invalid --bind '${options.bind}': expected an IP address`);
   }
   const isDryRun = options.dryRun === true;
+  let tlsFromConfig = false;
   const dataDir = globals.dataDir === undefined ? INSTALL_PATHS.dataDir : absolute(globals.dataDir);
   const config = await chooseConfig(globals.config);
   let maxGraceMs = 10_000;
@@ -219,6 +248,15 @@ export async function installVerb(
     });
     for (const svc of parsed.services.values()) {
       maxGraceMs = Math.max(maxGraceMs, svc.stopGracePeriodMs);
+    }
+    tlsFromConfig = parsed.settings.tls.enabled;
+    if (dnsHook !== undefined && parsed.settings.tls.dnsHook !== dnsHook) {
+      throw new InvalidInputError(
+        `--dns-hook: ${config.path} is the config the service reads; set dns_hook = ${
+          JSON.stringify(dnsHook)
+        } in its [settings.tls] instead`,
+        "dns-hook",
+      );
     }
   }
   const dataDirIssue = purgeProblem(dataDir, true) ?? await strangerFiles(dataDir);
@@ -239,7 +277,11 @@ export async function installVerb(
     actions.push({
       kind: "write",
       path: config.path,
-      text: starterConfig(domain, dataDir),
+      text: starterConfig(
+        domain,
+        dataDir,
+        email === undefined ? undefined : { email, dnsHook },
+      ),
       mode: 0o644,
     });
   }
@@ -255,6 +297,8 @@ export async function installVerb(
       port,
       bind: options.bind,
       maxGraceMs,
+      // A starter config carries TLS itself; an existing one without it gets the flags.
+      tlsEmail: email !== undefined && !config.isStarter && !tlsFromConfig ? email : undefined,
     }),
     mode: 0o644,
   });
@@ -273,8 +317,13 @@ export async function installVerb(
     err.line("[WARN] tenement.service is not running; see: journalctl -u tenement -n 50");
     return 1;
   }
+  const isTls = email !== undefined || tlsFromConfig;
   out.line(
-    `[OK] tenement is running: http://{id}.{service}.${domain}${port === 80 ? "" : `:${port}`}/`,
+    isTls
+      ? `[OK] tenement is running: https://{id}.{service}.${domain}/ (certificates: ten certs)`
+      : `[OK] tenement is running: http://{id}.{service}.${domain}${
+        port === 80 ? "" : `:${port}`
+      }/`,
   );
   out.line(`Config: ${config.path} (apply changes with: systemctl restart tenement)`);
   out.line(
