@@ -6,7 +6,10 @@
  * @module
  */
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { createAcmeIssuer } from "../src/tls/acme_issuer.ts";
 import { CertManager, type CertManagerOptions } from "../src/tls/cert_manager.ts";
+import { CertStore } from "../src/tls/cert_store.ts";
+import { createDnsHookSolver } from "../src/tls/dns_hook.ts";
 import type { KeyPair } from "../src/tls/tls_types.ts";
 import { FIXTURES, freePort, type Pebble, startPebble, tempDir, waitFor } from "../testkit/mod.ts";
 
@@ -331,4 +334,40 @@ Deno.test("a failing DNS hook records the error (kept across a restart) and back
   } finally {
     Deno.env.delete("TEN_TEST_HOOK_LOG");
   }
+});
+
+Deno.test("the ACME issuer names the real cause when the ACME server is unreachable or untrusted", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  await using pebble = await startPebble({ httpPort: freePort() });
+  const accounts = await CertStore.open(`${tmp.path}/acme`);
+  const solver = createDnsHookSolver({ hookPath: FAIL_HOOK, isPropagationChecked: false });
+  const closed = `https://127.0.0.1:${freePort()}/dir`;
+  const refused = createAcmeIssuer({ directoryUrl: closed, accounts, caPem: pebble.acmeCaPem });
+  await rejects(
+    refused.issue([DOMAIN], solver, AbortSignal.timeout(20_000)),
+    new RegExp(`Cannot reach the ACME server ${closed}: .*ECONNREFUSED`),
+  );
+  // Without pebble's CA, its HTTPS certificate is not trusted, and the error says so.
+  const untrusted = createAcmeIssuer({ directoryUrl: pebble.directoryUrl, accounts });
+  await rejects(
+    untrusted.issue([DOMAIN], solver, AbortSignal.timeout(20_000)),
+    /Cannot reach the ACME server .*(certificate|CERT)/i,
+  );
+});
+
+Deno.test("a damaged certificate entry is skipped at open, kept on disk, and the rest is served", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const storeDir = `${tmp.path}/acme`;
+  await Deno.mkdir(`${storeDir}/certs/example.test`, { recursive: true });
+  await Deno.writeTextFile(`${storeDir}/certs/example.test/meta.json`, '{"v":1,"names":');
+  await using manager = await CertManager.open({
+    storeDir,
+    directoryUrl: `https://127.0.0.1:${freePort()}/dir`,
+    domain: DOMAIN,
+    services: () => ["notes"],
+    mayServe: () => false,
+  });
+  deepEqual(manager.status(), []);
+  await rejects(manager.resolve("bob.notes.example.test"), /No certificate/);
+  equal(await Deno.readTextFile(`${storeDir}/certs/example.test/meta.json`), '{"v":1,"names":');
 });

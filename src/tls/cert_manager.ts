@@ -77,6 +77,8 @@ interface Entry {
   /** When the next attempt is due; undefined when none is planned. */
   nextAttemptMs: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** An order for it is running (the worker or a handshake): no second one is queued. */
+  isBusy: boolean;
 }
 
 function messageOf(err: unknown): string {
@@ -170,6 +172,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       failures: 0,
       nextAttemptMs: undefined,
       timer: undefined,
+      isBusy: false,
     };
     this.#entries.set(stored.names[0]!, entry);
   }
@@ -212,6 +215,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
           failures: 0,
           nextAttemptMs: undefined,
           timer: undefined,
+          isBusy: false,
         });
       }
     }
@@ -222,6 +226,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   #schedule(entry: Entry): void {
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
+    if (entry.isBusy) return; // rescheduled when its order ends
     if (this.#life.signal.aborted || !this.#isCovered(entry, false)) {
       entry.nextAttemptMs = undefined;
       return;
@@ -249,7 +254,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   }
 
   #enqueue(entry: Entry): void {
-    if (this.#life.signal.aborted || this.#queue.includes(entry)) return;
+    if (this.#life.signal.aborted || entry.isBusy || this.#queue.includes(entry)) return;
     this.#queue.push(entry);
     if (this.#worker === undefined) {
       this.#worker = this.#drain().finally(() => this.#worker = undefined);
@@ -290,6 +295,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     );
     const signal = AbortSignal.any([this.#life.signal, controller.signal]);
     const primary = entry.names[0]!;
+    entry.isBusy = true;
     try {
       if (solver === undefined) throw new Error("DNS-01 needs a DNS hook (dns_hook)");
       using _slot = await this.#slots.acquire(signal);
@@ -308,6 +314,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry.failures = 0;
       entry.lastError = undefined;
       entry.lastErrorAtMs = undefined;
+      entry.isBusy = false;
       this.#reindex();
       this.#schedule(entry);
       log.info(
@@ -329,6 +336,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry.lastError = message;
       entry.lastErrorAtMs = nowMs;
       entry.nextAttemptMs = retryAtMs(nowMs, entry.failures, entry.cert);
+      entry.isBusy = false;
       this.#schedule(entry);
       log.warn(
         "Could not obtain a certificate for {names} (attempt {failures}; next at {next}): {err}",
@@ -344,6 +352,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       });
       throw err;
     } finally {
+      entry.isBusy = false;
       clearTimeout(timer);
     }
   }
@@ -436,6 +445,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
         failures: 0,
         nextAttemptMs: undefined,
         timer: undefined,
+        isBusy: false,
       };
       this.#entries.set(name, entry);
     }
