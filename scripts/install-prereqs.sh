@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the examples, tests and benchmarks need from Debian's packages, when missing:
 # python3 (notes example, fixtures), go (Go example), promtool (metrics check), wrk and nginx
-# (benchmarks), caddy (the ten caddy test). Needs root or sudo for apt; does nothing when everything is present.
+# (benchmarks), caddy (the ten caddy test), pebble with pebble-challtestsrv and openssl (the ACME
+# tests: a local certificate authority and its test DNS). Needs root or sudo for apt; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -11,6 +12,8 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-prereqs: please install: ${need[*]}" >&2

@@ -12,6 +12,7 @@ export * from "./daemon.ts";
 export * from "./daemon_client.ts";
 export * from "./output.ts";
 export * from "./paths.ts";
+export * from "./pebble.ts";
 export * from "./process_groups.ts";
 export * from "./raw_client.ts";
 export * from "./raw_http.ts";

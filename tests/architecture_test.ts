@@ -301,12 +301,14 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
   // STYLE.md §2 has logs/log_db.ts open node:sqlite; it is the one built-in an edge may use.
   "logs/": [{ to: "src/logs/" }, { to: "node:sqlite" }, ...EDGE],
   "metrics/": [{ to: "src/metrics/" }, ...EDGE],
-  // The ACME client library and the https.Agent that carries extra CA roots stay in one file.
   "tls/": [
     { to: "src/tls/" },
+    ...EDGE,
+    // acme_issuer.ts is the one file that speaks ACME: acme-client, and node:https/node:tls for
+    // the extra roots of the ACME server's own HTTPS (acme-client's axios uses node:https).
     { to: "pkg:acme-client", onlyFrom: "src/tls/acme_issuer.ts" },
     { to: "node:https", onlyFrom: "src/tls/acme_issuer.ts" },
-    ...EDGE,
+    { to: "node:tls", onlyFrom: "src/tls/acme_issuer.ts" },
   ],
   "supervisor/": [
     { to: "src/supervisor/" },

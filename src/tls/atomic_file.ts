@@ -1,0 +1,46 @@
+/**
+ * Private files written atomically: a temp file in the same directory (mode 0600), flushed to
+ * disk, then renamed over the target, so a crash leaves the old file or the new one, never half
+ * of one; and private directories (mode 0700 whatever the umask).
+ * @module
+ */
+
+/** Creates `path` (and its parents) if missing and sets it to mode 0700. */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+  await Deno.chmod(path, 0o700);
+}
+
+/** Writes `text` to `path` atomically with mode 0600. */
+export async function writePrivateFileAtomic(path: string, text: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  const tmp = `${dir}/.${base}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      await Deno.chmod(tmp, 0o600);
+      const bytes = new TextEncoder().encode(text);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (err: unknown) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Reads `path` as text, or undefined when it does not exist. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err: unknown) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}

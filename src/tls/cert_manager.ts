@@ -1,0 +1,487 @@
+/**
+ * Built-in HTTPS's certificate manager: serves every certificate on disk by SNI, obtains the
+ * missing ones (DNS-01 through a hook for the planned wildcards, or HTTP-01 on demand while a
+ * handshake waits), renews each at two thirds of its lifetime with backoff on errors, and keeps
+ * serving the old certificate meanwhile. It issues only for names the config covers
+ * (`cert_names.ts`), and tells the front when certificates changed, because Deno caches a
+ * resolver's answer per server name for a listener's lifetime.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  type AcmeIssuer,
+  type ChallengeSolver,
+  createAcmeIssuer,
+  type SolverChallenge,
+} from "./acme_issuer.ts";
+import { judgeOnDemand, lookupNames, plannedCerts } from "./cert_names.ts";
+import { CertStore, type IssuedCert, type StoredEntry } from "./cert_store.ts";
+import { createDnsHookSolver } from "./dns_hook.ts";
+import { OrderSlots } from "./order_slots.ts";
+import { renewalDueMs, retryAtMs } from "./renewal.ts";
+import type {
+  CertStatus,
+  ChallengeKind,
+  ChallengeResponder,
+  KeyPair,
+  SniResolver,
+} from "./tls_types.ts";
+
+const log = getLogger(["tenement", "tls"]);
+
+/** Longest a timer is set for; a longer wait re-arms (setTimeout overflows past ~24.8 days). */
+const MAX_TIMER_MS = 24 * 3_600_000;
+
+/** Options of {@linkcode CertManager.open}. */
+export interface CertManagerOptions {
+  /** Where certificates and account keys live (the daemon passes `{data_dir}/acme`). */
+  readonly storeDir: string;
+  /** The ACME directory URL (Let's Encrypt, its staging, or a test server). */
+  readonly directoryUrl: string;
+  /** Contact address for the ACME account. */
+  readonly email?: string;
+  /** Extra PEM roots to trust for the ACME server's own HTTPS (`acme_ca_cert`). */
+  readonly acmeCaPem?: string;
+  /** The base domain: tenants are `{id}.{service}.{domain}`. */
+  readonly domain: string;
+  /** The configured service names, read again at each `replan()` and on-demand judgement. */
+  readonly services: () => readonly string[];
+  /** DNS-01 mode: the hook executable. Without it, HTTP-01 on demand. */
+  readonly dnsHook?: string;
+  /** DNS-01: wait until the TXT record resolves before validation. @default {true} */
+  readonly isPropagationChecked?: boolean;
+  /** HTTP-01: whether instance `id` of `service` exists or may be created now (`auto_create`). */
+  readonly mayServe: (service: string, id: string) => boolean;
+  /** Called after each new certificate (the front then replaces its TLS listener). */
+  readonly onCertificatesChanged?: () => void;
+  /** The wall clock in epoch ms. @default {Date.now} */
+  readonly now?: () => number;
+  /** Longest one ACME order may take. @default {180_000} */
+  readonly orderTimeoutMs?: number;
+  /** Longest a handshake waits for an on-demand certificate. @default {60_000} */
+  readonly onDemandTimeoutMs?: number;
+  /** Orders running at the same time. @default {2} */
+  readonly maxConcurrentOrders?: number;
+}
+
+/** One certificate the manager serves or means to obtain. */
+interface Entry {
+  readonly names: readonly string[];
+  readonly challenge: ChallengeKind;
+  cert: IssuedCert | undefined;
+  directoryUrl: string | undefined;
+  lastError: string | undefined;
+  lastErrorAtMs: number | undefined;
+  /** Consecutive failed attempts. */
+  failures: number;
+  /** When the next attempt is due; undefined when none is planned. */
+  nextAttemptMs: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** An order for it is running (the worker or a handshake): no second one is queued. */
+  isBusy: boolean;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isoOrUndefined(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+/** Obtains, stores, renews and serves certificates; dispose stops its work. */
+export class CertManager implements SniResolver, ChallengeResponder, AsyncDisposable {
+  readonly #options: CertManagerOptions;
+  readonly #store: CertStore;
+  readonly #issuer: AcmeIssuer;
+  readonly #now: () => number;
+  readonly #http01 = new Map<string, string>();
+  readonly #httpSolver: ChallengeSolver;
+  readonly #dnsSolver: ChallengeSolver | undefined;
+  readonly #slots: OrderSlots;
+  readonly #life = new AbortController();
+  /** By primary name. */
+  readonly #entries = new Map<string, Entry>();
+  /** Every SAN of every certificate (exact and wildcard names) → its entry. */
+  #index = new Map<string, Entry>();
+  /** Entries waiting for the background worker, in order. */
+  readonly #queue: Entry[] = [];
+  #worker: Promise<void> | undefined;
+  readonly #onDemand = new Map<string, Promise<KeyPair>>();
+
+  private constructor(options: CertManagerOptions, store: CertStore) {
+    this.#options = options;
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+    this.#issuer = createAcmeIssuer({
+      directoryUrl: options.directoryUrl,
+      accounts: store,
+      ...(options.email === undefined ? {} : { email: options.email }),
+      ...(options.acmeCaPem === undefined ? {} : { caPem: options.acmeCaPem }),
+    });
+    this.#slots = new OrderSlots(options.maxConcurrentOrders ?? 2);
+    const http01 = this.#http01;
+    this.#httpSolver = {
+      kind: "http-01",
+      present: (c: SolverChallenge) =>
+        Promise.resolve(void http01.set(c.token, c.keyAuthorization)),
+      cleanup: (c: SolverChallenge) => Promise.resolve(void http01.delete(c.token)),
+    };
+    this.#dnsSolver = options.dnsHook === undefined ? undefined : createDnsHookSolver({
+      hookPath: options.dnsHook,
+      isPropagationChecked: options.isPropagationChecked ?? true,
+    });
+  }
+
+  /**
+   * Opens the store, serves every certificate on disk at once (a restart re-issues nothing
+   * valid, and serves while the ACME server is down), schedules renewals and, in DNS-01 mode,
+   * starts obtaining the missing planned certificates in the background, one at a time.
+   */
+  static async open(options: CertManagerOptions): Promise<CertManager> {
+    const store = await CertStore.open(options.storeDir);
+    const manager = new CertManager(options, store);
+    const { entries, problems } = await store.loadAll();
+    for (const problem of problems) {
+      log.error("Skipped the damaged certificate entry {path}: {reason}", { ...problem });
+    }
+    for (const stored of entries) manager.#adopt(stored);
+    manager.#reindex();
+    log.info("Loaded {count} certificate(s) from {dir}", {
+      count: entries.filter((e) => e.cert !== undefined).length,
+      dir: options.storeDir,
+    });
+    manager.replan();
+    return manager;
+  }
+
+  /** The challenge kind this manager obtains new certificates with. */
+  get mode(): ChallengeKind {
+    return this.#dnsSolver === undefined ? "http-01" : "dns-01";
+  }
+
+  #adopt(stored: StoredEntry): void {
+    const isWildcard = stored.names.some((n) => n.startsWith("*."));
+    const entry: Entry = {
+      names: stored.names,
+      challenge: isWildcard || this.mode === "dns-01" ? "dns-01" : "http-01",
+      cert: stored.cert,
+      directoryUrl: stored.directoryUrl,
+      lastError: stored.lastError,
+      lastErrorAtMs: stored.lastErrorAtMs,
+      failures: 0,
+      nextAttemptMs: undefined,
+      timer: undefined,
+      isBusy: false,
+    };
+    this.#entries.set(stored.names[0]!, entry);
+  }
+
+  /**
+   * True while the config still covers every name of `entry`. `isInstanceAsked` also asks
+   * `mayServe` about instance names (only right before an order: asking counts against
+   * `auto_create_per_minute`); otherwise instance names pass when their service is configured.
+   */
+  #isCovered(entry: Entry, isInstanceAsked: boolean): boolean {
+    if (entry.challenge === "dns-01") {
+      if (this.#dnsSolver === undefined) return false;
+      const plans = plannedCerts(this.#options.domain, this.#options.services());
+      return plans.some((p) => p.names.join(",") === entry.names.join(","));
+    }
+    const policy = {
+      domain: this.#options.domain,
+      services: this.#options.services(),
+      mayServe: isInstanceAsked ? this.#options.mayServe : () => true,
+    };
+    return entry.names.every((n) => judgeOnDemand(n, policy).kind === "allowed");
+  }
+
+  /**
+   * Re-reads the services (after a config reload): in DNS-01 mode obtains the certificates of new
+   * services; certificates the config no longer covers keep being served but are not renewed.
+   */
+  replan(): void {
+    if (this.#life.signal.aborted) return;
+    if (this.#dnsSolver !== undefined) {
+      for (const plan of plannedCerts(this.#options.domain, this.#options.services())) {
+        if (this.#entries.has(plan.names[0]!)) continue;
+        this.#entries.set(plan.names[0]!, {
+          names: plan.names,
+          challenge: "dns-01",
+          cert: undefined,
+          directoryUrl: undefined,
+          lastError: undefined,
+          lastErrorAtMs: undefined,
+          failures: 0,
+          nextAttemptMs: undefined,
+          timer: undefined,
+          isBusy: false,
+        });
+      }
+    }
+    for (const entry of this.#entries.values()) this.#schedule(entry);
+  }
+
+  /** Sets `entry`'s timer for its next attempt (renewal or retry), or clears it. */
+  #schedule(entry: Entry): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entry.isBusy) return; // rescheduled when its order ends
+    if (this.#life.signal.aborted || !this.#isCovered(entry, false)) {
+      entry.nextAttemptMs = undefined;
+      return;
+    }
+    const nowMs = this.#now();
+    if (entry.failures === 0) {
+      const isOtherCa = entry.cert !== undefined &&
+        entry.directoryUrl !== this.#options.directoryUrl;
+      entry.nextAttemptMs = entry.cert === undefined || isOtherCa
+        ? nowMs
+        : renewalDueMs(entry.cert);
+    }
+    // HTTP-01 names without a certificate are obtained when a handshake asks (after the backoff
+    // of a failure), not in advance.
+    if (entry.cert === undefined && entry.challenge === "http-01") {
+      if (entry.failures === 0) entry.nextAttemptMs = undefined;
+      return;
+    }
+    const waitMs = Math.max(0, (entry.nextAttemptMs ?? nowMs) - nowMs);
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (waitMs > MAX_TIMER_MS) this.#schedule(entry);
+      else this.#enqueue(entry);
+    }, Math.min(waitMs, MAX_TIMER_MS));
+  }
+
+  #enqueue(entry: Entry): void {
+    if (this.#life.signal.aborted || entry.isBusy || this.#queue.includes(entry)) return;
+    this.#queue.push(entry);
+    if (this.#worker === undefined) {
+      this.#worker = this.#drain().finally(() => this.#worker = undefined);
+    }
+  }
+
+  /** The background worker: obtains queued certificates one at a time. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      const entry = this.#queue.shift();
+      if (entry === undefined || this.#life.signal.aborted) return;
+      if (!this.#isCovered(entry, true)) {
+        log.info("Not renewing the certificate for {names}: the config no longer covers it", {
+          names: entry.names.join(", "),
+        });
+        entry.nextAttemptMs = undefined;
+        continue;
+      }
+      await this.#obtain(entry, this.#orderTimeoutMs).catch(() => {});
+    }
+  }
+
+  get #orderTimeoutMs(): number {
+    return this.#options.orderTimeoutMs ?? 180_000;
+  }
+
+  /**
+   * Runs one order for `entry` within `timeoutMs`; on success stores and serves the certificate
+   * and schedules its renewal, on failure records the error and schedules a retry with backoff.
+   * Rejects with the failure.
+   */
+  async #obtain(entry: Entry, timeoutMs: number): Promise<IssuedCert> {
+    const solver = entry.challenge === "dns-01" ? this.#dnsSolver : this.#httpSolver;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`the order took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const signal = AbortSignal.any([this.#life.signal, controller.signal]);
+    const primary = entry.names[0]!;
+    entry.isBusy = true;
+    try {
+      if (solver === undefined) throw new Error("DNS-01 needs a DNS hook (dns_hook)");
+      using _slot = await this.#slots.acquire(signal);
+      log.info("Obtaining a certificate for {names} ({kind})", {
+        names: entry.names.join(", "),
+        kind: solver.kind,
+      });
+      const startedMs = performance.now();
+      const cert = await this.#issuer.issue(entry.names, solver, signal);
+      await this.#store.saveCert(cert, {
+        issuedAtMs: this.#now(),
+        directoryUrl: this.#options.directoryUrl,
+      });
+      entry.cert = cert;
+      entry.directoryUrl = this.#options.directoryUrl;
+      entry.failures = 0;
+      entry.lastError = undefined;
+      entry.lastErrorAtMs = undefined;
+      entry.isBusy = false;
+      this.#reindex();
+      this.#schedule(entry);
+      log.info(
+        "Obtained a certificate for {names} from {issuer}, valid until {notAfter} ({ms} ms)",
+        {
+          names: entry.names.join(", "),
+          issuer: cert.issuer,
+          notAfter: new Date(cert.notAfterMs).toISOString(),
+          ms: Math.round(performance.now() - startedMs),
+        },
+      );
+      this.#notifyChanged();
+      return cert;
+    } catch (err: unknown) {
+      if (this.#life.signal.aborted) throw err;
+      const message = messageOf(err);
+      const nowMs = this.#now();
+      entry.failures++;
+      entry.lastError = message;
+      entry.lastErrorAtMs = nowMs;
+      entry.nextAttemptMs = retryAtMs(nowMs, entry.failures, entry.cert);
+      entry.isBusy = false;
+      this.#schedule(entry);
+      log.warn(
+        "Could not obtain a certificate for {names} (attempt {failures}; next at {next}): {err}",
+        {
+          names: entry.names.join(", "),
+          failures: entry.failures,
+          next: isoOrUndefined(entry.nextAttemptMs) ?? "not planned",
+          err: message,
+        },
+      );
+      await this.#store.saveError(entry.names, message, nowMs).catch((e: unknown) => {
+        log.error("Could not record the error of {primary}: {err}", { primary, err: messageOf(e) });
+      });
+      throw err;
+    } finally {
+      entry.isBusy = false;
+      clearTimeout(timer);
+    }
+  }
+
+  #notifyChanged(): void {
+    try {
+      this.#options.onCertificatesChanged?.();
+    } catch (err: unknown) {
+      log.error("onCertificatesChanged failed: {err}", { err: messageOf(err) });
+    }
+  }
+
+  #reindex(): void {
+    const index = new Map<string, Entry>();
+    for (const entry of this.#entries.values()) {
+      if (entry.cert === undefined) continue;
+      for (const name of entry.cert.names) {
+        const current = index.get(name);
+        // Two certificates for one name (e.g. an exact one and a planned one): the later expiry wins.
+        if (current?.cert === undefined || current.cert.notAfterMs < entry.cert.notAfterMs) {
+          index.set(name, entry);
+        }
+      }
+    }
+    this.#index = index;
+  }
+
+  #served(serverName: string): KeyPair | undefined {
+    const names = serverName === ""
+      ? [this.#options.domain.toLowerCase()]
+      : lookupNames(serverName);
+    for (const name of names) {
+      const cert = this.#index.get(name)?.cert;
+      if (cert !== undefined) return { cert: cert.certPem, key: cert.keyPem };
+    }
+    return undefined;
+  }
+
+  /**
+   * The certificate for a handshake. In HTTP-01 mode an allowed name without one is obtained
+   * while the handshake waits (one order per name, bounded in time); refused names reject at once
+   * without contacting the ACME server.
+   */
+  resolve(serverName: string): Promise<KeyPair> {
+    const served = this.#served(serverName);
+    if (served !== undefined) return Promise.resolve(served);
+    if (this.mode === "dns-01" || this.#life.signal.aborted) {
+      return Promise.reject(new Error(`No certificate for "${serverName}"`));
+    }
+    const verdict = judgeOnDemand(serverName, {
+      domain: this.#options.domain,
+      services: this.#options.services(),
+      mayServe: this.#options.mayServe,
+    });
+    if (verdict.kind === "refused") {
+      return Promise.reject(
+        new Error(`No certificate for "${serverName}": ${verdict.reason}`),
+      );
+    }
+    const name = verdict.name;
+    const existing = this.#onDemand.get(name);
+    if (existing !== undefined) return existing;
+    const entry = this.#entries.get(name);
+    if (entry !== undefined && entry.nextAttemptMs !== undefined && entry.failures > 0) {
+      if (this.#now() < entry.nextAttemptMs) {
+        return Promise.reject(
+          new Error(
+            `No certificate for "${name}" until ${
+              isoOrUndefined(entry.nextAttemptMs)
+            }: ${entry.lastError}`,
+          ),
+        );
+      }
+    }
+    const flight = this.#obtainOnDemand(name).finally(() => this.#onDemand.delete(name));
+    this.#onDemand.set(name, flight);
+    return flight;
+  }
+
+  async #obtainOnDemand(name: string): Promise<KeyPair> {
+    let entry = this.#entries.get(name);
+    if (entry === undefined) {
+      entry = {
+        names: [name],
+        challenge: "http-01",
+        cert: undefined,
+        directoryUrl: undefined,
+        lastError: undefined,
+        lastErrorAtMs: undefined,
+        failures: 0,
+        nextAttemptMs: undefined,
+        timer: undefined,
+        isBusy: false,
+      };
+      this.#entries.set(name, entry);
+    }
+    const cert = await this.#obtain(entry, this.#options.onDemandTimeoutMs ?? 60_000);
+    return { cert: cert.certPem, key: cert.keyPem };
+  }
+
+  /** See ChallengeResponder: answers pending HTTP-01 challenges. */
+  keyAuthorization(token: string): string | undefined {
+    return this.#http01.get(token);
+  }
+
+  /** Every certificate served or planned, for `ten certs` and the API. */
+  status(): CertStatus[] {
+    return [...this.#entries.values()]
+      .sort((a, b) => (a.names[0]! < b.names[0]! ? -1 : a.names[0]! > b.names[0]! ? 1 : 0))
+      .map((e) => ({
+        names: [...e.names],
+        challenge: e.challenge,
+        issuer: e.cert?.issuer,
+        notBefore: isoOrUndefined(e.cert?.notBeforeMs),
+        notAfter: isoOrUndefined(e.cert?.notAfterMs),
+        nextAttempt: isoOrUndefined(e.nextAttemptMs),
+        lastError: e.lastError,
+        lastErrorAt: isoOrUndefined(e.lastErrorAtMs),
+      }));
+  }
+
+  /** Stops timers and orders, and waits for running work to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#life.abort(new DOMException("Certificate manager closed", "AbortError"));
+    for (const entry of this.#entries.values()) {
+      if (entry.timer !== undefined) clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+    this.#queue.length = 0;
+    await Promise.allSettled([this.#worker, ...this.#onDemand.values()]);
+  }
+}
