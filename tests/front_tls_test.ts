@@ -5,7 +5,7 @@
  * TLS clients (`Deno.connectTls`) that trust only that CA and send the server name under test.
  * @module
  */
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { NotFoundError } from "../src/core/errors.ts";
 import {
   type FrontServer,
@@ -318,4 +318,19 @@ Deno.test("front over TLS: shutdown closes the listeners and open connections", 
   );
   handshaking.close();
   await s.server.reloadCertificates(); // A no-op once shut down.
+});
+
+Deno.test("front over TLS: a port already in use fails to start, although listeners share it on swaps", async () => {
+  await using s = await setup();
+  const again = () =>
+    startFrontServer({
+      port: s.port,
+      hostname: "127.0.0.1",
+      domain: DOMAIN,
+      resolver: new StaticResolver(new Map()),
+      tls: { resolver: s.certs },
+    });
+  throws(again, Deno.errors.AddrInUse);
+  await s.server.reloadCertificates();
+  throws(again, Deno.errors.AddrInUse, "still exclusive after a swap");
 });
