@@ -30,12 +30,18 @@
  * - `ka50`: GET /, 50 keep-alive connections (the throughput row);
  * - `small1`, `64k1`, `post1`: the first three with one connection (`wrk -t1 -c1`): no queueing,
  *   so the added p50 is what the proxy adds to each exchange.
+ * - `https`, `https1`: GET / over HTTPS (50 keep-alive connections, then one), nginx terminating
+ *   TLS against tenement's front terminating TLS. `ten serve` takes its certificates from ACME
+ *   only, so tenement here is the front alone (`--role front` with `--tls-cert/--tls-key`: a
+ *   fixed certificate resolver), as in `--diagnose`'s "front only" row. Both serve the same leaf
+ *   from a throwaway CA (`testkit/test_ca.ts`, EC P-256); wrk does not verify it.
  * @module
  */
 import { startFrontServer } from "../src/proxy/front_server.ts";
 import type { Target, TargetResolver } from "../src/proxy/target.ts";
 import {
   checkpoint,
+  createTestCa,
   freePort,
   type GroupProcess,
   holdsWithin,
@@ -43,6 +49,7 @@ import {
   onInterrupt,
   print,
   progress,
+  RawClient,
   rawGet,
   ROOT,
   sleep,
@@ -78,6 +85,8 @@ interface Row {
   readonly path: string;
   readonly conns: number;
   readonly isPost: boolean;
+  /** Over HTTPS: only targets with an `httpsPort` take part. */
+  readonly isHttps?: boolean;
 }
 
 const ROWS: readonly Row[] = [
@@ -90,12 +99,31 @@ const ROWS: readonly Row[] = [
   { name: "small1", label: "small GET (1 conn)", path: "/", conns: 1, isPost: false },
   { name: "64k1", label: "64 KiB response (1 conn)", path: "/64k", conns: 1, isPost: false },
   { name: "post1", label: "1 MiB POST upload (1 conn)", path: "/sink", conns: 1, isPost: true },
+  // TLS terminated by the proxy; tenement is the front alone here (see the module doc).
+  {
+    name: "https",
+    label: "HTTPS GET (50 conns)",
+    path: "/",
+    conns: 50,
+    isPost: false,
+    isHttps: true,
+  },
+  {
+    name: "https1",
+    label: "HTTPS GET (1 conn)",
+    path: "/",
+    conns: 1,
+    isPost: false,
+    isHttps: true,
+  },
 ];
 
 interface TargetSpec {
   readonly name: string;
   readonly port: number;
   readonly host: string;
+  /** Where the same target serves HTTPS, for the HTTPS rows. */
+  readonly httpsPort?: number;
 }
 
 /** One wrk run. */
@@ -110,9 +138,17 @@ interface WrkResult {
 
 // ---- the front, as a child process -------------------------------------------------------------
 
-/** `--role front --backend-port P`: serves until SIGTERM; prints `listening PORT` once up. */
+/**
+ * `--role front --backend-port P [--tls-cert FILE --tls-key FILE]`: serves until SIGTERM; prints
+ * `listening PORT` once up. With a certificate it serves HTTPS with it for every server name.
+ */
 async function runFront(args: readonly string[]): Promise<void> {
   const backendPort = Number(args[args.indexOf("--backend-port") + 1]);
+  const certPath = args.includes("--tls-cert") ? args[args.indexOf("--tls-cert") + 1] : undefined;
+  const keyPath = args.includes("--tls-key") ? args[args.indexOf("--tls-key") + 1] : undefined;
+  const pair = certPath === undefined || keyPath === undefined
+    ? undefined
+    : { cert: await Deno.readTextFile(certPath), key: await Deno.readTextFile(keyPath) };
   const target = (service: string, id: string): Target => ({
     service,
     id,
@@ -136,7 +172,13 @@ async function runFront(args: readonly string[]): Promise<void> {
     },
     waitForRestart: () => Promise.resolve(undefined),
   };
-  const front = startFrontServer({ port: 0, hostname: "127.0.0.1", domain: DOMAIN, resolver });
+  const front = startFrontServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    domain: DOMAIN,
+    resolver,
+    ...(pair === undefined ? {} : { tls: { resolver: { resolve: () => Promise.resolve(pair) } } }),
+  });
   const done = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGTERM", () => done.resolve());
   print(`listening ${front.addr.port}`);
@@ -213,6 +255,52 @@ function spawn(
   return startGroup(argv, { ...options, stderr: "piped" });
 }
 
+/** The argv of this file in a child process in `role` (front, splice), optionally serving TLS. */
+function frontArgv(
+  role: string,
+  backendPort: number,
+  v8Flags: string | undefined,
+  tls?: { certPath: string; keyPath: string },
+): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    `${ROOT}/deno.json`,
+    ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+    `${ROOT}/bench/proxy_vs_nginx.ts`,
+    "--role",
+    role,
+    "--backend-port",
+    String(backendPort),
+    ...(tls === undefined ? [] : ["--tls-cert", tls.certPath, "--tls-key", tls.keyPath]),
+  ];
+}
+
+/** Waits until https://127.0.0.1:port (trusting `caCert`) answers `GET /` with a 200. */
+async function waitHttps(port: number, host: string, caCert: string): Promise<void> {
+  const isUp = await holdsWithin(async () => {
+    try {
+      const conn = await Deno.connectTls(
+        {
+          hostname: "127.0.0.1",
+          port,
+          caCerts: [caCert],
+          [Symbol.for("unstableServerName")]: host,
+        } as Deno.ConnectTlsOptions,
+      );
+      using client = RawClient.over(conn, 1_000);
+      const res = await client.request("GET", "/", [["Host", host], ["Connection", "close"]]);
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 15_000 });
+  if (!isUp) throw new Error(`nothing answered HTTPS on 127.0.0.1:${port} within 15 s`);
+}
+
 /** Waits until 127.0.0.1:port answers `GET /` with a 200. */
 async function waitHttp(port: number, host: string, timeoutMs = 15_000): Promise<void> {
   const isUp = await holdsWithin(
@@ -248,8 +336,8 @@ async function commandText(argv: readonly string[]): Promise<string> {
 
 function nginxConfig(
   dir: string,
-  port: number,
-  backendPort: number,
+  ports: { http: number; https: number; backend: number },
+  tls: { certPath: string; keyPath: string },
   isForwarding: boolean,
 ): string {
   // With --nginx-forwarded nginx adds the three X-Forwarded-* fields tenement adds, so the
@@ -274,11 +362,14 @@ http {
   scgi_temp_path ${dir}/scgi;
   client_max_body_size 2m;
   upstream backend {
-    server 127.0.0.1:${backendPort};
+    server 127.0.0.1:${ports.backend};
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${ports.http};
+    listen 127.0.0.1:${ports.https} ssl;
+    ssl_certificate ${tls.certPath};
+    ssl_certificate_key ${tls.keyPath};
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -318,7 +409,9 @@ async function runWrk(
     "-H",
     `Host: ${target.host}`,
     ...(row.isPost ? ["-s", options.luaPath] : []),
-    `http://127.0.0.1:${target.port}${row.path}`,
+    `${row.isHttps === true ? "https" : "http"}://127.0.0.1:${
+      row.isHttps === true ? target.httpsPort : target.port
+    }${row.path}`,
   ];
   const full = options.pin ? ["taskset", "-c", "1", ...argv] : argv;
   const res = await new Deno.Command(full[0]!, {
@@ -406,6 +499,12 @@ async function main(): Promise<void> {
   if (!build.success) throw new Error(`go build failed: ${new TextDecoder().decode(build.stderr)}`);
   const luaPath = `${dir}/post.lua`;
   await Deno.writeTextFile(luaPath, POST_LUA);
+  // One leaf for both TLS terminators; nginx's master reads it, the front's child too.
+  await using ca = await createTestCa("tenement bench CA");
+  const leaf = await ca.issue([HOST_DIRECT, "localhost"], "bench");
+  await Deno.chmod(leaf.certPath.slice(0, leaf.certPath.lastIndexOf("/")), 0o755);
+  await Deno.chmod(leaf.keyPath, 0o644);
+  const hasHttpsRows = rows.some((row) => row.isHttps === true);
 
   const cpu = pin ? "0" : undefined;
   const procs: GroupProcess[] = [];
@@ -426,6 +525,7 @@ async function main(): Promise<void> {
     await waitHttp(backendPort, HOST_DIRECT);
 
     const nginxPort = freePort();
+    const nginxHttpsPort = freePort();
     const nginxDir = `${dir}/nginx`;
     // nginx's worker runs as `nobody`: it must reach the temp dir (0700 from makeTempDir) and
     // write its body buffers (1 MiB uploads are buffered to disk by default).
@@ -436,7 +536,12 @@ async function main(): Promise<void> {
     }
     await Deno.writeTextFile(
       `${nginxDir}/nginx.conf`,
-      nginxConfig(nginxDir, nginxPort, backendPort, flags["nginx-forwarded"] === true),
+      nginxConfig(
+        nginxDir,
+        { http: nginxPort, https: nginxHttpsPort, backend: backendPort },
+        leaf,
+        flags["nginx-forwarded"] === true,
+      ),
     );
     procs.push(
       spawn([
@@ -469,41 +574,53 @@ async function main(): Promise<void> {
     await waitHttp(daemon.port, HOST_DIRECT);
     await waitHttp(daemon.port, HOST_WEIGHTED);
 
+    // HTTPS rows: tenement is the front alone with a fixed certificate (see the module doc).
+    let frontHttpsPort: number | undefined;
+    if (hasHttpsRows) {
+      const proc = spawn(frontArgv("front", backendPort, v8Flags, leaf), {
+        ...(cpu === undefined ? {} : { cpu }),
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+      });
+      procs.push(proc);
+      frontHttpsPort = await readListening(proc);
+      await waitHttps(frontHttpsPort, HOST_DIRECT, ca.caCert);
+      await waitHttps(nginxHttpsPort, HOST_DIRECT, ca.caCert);
+    }
     const targets: TargetSpec[] = [
       { name: "direct", port: backendPort, host: HOST_DIRECT },
-      { name: "nginx", port: nginxPort, host: HOST_DIRECT },
-      { name: "tenement", port: daemon.port, host: HOST_DIRECT },
+      { name: "nginx", port: nginxPort, host: HOST_DIRECT, httpsPort: nginxHttpsPort },
+      {
+        name: "tenement",
+        port: daemon.port,
+        host: HOST_DIRECT,
+        ...(frontHttpsPort === undefined ? {} : { httpsPort: frontHttpsPort }),
+      },
       { name: "tenement weighted", port: daemon.port, host: HOST_WEIGHTED },
     ];
     if (flags["diagnose"] === true) {
       // The front alone with a resolver that points at the backend (no instance table, no
       // metrics), and a Deno splice loop: the floor of Deno's socket API on this machine.
       for (const [name, role] of [["front only", "front"], ["deno splice floor", "splice"]]) {
-        const proc = spawn([
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--quiet",
-          "--config",
-          `${ROOT}/deno.json`,
-          ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-          `${ROOT}/bench/proxy_vs_nginx.ts`,
-          "--role",
-          role!,
-          "--backend-port",
-          String(backendPort),
-        ], { ...(cpu === undefined ? {} : { cpu }), env: { NO_COLOR: "1" }, stdout: "piped" });
+        const proc = spawn(frontArgv(role!, backendPort, v8Flags), {
+          ...(cpu === undefined ? {} : { cpu }),
+          env: { NO_COLOR: "1" },
+          stdout: "piped",
+        });
         procs.push(proc);
         const port = await readListening(proc);
         await waitHttp(port, HOST_DIRECT);
         targets.push({ name: name!, port, host: HOST_DIRECT });
       }
     }
-
     await printHeader(pin, durationS, rounds, threads, v8Flags);
     progress("warming up …");
     for (const target of targets) {
       await runWrk(target, { ...ROWS[0]!, conns: 50 }, { durationS: 1, threads, pin, luaPath });
+      if (hasHttpsRows && target.httpsPort !== undefined) {
+        const https = { ...ROWS[0]!, conns: 50, isHttps: true };
+        await runWrk(target, https, { durationS: 1, threads, pin, luaPath });
+      }
     }
 
     const cells = new Map<string, Cell>();
@@ -520,7 +637,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const row of rows) {
         // Rotate who goes first, so drift in background load hits every target alike.
-        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+          .filter((target) => row.isHttps !== true || target.httpsPort !== undefined);
         for (const target of order) {
           if (now() - t0 > maxMs) {
             progress(`--max-seconds reached; stopping after round ${round}`);
@@ -623,6 +741,12 @@ interface RowSummary {
   readonly errors: number;
 }
 
+/** `a / b` as "1.23x", or "-" when either is missing. */
+function ratio(a: number, b: number): string {
+  const x = a / b;
+  return Number.isFinite(x) ? `${fmt(x, 2)}x` : "-";
+}
+
 function report(
   rows: readonly Row[],
   targets: readonly TargetSpec[],
@@ -634,14 +758,15 @@ function report(
     const direct = cell(row.name, "direct");
     const nginx = cell(row.name, "nginx");
     for (const target of targets) {
+      if (row.isHttps === true && target.httpsPort === undefined) continue;
       const c = cell(row.name, target.name);
       const rps = median(c.rps);
       lines.push([
         row.label,
         target.name,
         fmt(rps, 0),
-        `${fmt(rps / median(direct.rps), 2)}x`,
-        `${fmt(rps / median(nginx.rps), 2)}x`,
+        ratio(rps, median(direct.rps)),
+        ratio(rps, median(nginx.rps)),
         fmt(median(c.p50), 2),
         fmt(median(c.p99), 2),
         `${fmt(median(c.p50) - median(direct.p50), 2)}`,
@@ -688,7 +813,9 @@ function report(
           s.throughputVsNginx >= TARGET_THROUGHPUT_VS_NGINX ? "ok" : "OVER"
         }`,
         `${fmt(s.p99VsNginx, 2)}x ${s.p99VsNginx <= TARGET_P99_VS_NGINX ? "ok" : "OVER"}`,
-        `${fmt(s.addedP50Ms, 2)} ${s.addedP50Ms <= TARGET_ADDED_P50_MS ? "ok" : "OVER"}`,
+        Number.isFinite(s.addedP50Ms) // No direct HTTPS row to compare with.
+          ? `${fmt(s.addedP50Ms, 2)} ${s.addedP50Ms <= TARGET_ADDED_P50_MS ? "ok" : "OVER"}`
+          : "-",
         `${s.errors} ${s.errors === 0 ? "ok" : "OVER"}`,
       ]),
     ),

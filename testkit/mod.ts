@@ -18,4 +18,5 @@ export * from "./raw_client.ts";
 export * from "./raw_http.ts";
 export * from "./start_daemon.ts";
 export * from "./temp_dir.ts";
+export * from "./test_ca.ts";
 export * from "./wait.ts";

@@ -51,12 +51,12 @@ export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void
 
 /** One client connection to 127.0.0.1. */
 export class RawClient implements Disposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.TcpConn | Deno.TlsConn;
   readonly #hangMs: number;
   #buf = new Uint8Array(0);
   #isEnded = false;
 
-  private constructor(conn: Deno.TcpConn, hangMs: number) {
+  private constructor(conn: Deno.TcpConn | Deno.TlsConn, hangMs: number) {
     this.conn = conn;
     this.#hangMs = hangMs;
   }
@@ -64,6 +64,11 @@ export class RawClient implements Disposable {
   /** Connects to 127.0.0.1:port; a read that waits longer than `hangMs` closes the connection. */
   static async open(port: number, hangMs = HANG_MS): Promise<RawClient> {
     return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }), hangMs);
+  }
+
+  /** A client over a connection opened elsewhere (a TLS one, say); it owns `conn` from now on. */
+  static over(conn: Deno.TcpConn | Deno.TlsConn, hangMs = HANG_MS): RawClient {
+    return new RawClient(conn, hangMs);
   }
 
   /** Sends bytes, or a string byte for byte (Latin-1). */

@@ -325,7 +325,9 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "src/core/" },
     // The table's "metrics/ types": the proxy takes the registry type and is handed the object.
     { to: "src/metrics/registry.ts", isTypesOnly: true },
-    // The TLS seams (certificate choice per handshake, ACME HTTP-01 answers), types only.
+    // HTTPS: the front and the redirect listener take the certificate manager's seams
+    // (`SniResolver`, `ChallengeResponder`) as types from tls/tls_types.ts and are handed the
+    // object, as with the metrics registry.
     { to: "src/tls/tls_types.ts", isTypesOnly: true },
     // Deviation: the proxy logs upstream failures through @logtape/logtape.
     LOGTAPE,

@@ -86,7 +86,7 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
   /** Stops the wait in progress (connect, restart) on timeout or when the client leaves. */
   #interrupt: (() => void) | null = null;
 
-  constructor(front: FrontContext, conn: Deno.TcpConn) {
+  constructor(front: FrontContext, conn: Deno.TcpConn | Deno.TlsConn) {
     this.front = front;
     this.settings = front.settings;
     this.sock = new BufferedSocket(conn, { initialBytes: 16 * 1024, maxBytes: 128 * 1024 });

@@ -106,7 +106,7 @@ export async function lingerBeforeClose(client: LingerClient, deadlineMs: number
   const sock = client.sock;
   client.readDeadline = deadlineMs;
   try {
-    await (sock.conn as Deno.TcpConn).closeWrite();
+    await (sock.conn as Deno.TcpConn | Deno.TlsConn).closeWrite();
     let dropped = 0;
     while (dropped < MAX_LINGER_BYTES) {
       await sock.fill();

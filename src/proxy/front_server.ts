@@ -15,17 +15,24 @@
  * the target's `requestTimeoutMs` is a 504. Deadlines are checked by one sweep timer, not one
  * timer per request.
  *
+ * HTTPS: with `tls` set the front accepts on a TLS listener (`tls_listener.ts`) whose certificate
+ * is chosen per handshake, and serves exactly as over TCP; the handshake completes before the
+ * first request is read and falls under the head timeout. `reloadCertificates()` replaces the
+ * listener, so several accept loops may run for a moment (one per live listener).
+ *
  * This file is the listener: settings, accepting and counting connections, the deadline sweep
  * and graceful shutdown. Each connection is served by `client_connection.ts`. Edge: sockets,
  * timers and logging.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { SniResolver } from "../tls/tls_types.ts";
 import type { Target, TargetResolver } from "./target.ts";
 import { ClientConnection } from "./client_connection.ts";
 import { type FrontContext, type FrontSettings, SCRATCH_BYTES } from "./front_settings.ts";
 import type { UpstreamTarget } from "./upstream_pool.ts";
 import { targetKey, UpstreamPool } from "./upstream_pool.ts";
+import { listenTlsSwappable, type SwappableTlsListener } from "./tls_listener.ts";
 
 const log = getLogger(["tenement", "proxy"]);
 
@@ -46,7 +53,12 @@ export interface FrontServerOptions {
   readonly fallback?: UpstreamTarget;
   /** Time allowed for the fallback's response head. @default {600000} */
   readonly fallbackTimeoutMs?: number;
-  /** Scheme clients use, for `X-Forwarded-Proto`. @default {"http"} */
+  /**
+   * Serve HTTPS: each handshake's certificate comes from `resolver` (by server name). Without it
+   * the front serves plain HTTP.
+   */
+  readonly tls?: FrontTlsOptions;
+  /** Scheme clients use, for `X-Forwarded-Proto`. @default {"https" with `tls`, else "http"} */
   readonly proto?: "http" | "https";
   /**
    * Append the client address to an incoming `X-Forwarded-For` list (true) or replace the list
@@ -78,6 +90,16 @@ export interface FrontServerOptions {
   readonly onListen?: (addr: Deno.NetAddr) => void;
 }
 
+/** HTTPS options of {@linkcode startFrontServer}. */
+export interface FrontTlsOptions {
+  readonly resolver: SniResolver;
+  /**
+   * Server names one TLS listener resolves before it is replaced (the runtime caches every
+   * answer per listener). @default {10000}
+   */
+  readonly maxServerNames?: number;
+}
+
 /** Options for {@linkcode FrontServer.shutdown}. */
 export interface FrontShutdownOptions {
   /** Time in-flight exchanges get before their connections are closed. @default {10000} */
@@ -94,6 +116,11 @@ export interface FrontServer extends AsyncDisposable {
   shutdown(options?: FrontShutdownOptions): Promise<void>;
   /** Closes pooled idle connections to `target` (its instance stopped). */
   closeUpstream(target: UpstreamTarget): void;
+  /**
+   * Makes new TLS handshakes ask the certificate resolver again (certificates changed): the TLS
+   * listener is replaced on the same address; open connections keep going. No-op for plain HTTP.
+   */
+  reloadCertificates(): Promise<void>;
 }
 
 /**
@@ -117,12 +144,14 @@ class Front implements FrontServer, FrontContext {
   readonly addr: Deno.NetAddr;
   readonly settings: FrontSettings;
   readonly pool: UpstreamPool;
-  readonly #listener: Deno.TcpListener;
+  /** The plain listener, or null when serving HTTPS. */
+  readonly #listener: Deno.TcpListener | null = null;
+  readonly #tlsListener: SwappableTlsListener | null = null;
   readonly #maxConnections: number;
   readonly #conns = new Set<ClientConnection>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #scratch: Uint8Array<ArrayBuffer>[] = [];
-  readonly #acceptLoop: Promise<void>;
+  readonly #acceptLoop: Promise<void> = Promise.resolve();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | null = null;
   isShuttingDown = false;
@@ -138,7 +167,7 @@ class Front implements FrontServer, FrontContext {
         ? "localhost"
         : targetKey(fallback),
       fallbackTimeoutMs: options.fallbackTimeoutMs ?? 600_000,
-      proto: options.proto ?? "http",
+      proto: options.proto ?? (options.tls === undefined ? "http" : "https"),
       trustForwardedFor: options.trustForwardedFor ?? true,
       onProxied: options.onProxied,
       preferUnix: options.preferUnix ?? (() => false),
@@ -152,14 +181,28 @@ class Front implements FrontServer, FrontContext {
       maxIdlePerTarget: options.maxIdlePerUpstream ?? 64,
       idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 60_000,
     });
-    this.#listener = Deno.listen({
-      hostname: options.hostname ?? "0.0.0.0",
-      port: options.port,
-      transport: "tcp",
-    });
-    this.addr = this.#listener.addr;
+    const hostname = options.hostname ?? "0.0.0.0";
+    if (options.tls === undefined) {
+      this.#listener = Deno.listen({ hostname, port: options.port, transport: "tcp" });
+      this.addr = this.#listener.addr;
+      this.#acceptLoop = this.#accept(this.#listener);
+    } else {
+      this.#tlsListener = listenTlsSwappable({
+        hostname,
+        port: options.port,
+        resolver: options.tls.resolver,
+        serve: (listener) => this.#accept(listener),
+        ...(options.tls.maxServerNames === undefined
+          ? {}
+          : { maxServerNames: options.tls.maxServerNames }),
+      });
+      this.addr = this.#tlsListener.addr;
+    }
     options.onListen?.(this.addr);
-    this.#acceptLoop = this.#accept();
+  }
+
+  reloadCertificates(): Promise<void> {
+    return this.#tlsListener?.swap() ?? Promise.resolve();
   }
 
   closeUpstream(target: UpstreamTarget): void {
@@ -187,11 +230,12 @@ class Front implements FrontServer, FrontContext {
   async #drain(graceMs: number): Promise<void> {
     this.isShuttingDown = true;
     try {
-      this.#listener.close();
+      this.#listener?.close();
     } catch {
       // Already closed.
     }
     await this.#acceptLoop;
+    await this.#tlsListener?.close();
     for (const conn of this.#conns) if (conn.isIdle) conn.sock.close();
     if (this.#tasks.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -207,11 +251,13 @@ class Front implements FrontServer, FrontContext {
     this.#stopSweeper();
   }
 
-  async #accept(): Promise<void> {
+  /** Accepts on `listener` until it is closed (shutdown, or a TLS listener was replaced). */
+  async #accept(listener: Deno.TcpListener | Deno.TlsListener): Promise<void> {
+    const isTls = this.#listener === null; // The TLS listener calls this from its constructor.
     for (;;) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.TcpConn | Deno.TlsConn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
       } catch (error) {
         if (this.isShuttingDown || error instanceof Deno.errors.BadResource) return;
         // Out of file descriptors or similar: back off briefly instead of spinning.
@@ -223,10 +269,12 @@ class Front implements FrontServer, FrontContext {
         conn.close();
         continue;
       }
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // The peer is already gone; the first read says so.
+      if (!isTls) {
+        try {
+          (conn as Deno.TcpConn).setNoDelay(true);
+        } catch {
+          // The peer is already gone; the first read says so.
+        }
       }
       const client = new ClientConnection(this, conn);
       this.#conns.add(client);
@@ -234,12 +282,37 @@ class Front implements FrontServer, FrontContext {
         this.nowMs = performance.now();
         this.#sweeper = setInterval(this.#sweep, SWEEP_MS);
       }
-      const task: Promise<void> = client.run().finally(() => {
+      const served = isTls ? this.#handshakeThenRun(client, conn as Deno.TlsConn) : client.run();
+      const task: Promise<void> = served.finally(() => {
         this.#conns.delete(client);
         this.#tasks.delete(task);
       });
       this.#tasks.add(task);
     }
+  }
+
+  /**
+   * Completes the TLS handshake before the first request, within the head timeout (a client that
+   * never finishes it is closed by the sweep); meanwhile the connection counts as idle, so a
+   * shutdown closes it at once. A failed handshake (unknown server name, not TLS) just ends it.
+   * `TlsConn` has no `setNoDelay`; the runtime does not set `TCP_NODELAY` on its sockets.
+   *
+   * Deno 2.9 limitation: closing a `TlsConn` whose handshake has not begun frees everything on
+   * this side, but the runtime's handshake task keeps the socket open until the client sends
+   * something or leaves, so a silent client is not disconnected (it holds one descriptor).
+   */
+  async #handshakeThenRun(client: ClientConnection, conn: Deno.TlsConn): Promise<void> {
+    client.isIdle = true;
+    client.readDeadline = this.deadline(this.settings.headTimeoutMs);
+    try {
+      await conn.handshake();
+    } catch {
+      client.readDeadline = 0;
+      client.isIdle = false;
+      client.sock.close();
+      return;
+    }
+    await client.run();
   }
 
   /**
