@@ -29,11 +29,18 @@ import {
 const SERVER_NAME = Symbol.for("unstableServerName");
 const DOMAIN = "example.test";
 
-/** Targets for a table of services, all on one upstream port. */
+/** Targets for a table of services; a wake can be simulated with a delay. */
 class StaticResolver implements TargetResolver {
+  /** Direct resolutions wait this long first (a sleeping instance being started). */
+  wakeDelayMs = 0;
+  wakes = 0;
   constructor(readonly services: Map<string, number>) {}
-  resolveDirect(service: string, id: string): Promise<Target> {
-    return Promise.resolve(this.#target(service, id));
+  async resolveDirect(service: string, id: string): Promise<Target> {
+    if (this.wakeDelayMs > 0) {
+      this.wakes++;
+      await new Promise((resolve) => setTimeout(resolve, this.wakeDelayMs));
+    }
+    return this.#target(service, id);
   }
   resolveWeighted(service: string): Promise<Target> {
     return Promise.resolve(this.#target(service, "w1"));
@@ -92,6 +99,7 @@ function echoServer(): { port: number } & AsyncDisposable {
 interface Setup extends AsyncDisposable {
   readonly ca: TestCa;
   readonly certs: TableSniResolver;
+  readonly targets: StaticResolver;
   readonly server: FrontServer;
   readonly port: number;
 }
@@ -104,18 +112,20 @@ async function setup(
   const ca = await createTestCa();
   const up = echoServer();
   const certs = new TableSniResolver();
+  const targets = new StaticResolver(new Map([["app", up.port]]));
   certs.certs.set("*.app.example.test", await ca.issue(["*.app.example.test", "app.example.test"]));
   const server = startFrontServer({
     port: 0,
     hostname: "127.0.0.1",
     domain: DOMAIN,
-    resolver: new StaticResolver(new Map([["app", up.port]])),
+    resolver: targets,
     tls: { resolver: certs, ...(maxServerNames === undefined ? {} : { maxServerNames }) },
     ...options,
   });
   return {
     ca,
     certs,
+    targets,
     server,
     port: server.addr.port,
     [Symbol.asyncDispose]: async () => {
@@ -159,14 +169,17 @@ function echoOf(res: { status: number; body: Uint8Array }): Echo {
   return JSON.parse(bodyText(res)) as Echo;
 }
 
-Deno.test("front over TLS: Host routing, X-Forwarded-Proto https, keep-alive, pipelining, error answers", async () => {
+Deno.test("front over TLS: Host routing, wake, X-Forwarded-Proto https, keep-alive, pipelining, error answers", async () => {
   await using s = await setup();
+  s.targets.wakeDelayMs = 100; // The first request waits for the instance to start.
   using client = await connectTls(s.port, "alice.app.example.test", s.ca.caCert);
   const first = echoOf(
     await client.request("GET", "/hello?x=1", [["Host", "alice.app.example.test"]]),
   );
   equal(new URL(first.url).pathname + new URL(first.url).search, "/hello?x=1");
   equal(first.proto, "https");
+  equal(s.targets.wakes, 1);
+  s.targets.wakeDelayMs = 0;
   equal(first.forwardedHost, "alice.app.example.test");
   const post = echoOf(
     await client.request("POST", "/up", [

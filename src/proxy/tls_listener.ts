@@ -37,8 +37,6 @@ export interface TlsListenerOptions {
 /** A TLS listener that can be replaced under its clients. */
 export interface SwappableTlsListener {
   readonly addr: Deno.NetAddr;
-  /** Listeners bound so far (1 + completed swaps). */
-  readonly generation: number;
   /**
    * Binds a new listener on the same address, starts serving it, then closes the old one, so
    * new handshakes ask the resolver again. Concurrent calls are serialised; no-op once closed.
@@ -83,7 +81,6 @@ export function listenTlsSwappable(options: TlsListenerOptions): SwappableTlsLis
 
 class TlsListenerSet implements SwappableTlsListener {
   readonly addr: Deno.NetAddr;
-  generation = 0;
   readonly #options: TlsListenerOptions;
   readonly #maxServerNames: number;
   #live: Deno.TlsListener;
@@ -163,9 +160,7 @@ class TlsListenerSet implements SwappableTlsListener {
       [SNI_RESOLVER]: resolve,
     } as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem;
     try {
-      const listener = Deno.listenTls(options);
-      this.generation++;
-      return listener;
+      return Deno.listenTls(options);
     } catch (error) {
       // Without the symbol the runtime asks for a key and certificate up front.
       if (error instanceof TypeError && /key and certificate/i.test(error.message)) {
