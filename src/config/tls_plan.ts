@@ -84,7 +84,9 @@ export function planTls(settings: TlsSettings, flags: TlsFlags): TlsPlan | undef
   }
   const badEmail = emailProblem(email);
   if (badEmail !== undefined) throw new InvalidInputError(badEmail, "email");
-  const domain = flags.domain ?? settings.domain ?? "localhost";
+  // `--tls` takes --domain first; TLS turned on in the config takes the config's domain first.
+  const domain = (byFlag ? flags.domain ?? settings.domain : settings.domain ?? flags.domain) ??
+    "localhost";
   const badDomain = tlsDomainProblem(domain);
   if (badDomain !== undefined) throw new InvalidInputError(badDomain, "domain");
   const staging = flags.staging === true || settings.staging;

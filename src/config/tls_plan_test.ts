@@ -25,7 +25,7 @@ Deno.test("planTls: off unless --tls or enabled; TLS-only flags alone are an err
   throws(() => planTls(OFF, { staging: true }), /--staging only apply with TLS/);
 });
 
-Deno.test("planTls: --tls needs an email, a public domain; flags win over the config", () => {
+Deno.test("planTls: --tls needs an email and a public domain; flags win over the config's keys", () => {
   throws(() => planTls(OFF, { tls: true, domain: "example.com" }), /Use --email/);
   throws(() => planTls(OFF, { tls: true, email: "ops@example.com" }), /localhost/);
   throws(
@@ -33,10 +33,15 @@ Deno.test("planTls: --tls needs an email, a public domain; flags win over the co
     /exactly one @/,
   );
   const config = { ...OFF, enabled: true, acmeEmail: "a@example.com", domain: "conf.example.com" };
-  const plan = planTls(config, { email: "b@example.com", domain: "Flag.Example.com." });
+  const plan = planTls(config, { tls: true, email: "b@example.com", domain: "Flag.Example.com." });
   equal(plan?.email, "b@example.com");
   equal(plan?.domain, "flag.example.com");
-  equal(planTls(config, {})?.domain, "conf.example.com");
+  // TLS turned on by the config: its domain wins over --domain, which fills in when it has none.
+  equal(planTls(config, { domain: "flag.example.com" })?.domain, "conf.example.com");
+  equal(
+    planTls({ ...config, domain: undefined }, { domain: "flag.example.com" })?.domain,
+    "flag.example.com",
+  );
 });
 
 Deno.test("planTls: config mode names acme_email; staging and a directory pick the server", () => {

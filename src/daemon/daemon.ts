@@ -26,6 +26,9 @@ import { realClock } from "../supervisor/real_clock.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { waitAtMost } from "../supervisor/delay.ts";
+import type { CertificateSource } from "../api/api_ports.ts";
+import type { SniResolver } from "../tls/tls_types.ts";
+import { type Https, startHttps } from "./https.ts";
 import { createApiDispatch } from "./dispatch.ts";
 
 const log = getLogger(["tenement", "daemon"]);
@@ -52,7 +55,6 @@ export interface DaemonOptions {
 /** Runs the daemon until a signal or `options.signal`; resolves after a clean shutdown. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { config } = options;
-  if (options.tls !== undefined) throw new TenementError("built-in TLS is being wired");
   const dataDir = config.settings.dataDir;
   await Deno.mkdir(dataDir, { recursive: true });
   await using stack = new AsyncDisposableStack();
@@ -70,6 +72,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     { count: { value: number }; duration: HistogramSeries }
   >();
   let front: FrontServer | undefined;
+  let https: Https | undefined;
+  let certManager: Pick<CertificateSource, "status"> | undefined;
+  const domain = options.domain;
   const supervisor = new Supervisor({
     config,
     launcher: new GroupLauncher(),
@@ -134,7 +139,13 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       storage: new StorageMeter(config),
       metrics,
       now: Date.now,
-      domain: options.domain,
+      domain,
+      // Read per request: the HTTPS side starts after the API is built.
+      certificates: options.tls === undefined ? undefined : {
+        domain,
+        directoryUrl: options.tls.directoryUrl,
+        status: () => certManager?.status() ?? [],
+      },
     }),
   );
 
@@ -159,14 +170,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     beginRequest: (target) => supervisor.beginRequest(target),
     waitForRestart: (target, signal) => supervisor.waitForRestart(target, signal),
   };
-  try {
-    front = startFrontServer({
-      port: options.port,
-      hostname: options.hostname ?? "0.0.0.0",
-      domain: options.domain,
+  const startFront = (
+    port: number,
+    hostname: string,
+    tls: SniResolver | undefined,
+    onListen: (addr: Deno.NetAddr) => void,
+  ): FrontServer =>
+    startFrontServer({
+      port,
+      hostname,
+      domain,
       resolver,
       fallback: api.target,
-      proto: "http",
+      ...(tls === undefined ? { proto: "http" as const } : { tls: { resolver: tls } }),
       // A service that sets `socket` is reached over it while the app listens there; else TCP.
       preferUnix: (target) => target.socketPath !== undefined,
       onProxied: (target, _status, durationMs) => {
@@ -182,24 +198,58 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         series.count.value++;
         series.duration.observe(durationMs);
       },
-      onListen: (addr) => {
+      onListen,
+    });
+  const hostname = options.hostname ?? "0.0.0.0";
+  const tls = options.tls;
+  try {
+    // With built-in TLS the public listeners are https_port and http_port; the plain front
+    // stays on --port for the CLI and local checks, on loopback only.
+    front = startFront(
+      options.port,
+      tls === undefined ? hostname : "127.0.0.1",
+      undefined,
+      (addr) => {
         log.info("tenement listening on http://{host}:{port} (domain {domain})", {
           host: addr.hostname,
           port: addr.port,
-          domain: options.domain,
+          domain,
         });
         options.onListen?.(addr);
       },
-    });
+    );
+    if (tls !== undefined) {
+      https = await startHttps({
+        plan: tls,
+        hostname,
+        services: () => [...supervisor.config.services.keys()],
+        mayServe: (service, id) => supervisor.mayServe(service, id),
+        ready: started.promise,
+        startFront: (port, sni) =>
+          startFront(port, hostname, sni, (addr) => {
+            log.info("tenement listening on https://{host}:{port} (domain {domain}, ACME {dir})", {
+              host: addr.hostname,
+              port: addr.port,
+              domain,
+              dir: tls.directoryUrl,
+            });
+          }),
+      });
+      certManager = https.certificates;
+    }
   } catch (error) {
+    await front?.shutdown({ graceMs: 0 });
     await api.server.shutdown();
     throw error;
   }
   const publicFront = front;
+  const httpsSide = https;
   // Unwound first: stop accepting new connections while the instances stop.
   stack.defer(() => {
     serverShutdown = Promise.all([
       publicFront.shutdown({ graceMs: 5_000 }),
+      httpsSide?.front.shutdown({ graceMs: 5_000 }),
+      httpsSide?.[Symbol.asyncDispose](),
       api.server.shutdown().then(() => removeSocket(api.socketPath)),
     ]);
   });
