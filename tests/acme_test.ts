@@ -371,3 +371,24 @@ Deno.test("a damaged certificate entry is skipped at open, kept on disk, and the
   await rejects(manager.resolve("bob.notes.example.test"), /No certificate/);
   equal(await Deno.readTextFile(`${storeDir}/certs/example.test/meta.json`), '{"v":1,"names":');
 });
+
+Deno.test("HTTP-01 on demand: a handshake waits only its bound; the order goes on and serves later handshakes", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const httpPort = freePort();
+  await using pebble = await startPebble({ httpPort });
+  let changes = 0;
+  await using manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
+    onDemandTimeoutMs: 1,
+    onCertificatesChanged: () => changes++,
+  }));
+  await using _responder = Deno.serve(
+    { hostname: "127.0.0.1", port: httpPort, onListen: () => {} },
+    (req) => {
+      const token = new URL(req.url).pathname.replace("/.well-known/acme-challenge/", "");
+      return new Response(manager.keyAuthorization(token) ?? "", { status: 200 });
+    },
+  );
+  await rejects(manager.resolve("notes.example.test"), /still obtaining it after 1 ms/);
+  await waitFor(() => changes === 1, { timeoutMs: 30_000, what: "the certificate" });
+  match(await leafText((await manager.resolve("notes.example.test")).cert), /notes\.example\.test/);
+});

@@ -66,7 +66,11 @@ export interface CertManagerOptions {
   readonly now?: () => number;
   /** Longest one ACME order may take. @default {180_000} */
   readonly orderTimeoutMs?: number;
-  /** Longest a handshake waits for an on-demand certificate. @default {60_000} */
+  /**
+   * Longest a handshake waits for an on-demand certificate (the order itself goes on, up to
+   * `orderTimeoutMs`, and serves later handshakes). Below the front's 30 s head timeout.
+   * @default {25_000}
+   */
   readonly onDemandTimeoutMs?: number;
   /** Orders running at the same time. @default {2} */
   readonly maxConcurrentOrders?: number;
@@ -361,7 +365,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     }
     const name = verdict.name;
     const existing = this.#onDemand.get(name);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return this.#waitForOrder(name, existing);
     const entry = this.#entries.get(name);
     if (entry !== undefined && entry.nextAttemptMs !== undefined && entry.failures > 0) {
       if (this.#now() < entry.nextAttemptMs) {
@@ -373,8 +377,22 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       }
     }
     const flight = this.#obtainOnDemand(name).finally(() => this.#onDemand.delete(name));
+    flight.catch(() => {}); // Logged and recorded by #obtain; waiters see the rejection.
     this.#onDemand.set(name, flight);
-    return flight;
+    return this.#waitForOrder(name, flight);
+  }
+
+  /** The handshake's view of an order: its result, or a rejection at the handshake's bound. */
+  #waitForOrder(name: string, order: Promise<KeyPair>): Promise<KeyPair> {
+    const timeoutMs = this.#options.onDemandTimeoutMs ?? 25_000;
+    return new Promise<KeyPair>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(`No certificate for "${name}" yet: still obtaining it after ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      order.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   }
 
   async #obtainOnDemand(name: string): Promise<KeyPair> {
@@ -383,7 +401,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry = newCertEntry([name], "http-01");
       this.#entries.set(name, entry);
     }
-    const cert = await this.#obtain(entry, this.#options.onDemandTimeoutMs ?? 60_000);
+    const cert = await this.#obtain(entry, this.#orderTimeoutMs);
     return { cert: cert.certPem, key: cert.keyPem };
   }
 
