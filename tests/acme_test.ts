@@ -268,7 +268,7 @@ Deno.test("HTTP-01 on demand: an allowed name is obtained while the handshake wa
   equal(changes, 2);
 });
 
-Deno.test("renewal: a short-lived certificate is renewed at two thirds of its lifetime and the front is told", async () => {
+Deno.test("renewal: at two thirds of the lifetime; a failed renewal keeps serving the old certificate and retries soon; the front is told", async () => {
   await using tmp = await tempDir("ten-acme-");
   await using pebble = await startPebble({ httpPort: freePort(), validitySeconds: 30 });
   Deno.env.set("TEN_TEST_CHALLTESTSRV", pebble.challtestsrvUrl);
@@ -278,18 +278,29 @@ Deno.test("renewal: a short-lived certificate is renewed at two thirds of its li
     services: () => [],
     onCertificatesChanged: () => changes++,
   }));
-  const first = await waitFor(
-    () => manager.status()[0]?.notAfter !== undefined && manager.status()[0]!,
-    {
-      timeoutMs: 30_000,
-      what: "the first certificate",
-    },
-  );
+  const first = await waitFor(() => manager.status().find((s) => s.notAfter !== undefined), {
+    timeoutMs: 30_000,
+    what: "the first certificate",
+  });
   const firstPem = (await manager.resolve(DOMAIN)).cert;
-  const due = Date.parse(first.nextAttempt!);
-  const lifetime = Date.parse(first.notAfter!) - Date.parse(first.notBefore!);
-  ok(Math.abs(due - (Date.parse(first.notBefore!) + lifetime * 2 / 3)) < 1_000);
-  await waitFor(() => changes >= 2, { timeoutMs: 45_000, what: "the renewal" });
+  const notBefore = Date.parse(first.notBefore!);
+  const lifetime = Date.parse(first.notAfter!) - notBefore;
+  ok(Math.abs(Date.parse(first.nextAttempt!) - (notBefore + lifetime * 2 / 3)) < 1_000);
+
+  // The CA is down when renewal is due: the error is recorded, the old certificate still served.
+  await pebble.stopCa();
+  const failed = await waitFor(() => manager.status().find((s) => s.lastError !== undefined), {
+    timeoutMs: 40_000,
+    what: "the failed renewal",
+  });
+  match(failed.lastError!, /Cannot reach the ACME server/);
+  equal((await manager.resolve(DOMAIN)).cert, firstPem);
+  equal(changes, 1);
+  const retryIn = Date.parse(failed.nextAttempt!) - Date.parse(failed.lastErrorAt!);
+  ok(retryIn > 0 && retryIn <= lifetime / 16 + 100, `retry in ${retryIn} ms`);
+
+  await pebble.startCa();
+  await waitFor(() => changes >= 2, { timeoutMs: 30_000, what: "the renewal" });
   const renewed = manager.status()[0]!;
   ok(Date.parse(renewed.notAfter!) > Date.parse(first.notAfter!));
   equal(renewed.lastError, undefined);
@@ -370,4 +381,25 @@ Deno.test("a damaged certificate entry is skipped at open, kept on disk, and the
   deepEqual(manager.status(), []);
   await rejects(manager.resolve("bob.notes.example.test"), /No certificate/);
   equal(await Deno.readTextFile(`${storeDir}/certs/example.test/meta.json`), '{"v":1,"names":');
+});
+
+Deno.test("HTTP-01 on demand: a handshake waits only its bound; the order goes on and serves later handshakes", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const httpPort = freePort();
+  await using pebble = await startPebble({ httpPort });
+  let changes = 0;
+  await using manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
+    onDemandTimeoutMs: 1,
+    onCertificatesChanged: () => changes++,
+  }));
+  await using _responder = Deno.serve(
+    { hostname: "127.0.0.1", port: httpPort, onListen: () => {} },
+    (req) => {
+      const token = new URL(req.url).pathname.replace("/.well-known/acme-challenge/", "");
+      return new Response(manager.keyAuthorization(token) ?? "", { status: 200 });
+    },
+  );
+  await rejects(manager.resolve("notes.example.test"), /still obtaining it after 1 ms/);
+  await waitFor(() => changes === 1, { timeoutMs: 30_000, what: "the certificate" });
+  match(await leafText((await manager.resolve("notes.example.test")).cert), /notes\.example\.test/);
 });

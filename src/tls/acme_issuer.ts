@@ -74,6 +74,7 @@ let isInterceptorInstalled = false;
 function installTransportErrorUnwrap(): void {
   if (isInterceptorInstalled) return;
   isInterceptorInstalled = true;
+  acme.setLogger((message) => log.debug("acme-client: {message}", { message }));
   const response = acme.axios.interceptors.response;
   const unwrap = (err: unknown): never => {
     if (err instanceof Error && "config" in err && !("response" in err && err.response)) {

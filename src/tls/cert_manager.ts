@@ -14,7 +14,15 @@ import {
   createAcmeIssuer,
   type SolverChallenge,
 } from "./acme_issuer.ts";
-import { judgeOnDemand, lookupNames, plannedCerts } from "./cert_names.ts";
+import {
+  buildCertIndex,
+  type CertEntry,
+  type CertIndex,
+  certStatusOf,
+  lookupCert,
+  newCertEntry,
+} from "./cert_entry.ts";
+import { judgeOnDemand, plannedCerts } from "./cert_names.ts";
 import { CertStore, type IssuedCert, type StoredEntry } from "./cert_store.ts";
 import { createDnsHookSolver } from "./dns_hook.ts";
 import { OrderSlots } from "./order_slots.ts";
@@ -58,35 +66,22 @@ export interface CertManagerOptions {
   readonly now?: () => number;
   /** Longest one ACME order may take. @default {180_000} */
   readonly orderTimeoutMs?: number;
-  /** Longest a handshake waits for an on-demand certificate. @default {60_000} */
+  /**
+   * Longest a handshake waits for an on-demand certificate (the order itself goes on, up to
+   * `orderTimeoutMs`, and serves later handshakes). Below the front's 30 s head timeout.
+   * @default {25_000}
+   */
   readonly onDemandTimeoutMs?: number;
   /** Orders running at the same time. @default {2} */
   readonly maxConcurrentOrders?: number;
-}
-
-/** One certificate the manager serves or means to obtain. */
-interface Entry {
-  readonly names: readonly string[];
-  readonly challenge: ChallengeKind;
-  cert: IssuedCert | undefined;
-  directoryUrl: string | undefined;
-  lastError: string | undefined;
-  lastErrorAtMs: number | undefined;
-  /** Consecutive failed attempts. */
-  failures: number;
-  /** When the next attempt is due; undefined when none is planned. */
-  nextAttemptMs: number | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** An order for it is running (the worker or a handshake): no second one is queued. */
-  isBusy: boolean;
 }
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function isoOrUndefined(ms: number | undefined): string | undefined {
-  return ms === undefined ? undefined : new Date(ms).toISOString();
+function isoOf(ms: number | undefined): string {
+  return ms === undefined ? "not planned" : new Date(ms).toISOString();
 }
 
 /** Obtains, stores, renews and serves certificates; dispose stops its work. */
@@ -101,11 +96,11 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   readonly #slots: OrderSlots;
   readonly #life = new AbortController();
   /** By primary name. */
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, CertEntry>();
   /** Every SAN of every certificate (exact and wildcard names) → its entry. */
-  #index = new Map<string, Entry>();
+  #index: CertIndex = new Map();
   /** Entries waiting for the background worker, in order. */
-  readonly #queue: Entry[] = [];
+  readonly #queue: CertEntry[] = [];
   #worker: Promise<void> | undefined;
   readonly #onDemand = new Map<string, Promise<KeyPair>>();
 
@@ -162,19 +157,8 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
 
   #adopt(stored: StoredEntry): void {
     const isWildcard = stored.names.some((n) => n.startsWith("*."));
-    const entry: Entry = {
-      names: stored.names,
-      challenge: isWildcard || this.mode === "dns-01" ? "dns-01" : "http-01",
-      cert: stored.cert,
-      directoryUrl: stored.directoryUrl,
-      lastError: stored.lastError,
-      lastErrorAtMs: stored.lastErrorAtMs,
-      failures: 0,
-      nextAttemptMs: undefined,
-      timer: undefined,
-      isBusy: false,
-    };
-    this.#entries.set(stored.names[0]!, entry);
+    const challenge = isWildcard || this.mode === "dns-01" ? "dns-01" : "http-01";
+    this.#entries.set(stored.names[0]!, newCertEntry(stored.names, challenge, stored));
   }
 
   /**
@@ -182,7 +166,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    * `mayServe` about instance names (only right before an order: asking counts against
    * `auto_create_per_minute`); otherwise instance names pass when their service is configured.
    */
-  #isCovered(entry: Entry, isInstanceAsked: boolean): boolean {
+  #isCovered(entry: CertEntry, isInstanceAsked: boolean): boolean {
     if (entry.challenge === "dns-01") {
       if (this.#dnsSolver === undefined) return false;
       const plans = plannedCerts(this.#options.domain, this.#options.services());
@@ -205,25 +189,14 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     if (this.#dnsSolver !== undefined) {
       for (const plan of plannedCerts(this.#options.domain, this.#options.services())) {
         if (this.#entries.has(plan.names[0]!)) continue;
-        this.#entries.set(plan.names[0]!, {
-          names: plan.names,
-          challenge: "dns-01",
-          cert: undefined,
-          directoryUrl: undefined,
-          lastError: undefined,
-          lastErrorAtMs: undefined,
-          failures: 0,
-          nextAttemptMs: undefined,
-          timer: undefined,
-          isBusy: false,
-        });
+        this.#entries.set(plan.names[0]!, newCertEntry(plan.names, "dns-01"));
       }
     }
     for (const entry of this.#entries.values()) this.#schedule(entry);
   }
 
   /** Sets `entry`'s timer for its next attempt (renewal or retry), or clears it. */
-  #schedule(entry: Entry): void {
+  #schedule(entry: CertEntry): void {
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
     if (entry.isBusy) return; // rescheduled when its order ends
@@ -253,7 +226,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     }, Math.min(waitMs, MAX_TIMER_MS));
   }
 
-  #enqueue(entry: Entry): void {
+  #enqueue(entry: CertEntry): void {
     if (this.#life.signal.aborted || entry.isBusy || this.#queue.includes(entry)) return;
     this.#queue.push(entry);
     if (this.#worker === undefined) {
@@ -286,7 +259,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    * and schedules its renewal, on failure records the error and schedules a retry with backoff.
    * Rejects with the failure.
    */
-  async #obtain(entry: Entry, timeoutMs: number): Promise<IssuedCert> {
+  async #obtain(entry: CertEntry, timeoutMs: number): Promise<IssuedCert> {
     const solver = entry.challenge === "dns-01" ? this.#dnsSolver : this.#httpSolver;
     const controller = new AbortController();
     const timer = setTimeout(
@@ -343,7 +316,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
         {
           names: entry.names.join(", "),
           failures: entry.failures,
-          next: isoOrUndefined(entry.nextAttemptMs) ?? "not planned",
+          next: isoOf(entry.nextAttemptMs),
           err: message,
         },
       );
@@ -366,29 +339,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   }
 
   #reindex(): void {
-    const index = new Map<string, Entry>();
-    for (const entry of this.#entries.values()) {
-      if (entry.cert === undefined) continue;
-      for (const name of entry.cert.names) {
-        const current = index.get(name);
-        // Two certificates for one name (e.g. an exact one and a planned one): the later expiry wins.
-        if (current?.cert === undefined || current.cert.notAfterMs < entry.cert.notAfterMs) {
-          index.set(name, entry);
-        }
-      }
-    }
-    this.#index = index;
-  }
-
-  #served(serverName: string): KeyPair | undefined {
-    const names = serverName === ""
-      ? [this.#options.domain.toLowerCase()]
-      : lookupNames(serverName);
-    for (const name of names) {
-      const cert = this.#index.get(name)?.cert;
-      if (cert !== undefined) return { cert: cert.certPem, key: cert.keyPem };
-    }
-    return undefined;
+    this.#index = buildCertIndex(this.#entries.values());
   }
 
   /**
@@ -397,7 +348,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    * without contacting the ACME server.
    */
   resolve(serverName: string): Promise<KeyPair> {
-    const served = this.#served(serverName);
+    const served = lookupCert(this.#index, serverName, this.#options.domain);
     if (served !== undefined) return Promise.resolve(served);
     if (this.mode === "dns-01" || this.#life.signal.aborted) {
       return Promise.reject(new Error(`No certificate for "${serverName}"`));
@@ -414,42 +365,43 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     }
     const name = verdict.name;
     const existing = this.#onDemand.get(name);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return this.#waitForOrder(name, existing);
     const entry = this.#entries.get(name);
     if (entry !== undefined && entry.nextAttemptMs !== undefined && entry.failures > 0) {
       if (this.#now() < entry.nextAttemptMs) {
         return Promise.reject(
           new Error(
-            `No certificate for "${name}" until ${
-              isoOrUndefined(entry.nextAttemptMs)
-            }: ${entry.lastError}`,
+            `No certificate for "${name}" until ${isoOf(entry.nextAttemptMs)}: ${entry.lastError}`,
           ),
         );
       }
     }
     const flight = this.#obtainOnDemand(name).finally(() => this.#onDemand.delete(name));
+    flight.catch(() => {}); // Logged and recorded by #obtain; waiters see the rejection.
     this.#onDemand.set(name, flight);
-    return flight;
+    return this.#waitForOrder(name, flight);
+  }
+
+  /** The handshake's view of an order: its result, or a rejection at the handshake's bound. */
+  #waitForOrder(name: string, order: Promise<KeyPair>): Promise<KeyPair> {
+    const timeoutMs = this.#options.onDemandTimeoutMs ?? 25_000;
+    return new Promise<KeyPair>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(`No certificate for "${name}" yet: still obtaining it after ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      order.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   }
 
   async #obtainOnDemand(name: string): Promise<KeyPair> {
     let entry = this.#entries.get(name);
     if (entry === undefined) {
-      entry = {
-        names: [name],
-        challenge: "http-01",
-        cert: undefined,
-        directoryUrl: undefined,
-        lastError: undefined,
-        lastErrorAtMs: undefined,
-        failures: 0,
-        nextAttemptMs: undefined,
-        timer: undefined,
-        isBusy: false,
-      };
+      entry = newCertEntry([name], "http-01");
       this.#entries.set(name, entry);
     }
-    const cert = await this.#obtain(entry, this.#options.onDemandTimeoutMs ?? 60_000);
+    const cert = await this.#obtain(entry, this.#orderTimeoutMs);
     return { cert: cert.certPem, key: cert.keyPem };
   }
 
@@ -462,16 +414,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   status(): CertStatus[] {
     return [...this.#entries.values()]
       .sort((a, b) => (a.names[0]! < b.names[0]! ? -1 : a.names[0]! > b.names[0]! ? 1 : 0))
-      .map((e) => ({
-        names: [...e.names],
-        challenge: e.challenge,
-        issuer: e.cert?.issuer,
-        notBefore: isoOrUndefined(e.cert?.notBeforeMs),
-        notAfter: isoOrUndefined(e.cert?.notAfterMs),
-        nextAttempt: isoOrUndefined(e.nextAttemptMs),
-        lastError: e.lastError,
-        lastErrorAt: isoOrUndefined(e.lastErrorAtMs),
-      }));
+      .map(certStatusOf);
   }
 
   /** Stops timers and orders, and waits for running work to end. */

@@ -6,7 +6,8 @@
  * `certs/{primary name, "*" as "_wildcard"}/` with `fullchain.pem`, `key.pem` and `meta.json`
  * (names, validity, issuer, issue time, the last error, and SHA-256 digests of the two PEM
  * files, written last, so an entry torn by a crash is recognised). A damaged entry is returned as
- * a problem and skipped, never thrown and never deleted.
+ * a problem and skipped, never thrown and never deleted: a new certificate for its name sets it
+ * aside as `certs/.damaged-{name}-{time}`.
  * @module
  */
 import { ensurePrivateDir, readTextIfExists, writePrivateFileAtomic } from "./atomic_file.ts";
@@ -265,6 +266,7 @@ export class CertStore {
     info: { issuedAtMs: number; directoryUrl: string },
   ): Promise<void> {
     const path = this.entryDir(cert.names[0]!);
+    await this.#setAsideIfDamaged(path, info.issuedAtMs);
     await ensurePrivateDir(path);
     await writePrivateFileAtomic(`${path}/key.pem`, cert.keyPem);
     await writePrivateFileAtomic(`${path}/fullchain.pem`, cert.certPem);
@@ -281,6 +283,24 @@ export class CertStore {
     };
     // meta.json last: it vouches for the two files by their digests.
     await writePrivateFileAtomic(`${path}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  }
+
+  /**
+   * Moves a damaged entry out of the way (to `certs/.damaged-{name}-{time}`, which loading skips)
+   * before a new certificate takes its place, so nothing is deleted.
+   */
+  async #setAsideIfDamaged(path: string, nowMs: number): Promise<void> {
+    try {
+      await Deno.stat(path);
+    } catch {
+      return;
+    }
+    try {
+      await this.#loadEntry(path);
+    } catch {
+      const base = path.slice(path.lastIndexOf("/") + 1);
+      await Deno.rename(path, `${this.#dir}/certs/.damaged-${base}-${nowMs}`);
+    }
   }
 
   /**

@@ -126,3 +126,17 @@ Deno.test("CertStore reports a corrupt or partial entry, skips it and deletes no
     }
   });
 });
+
+Deno.test("CertStore sets a damaged entry aside when a new certificate replaces it", async () => {
+  await withStoreDir(async (dir) => {
+    const store = await CertStore.open(dir);
+    await Deno.mkdir(`${dir}/certs/a.example.test`);
+    await Deno.writeTextFile(`${dir}/certs/a.example.test/meta.json`, "{broken");
+    await store.saveCert(issued(["a.example.test"]), INFO);
+    const { entries, problems } = await store.loadAll();
+    deepEqual(problems, []);
+    deepEqual(entries.map((e) => e.names[0]), ["a.example.test"]);
+    const aside = `${dir}/certs/.damaged-a.example.test-${INFO.issuedAtMs}/meta.json`;
+    equal(await Deno.readTextFile(aside), "{broken");
+  });
+});
