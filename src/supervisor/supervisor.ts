@@ -10,14 +10,18 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
-import { messageOf } from "../core/errors.ts";
+import { applicableConfig, diffConfigs, isStartChanged } from "../config/config_diff.ts";
+import type { OutdatedInstance, ReloadReport } from "../config/reload_report.ts";
+import { ConflictError, messageOf, NotFoundError } from "../core/errors.ts";
+import { instanceDir } from "../core/instance_dir.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
-import { isAwake, isStartingUp } from "../core/lifecycle.ts";
+import { isAwake, isStartingUp, isWaitingToRetry, reasonOf } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
-import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
+import { type InstanceSnapshot, newEntry, notifyChanged, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
+import { LiveConfig } from "./live_config.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
 import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
@@ -31,9 +35,29 @@ export interface SpawnedInstance extends InstanceSnapshot {
 
 const log = getLogger(["tenement", "supervisor"]);
 
+/** What `forget` did. */
+export interface ForgetResult {
+  readonly key: string;
+  /** The instance's data dir `{data_dir}/{service}/{id}`. */
+  readonly dataDir: string;
+  /** True when the data dir was deleted (with `purge`). */
+  readonly isPurged: boolean;
+  /** True when the data dir existed (before a purge). */
+  readonly hadDataDir: boolean;
+}
+
+/** Options of `forget`. */
+export interface ForgetOptions {
+  /** Also delete the instance's data dir. */
+  readonly purge: boolean;
+  /** Check and report only; change nothing. */
+  readonly dryRun: boolean;
+}
+
 /** The instance supervisor. */
 export class Supervisor implements TargetResolver, AsyncDisposable {
   readonly #deps: SupervisorDeps;
+  readonly #live: LiveConfig;
   readonly #table = new InstanceTable();
   readonly #runner: Runner;
   readonly #targets: TargetResolution;
@@ -41,10 +65,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
-    this.#runner = new Runner(deps);
-    this.#targets = new TargetResolution(deps.config, deps.clock, this.#table, this.#runner);
+    this.#live = new LiveConfig(deps.config);
+    this.#runner = new Runner(deps, this.#live);
+    this.#targets = new TargetResolution(this.#live, deps.clock, this.#table, this.#runner);
     this.#deployments = new Deployments({
-      config: deps.config,
+      live: this.#live,
       clock: deps.clock,
       repo: deps.repo,
       table: this.#table,
@@ -54,7 +79,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** Kills leftovers of a previous run, restores the table, and starts what should run. */
   async start(): Promise<void> {
-    const { config, repo, reaper, clock } = this.#deps;
+    const { repo, reaper, clock } = this.#deps;
+    const config = this.#live.current;
     const weights = new Map(
       (await repo.listWeights()).map((w) => [formatInstanceKey(w), w.weight] as const),
     );
@@ -97,7 +123,6 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
     const idle = {
       clock,
-      services: config.services,
       table: this.#table,
       runner,
       everyMs: this.#deps.idleSweepMs ?? 1000,
@@ -118,9 +143,9 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     return entry ? snapshotOf(entry) : undefined;
   }
 
-  /** The config this supervisor runs. */
+  /** The config this supervisor runs (the last one a reload put in force). */
   get config(): Config {
-    return this.#deps.config;
+    return this.#live.current;
   }
 
   // ---- commands ------------------------------------------------------------------------------
@@ -135,7 +160,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     ref: InstanceRef,
     origin: StoredInstance["origin"] = "api",
   ): Promise<SpawnedInstance> {
-    const service = serviceNamed(this.#deps.config, ref.service);
+    const service = serviceNamed(this.#live.current, ref.service);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     entry.desired = "running";
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
@@ -157,7 +182,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** Stops and starts again; clears failed state and crash backoff. */
   async restart(ref: InstanceRef): Promise<SpawnedInstance> {
-    const service = serviceNamed(this.#deps.config, ref.service);
+    const service = serviceNamed(this.#live.current, ref.service);
     const entry = this.#table.entryFor(ref, "api", this.#deps.clock.now());
     await this.#runner.stop(entry, "stopped", undefined);
     this.#runner.forgetCrashes(entry);
@@ -179,6 +204,87 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const entry = this.#table.require(ref);
     await this.#runner.probeNow(entry);
     return snapshotOf(entry);
+  }
+
+  /**
+   * Puts a newly read config in force for everything that starts from now on: restarts,
+   * deploys, wakes, spawns and request-created instances use the new service definitions, and
+   * new services are routable. The swap is one assignment, so no operation sees half of it.
+   * Settings that are read once at daemon start (data_dir, port range, max_concurrent_starts,
+   * [settings.tls]) keep their running values and are reported. Running instances keep their
+   * process: the report lists those whose definition changed or whose service was removed
+   * (they keep running until stopped; nothing of a removed service starts again).
+   */
+  reload(next: Config): ReloadReport {
+    const old = this.#live.current;
+    const diff = diffConfigs(old, next);
+    const applied = applicableConfig(old, next);
+    this.#live.replace(applied);
+    const outdated: OutdatedInstance[] = [];
+    for (const entry of this.#table.values()) {
+      const now = applied.services.get(entry.service);
+      if (now === undefined) {
+        if (entry.handle) outdated.push({ instance: entry.key, isServiceRemoved: true });
+        else if (isWaitingToRetry(entry.state)) {
+          this.#runner.retire(entry, reasonOf(entry.state) ?? "ended");
+        }
+        continue;
+      }
+      const ran = entry.definition;
+      if (entry.handle && ran !== undefined && isStartChanged(ran, now)) {
+        outdated.push({ instance: entry.key, isServiceRemoved: false });
+      }
+    }
+    outdated.sort((a, b) => a.instance.localeCompare(b.instance));
+    return {
+      ...diff,
+      path: next.path,
+      outdated,
+      warnings: (next.warnings ?? []).map((w) => w.message),
+    };
+  }
+
+  /**
+   * Forgets an instance that is not running (stopped, failed or asleep): it leaves the table
+   * and the store (weight, origin, everything), so `ps --all` no longer lists it. With `purge`
+   * its data dir `{data_dir}/{service}/{id}` is deleted too (a symlink there is removed, never
+   * followed). Throws NotFoundError when unknown and ConflictError when it runs, is starting
+   * or is restarting. A request can create it anew where its service's auto_create allows.
+   */
+  async forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
+    const entry = this.#table.require(ref);
+    const runner = this.#runner;
+    using _lock = await runner.locks.acquire(entry.key);
+    if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${formatInstanceKey(ref)}`);
+    const kind = entry.state.kind;
+    if (entry.handle || !(kind === "stopped" || kind === "asleep" || kind === "failed")) {
+      const what = kind === "backoff" ? "restarting after a crash" : "running";
+      throw new ConflictError(`${entry.key} is ${what}: ten stop ${entry.key} first`);
+    }
+    if (entry.activeRequests + entry.waitingRequests > 0) {
+      throw new ConflictError(`${entry.key} is being woken by a request: try again`);
+    }
+    const dataDir = instanceDir(this.#live.current.settings.dataDir, entry.service, entry.id);
+    const files = this.#deps.files;
+    const hadDataDir = await files.exists(dataDir);
+    const result = { key: entry.key, dataDir, isPurged: options.purge && hadDataDir, hadDataDir };
+    if (options.dryRun) return result;
+    // The data first: a failure leaves the instance known, so `ten rm --purge` can be retried.
+    if (options.purge) await files.removeDir(dataDir);
+    entry.isForgotten = true;
+    runner.dropRetry(entry);
+    const repo = this.#deps.repo;
+    entry.persistChain = entry.persistChain.then(() =>
+      repo.forgetInstance(entry.service, entry.id)
+    );
+    await entry.persistChain;
+    this.#table.remove(entry);
+    notifyChanged(entry);
+    log.info("Forgot {key}{purged}", {
+      key: entry.key,
+      purged: options.purge ? ` and deleted ${dataDir}` : "",
+    });
+    return result;
   }
 
   // ---- deployments -------------------------------------------------------------------------
