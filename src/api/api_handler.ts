@@ -7,6 +7,7 @@
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type {
   AuditLog,
+  ConfigReload,
   InstanceControl,
   LogSource,
   NameGate,
@@ -21,6 +22,7 @@ import { addDeployRoutes } from "./routes/deploy.ts";
 import { withStorage } from "./measured_view.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
+import { addReloadRoute } from "./routes/reload.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 
@@ -38,6 +40,8 @@ export interface ApiDeps {
   readonly now: () => number;
   /** The domain whose subdomains route to instances (`ten serve --domain`). */
   readonly domain: string;
+  /** Config reload (`POST /api/reload`). */
+  readonly reload: ConfigReload;
 }
 
 /** Context of authenticated API handlers. */
@@ -58,6 +62,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   addInstanceRoutes(router, { ...deps, record });
   addLogRoutes(router, deps);
   addDeployRoutes(router, { ...deps, record });
+  addReloadRoute(router, { ...deps, record });
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));

@@ -22,6 +22,18 @@ export interface ReloadReport extends ConfigDiff {
   readonly warnings: readonly string[];
 }
 
+/** The outcome of a reload: the report, or why the file was refused (nothing changed then). */
+export type ReloadOutcome =
+  | { readonly isApplied: true; readonly report: ReloadReport }
+  | {
+    readonly isApplied: false;
+    /** The problems, as `ten config` shows them (`file:line:column: ...`). */
+    readonly message: string;
+  };
+
+/** Said after the problems of a refused file. */
+export const NOTHING_CHANGED = "nothing was changed: the daemon keeps running the previous config";
+
 /**
  * The report as lines, e.g. `changed: notes (command, env)` and `notes:alice runs the previous
  * definition; ten restart notes:alice to apply`.

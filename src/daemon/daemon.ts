@@ -26,6 +26,8 @@ import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { waitAtMost } from "../supervisor/delay.ts";
 import { createApiDispatch } from "./dispatch.ts";
+import { ConfigReloader } from "./config_reloader.ts";
+import { loadConfig } from "../config/load_config.ts";
 
 const log = getLogger(["tenement", "daemon"]);
 /** A signal this soon after the first one is the same request to stop, delivered twice. */
@@ -44,6 +46,11 @@ export interface DaemonOptions {
   readonly signal?: AbortSignal;
   /** Called once listening, with the bound port. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * Reads the config file again for `ten reload` and SIGHUP, with the same overrides as at
+   * start. @default {re-reads `config.path`}
+   */
+  readonly reloadConfig?: () => Promise<Config>;
 }
 
 /** Runs the daemon until a signal or `options.signal`; resolves after a clean shutdown. */
@@ -114,6 +121,18 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   options.signal?.addEventListener("abort", onSignal, { once: true });
 
+  // `ten reload` and SIGHUP: re-read the config file; a bad one changes nothing.
+  const reloader = new ConfigReloader({
+    read: options.reloadConfig ??
+      (() => loadConfig({ explicit: config.path, env: Deno.env.toObject(), cwd: Deno.cwd() })),
+    apply: (next) => supervisor.reload(next),
+  });
+  const onHangup = (): void => {
+    reloader.reload().catch((err: unknown) => log.error("Config reload failed: {err}", { err }));
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  stack.defer(() => Deno.removeSignalListener("SIGHUP", onHangup));
+
   let serverShutdown: Promise<unknown> | undefined;
   // Runs after the instances are stopped: in-flight responses have ended by then.
   stack.defer(async () => {
@@ -127,10 +146,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       tokens: store,
       audit: store,
       logs,
-      storage: new StorageMeter(config),
+      storage: new StorageMeter(() => supervisor.config),
       metrics,
       now: Date.now,
       domain: options.domain,
+      reload: reloader,
     }),
   );
 

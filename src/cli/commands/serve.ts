@@ -49,7 +49,14 @@ export async function serveVerb(options: ServeOptions, globals: GlobalOptions): 
     );
   }
   try {
-    await runDaemon({ config, port, domain: options.domain, hostname: options.bind });
+    await runDaemon({
+      config,
+      port,
+      domain: options.domain,
+      hostname: options.bind,
+      // A reload reads the same file with the same --data-dir / TENEMENT_DATA_DIR override.
+      reloadConfig: () => loadConfigFor({ ...globals, config: config.path }),
+    });
   } catch (cause: unknown) {
     if (cause instanceof Deno.errors.AddrInUse) {
       throw new TenementError(
