@@ -11,6 +11,7 @@ import {
   type CliResult,
   DENO,
   okService,
+  runTen,
   settingsBlock,
   startDaemon,
   tenArgs,
@@ -156,3 +157,12 @@ function hasScript(): boolean {
     return false;
   }
 }
+
+Deno.test("shell completions offer ten rm with its flags, and ten reload", async () => {
+  for (const shell of ["bash", "zsh", "fish"]) {
+    const res = succeeded(await runTen(["completions", shell]), `completions ${shell}`);
+    for (const word of ["rm", "purge", "yes", "reload"]) {
+      ok(new RegExp(`\\b${word}\\b`).test(res.stdout), `${shell}: ${word} missing`);
+    }
+  }
+});
