@@ -206,6 +206,8 @@ export class TargetResolution implements TargetResolver {
     let hasWoken = false;
     try {
       while (true) {
+        // Forgotten (`ten rm`) while this request waited: it no longer exists.
+        if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${entry.key}`);
         const state = entry.state;
         if (state.kind === "ready") return this.#target(entry, svc);
         if (state.kind === "failed") {
