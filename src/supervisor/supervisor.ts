@@ -10,16 +10,16 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
-import { applicableConfig, diffConfigs, isStartChanged } from "../config/config_diff.ts";
-import type { OutdatedInstance, ReloadReport } from "../config/reload_report.ts";
-import { ConflictError, messageOf, NotFoundError } from "../core/errors.ts";
-import { instanceDir } from "../core/instance_dir.ts";
+import type { ReloadReport } from "../config/reload_report.ts";
+import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
-import { isAwake, isStartingUp, isWaitingToRetry, reasonOf } from "../core/lifecycle.ts";
+import { isAwake, isStartingUp } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
-import { type InstanceSnapshot, newEntry, notifyChanged, snapshotOf } from "./instance_entry.ts";
+import { reloadConfig } from "./config_reload.ts";
+import { forgetInstance, type ForgetOptions, type ForgetResult } from "./instance_forget.ts";
+import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
 import { LiveConfig } from "./live_config.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
@@ -27,6 +27,7 @@ import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
 
 export type { ListOptions } from "./instance_table.ts";
+export type { ForgetOptions, ForgetResult } from "./instance_forget.ts";
 
 /** An instance after a spawn or restart: a warning when it listens but its check failed. */
 export interface SpawnedInstance extends InstanceSnapshot {
@@ -34,25 +35,6 @@ export interface SpawnedInstance extends InstanceSnapshot {
 }
 
 const log = getLogger(["tenement", "supervisor"]);
-
-/** What `forget` did. */
-export interface ForgetResult {
-  readonly key: string;
-  /** The instance's data dir `{data_dir}/{service}/{id}`. */
-  readonly dataDir: string;
-  /** True when the data dir was deleted (with `purge`). */
-  readonly isPurged: boolean;
-  /** True when the data dir existed (before a purge). */
-  readonly hadDataDir: boolean;
-}
-
-/** Options of `forget`. */
-export interface ForgetOptions {
-  /** Also delete the instance's data dir. */
-  readonly purge: boolean;
-  /** Check and report only; change nothing. */
-  readonly dryRun: boolean;
-}
 
 /** The instance supervisor. */
 export class Supervisor implements TargetResolver, AsyncDisposable {
@@ -206,85 +188,25 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     return snapshotOf(entry);
   }
 
-  /**
-   * Puts a newly read config in force for everything that starts from now on: restarts,
-   * deploys, wakes, spawns and request-created instances use the new service definitions, and
-   * new services are routable. The swap is one assignment, so no operation sees half of it.
-   * Settings that are read once at daemon start (data_dir, port range, max_concurrent_starts,
-   * [settings.tls]) keep their running values and are reported. Running instances keep their
-   * process: the report lists those whose definition changed or whose service was removed
-   * (they keep running until stopped; nothing of a removed service starts again).
-   */
+  /** See {@linkcode reloadConfig}. */
   reload(next: Config): ReloadReport {
-    const old = this.#live.current;
-    const diff = diffConfigs(old, next);
-    const applied = applicableConfig(old, next);
-    this.#live.replace(applied);
-    const outdated: OutdatedInstance[] = [];
-    for (const entry of this.#table.values()) {
-      const now = applied.services.get(entry.service);
-      if (now === undefined) {
-        if (entry.handle) outdated.push({ instance: entry.key, isServiceRemoved: true });
-        else if (isWaitingToRetry(entry.state)) {
-          this.#runner.retire(entry, reasonOf(entry.state) ?? "ended");
-        }
-        continue;
-      }
-      const ran = entry.definition;
-      if (entry.handle && ran !== undefined && isStartChanged(ran, now)) {
-        outdated.push({ instance: entry.key, isServiceRemoved: false });
-      }
-    }
-    outdated.sort((a, b) => a.instance.localeCompare(b.instance));
-    return {
-      ...diff,
-      path: next.path,
-      outdated,
-      warnings: (next.warnings ?? []).map((w) => w.message),
-    };
+    return reloadConfig({ live: this.#live, table: this.#table, runner: this.#runner }, next);
   }
 
-  /**
-   * Forgets an instance that is not running (stopped, failed or asleep): it leaves the table
-   * and the store (weight, origin, everything), so `ps --all` no longer lists it. With `purge`
-   * its data dir `{data_dir}/{service}/{id}` is deleted too (a symlink there is removed, never
-   * followed). Throws NotFoundError when unknown and ConflictError when it runs, is starting
-   * or is restarting. A request can create it anew where its service's auto_create allows.
-   */
-  async forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
-    const entry = this.#table.require(ref);
-    const runner = this.#runner;
-    using _lock = await runner.locks.acquire(entry.key);
-    if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${formatInstanceKey(ref)}`);
-    const kind = entry.state.kind;
-    if (entry.handle || !(kind === "stopped" || kind === "asleep" || kind === "failed")) {
-      const what = kind === "backoff" ? "restarting after a crash" : "running";
-      throw new ConflictError(`${entry.key} is ${what}: ten stop ${entry.key} first`);
-    }
-    if (entry.activeRequests + entry.waitingRequests > 0) {
-      throw new ConflictError(`${entry.key} is being woken by a request: try again`);
-    }
-    const dataDir = instanceDir(this.#live.current.settings.dataDir, entry.service, entry.id);
-    const files = this.#deps.files;
-    const hadDataDir = await files.exists(dataDir);
-    const result = { key: entry.key, dataDir, isPurged: options.purge && hadDataDir, hadDataDir };
-    if (options.dryRun) return result;
-    // The data first: a failure leaves the instance known, so `ten rm --purge` can be retried.
-    if (options.purge) await files.removeDir(dataDir);
-    entry.isForgotten = true;
-    runner.dropRetry(entry);
-    const repo = this.#deps.repo;
-    entry.persistChain = entry.persistChain.then(() =>
-      repo.forgetInstance(entry.service, entry.id)
+  /** See {@linkcode forgetInstance}. */
+  forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
+    const { files, repo } = this.#deps;
+    return forgetInstance(
+      {
+        live: this.#live,
+        table: this.#table,
+        runner: this.#runner,
+        files,
+        repo,
+      },
+      ref,
+      options,
     );
-    await entry.persistChain;
-    this.#table.remove(entry);
-    notifyChanged(entry);
-    log.info("Forgot {key}{purged}", {
-      key: entry.key,
-      purged: options.purge ? ` and deleted ${dataDir}` : "",
-    });
-    return result;
   }
 
   // ---- deployments -------------------------------------------------------------------------
