@@ -8,6 +8,7 @@ import type { MetricsRegistry } from "../metrics/registry.ts";
 import type {
   AuditLog,
   CertificateSource,
+  ConfigReload,
   InstanceControl,
   LogSource,
   NameGate,
@@ -22,6 +23,7 @@ import { addDeployRoutes } from "./routes/deploy.ts";
 import { withStorage } from "./measured_view.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
+import { addReloadRoute } from "./routes/reload.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 import { certsResponse, TLS_CERTS_PATH } from "./routes/tls_certs.ts";
@@ -42,6 +44,8 @@ export interface ApiDeps {
   readonly domain: string;
   /** Built-in TLS's certificates; undefined when the daemon serves plain HTTP only. */
   readonly certificates?: CertificateSource | undefined;
+  /** Config reload (`POST /api/reload`). */
+  readonly reload: ConfigReload;
 }
 
 /** Context of authenticated API handlers. */
@@ -67,6 +71,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     TLS_CERTS_PATH,
     (_req, ctx) => Promise.resolve(certsResponse(ctx.identity, deps.certificates)),
   );
+  addReloadRoute(router, { ...deps, record });
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));

@@ -4,12 +4,14 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
-import { NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
+import type { ReloadOutcome } from "../config/reload_report.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { hashToken, tokenIdOf } from "../store/tokens.ts";
 import type {
   AuditRecord,
   CertificateSource,
+  ForgotView,
   InstanceControl,
   InstanceFilter,
   InstanceView,
@@ -96,6 +98,21 @@ class FakeInstances implements InstanceControl, NameGate {
   rollback(): Promise<InstanceView[]> {
     return Promise.reject(new Error("not used"));
   }
+  forget(ref: InstanceRef, options: { purge: boolean; dryRun: boolean }): Promise<ForgotView> {
+    const view = this.#known(ref);
+    if (view.status === "running") {
+      return Promise.reject(
+        new ConflictError(`${view.key} is running: ten stop ${view.key} first`),
+      );
+    }
+    if (!options.dryRun) this.views.delete(view.key);
+    return Promise.resolve({
+      key: view.key,
+      dataDir: `/data/${ref.service}/${ref.id}`,
+      isPurged: options.purge,
+      hadDataDir: true,
+    });
+  }
   #known(ref: InstanceRef): InstanceView {
     const view = this.get(ref);
     if (view === undefined) {
@@ -121,6 +138,8 @@ class FakeLogs implements LogSource {
 
 interface Api {
   readonly handle: ApiHandler;
+  /** What the next reload answers. */
+  nextReload: ReloadOutcome;
   readonly instances: FakeInstances;
   readonly logs: FakeLogs;
   readonly audit: AuditRecord[];
@@ -140,7 +159,11 @@ async function makeApi(certificates?: CertificateSource): Promise<Api> {
   const instances = new FakeInstances();
   const logs = new FakeLogs();
   const audit: AuditRecord[] = [];
+  const api: { nextReload: ReloadOutcome } = {
+    nextReload: { isApplied: false, message: "/srv/tenement.toml:2:1: bad" },
+  };
   const handle = createApiHandler({
+    reload: { reload: () => Promise.resolve(api.nextReload) },
     instances,
     tokens: {
       getAdminToken: () => Promise.resolve(admin),
@@ -160,7 +183,7 @@ async function makeApi(certificates?: CertificateSource): Promise<Api> {
     domain: "example.com",
     certificates,
   });
-  return { handle, instances, logs, audit };
+  return Object.assign(api, { handle, instances, logs, audit });
 }
 
 function call(
@@ -485,4 +508,75 @@ Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics s
       }`,
     ]);
   });
+});
+
+Deno.test("API: reload answers the report, 422 with the problems of a bad file, 403 for tenants", async () => {
+  const api = await makeApi();
+  const bad = await call(api, "POST", "/api/reload", { token: ADMIN_TOKEN });
+  equal(bad.status, 422);
+  deepEqual(await bad.json(), {
+    error: "/srv/tenement.toml:2:1: bad",
+    details: ["nothing was changed: the daemon keeps running the previous config"],
+  });
+  api.nextReload = {
+    isApplied: true,
+    report: {
+      path: "/srv/tenement.toml",
+      added: ["blog"],
+      changed: [{ service: "notes", keys: ["command"] }],
+      removed: [],
+      settings: [],
+      needsRestart: ["settings.data_dir"],
+      isInstancesChanged: false,
+      outdated: [{ instance: "notes:alice", isServiceRemoved: false }],
+      warnings: [],
+    },
+  };
+  const good = await call(api, "POST", "/api/reload", { token: ADMIN_TOKEN });
+  equal(good.status, 200);
+  deepEqual(await good.json(), {
+    config: "/srv/tenement.toml",
+    added: ["blog"],
+    changed: [{ service: "notes", keys: ["command"] }],
+    removed: [],
+    settings: [],
+    needs_restart: ["settings.data_dir"],
+    instances_changed: false,
+    outdated: [{ instance: "notes:alice", service_removed: false }],
+    warnings: [],
+  });
+  deepEqual(api.audit.map((a) => [a.action, a.outcome]), [["reload", "error"], ["reload", "ok"]]);
+  const tenant = await call(api, "POST", "/api/reload", { token: ALICE_TOKEN });
+  equal(tenant.status, 403);
+  equal((await tenant.json() as ErrorBody).error, "Reload requires admin token");
+});
+
+Deno.test("API: forget is admin-only, 409 while running, 404 when unknown", async () => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  const forget = (key: string, token = ADMIN_TOKEN, query = "") =>
+    call(api, "POST", `/api/instances/${key}/forget${query}`, { token });
+  const tenant = await forget("notes:alice", ALICE_TOKEN);
+  equal(tenant.status, 403);
+  equal((await tenant.json() as ErrorBody).error, "Removing an instance requires admin token");
+  const running = await forget("notes:alice");
+  equal(running.status, 409);
+  equal(
+    (await running.json() as ErrorBody).error,
+    "notes:alice is running: ten stop notes:alice first",
+  );
+  await api.instances.stop({ service: "notes", id: "alice" });
+  const dry = await forget("notes:alice", ADMIN_TOKEN, "?purge=1&dry_run=1");
+  deepEqual(await dry.json(), {
+    instance: "notes:alice",
+    data_dir: "/data/notes/alice",
+    purged: true,
+    had_data_dir: true,
+    dry_run: true,
+  });
+  ok(api.instances.views.has("notes:alice"));
+  equal((await forget("notes:alice", ADMIN_TOKEN, "?purge=1")).status, 200);
+  equal(api.instances.views.has("notes:alice"), false);
+  deepEqual(api.audit.at(-1)?.action, "rm");
+  equal((await forget("notes:alice")).status, 404);
 });

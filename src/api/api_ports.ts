@@ -9,6 +9,7 @@ import type { CertStatus } from "../tls/tls_types.ts";
 import type { Health, InstanceStatus } from "../core/lifecycle.ts";
 import type { InstanceKey, InstanceRef } from "../core/instance_key.ts";
 import type { AuditValue, TokenValue } from "../store/state_store.ts";
+import type { ReloadOutcome } from "../config/reload_report.ts";
 import type { LogEntryJson } from "./wire.ts";
 
 /** The facts about one instance that the API reports. */
@@ -76,8 +77,27 @@ export interface InstanceControl {
   ): Promise<{ readonly from: InstanceView; readonly to: InstanceView }>;
   /** Restores the weights the last route change replaced. */
   rollback(service: string): Promise<readonly InstanceView[]>;
+  /**
+   * Forgets an instance that is not running (with `purge`, deletes its data dir too); with
+   * `dryRun` only checks and reports. NotFoundError when unknown, ConflictError when running.
+   */
+  forget(ref: InstanceRef, options: { purge: boolean; dryRun: boolean }): Promise<ForgotView>;
   /** The config in force; the API only asks which services it defines. */
   readonly config: { readonly services: ReadonlyMap<string, unknown> };
+}
+
+/** What forgetting an instance did (or, for a dry run, would do). */
+export interface ForgotView {
+  readonly key: string;
+  /** Its data dir, `{data_dir}/{service}/{id}`. */
+  readonly dataDir: string;
+  readonly isPurged: boolean;
+  readonly hadDataDir: boolean;
+}
+
+/** Re-reads the config file and puts it in force when it is good (the daemon). */
+export interface ConfigReload {
+  reload(): Promise<ReloadOutcome>;
 }
 
 /** A stored token, as authentication needs it: its hash and whom it speaks for. */

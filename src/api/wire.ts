@@ -168,3 +168,37 @@ export interface CertsResponse {
   readonly directory: string | null;
   readonly certificates: readonly CertJson[];
 }
+
+/** Answer of `POST /api/instances/:id/forget` (`ten rm`). */
+export interface ForgetResponse {
+  readonly instance: string;
+  /** The instance's data dir, `{data_dir}/{service}/{id}`. */
+  readonly data_dir: string;
+  /** True when the data dir was deleted (or, for a dry run, would be). */
+  readonly purged: boolean;
+  /** True when the data dir existed. */
+  readonly had_data_dir: boolean;
+  /** True when nothing was changed (`?dry_run=1`). */
+  readonly dry_run: boolean;
+}
+
+/** Answer of `POST /api/reload`: what the reload put in force. */
+export interface ReloadResponse {
+  /** The config file that was read. */
+  readonly config: string;
+  readonly added: readonly string[];
+  readonly changed: ReadonlyArray<{ readonly service: string; readonly keys: readonly string[] }>;
+  readonly removed: readonly string[];
+  /** Settings that changed and apply now. */
+  readonly settings: readonly string[];
+  /** Settings that changed but apply only after a daemon restart (ignored until then). */
+  readonly needs_restart: readonly string[];
+  /** `[instances]` changed (read when the daemon starts). */
+  readonly instances_changed: boolean;
+  /** Running instances whose process still runs a replaced or removed definition. */
+  readonly outdated: ReadonlyArray<
+    { readonly instance: string; readonly service_removed: boolean }
+  >;
+  /** Warnings about the new file. */
+  readonly warnings: readonly string[];
+}

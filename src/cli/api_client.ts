@@ -10,10 +10,12 @@ import type {
   DeployRequest,
   DeployResponse,
   ErrorBody,
+  ForgetResponse,
   HealthResponse,
   HistoryEntryJson,
   InstanceJson,
   LogEntryJson,
+  ReloadResponse,
   RollbackResponse,
   RouteResponse,
   SpawnRequest,
@@ -51,6 +53,23 @@ export class ApiClient {
   /** `POST /api/instances/:id/restart`. */
   restart(ref: InstanceRef): Promise<SpawnResponse> {
     return this.#request("POST", `/api/instances/${key(ref)}/restart`);
+  }
+
+  /** `POST /api/instances/:id/forget` (`ten rm`); a dry run only checks and reports. */
+  forget(
+    ref: InstanceRef,
+    options: { readonly purge: boolean; readonly dryRun: boolean },
+  ): Promise<ForgetResponse> {
+    const query = [
+      ...(options.purge ? ["purge=1"] : []),
+      ...(options.dryRun ? ["dry_run=1"] : []),
+    ].join("&");
+    return this.#request("POST", `/api/instances/${key(ref)}/forget${query ? `?${query}` : ""}`);
+  }
+
+  /** `POST /api/reload`. */
+  reload(): Promise<ReloadResponse> {
+    return this.#request("POST", "/api/reload");
   }
 
   /** `GET /api/instances/:id/health`. */

@@ -69,6 +69,22 @@ export async function withProgress<T>(label: string, work: () => Promise<T>): Pr
   }
 }
 
+/**
+ * Asks a yes/no question on the terminal (the question on stderr, the answer from stdin); true
+ * only for `y` or `yes`. Callers check that stdin is a terminal first.
+ */
+export async function askYesNo(question: string): Promise<boolean> {
+  write(Deno.stderr, `${question} [y/N] `);
+  const buffer = new Uint8Array(1024);
+  let answer = "";
+  while (!answer.includes("\n")) {
+    const n = await Deno.stdin.read(buffer);
+    if (n === null) break;
+    answer += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  return /^\s*y(es)?\s*$/i.test(answer.split("\n")[0] ?? "");
+}
+
 /** Left-aligns `text` in `width` columns (longer text is kept whole). */
 export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + " ".repeat(width - text.length);

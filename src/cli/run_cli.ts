@@ -23,6 +23,8 @@ import { initVerb } from "./commands/init.ts";
 import { installVerb, uninstallVerb } from "./commands/install.ts";
 import { logsVerb } from "./commands/logs.ts";
 import { psVerb } from "./commands/ps.ts";
+import { reloadVerb } from "./commands/reload.ts";
+import { rmVerb } from "./commands/rm.ts";
 import { serveVerb } from "./commands/serve.ts";
 import { tokenGenVerb } from "./commands/token_gen.ts";
 import { ApiError } from "./api_client.ts";
@@ -72,6 +74,11 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
   program.command("restart").description("restart an instance (clears failed state)")
     .argument("<service:id>")
     .action((target, _opts, cmd) => setCode(restartVerb(target, globalsOf(cmd))));
+  program.command("rm").description("forget a stopped instance (--purge: delete its data too)")
+    .argument("<service:id>")
+    .option("--purge", "also delete its data dir {data_dir}/{service}/{id}")
+    .option("-y, --yes", "delete without asking (needed when stdin is not a terminal)")
+    .action((target, opts, cmd) => setCode(rmVerb(target, opts, globalsOf(cmd))));
   program.command("ps").alias("ls").description("list running instances")
     .option("-a, --all", "include asleep, stopped and failed instances")
     .option("--json", "print JSON")
@@ -111,6 +118,9 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("-f, --follow", "stream new lines")
     .option("--json", "print JSON")
     .action((target, opts, cmd) => setCode(logsVerb(target, opts, globalsOf(cmd))));
+  program.command("reload").description("make the daemon re-read tenement.toml (as SIGHUP does)")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(reloadVerb(opts, globalsOf(cmd))));
   program.command("config").description("validate and show tenement.toml")
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(configVerb(opts, globalsOf(cmd))));

@@ -30,6 +30,8 @@ import type { CertificateSource } from "../api/api_ports.ts";
 import type { SniResolver } from "../tls/tls_types.ts";
 import { type Https, startHttps } from "./https.ts";
 import { createApiDispatch } from "./dispatch.ts";
+import { ConfigReloader } from "./config_reloader.ts";
+import { loadConfig } from "../config/load_config.ts";
 
 const log = getLogger(["tenement", "daemon"]);
 /** A signal this soon after the first one is the same request to stop, delivered twice. */
@@ -50,6 +52,11 @@ export interface DaemonOptions {
   readonly onListen?: (addr: Deno.NetAddr) => void;
   /** Built-in HTTPS with ACME certificates; undefined serves plain HTTP only. */
   readonly tls?: TlsPlan | undefined;
+  /**
+   * Reads the config file again for `ten reload` and SIGHUP, with the same overrides as at
+   * start. @default {re-reads `config.path`}
+   */
+  readonly reloadConfig?: () => Promise<Config>;
 }
 
 /** Runs the daemon until a signal or `options.signal`; resolves after a clean shutdown. */
@@ -123,6 +130,23 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   options.signal?.addEventListener("abort", onSignal, { once: true });
 
+  // `ten reload` and SIGHUP: re-read the config file; a bad one changes nothing.
+  const reloader = new ConfigReloader({
+    read: options.reloadConfig ??
+      (() => loadConfig({ explicit: config.path, env: Deno.env.toObject(), cwd: Deno.cwd() })),
+    apply: (next) => {
+      const report = supervisor.reload(next);
+      // New services get their certificates (DNS-01 mode) without a restart.
+      https?.replan();
+      return report;
+    },
+  });
+  const onHangup = (): void => {
+    reloader.reload().catch((err: unknown) => log.error("Config reload failed: {err}", { err }));
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  stack.defer(() => Deno.removeSignalListener("SIGHUP", onHangup));
+
   let serverShutdown: Promise<unknown> | undefined;
   // Runs after the instances are stopped: in-flight responses have ended by then.
   stack.defer(async () => {
@@ -136,7 +160,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       tokens: store,
       audit: store,
       logs,
-      storage: new StorageMeter(config),
+      storage: new StorageMeter(() => supervisor.config),
       metrics,
       now: Date.now,
       domain,
@@ -146,6 +170,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         directoryUrl: options.tls.directoryUrl,
         status: () => certManager?.status() ?? [],
       },
+      reload: reloader,
     }),
   );
 

@@ -21,14 +21,15 @@ const BYTES_PER_MB = 1024 * 1024;
 
 /** Measures and caches the bytes under each instance's data dir. */
 export class StorageMeter {
-  readonly #config: Config;
+  readonly #config: () => Config;
   readonly #maxEntries: number;
   readonly #cacheMs: number;
   readonly #now: () => number;
   readonly #measured = new Map<string, { atMs: number; bytes: Promise<number> }>();
 
-  constructor(config: Config, options: StorageMeterOptions = {}) {
-    this.#config = config;
+  /** `config` is the config in force, or a function giving it (it may be reloaded). */
+  constructor(config: Config | (() => Config), options: StorageMeterOptions = {}) {
+    this.#config = typeof config === "function" ? config : () => config;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.#cacheMs = options.cacheMs ?? 5_000;
     this.#now = options.now ?? Date.now;
@@ -41,7 +42,7 @@ export class StorageMeter {
     const cached = this.#measured.get(key);
     if (cached !== undefined && nowMs - cached.atMs < this.#cacheMs) return cached.bytes;
     // The data dir layout the supervisor creates for every instance.
-    const dir = instanceDir(this.#config.settings.dataDir, ref.service, ref.id);
+    const dir = instanceDir(this.#config().settings.dataDir, ref.service, ref.id);
     const bytes = measureDirBytes(dir, { maxEntries: this.#maxEntries });
     this.#measured.set(key, { atMs: nowMs, bytes });
     return bytes;
@@ -49,7 +50,7 @@ export class StorageMeter {
 
   /** The service's `storage_quota_mb` in bytes, or null when it sets none. */
   quotaBytes(service: string): number | null {
-    const quotaMb = this.#config.services.get(service)?.storageQuotaMb;
+    const quotaMb = this.#config().services.get(service)?.storageQuotaMb;
     return quotaMb === undefined ? null : quotaMb * BYTES_PER_MB;
   }
 }

@@ -120,6 +120,15 @@ export class StateStore implements Disposable {
     return value === null ? undefined : { atMs: value.atMs, weights: value.weights };
   }
 
+  /** Deletes an instance's record and weight in one atomic commit. */
+  async forgetInstance(service: string, id: string): Promise<void> {
+    const res = await this.#kv.atomic()
+      .delete(keys.instance(service, id))
+      .delete(keys.weight(service, id))
+      .commit();
+    if (!res.ok) throw new Error(`Cannot forget "${service}:${id}" in the store`);
+  }
+
   /** Appends one audit entry. */
   async appendAudit(entry: Omit<AuditValue, "v">): Promise<void> {
     await this.#kv.set(keys.audit(entry.atMs, this.#auditSeq++), { v: 1, ...entry });

@@ -4,7 +4,7 @@
  * that move back.
  * @module
  */
-import type { Config, ServiceConfig } from "../config/schema.ts";
+import type { ServiceConfig } from "../config/schema.ts";
 import {
   ConflictError,
   DeployError,
@@ -18,6 +18,7 @@ import { hasEnded, healthOf, isReady, reasonOf, statusOf } from "../core/lifecyc
 import { waitAtMost } from "./delay.ts";
 import { type InstanceEntry, type InstanceSnapshot, snapshotOf } from "./instance_entry.ts";
 import { type InstanceTable, serviceNamed } from "./instance_table.ts";
+import type { LiveConfig } from "./live_config.ts";
 import type { Clock, StateRepo, WeightChange } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 import { stderrDetails } from "./startup_wait.ts";
@@ -37,7 +38,8 @@ export interface DeployOptions {
 
 /** What deployments need. */
 export interface DeploymentDeps {
-  readonly config: Config;
+  /** The config in force (replaced by reloads). */
+  readonly live: LiveConfig;
   readonly clock: Clock;
   readonly repo: StateRepo;
   readonly table: InstanceTable;
@@ -67,8 +69,8 @@ export class Deployments {
    * untouched, and a DeployError says why.
    */
   async deploy(ref: InstanceRef, options: DeployOptions): Promise<InstanceSnapshot> {
-    const { config, clock, repo, table, runner } = this.#deps;
-    const svc = serviceNamed(config, ref.service);
+    const { live, clock, repo, table, runner } = this.#deps;
+    const svc = serviceNamed(live.current, ref.service);
     const current = table.get(ref)?.weight;
     const entry = table.entryFor(ref, "api", clock.now());
     const isHealthyNow = (): boolean =>
@@ -115,8 +117,8 @@ export class Deployments {
     toId: string,
     options: { stopOld?: boolean } = {},
   ): Promise<{ from: InstanceSnapshot; to: InstanceSnapshot }> {
-    const { config, table } = this.#deps;
-    const svc = serviceNamed(config, service);
+    const { live, table } = this.#deps;
+    const svc = serviceNamed(live.current, service);
     const from = table.require({ service, id: fromId });
     const to = table.require({ service, id: toId });
     if (from === to) {
@@ -141,8 +143,8 @@ export class Deployments {
    * the instances that get traffic back first.
    */
   async rollback(service: string): Promise<InstanceSnapshot[]> {
-    const { config, clock, repo, table, runner } = this.#deps;
-    const svc = serviceNamed(config, service);
+    const { live, clock, repo, table, runner } = this.#deps;
+    const svc = serviceNamed(live.current, service);
     const previous = await repo.lastRoute(service);
     if (!previous) throw new NotFoundError(`Nothing to roll back: "${service}" was never routed`);
     for (const w of previous.weights) {
@@ -174,9 +176,8 @@ export class Deployments {
   }
 
   async #drainAndStop(entry: InstanceEntry, reason: string): Promise<void> {
-    const { config, clock, runner } = this.#deps;
-    const svc = serviceNamed(config, entry.service);
-    const deadline = clock.now() + svc.requestTimeoutMs;
+    const { clock, runner } = this.#deps;
+    const deadline = clock.now() + (runner.serviceOf(entry)?.requestTimeoutMs ?? 0);
     while (entry.activeRequests > 0 && clock.now() < deadline) {
       await waitAtMost(entry.changed.promise, DRAIN_STEP_MS, { clock });
     }

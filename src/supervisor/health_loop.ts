@@ -51,7 +51,9 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
       clock: deps.clock,
       onProbe: (probe) => {
         isRefused = probe.isRefused === true;
-        if (entry.generation === generation) entry.lastProbe = probe.detail;
+        if (entry.generation !== generation) return;
+        entry.lastProbe = probe.detail;
+        if (!isRefused) entry.startTimes.listeningAtMs ??= deps.clock.now();
       },
     });
     if (entry.generation !== generation) return;

@@ -14,7 +14,6 @@ import type { Runner } from "./runner.ts";
 /** What the idle sweep needs. */
 export interface IdleSweepDeps {
   readonly clock: Clock;
-  readonly services: ReadonlyMap<string, ServiceConfig>;
   readonly table: InstanceTable;
   readonly runner: Runner;
   /** Time between two sweeps. */
@@ -29,7 +28,8 @@ export async function runIdleSweep(deps: IdleSweepDeps, signal: AbortSignal): Pr
     const now = clock.now();
     for (const entry of deps.table.values()) {
       if (entry.state.kind !== "ready") continue;
-      const svc = deps.services.get(entry.service);
+      // The service's idle_timeout in force now (a reload applies it to running instances too).
+      const svc = runner.serviceOf(entry);
       if (!svc || !isIdleNow(entry, svc, now)) continue;
       runner.tasks.run(`sleep:${entry.key}`, async () => {
         // Someone is starting, stopping or restarting it: not idle in any useful sense.

@@ -14,6 +14,7 @@ import {
   statusOf,
 } from "../core/lifecycle.ts";
 import { formatInstanceKey, type InstanceKey } from "../core/instance_key.ts";
+import type { ServiceConfig } from "../config/schema.ts";
 import type { ProcessHandle, StoredInstance } from "./ports.ts";
 import type { Target } from "../proxy/target.ts";
 
@@ -60,6 +61,17 @@ export interface InstanceEntry {
   /** Why the explicit start of the current run failed and the instance was stopped. */
   startupFailure: string | undefined;
   handle: ProcessHandle | undefined;
+  /**
+   * The service definition the current (or last) run was started from: a reload changes the
+   * config, not a process that already runs.
+   */
+  definition: ServiceConfig | undefined;
+  /** Forgotten (`ten rm`): no longer in the table, never started or stored again. */
+  isForgotten: boolean;
+  /** When a request found the instance asleep or stopped and woke it; taken by the next launch. */
+  wakeRequestedAtMs: number | undefined;
+  /** Times of the current run's start, for the wake report. */
+  startTimes: StartTimes;
   port: number | undefined;
   socketPath: string | undefined;
   startedAtMs: number | undefined;
@@ -86,6 +98,18 @@ export interface InstanceEntry {
   target: Target | undefined;
 }
 
+/** Milestones of one start, in clock milliseconds (undefined until reached). */
+export interface StartTimes {
+  /** A request found the instance asleep or stopped and woke it (undefined for other starts). */
+  requestedAtMs: number | undefined;
+  /** A start slot was free and the launch began. */
+  launchingAtMs: number | undefined;
+  /** The process was started. */
+  launchedAtMs: number | undefined;
+  /** A probe first reached something listening on the instance's port. */
+  listeningAtMs: number | undefined;
+}
+
 /** A fresh entry for an instance that is not running. */
 export function newEntry(
   service: string,
@@ -102,6 +126,15 @@ export function newEntry(
     isExplicitStart: false,
     startupFailure: undefined,
     handle: undefined,
+    definition: undefined,
+    isForgotten: false,
+    wakeRequestedAtMs: undefined,
+    startTimes: {
+      requestedAtMs: undefined,
+      launchingAtMs: undefined,
+      launchedAtMs: undefined,
+      listeningAtMs: undefined,
+    },
     port: undefined,
     socketPath: undefined,
     startedAtMs: undefined,

@@ -1,6 +1,7 @@
 /**
  * The instance table: every known instance by key, the same entries by service (for the weighted
- * route), lookups by Host name, and the service configs they run from. Entries are never removed.
+ * route), lookups by Host name, and the service configs they run from. Entries are removed only
+ * when an instance is forgotten (`ten rm`).
  * Ids are case-insensitive, as host names are: `api:Bob` and `api:bob` are one instance, which
  * keeps the spelling it was created with (and so its data dir).
  * @module
@@ -79,6 +80,18 @@ export class InstanceTable {
     const list = this.#entriesOfService.get(entry.service);
     if (list === undefined) this.#entriesOfService.set(entry.service, [entry]);
     else list.push(entry);
+  }
+
+  /** Removes an entry (a forgotten instance). */
+  remove(entry: InstanceEntry): void {
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    const folded = foldedKey(entry.service, entry.id);
+    if (this.#entriesByFoldedKey.get(folded) === entry) this.#entriesByFoldedKey.delete(folded);
+    const list = this.#entriesOfService.get(entry.service);
+    if (list === undefined) return;
+    const rest = list.filter((e) => e !== entry);
+    if (rest.length > 0) this.#entriesOfService.set(entry.service, rest);
+    else this.#entriesOfService.delete(entry.service);
   }
 
   /** The entries of one service, in the order they became known. */

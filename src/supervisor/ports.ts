@@ -95,6 +95,8 @@ export interface StateRepo {
   ): Promise<void>;
   /** The routing the last route change of a service replaced, if any. */
   lastRoute(service: string): Promise<RouteSnapshot | undefined>;
+  /** Deletes everything stored about an instance (its record and weight) in one commit. */
+  forgetInstance(service: string, id: string): Promise<void>;
 }
 
 /** One weight to write. */
@@ -136,8 +138,11 @@ export interface Clock {
 /** File-system actions the supervisor needs around a start and an explicit stop. */
 export interface InstanceFiles {
   ensureDir(path: string): Promise<void>;
+  /** `rm -rf` that never follows a symlink: a link is removed, not what it points to. */
   removeDir(path: string): Promise<void>;
   removeFile(path: string): Promise<void>;
+  /** True when something (a directory, a file, a link) is at `path`. */
+  exists(path: string): Promise<boolean>;
 }
 
 /** Everything the supervisor is built from. */

@@ -15,12 +15,19 @@ const BACKOFF_JITTER = 0.2;
 
 /** Restart bookkeeping and retry timers. */
 export class RestartPolicy {
-  readonly #settings: Settings;
+  readonly #settings: () => Settings;
   readonly #clock: Clock;
   readonly #onRetryDue: (entry: InstanceEntry) => void;
 
-  /** `onRetryDue` runs when a scheduled retry's time has come. */
-  constructor(settings: Settings, clock: Clock, onRetryDue: (entry: InstanceEntry) => void) {
+  /**
+   * `settings` gives the settings in force (they may be reloaded); `onRetryDue` runs when a
+   * scheduled retry's time has come.
+   */
+  constructor(
+    settings: () => Settings,
+    clock: Clock,
+    onRetryDue: (entry: InstanceEntry) => void,
+  ) {
     this.#settings = settings;
     this.#clock = clock;
     this.#onRetryDue = onRetryDue;
@@ -28,7 +35,7 @@ export class RestartPolicy {
 
   /** Records one more unplanned end of `entry` and decides what follows it. */
   decide(entry: InstanceEntry, end: RunEnd, restart: RestartSetting): ExitDecision {
-    const settings = this.#settings;
+    const settings = this.#settings();
     entry.crashCount++;
     const decision = decideAfterEnd(end, {
       crashCount: entry.crashCount,

@@ -9,7 +9,13 @@
 import { getLogger } from "@logtape/logtape";
 import { parentDir } from "../config/config_paths.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { messageOf, SpawnError, TenementError, UnavailableError } from "../core/errors.ts";
+import {
+  messageOf,
+  NotFoundError,
+  SpawnError,
+  TenementError,
+  UnavailableError,
+} from "../core/errors.ts";
 import { describeExit, type RunEnd } from "../core/exit_decision.ts";
 import {
   type Effect,
@@ -17,11 +23,11 @@ import {
   type InstanceEvent,
   isStartingUp,
   isWaitingToRetry,
+  reasonOf,
   transition,
 } from "../core/lifecycle.ts";
 import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./health_loop.ts";
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
-import { serviceNamed } from "./instance_table.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { instanceDir } from "../core/instance_dir.ts";
 import { type InstancePlan, planInstance } from "./launch_spec.ts";
@@ -31,6 +37,8 @@ import { Semaphore } from "./semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
 import { awaitStartup, seconds } from "./startup_wait.ts";
 import { persistEntry } from "./instance_record.ts";
+import type { LiveConfig } from "./live_config.ts";
+import { describeWake } from "./wake_report.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
 
@@ -50,27 +58,41 @@ export class Runner {
   /** One operation per instance at a time. */
   readonly locks = new KeyedLock();
   readonly #deps: SupervisorDeps;
+  readonly #live: LiveConfig;
   readonly #starts: Semaphore;
   readonly #restarts: RestartPolicy;
   readonly #health: HealthLoopDeps;
   #isShuttingDown = false;
 
-  constructor(deps: SupervisorDeps) {
+  constructor(deps: SupervisorDeps, live: LiveConfig) {
     this.#deps = deps;
-    const limit = deps.config.settings.maxConcurrentStarts;
+    this.#live = live;
+    // Read once: a reload reports a change of max_concurrent_starts as needing a restart.
+    const limit = live.current.settings.maxConcurrentStarts;
     this.#starts = new Semaphore(limit > 0 ? limit : Math.max(2, deps.cpuCount ?? 2));
     this.#restarts = new RestartPolicy(
-      deps.config.settings,
+      () => live.current.settings,
       deps.clock,
       (entry) => this.#onRetryDue(entry),
     );
     this.#health = {
       prober: deps.prober,
       clock: deps.clock,
-      settings: deps.config.settings,
+      get settings() {
+        return live.current.settings;
+      },
       apply: (entry, event) => this.apply(entry, event),
       neverListened: (entry, generation) => this.#neverListened(entry, generation),
     };
+  }
+
+  /**
+   * The definition that governs the entry now: the config's when its service is still defined
+   * (keys such as idle_timeout and stop_grace_period apply to running instances at once), else
+   * the one its last run was started from (a service removed by a reload).
+   */
+  serviceOf(entry: InstanceEntry): ServiceConfig | undefined {
+    return this.#live.service(entry.service) ?? entry.definition;
   }
 
   /** True once the daemon started shutting down: nothing new starts. */
@@ -105,14 +127,7 @@ export class Runner {
         entry.desired = effect.desired;
         return;
       case "report_ready":
-        if (entry.startedAtMs !== undefined && entry.state.kind === "ready") {
-          this.#deps.metrics?.woke(
-            entry.service,
-            entry.id,
-            entry.state.readyAtMs - entry.startedAtMs,
-          );
-        }
-        return;
+        return this.#reportReady(entry);
       case "restart_unhealthy": {
         const { reason } = effect;
         const generation = entry.generation;
@@ -167,19 +182,19 @@ export class Runner {
     if (onlyIf && !onlyIf()) return;
     this.#cancelRetry(entry);
     const handle = entry.handle;
-    const svc = serviceNamed(this.#deps.config, entry.service);
+    const svc = this.serviceOf(entry);
     if (handle) {
       entry.runController?.abort();
       entry.generation++;
       this.apply(entry, { kind: "stop_begun" });
-      await handle.stop(svc.stopGracePeriodMs);
+      await handle.stop(svc?.stopGracePeriodMs ?? 0);
       this.#afterProcessGone(entry);
       log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
     }
     // Only an explicit stop discards data: sleeping and shutdown keep it for the next wake.
-    if (next === "stopped" && reason === STOPPED_BY_REQUEST && !svc.storagePersist) {
+    if (next === "stopped" && reason === STOPPED_BY_REQUEST && svc && !svc.storagePersist) {
       await this.#deps.files.removeDir(
-        instanceDir(this.#deps.config.settings.dataDir, svc.name, entry.id),
+        instanceDir(this.#live.current.settings.dataDir, svc.name, entry.id),
       );
     }
     if (next !== undefined) {
@@ -199,24 +214,44 @@ export class Runner {
 
   /** Runs one health probe of a ready instance now and records its result. */
   async probeNow(entry: InstanceEntry): Promise<void> {
-    if (entry.port === undefined || !entry.handle || entry.state.kind !== "ready") return;
-    const svc = serviceNamed(this.#deps.config, entry.service);
+    const svc = entry.definition;
+    if (entry.port === undefined || !entry.handle || entry.state.kind !== "ready" || !svc) return;
     const result = await probeInstance(this.#deps.prober, entry, svc);
     applyProbe(this.#health, entry, result, entry.generation);
   }
 
   /** Writes the entry's durable record (queued behind its previous writes). */
   persist(entry: InstanceEntry): void {
+    // A forgotten instance must not come back from the store after the next daemon start.
+    if (entry.isForgotten) return;
     persistEntry(entry, this.#deps.repo, this.#deps.reaper);
   }
 
   async #launch(entry: InstanceEntry, isExplicit = false): Promise<void> {
     const deps = this.#deps;
-    const svc = serviceNamed(deps.config, entry.service);
+    if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${entry.key}`);
     entry.isExplicitStart = isExplicit;
     entry.startupFailure = undefined;
     // Starts are CPU bound: the slot is held until the instance is ready or its start-up time ends.
     const slot = await this.#starts.acquire();
+    // One snapshot of the config for the whole launch, taken once the slot is ours: a reload
+    // meanwhile applies to this start, and never half of it.
+    const config = this.#live.current;
+    const svc = config.services.get(entry.service);
+    if (svc === undefined) {
+      slot[Symbol.dispose]();
+      throw new NotFoundError(
+        `Cannot start ${entry.key}: service "${entry.service}" is not defined in the config`,
+      );
+    }
+    // A request's wake belongs to this run alone.
+    entry.startTimes = {
+      requestedAtMs: entry.wakeRequestedAtMs,
+      launchingAtMs: deps.clock.now(),
+      launchedAtMs: undefined,
+      listeningAtMs: undefined,
+    };
+    entry.wakeRequestedAtMs = undefined;
     let port: number;
     try {
       port = await deps.portPool.allocate();
@@ -229,7 +264,7 @@ export class Runner {
       plan = planInstance({
         service: svc,
         id: entry.id,
-        dataDir: deps.config.settings.dataDir,
+        dataDir: config.settings.dataDir,
         port,
         baseEnv: deps.baseEnv,
       });
@@ -282,6 +317,8 @@ export class Runner {
       throw err instanceof TenementError ? err : new SpawnError(message, { cause: err });
     }
     entry.handle = handle;
+    entry.definition = svc;
+    entry.startTimes.launchedAtMs = launchedAtMs;
     entry.port = port;
     entry.socketPath = plan.socketPath;
     entry.startedAtMs = launchedAtMs;
@@ -338,9 +375,9 @@ export class Runner {
    * stopped (desired stopped), not restarted, and the spawn waiting for it fails.
    */
   #neverListened(entry: InstanceEntry, generation: number): void {
-    const svc = serviceNamed(this.#deps.config, entry.service);
+    const timeoutMs = entry.definition?.startupTimeoutMs ?? 0;
     const reason = `nothing is listening on port ${entry.port} after ${
-      seconds(svc.startupTimeoutMs)
+      seconds(timeoutMs)
     } s: the app must listen on $PORT`;
     this.#deps.logs.append(entry.service, entry.id, "stderr", `tenement: stopping, ${reason}`);
     this.tasks.run(`never-listened:${entry.key}#${generation}`, async () => {
@@ -364,13 +401,12 @@ export class Runner {
   async #restartUnhealthy(entry: InstanceEntry, generation: number, reason: string): Promise<void> {
     const handle = entry.handle;
     if (entry.generation !== generation || !handle) return;
-    const svc = serviceNamed(this.#deps.config, entry.service);
     using _lock = await this.locks.acquire(entry.key);
     if (entry.generation !== generation || entry.handle !== handle) return;
     entry.runController?.abort();
     entry.generation++;
     this.apply(entry, { kind: "stop_begun" });
-    await handle.stop(svc.stopGracePeriodMs);
+    await handle.stop(this.serviceOf(entry)?.stopGracePeriodMs ?? 0);
     this.#afterProcessGone(entry);
     this.#decide(entry, { kind: "unhealthy", message: reason });
   }
@@ -386,10 +422,56 @@ export class Runner {
 
   /** Applies the restart policy after an unplanned end of a run. */
   #decide(entry: InstanceEntry, end: RunEnd): void {
-    const svc = serviceNamed(this.#deps.config, entry.service);
+    if (!this.#live.current.services.has(entry.service)) {
+      // Its service was removed by a reload: it ran until it ended, and starts no more.
+      this.retire(
+        entry,
+        end.kind === "exited" ? describeExit(end.exit, end.lastStderr) : end.message,
+      );
+      return;
+    }
+    const svc = this.#live.service(entry.service)!;
     const decision = this.#restarts.decide(entry, end, svc.restart);
     this.apply(entry, { kind: "ended", decision, nowMs: this.#deps.clock.now() });
     this.persist(entry);
+  }
+
+  /**
+   * Rests an entry without a process as stopped, dropping any pending retry: its service was
+   * removed from the config, so nothing starts it again.
+   */
+  retire(entry: InstanceEntry, why: string): void {
+    if (entry.handle) return;
+    this.#cancelRetry(entry);
+    this.apply(entry, {
+      kind: "stopped",
+      rest: "stopped",
+      reason: `${why}; service "${entry.service}" was removed from the config`,
+    });
+    entry.crashCount = 0;
+    this.persist(entry);
+  }
+
+  /** Drops the entry's pending retry (a forgotten failed instance is not retried). */
+  dropRetry(entry: InstanceEntry): void {
+    this.#cancelRetry(entry);
+  }
+
+  /** Reports a finished start: the wake report when a request woke the instance. */
+  #reportReady(entry: InstanceEntry): void {
+    const state = entry.state;
+    if (state.kind !== "ready") return;
+    if (entry.startedAtMs !== undefined) {
+      this.#deps.metrics?.woke(entry.service, entry.id, state.readyAtMs - entry.startedAtMs);
+    }
+    const wake = describeWake(entry.startTimes, state.readyAtMs);
+    entry.startTimes.requestedAtMs = undefined;
+    if (wake === undefined) return;
+    log.info(`Woke {key} in {ms} ms ({phases})`, {
+      key: entry.key,
+      ms: wake.totalMs,
+      phases: wake.phases,
+    });
   }
 
   #cancelRetry(entry: InstanceEntry): void {
@@ -403,6 +485,9 @@ export class Runner {
     this.tasks.run(`retry:${entry.key}`, async () => {
       using _lock = await this.locks.acquire(entry.key);
       if (entry.handle || !isWaitingToRetry(entry.state)) return;
+      if (!this.#live.current.services.has(entry.service)) {
+        return this.retire(entry, reasonOf(entry.state) ?? "ended");
+      }
       entry.restartsTotal++;
       this.#deps.metrics?.restarted(entry.service, entry.id);
       try {

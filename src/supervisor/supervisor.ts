@@ -10,19 +10,24 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
+import type { ReloadReport } from "../config/reload_report.ts";
 import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { isAwake, isStartingUp } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
+import { reloadConfig } from "./config_reload.ts";
+import { forgetInstance, type ForgetOptions, type ForgetResult } from "./instance_forget.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
+import { LiveConfig } from "./live_config.ts";
 import type { StoredInstance, SupervisorDeps } from "./ports.ts";
 import { Runner, STOPPED_BY_REQUEST } from "./runner.ts";
 import { TargetResolution } from "./target_resolution.ts";
 
 export type { ListOptions } from "./instance_table.ts";
+export type { ForgetOptions, ForgetResult } from "./instance_forget.ts";
 
 /** An instance after a spawn or restart: a warning when it listens but its check failed. */
 export interface SpawnedInstance extends InstanceSnapshot {
@@ -34,6 +39,7 @@ const log = getLogger(["tenement", "supervisor"]);
 /** The instance supervisor. */
 export class Supervisor implements TargetResolver, AsyncDisposable {
   readonly #deps: SupervisorDeps;
+  readonly #live: LiveConfig;
   readonly #table = new InstanceTable();
   readonly #runner: Runner;
   readonly #targets: TargetResolution;
@@ -41,10 +47,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
-    this.#runner = new Runner(deps);
-    this.#targets = new TargetResolution(deps.config, deps.clock, this.#table, this.#runner);
+    this.#live = new LiveConfig(deps.config);
+    this.#runner = new Runner(deps, this.#live);
+    this.#targets = new TargetResolution(this.#live, deps.clock, this.#table, this.#runner);
     this.#deployments = new Deployments({
-      config: deps.config,
+      live: this.#live,
       clock: deps.clock,
       repo: deps.repo,
       table: this.#table,
@@ -54,7 +61,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** Kills leftovers of a previous run, restores the table, and starts what should run. */
   async start(): Promise<void> {
-    const { config, repo, reaper, clock } = this.#deps;
+    const { repo, reaper, clock } = this.#deps;
+    const config = this.#live.current;
     const weights = new Map(
       (await repo.listWeights()).map((w) => [formatInstanceKey(w), w.weight] as const),
     );
@@ -97,7 +105,6 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
     const idle = {
       clock,
-      services: config.services,
       table: this.#table,
       runner,
       everyMs: this.#deps.idleSweepMs ?? 1000,
@@ -118,9 +125,9 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     return entry ? snapshotOf(entry) : undefined;
   }
 
-  /** The config this supervisor runs. */
+  /** The config this supervisor runs (the last one a reload put in force). */
   get config(): Config {
-    return this.#deps.config;
+    return this.#live.current;
   }
 
   // ---- commands ------------------------------------------------------------------------------
@@ -135,7 +142,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     ref: InstanceRef,
     origin: StoredInstance["origin"] = "api",
   ): Promise<SpawnedInstance> {
-    const service = serviceNamed(this.#deps.config, ref.service);
+    const service = serviceNamed(this.#live.current, ref.service);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     entry.desired = "running";
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
@@ -157,7 +164,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** Stops and starts again; clears failed state and crash backoff. */
   async restart(ref: InstanceRef): Promise<SpawnedInstance> {
-    const service = serviceNamed(this.#deps.config, ref.service);
+    const service = serviceNamed(this.#live.current, ref.service);
     const entry = this.#table.entryFor(ref, "api", this.#deps.clock.now());
     await this.#runner.stop(entry, "stopped", undefined);
     this.#runner.forgetCrashes(entry);
@@ -179,6 +186,27 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const entry = this.#table.require(ref);
     await this.#runner.probeNow(entry);
     return snapshotOf(entry);
+  }
+
+  /** See {@linkcode reloadConfig}. */
+  reload(next: Config): ReloadReport {
+    return reloadConfig({ live: this.#live, table: this.#table, runner: this.#runner }, next);
+  }
+
+  /** See {@linkcode forgetInstance}. */
+  forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
+    const { files, repo } = this.#deps;
+    return forgetInstance(
+      {
+        live: this.#live,
+        table: this.#table,
+        runner: this.#runner,
+        files,
+        repo,
+      },
+      ref,
+      options,
+    );
   }
 
   // ---- deployments -------------------------------------------------------------------------

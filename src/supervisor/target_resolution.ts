@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Config, ServiceConfig } from "../config/schema.ts";
+import type { ServiceConfig } from "../config/schema.ts";
 import {
   AUTO_CREATE_WINDOW_MS,
   type AutoCreateHistory,
@@ -20,6 +20,7 @@ import type { Target, TargetResolver } from "../proxy/target.ts";
 import { waitAtMost } from "./delay.ts";
 import type { InstanceEntry } from "./instance_entry.ts";
 import { type InstanceTable, serviceForHost } from "./instance_table.ts";
+import type { LiveConfig } from "./live_config.ts";
 import type { Clock } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 import { SingleFlight } from "./single_flight.ts";
@@ -34,7 +35,7 @@ const WAIT_STEP_MS = 250;
 
 /** Finds, wakes and waits for the instances requests go to. */
 export class TargetResolution implements TargetResolver {
-  readonly #config: Config;
+  readonly #live: LiveConfig;
   readonly #clock: Clock;
   readonly #table: InstanceTable;
   readonly #runner: Runner;
@@ -46,8 +47,8 @@ export class TargetResolution implements TargetResolver {
   /** Per service: new ids `mayServe` allowed in the last minute, and when. */
   readonly #askedAtMs = new Map<string, Map<string, number>>();
 
-  constructor(config: Config, clock: Clock, table: InstanceTable, runner: Runner) {
-    this.#config = config;
+  constructor(live: LiveConfig, clock: Clock, table: InstanceTable, runner: Runner) {
+    this.#live = live;
     this.#clock = clock;
     this.#table = table;
     this.#runner = runner;
@@ -55,21 +56,49 @@ export class TargetResolution implements TargetResolver {
 
   /** See TargetResolver.resolveDirect. */
   async resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
-    const svc = serviceForHost(this.#config, service);
-    if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
+    const requestedAtMs = this.#clock.now();
+    const svc = serviceForHost(this.#live.current, service);
+    if (!svc) return this.#retiredTarget(service, id);
     let entry = this.#table.forHost(svc.name, id);
     if (entry && entry.state.kind === "ready") return this.#target(entry, svc);
     if (!entry) {
       this.#admitCreate(svc, id);
       entry = this.#table.entryFor({ service: svc.name, id }, "request", this.#clock.now());
     }
-    return await this.#waitReady(entry, svc, signal);
+    return await this.#waitReady(entry, svc, signal, requestedAtMs);
+  }
+
+  /**
+   * A running instance of a service a reload removed keeps serving until it is stopped; nothing
+   * of such a service is started or created.
+   */
+  #retiredTarget(service: string, id: string | undefined): Target {
+    const ready = this.#retiredReady(service)
+      .filter((e) => id === undefined ? e.weight > 0 : true)
+      .filter((e) => id === undefined || e.id.toLowerCase() === id.toLowerCase());
+    const chosen = pickWeighted(
+      ready.map((e) => ({ item: e, weight: id === undefined ? e.weight : 1 })),
+      this.#clock.random(),
+    );
+    if (!chosen) throw new NotFoundError(`Unknown service "${service}"`);
+    return this.#target(chosen, chosen.definition!);
+  }
+
+  /** The ready instances of a service that is no longer in the config. */
+  #retiredReady(service: string): InstanceEntry[] {
+    const out: InstanceEntry[] = [];
+    for (const e of this.#table.values()) {
+      if (e.service.toLowerCase() !== service.toLowerCase()) continue;
+      if (e.state.kind === "ready" && e.definition !== undefined) out.push(e);
+    }
+    return out;
   }
 
   /** See TargetResolver.resolveWeighted. */
   async resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target> {
-    const svc = serviceForHost(this.#config, service);
-    if (!svc) throw new NotFoundError(`Unknown service "${service}"`);
+    const requestedAtMs = this.#clock.now();
+    const svc = serviceForHost(this.#live.current, service);
+    if (!svc) return this.#retiredTarget(service, undefined);
     const eligible: InstanceEntry[] = [];
     for (const e of this.#table.ofService(svc.name)) {
       if (e.weight > 0 && e.state.kind !== "failed") eligible.push(e);
@@ -86,7 +115,7 @@ export class TargetResolution implements TargetResolver {
     if (!chosen) throw new UnavailableError(`No instance of "${svc.name}" can take traffic`);
     const target = chosen.state.kind === "ready"
       ? this.#target(chosen, svc)
-      : await this.#waitReady(chosen, svc, signal);
+      : await this.#waitReady(chosen, svc, signal, requestedAtMs);
     // Pin clients while traffic is split, and re-pin a client whose pin no longer takes traffic;
     // with a single instance and no pin, no cookie is needed.
     if ((eligible.length > 1 || stickyId !== undefined) && chosen.id !== stickyId) {
@@ -104,7 +133,7 @@ export class TargetResolution implements TargetResolver {
    * certificates than requests could create instances.
    */
   mayServe(service: string, id: string | undefined): boolean {
-    const svc = serviceForHost(this.#config, service);
+    const svc = serviceForHost(this.#live.current, service);
     if (!svc) return false;
     if (id === undefined || this.#table.forHost(svc.name, id)) return true;
     const nowMs = this.#clock.now();
@@ -142,7 +171,7 @@ export class TargetResolution implements TargetResolver {
   /** See TargetResolver.waitForRestart. */
   async waitForRestart(target: Target, signal: AbortSignal): Promise<Target | undefined> {
     const entry = this.#table.get(target);
-    const svc = this.#config.services.get(target.service);
+    const svc = this.#live.service(target.service);
     if (!entry || !svc) return undefined;
     const isSameRun = (): boolean => entry.state.kind === "ready" && entry.port === target.port;
     // Still looks alive: give the exit watcher time to notice a fresh crash (a loaded machine
@@ -155,11 +184,19 @@ export class TargetResolution implements TargetResolver {
       await waitAtMost(entry.changed.promise, left, { signal, clock: this.#clock });
       signal.throwIfAborted();
     }
-    return await this.#waitReady(entry, svc, signal);
+    return await this.#waitReady(entry, svc, signal, this.#clock.now());
   }
 
-  /** Waits until the entry is ready, waking it if it sleeps, within the service's start-up time. */
-  async #waitReady(entry: InstanceEntry, svc: ServiceConfig, signal: AbortSignal): Promise<Target> {
+  /**
+   * Waits until the entry is ready, waking it if it sleeps, within the service's start-up time;
+   * `requestedAtMs` is when the request arrived, for the wake report.
+   */
+  async #waitReady(
+    entry: InstanceEntry,
+    svc: ServiceConfig,
+    signal: AbortSignal,
+    requestedAtMs: number,
+  ): Promise<Target> {
     if (entry.waitingRequests >= svc.maxQueuedRequests) {
       throw new UnavailableError(`Too many requests waiting for ${entry.key}`, 1);
     }
@@ -169,6 +206,8 @@ export class TargetResolution implements TargetResolver {
     let hasWoken = false;
     try {
       while (true) {
+        // Forgotten (`ten rm`) while this request waited: it no longer exists.
+        if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${entry.key}`);
         const state = entry.state;
         if (state.kind === "ready") return this.#target(entry, svc);
         if (state.kind === "failed") {
@@ -190,7 +229,7 @@ export class TargetResolution implements TargetResolver {
             throw new UnavailableError(`${entry.key} stopped during start-up: ${state.reason}`);
           }
           hasWoken = true;
-          this.#wake(entry);
+          this.#wake(entry, requestedAtMs);
         }
         const left = deadline - clock.now();
         if (left <= 0) {
@@ -208,22 +247,24 @@ export class TargetResolution implements TargetResolver {
     }
   }
 
-  /** Starts a sleeping or stopped entry once, however many requests ask at the same time. */
-  #wake(entry: InstanceEntry): void {
-    const startedAt = this.#clock.now();
+  /**
+   * Starts a sleeping or stopped entry once, however many requests ask at the same time. The
+   * runner logs the wake once the instance is ready, timed from `requestedAtMs`.
+   */
+  #wake(entry: InstanceEntry, requestedAtMs: number): void {
     void this.#wakes.run(entry.key, async () => {
       try {
         const kind = entry.state.kind;
         if (kind === "stopped" || kind === "asleep") {
           entry.desired = "running";
+          entry.wakeRequestedAtMs = requestedAtMs;
           await this.#runner.start(entry);
-          log.info("Woke {key} in {ms} ms (process started)", {
-            key: entry.key,
-            ms: this.#clock.now() - startedAt,
-          });
         }
       } catch (err: unknown) {
         log.warn("Cannot wake {key}: {err}", { key: entry.key, err: messageOf(err) });
+      } finally {
+        // Taken by the launch; left only when nothing was launched.
+        entry.wakeRequestedAtMs = undefined;
       }
     });
   }

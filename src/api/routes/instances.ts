@@ -13,6 +13,7 @@ import { HttpError, jsonResponse } from "../http_error.ts";
 import { readJsonObject, stringField } from "../read_json.ts";
 import type { RouteHandler, Router } from "../router.ts";
 import type {
+  ForgetResponse,
   HealthResponse,
   InstanceJson,
   SpawnRequest,
@@ -78,6 +79,11 @@ function refOf(key: string | undefined): InstanceRef {
   }
 }
 
+/** A yes in a query parameter: `1`, `true` or `yes`. */
+function isYes(value: string | null): boolean {
+  return ["1", "true", "yes"].includes(value ?? "");
+}
+
 /** Adds the instance routes to `router`. */
 export function addInstanceRoutes<C extends AuthedContext>(
   router: Router<C>,
@@ -99,7 +105,7 @@ export function addInstanceRoutes<C extends AuthedContext>(
     }, run);
 
   const list: RouteHandler<C> = async (_req, ctx) => {
-    const all = ["1", "true", "yes"].includes(ctx.url.searchParams.get("all") ?? "");
+    const all = isYes(ctx.url.searchParams.get("all"));
     const service = ctx.url.searchParams.get("service") ?? undefined;
     const visible = instances.list(service === undefined ? { all } : { all, service })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));
@@ -163,6 +169,27 @@ export function addInstanceRoutes<C extends AuthedContext>(
         `weight=${weight}`,
       );
       return jsonResponse({ instance: view.key, weight: view.weight } satisfies WeightResponse);
+    })
+    .add("POST", "/api/instances/:id/forget", async (_req, ctx) => {
+      const ref = refOf(ctx.params["id"]);
+      if (ctx.identity.kind !== "admin") {
+        throw new HttpError(403, "Removing an instance requires admin token");
+      }
+      const purge = isYes(ctx.url.searchParams.get("purge"));
+      const dryRun = isYes(ctx.url.searchParams.get("dry_run"));
+      const forget = () => instances.forget(ref, { purge, dryRun });
+      const view = dryRun
+        ? await forget()
+        : await audit(ctx.identity, "rm", ref, forget, purge ? "purge" : undefined);
+      return jsonResponse(
+        {
+          instance: view.key,
+          data_dir: view.dataDir,
+          purged: view.isPurged,
+          had_data_dir: view.hadDataDir,
+          dry_run: dryRun,
+        } satisfies ForgetResponse,
+      );
     })
     .add("GET", "/api/instances/:id/health", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);

@@ -32,7 +32,15 @@ export async function serveVerb(options: ServeOptions, globals: GlobalOptions): 
   const tls = planTls(config.settings.tls, options);
   const domain = tls?.domain ?? options.domain ?? "localhost";
   try {
-    await runDaemon({ config, port, domain, hostname: options.bind, tls });
+    await runDaemon({
+      config,
+      port,
+      domain,
+      hostname: options.bind,
+      tls,
+      // A reload reads the same file with the same --data-dir / TENEMENT_DATA_DIR override.
+      reloadConfig: () => loadConfigFor({ ...globals, config: config.path }),
+    });
   } catch (cause: unknown) {
     if (cause instanceof Deno.errors.AddrInUse) {
       throw new TenementError(

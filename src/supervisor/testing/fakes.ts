@@ -201,17 +201,30 @@ export class MemoryStateRepo implements StateRepo {
   lastRoute(service: string): Promise<RouteSnapshot | undefined> {
     return Promise.resolve(this.routes.get(service));
   }
+
+  forgetInstance(service: string, id: string): Promise<void> {
+    const key = formatInstanceKey({ service, id });
+    this.instances.delete(key);
+    this.weights.delete(key);
+    return Promise.resolve();
+  }
 }
 
 /** Records file-system calls instead of making them. */
 export class FakeFiles implements InstanceFiles {
   readonly removedDirs: string[] = [];
+  /** Paths that exist (the data dirs a test wants present). */
+  readonly present = new Set<string>();
   ensureDir(_path: string): Promise<void> {
     return Promise.resolve();
   }
   removeDir(path: string): Promise<void> {
     this.removedDirs.push(path);
+    this.present.delete(path);
     return Promise.resolve();
+  }
+  exists(path: string): Promise<boolean> {
+    return Promise.resolve(this.present.has(path));
   }
   removeFile(_path: string): Promise<void> {
     return Promise.resolve();
