@@ -3,7 +3,9 @@
  * `TENEMENT_*` environment variable, then default.
  * @module
  */
-import { loadConfig } from "../config/load_config.ts";
+import { findConfigUpward, loadConfig } from "../config/load_config.ts";
+import { type InstalledService, readInstalledService } from "./installed_service.ts";
+import { INSTALL_PATHS } from "./systemd_unit.ts";
 import type { Config } from "../config/schema.ts";
 import { TenementError } from "../core/errors.ts";
 
@@ -15,20 +17,71 @@ export interface GlobalOptions {
   readonly config?: string | undefined;
 }
 
-/** The server URL for client verbs, without a trailing slash. */
-export function serverUrl(globals: GlobalOptions): string {
-  const url = globals.server ?? Deno.env.get("TENEMENT_SERVER") ?? "http://localhost:8080";
+/**
+ * The server URL for client verbs, without a trailing slash: `--server`, `TENEMENT_SERVER`, the
+ * installed service's listener (on a server without a `tenement.toml` nearby), then
+ * `http://localhost:8080`.
+ */
+export async function serverUrl(globals: GlobalOptions): Promise<string> {
+  const url = globals.server ?? Deno.env.get("TENEMENT_SERVER") ??
+    (await installedFallback(globals))?.server ?? "http://localhost:8080";
   return url.replace(/\/+$/, "");
 }
 
-/** Loads the config the way every verb does. */
-export function loadConfigFor(globals: GlobalOptions): Promise<Config> {
-  return loadConfig({
-    explicit: globals.config,
-    dataDir: globals.dataDir,
-    env: Deno.env.toObject(),
-    cwd: Deno.cwd(),
-  });
+/**
+ * Loads the config the way every verb does: `--config`, `TENEMENT_CONFIG`, `tenement.toml` in the
+ * working directory or a parent, then (for client verbs, `useInstalled`) the config and data dir
+ * of the service `ten install` set up.
+ */
+export async function loadConfigFor(
+  globals: GlobalOptions,
+  options: { readonly useInstalled?: boolean } = {},
+): Promise<Config> {
+  const env = Deno.env.toObject();
+  const installed = options.useInstalled === false ? undefined : await installedFallback(globals);
+  if (installed?.config !== undefined) {
+    const hasDataDir = globals.dataDir !== undefined || nonEmpty(env["TENEMENT_DATA_DIR"]);
+    return loadConfig({
+      explicit: installed.config,
+      dataDir: hasDataDir ? globals.dataDir : installed.dataDir,
+      env,
+      cwd: Deno.cwd(),
+    });
+  }
+  return loadConfig({ explicit: globals.config, dataDir: globals.dataDir, env, cwd: Deno.cwd() });
+}
+
+function nonEmpty(value: string | undefined): boolean {
+  return value !== undefined && value !== "";
+}
+
+let installedCache: Promise<InstalledService | undefined> | undefined;
+
+/**
+ * The installed service when this run has no config of its own: no `--config`, no
+ * `TENEMENT_CONFIG`, and no `tenement.toml` in the working directory or its parents.
+ */
+function installedFallback(globals: GlobalOptions): Promise<InstalledService | undefined> {
+  if (globals.config !== undefined || nonEmpty(Deno.env.get("TENEMENT_CONFIG"))) {
+    return Promise.resolve(undefined);
+  }
+  installedCache ??= installedWhenNoProjectConfig(
+    Deno.cwd(),
+    Deno.env.get("TENEMENT_INSTALLED_UNIT") ?? INSTALL_PATHS.unit,
+  );
+  return installedCache;
+}
+
+/**
+ * The service installed by the unit at `unitPath`, unless `cwd` or a parent holds a
+ * `tenement.toml` (a project's own config wins).
+ */
+export async function installedWhenNoProjectConfig(
+  cwd: string,
+  unitPath: string,
+): Promise<InstalledService | undefined> {
+  if (await findConfigUpward(cwd) !== undefined) return undefined;
+  return await readInstalledService(unitPath);
 }
 
 /**

@@ -88,12 +88,23 @@ async function locate(options: FindConfigOptions): Promise<{ path: string; shown
     return { path, shownAs: named };
   }
   const start = resolvePath("/", options.cwd);
-  for (let dir = start, up = "";; dir = parentDir(dir), up += "../") {
+  const found = await findConfigUpward(start);
+  if (found !== undefined) return found;
+  throw new NotFoundError(noConfigMessage(start));
+}
+
+/**
+ * The `tenement.toml` in `cwd` or its nearest parent holding one, with the path messages show
+ * (`tenement.toml`, `../tenement.toml`, ...); undefined when there is none.
+ */
+export async function findConfigUpward(
+  cwd: string,
+): Promise<{ path: string; shownAs: string } | undefined> {
+  for (let dir = resolvePath("/", cwd), up = "";; dir = parentDir(dir), up += "../") {
     const path = resolvePath(dir, CONFIG_FILE_NAME);
     if (await isFile(path)) return { path, shownAs: `${up}${CONFIG_FILE_NAME}` };
-    if (dir === "/") break;
+    if (dir === "/") return undefined;
   }
-  throw new NotFoundError(noConfigMessage(start));
 }
 
 function noConfigMessage(cwd: string): string {

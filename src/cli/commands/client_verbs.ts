@@ -12,7 +12,7 @@ import { err, out, withProgress } from "../output.ts";
 
 /** A client for the configured server and token. */
 export async function clientFor(globals: GlobalOptions): Promise<ApiClient> {
-  return new ApiClient(serverUrl(globals), await resolveToken(globals));
+  return new ApiClient(await serverUrl(globals), await resolveToken(globals));
 }
 
 /** `ten spawn service:id`. */

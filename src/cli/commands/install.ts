@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../write_file_atomic.ts";
 import { exists } from "./init.ts";
 import { err, out } from "../output.ts";
 import { INSTALL_PATHS, renderUnit, starterConfig } from "../systemd_unit.ts";
+import { readInstalledService } from "../installed_service.ts";
 import { emailProblem, tlsDomainProblem } from "../../config/tls_values.ts";
 
 /** `ten install` flags. */
@@ -325,20 +326,17 @@ export async function installVerb(
         port === 80 ? "" : `:${port}`
       }/`,
   );
-  out.line(`Config: ${config.path} (apply changes with: systemctl restart tenement)`);
+  out.line(`Config: ${config.path} (apply changes with: ten reload)`);
+  out.line(`Data: ${dataDir}`);
   out.line(
-    `Data: ${dataDir}; API token: ten --config ${config.path} --data-dir ${dataDir} token-gen`,
+    "On this server, ten commands use the service's config and data dir when no tenement.toml is nearby: try ten ps, ten certs, ten token-gen",
   );
   return 0;
 }
 
 /** The data dir the installed unit names, or the default when there is no readable unit. */
 async function installedDataDir(): Promise<string> {
-  const unit = await Deno.readTextFile(INSTALL_PATHS.unit).catch(() => "");
-  const quoted = /^Environment="TENEMENT_DATA_DIR=((?:[^"\\]|\\.)*)"$/m.exec(unit)?.[1]
-    ?.replace(/\\(.)/g, "$1");
-  const plain = /^Environment=TENEMENT_DATA_DIR=(\S+)$/m.exec(unit)?.[1];
-  return (quoted ?? plain)?.replaceAll("%%", "%") ?? INSTALL_PATHS.dataDir;
+  return (await readInstalledService())?.dataDir ?? INSTALL_PATHS.dataDir;
 }
 
 /**

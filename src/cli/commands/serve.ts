@@ -27,7 +27,8 @@ export async function serveVerb(options: ServeOptions, globals: GlobalOptions): 
   if (!/^\d+$/.test(options.port) || port > 65535) {
     throw new InvalidInputError(`Invalid --port "${options.port}": expected 0-65535`, "port");
   }
-  const config = await loadConfigFor(globals);
+  // The daemon reads its own config only: never the installed service's.
+  const config = await loadConfigFor(globals, { useInstalled: false });
   for (const warning of config.warnings ?? []) log.warn("{warning}", { warning: warning.message });
   const tls = planTls(config.settings.tls, options);
   const domain = tls?.domain ?? options.domain ?? "localhost";
@@ -39,7 +40,8 @@ export async function serveVerb(options: ServeOptions, globals: GlobalOptions): 
       hostname: options.bind,
       tls,
       // A reload reads the same file with the same --data-dir / TENEMENT_DATA_DIR override.
-      reloadConfig: () => loadConfigFor({ ...globals, config: config.path }),
+      reloadConfig: () =>
+        loadConfigFor({ ...globals, config: config.path }, { useInstalled: false }),
     });
   } catch (cause: unknown) {
     if (cause instanceof Deno.errors.AddrInUse) {
