@@ -1,12 +1,14 @@
 /**
  * Bearer-token authentication for the management API: the admin token or a tenant token, compared
- * by hash in constant time, with a failure limit per client address (one attacker cannot lock out
- * the admin).
+ * by hash in constant time. The token is checked first and only failures are limited
+ * (`failure_limiter.ts`), so a valid token is never refused, however many bad ones arrive from the
+ * same address (everyone behind one reverse proxy shares it).
  * @module
  */
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { hashToken, isSameHash, tokenIdOf } from "../store/tokens.ts";
 import type { TokenLookup } from "./api_ports.ts";
+import { FailureLimiter, type FailureLimiterOptions } from "./failure_limiter.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Who is calling. */
@@ -19,33 +21,25 @@ export type Identity =
     readonly tokenId: string;
   };
 
-const MAX_FAILURES = 10;
-const FAILURE_WINDOW_MS = 60_000;
 const CHALLENGE = { "www-authenticate": 'Bearer realm="tenement"' };
 
 /** Checks bearer tokens against the stored hashes. */
 export class Authenticator {
   readonly #tokens: TokenLookup;
   readonly #now: () => number;
-  /** Failure times by client address, for the failure limit. */
-  readonly #failures = new Map<string, number[]>();
+  readonly #failures: FailureLimiter;
 
-  constructor(tokens: TokenLookup, now: () => number) {
+  constructor(tokens: TokenLookup, now: () => number, limits: FailureLimiterOptions = {}) {
     this.#tokens = tokens;
     this.#now = now;
+    this.#failures = new FailureLimiter(limits);
   }
 
-  /** The caller's identity; throws 401 (or 429 after repeated failures from `clientIp`). */
+  /**
+   * The caller's identity; throws 401 for a missing, malformed or unknown token, or 429 instead
+   * of 401 after repeated failures from `clientIp`. A valid token is never refused.
+   */
   async authenticate(req: Request, clientIp: string): Promise<Identity> {
-    const now = this.#now();
-    const recent = (this.#failures.get(clientIp) ?? []).filter((atMs) =>
-      now - atMs < FAILURE_WINDOW_MS
-    );
-    if (recent.length >= MAX_FAILURES) {
-      throw new HttpError(429, "Too many failed authentication attempts, retry later", {
-        headers: { "retry-after": "60" },
-      });
-    }
     const header = req.headers.get("authorization");
     if (header === null) {
       throw new HttpError(401, "Missing Authorization: Bearer <token> header", {
@@ -59,12 +53,14 @@ export class Authenticator {
       });
     }
     const identity = await this.#check(match[1]!);
-    if (identity) {
-      this.#failures.delete(clientIp);
-      return identity;
+    if (identity) return identity;
+    // Recorded after the check, with no await in between: concurrent failures all count.
+    const verdict = this.#failures.recordFailure(clientIp, this.#now());
+    if (verdict.isLimited) {
+      throw new HttpError(429, "Too many failed authentication attempts, retry later", {
+        headers: { "retry-after": String(verdict.retryAfterSeconds) },
+      });
     }
-    recent.push(now);
-    this.#failures.set(clientIp, recent);
     throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
   }
 
