@@ -35,6 +35,10 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "portRangeStart",
   "portRangeEnd",
   "maxConcurrentStarts",
+  "trustedProxies",
+  "firstByteTimeoutMs",
+  "maxConnections",
+  "maxConnectionsPerClient",
   "tls",
 ];
 
@@ -79,6 +83,10 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   portRangeStart: "settings.port_range_start",
   portRangeEnd: "settings.port_range_end",
   maxConcurrentStarts: "settings.max_concurrent_starts",
+  trustedProxies: "settings.trusted_proxies",
+  firstByteTimeoutMs: "settings.first_byte_timeout",
+  maxConnections: "settings.max_connections",
+  maxConnectionsPerClient: "settings.max_connections_per_client",
   tls: "settings.tls",
 };
 

@@ -73,6 +73,10 @@ Deno.test("parseConfig() fills every default", () => {
     portRangeStart: 30000,
     portRangeEnd: 40000,
     maxConcurrentStarts: 0,
+    trustedProxies: [],
+    firstByteTimeoutMs: 10_000,
+    maxConnections: 10_000,
+    maxConnectionsPerClient: 256,
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -133,6 +137,10 @@ backoff_reset_secs = 0
 port_range_start = 20000
 port_range_end = 20010
 max_concurrent_starts = 4
+trusted_proxies = ["127.0.0.1", "::1", "10.0.0.0/8", "fd00::/8"]
+first_byte_timeout = 2.5
+max_connections = 5000
+max_connections_per_client = 64
 
 [settings.tls]
 enabled = true
@@ -201,6 +209,8 @@ www = "web"
     [5, 60_000, 200, 5000, 0],
   );
   deepEqual([s.portRangeStart, s.portRangeEnd, s.maxConcurrentStarts], [20000, 20010, 4]);
+  deepEqual(s.trustedProxies, ["127.0.0.1", "::1", "10.0.0.0/8", "fd00::/8"]);
+  deepEqual([s.firstByteTimeoutMs, s.maxConnections, s.maxConnectionsPerClient], [2500, 5000, 64]);
   deepEqual(s.tls, {
     enabled: true,
     acmeEmail: "ops@example.com",
@@ -411,6 +421,22 @@ const BAD_CONFIGS: [string, string][] = [
   [
     '[service.notes]\ncommand = "x"\nauto_create_allow = ["ok", "not/ok"]\n',
     'tenement.toml:3:28: invalid instance id "not/ok" in "service.notes.auto_create_allow": contains "/"',
+  ],
+  [
+    '[settings]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/33"]\n',
+    'tenement.toml:2:33: invalid entry "10.0.0.0/33" in "settings.trusted_proxies": the prefix length must be from 0 to 32 for IPv4',
+  ],
+  [
+    '[settings]\ntrusted_proxies = ["caddy"]\n',
+    'tenement.toml:2:20: invalid entry "caddy" in "settings.trusted_proxies": expected an IP address or CIDR range, not a host name',
+  ],
+  [
+    '[settings]\ntrusted_proxies = "127.0.0.1"\n',
+    'tenement.toml:2:1: invalid value for "settings.trusted_proxies": expected an array of strings, got a string ("127.0.0.1")',
+  ],
+  [
+    "[settings]\nmax_connections_per_client = -1\n",
+    'tenement.toml:2:1: invalid value for "settings.max_connections_per_client": expected a whole number, got -1',
   ],
   [
     '[service.notes]\ncommand = "x"\nstartup_timeout = -5\n',

@@ -10,12 +10,14 @@ import {
   readTable,
   report,
   seconds,
+  STRING_LIST,
   TABLE,
   type Table,
   TEXT,
   tildeProblem,
   wholeNumber,
 } from "./config_fields.ts";
+import { cidrProblem } from "../core/cidr.ts";
 import { resolvePath } from "./config_paths.ts";
 import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
 import { type Settings, SETTINGS_DEFAULTS, TLS_DEFAULTS, type TlsSettings } from "./schema.ts";
@@ -31,6 +33,10 @@ const SETTINGS_FIELDS = {
   port_range_start: PORT,
   port_range_end: PORT,
   max_concurrent_starts: wholeNumber(0),
+  trusted_proxies: STRING_LIST,
+  first_byte_timeout: seconds("positive"),
+  max_connections: wholeNumber(1),
+  max_connections_per_client: wholeNumber(0),
   tls: TABLE,
 };
 
@@ -78,8 +84,30 @@ export function readSettings(
     portRangeStart,
     portRangeEnd,
     maxConcurrentStarts: values.max_concurrent_starts ?? SETTINGS_DEFAULTS.max_concurrent_starts,
+    trustedProxies: checkTrustedProxies(ctx, values.trusted_proxies ?? []),
+    firstByteTimeoutMs: values.first_byte_timeout ?? SETTINGS_DEFAULTS.first_byte_timeout * 1000,
+    maxConnections: values.max_connections ?? SETTINGS_DEFAULTS.max_connections,
+    maxConnectionsPerClient: values.max_connections_per_client ??
+      SETTINGS_DEFAULTS.max_connections_per_client,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
+}
+
+/** The valid entries of `trusted_proxies`; each invalid one is reported at its position. */
+function checkTrustedProxies(ctx: Context, entries: readonly string[]): string[] {
+  const valid: string[] = [];
+  entries.forEach((entry, index) => {
+    const problem = cidrProblem(entry.trim());
+    if (problem === undefined) valid.push(entry.trim());
+    else {
+      report(
+        ctx,
+        ["settings", "trusted_proxies", index],
+        `invalid entry ${JSON.stringify(entry)} in "settings.trusted_proxies": ${problem}`,
+      );
+    }
+  });
+  return valid;
 }
 
 const TLS_FIELDS = {

@@ -69,6 +69,17 @@ export interface Settings {
   readonly portRangeEnd: number;
   /** At most this many instances start at once; 0 means one per CPU core. */
   readonly maxConcurrentStarts: number;
+  /**
+   * Peers (IPv4/IPv6 addresses and CIDR ranges) whose `X-Forwarded-For` is believed: reverse
+   * proxies in front of tenement. Empty: the connecting address is the client.
+   */
+  readonly trustedProxies: readonly string[];
+  /** A new connection that sends nothing (or no TLS handshake) for this long is closed. */
+  readonly firstByteTimeoutMs: number;
+  /** Client connections the front holds at most; more are closed on accept. */
+  readonly maxConnections: number;
+  /** Client connections one address may hold at most; 0: no limit. */
+  readonly maxConnectionsPerClient: number;
   readonly tls: TlsSettings;
 }
 
@@ -164,6 +175,10 @@ export const SETTINGS_DEFAULTS = {
   port_range_start: 30000,
   port_range_end: 40000,
   max_concurrent_starts: 0,
+  trusted_proxies: [] as readonly string[],
+  first_byte_timeout: 10,
+  max_connections: 10_000,
+  max_connections_per_client: 256,
 } as const;
 
 /** Defaults for `[settings.tls]`. */
