@@ -383,7 +383,8 @@ Deno.test("front: request heads reach the instance byte for byte, minus hop-by-h
     return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
   });
   const resolver = new TestResolver().add("app", { port: up.port });
-  await using server = front(resolver);
+  // This client (127.0.0.1) is a trusted proxy: its X-Forwarded-For is kept and appended to.
+  await using server = front(resolver, { trustedProxies: ["127.0.0.1"] });
   using client = await RawClient.open(server.addr.port);
   const res = await client.request("GET", "/p?q=1", [
     ["Host", "Alice.App.localhost"],

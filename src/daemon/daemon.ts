@@ -30,6 +30,7 @@ import type { CertificateSource } from "../api/api_ports.ts";
 import type { SniResolver } from "../tls/tls_types.ts";
 import { type Https, startHttps } from "./https.ts";
 import { createApiDispatch } from "./dispatch.ts";
+import { checkDescriptorLimit } from "./fd_limit.ts";
 import { ConfigReloader } from "./config_reloader.ts";
 import { loadConfig } from "../config/load_config.ts";
 
@@ -71,6 +72,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     throw new TenementError(`Another ten serve is already using the data dir ${dataDir}`);
   }
   const store = stack.use(await StateStore.open(`${dataDir}/tenement.kv`));
+  await checkDescriptorLimit(config.settings.maxConnections);
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
   // Request metrics per target: the supervisor hands out one target object per instance run.
@@ -208,6 +210,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       resolver,
       fallback: api.target,
       ...(tls === undefined ? { proto: "http" as const } : { tls: { resolver: tls } }),
+      trustedProxies: config.settings.trustedProxies,
+      firstByteTimeoutMs: config.settings.firstByteTimeoutMs,
+      maxConnections: config.settings.maxConnections,
+      maxConnectionsPerClient: config.settings.maxConnectionsPerClient,
       // A service that sets `socket` is reached over it while the app listens there; else TCP.
       preferUnix: (target) => target.socketPath !== undefined,
       onProxied: (target, _status, durationMs) => {

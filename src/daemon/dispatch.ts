@@ -8,9 +8,11 @@ import type { ApiHandler } from "../api/api_handler.ts";
 
 /**
  * The handler of the internal API listener behind the raw front. The front replaces any
- * `X-Forwarded-For` of requests to tenement's own hosts with the client's address, so its value
- * is the client address here (the listener is a Unix socket in the data dir, not reachable by
- * clients directly).
+ * `X-Forwarded-For` of requests to tenement's own hosts with the client's address alone (the
+ * peer's, or behind a trusted proxy the client that proxy names, see `trusted_proxies`), so its
+ * value is the client address here. The listener is a Unix socket in the data dir (0700), not
+ * reachable by clients directly; a local process that can reach it anyway could choose its
+ * address, which is why the failure limit also has a total over all addresses.
  */
 export function createApiDispatch(api: ApiHandler): (req: Request) => Promise<Response> {
   return (req) => api(req, forwardedClientIp(req.headers.get("x-forwarded-for")));

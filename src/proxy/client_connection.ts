@@ -28,6 +28,7 @@ import { SCRATCH_BYTES } from "./front_settings.ts";
 import {
   type ForwardedLinesCache,
   forwardRequestHead,
+  incomingForwardedFor,
   newForwardedLinesCache,
 } from "./head_rewrite.ts";
 import { parseRequestHead, type RequestHead, RequestParseError } from "./http1_request.ts";
@@ -49,6 +50,8 @@ export class ClientConnection extends ClientConnectionBase {
   readonly #response: ResponseHeadScan = newResponseHeadScan();
   /** This front sent `100 Continue` for the request (the upstream's own is not passed on). */
   #hasSentContinue = false;
+  /** How long to wait for a request while nothing is buffered: first the first-byte timeout. */
+  #idleWaitMs = this.settings.firstByteTimeoutMs;
 
   /** Serves requests in order until the connection ends. */
   async run(): Promise<void> {
@@ -61,7 +64,7 @@ export class ClientConnection extends ClientConnectionBase {
         let scanned = 0;
         this.isIdle = sock.buffered === 0;
         this.readDeadline = this.front.deadline(
-          this.isIdle ? settings.idleTimeoutMs : settings.headTimeoutMs,
+          this.isIdle ? this.#idleWaitMs : settings.headTimeoutMs,
         );
         try {
           for (;;) {
@@ -86,6 +89,7 @@ export class ClientConnection extends ClientConnectionBase {
         }
         this.readDeadline = 0;
         this.isIdle = false;
+        this.#idleWaitMs = settings.idleTimeoutMs;
         if (!(await this.#serve(head))) return;
         if (this.isClientGone || this.front.isShuttingDown) return;
       }
@@ -136,18 +140,23 @@ export class ClientConnection extends ClientConnectionBase {
       return await this.answer(head, plainPage(404, "Not found"));
     }
     const isUpgrade = head.upgrade !== null && head.framing.kind === "none";
+    // A trusted proxy's list is kept for instances; tenement's own hosts get the client it
+    // names alone (which may change per request: no cached lines). Anyone else's is replaced.
+    const isClientNamed = this.isTrustedPeer && isBuiltin;
     // Built now, while the head's bytes are certainly still in place in the buffer.
     const upHead = forwardRequestHead(
       sock.buf.subarray(headStart, headStart + head.headLength),
       head,
       {
-        clientIp: this.clientIp,
+        clientIp: isClientNamed
+          ? settings.trustedProxies.clientOf(this.clientIp, incomingForwardedFor(head))
+          : this.clientIp,
         proto: settings.proto,
-        trustForwardedFor: !isBuiltin && settings.trustForwardedFor,
+        trustForwardedFor: this.isTrustedPeer && !isBuiltin,
         isUpgrade,
         dropExpect: head.expectsContinue,
         defaultHost: settings.fallbackHost,
-        cache: this.#forwardedCache,
+        ...(isClientNamed ? {} : { cache: this.#forwardedCache }),
       },
       this.#headOut,
     );

@@ -59,7 +59,10 @@ export const enum BodyState {
 /** A client connection's state and everything but its request loop (see the module doc). */
 export abstract class ClientConnectionBase implements BodySource, RelayClient, SpliceClient {
   readonly sock: BufferedSocket;
+  /** The peer's address. */
   readonly clientIp: string;
+  /** The peer is a trusted proxy: its `X-Forwarded-For` is believed. */
+  readonly isTrustedPeer: boolean;
   protected readonly front: FrontContext;
   protected readonly settings: FrontSettings;
   protected readonly dialer: UpstreamDialer;
@@ -86,11 +89,12 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
   /** Stops the wait in progress (connect, restart) on timeout or when the client leaves. */
   #interrupt: (() => void) | null = null;
 
-  constructor(front: FrontContext, conn: Deno.TcpConn | Deno.TlsConn) {
+  constructor(front: FrontContext, conn: Deno.TcpConn | Deno.TlsConn, isTrustedPeer: boolean) {
     this.front = front;
     this.settings = front.settings;
     this.sock = new BufferedSocket(conn, { initialBytes: 16 * 1024, maxBytes: 128 * 1024 });
     this.clientIp = conn.remoteAddr.hostname;
+    this.isTrustedPeer = isTrustedPeer;
     this.sock.onEnd = this.#onClientEnd;
     this.dialer = new UpstreamDialer(front.pool, front.settings);
   }

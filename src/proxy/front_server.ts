@@ -9,15 +9,24 @@
  *
  * Pipelining: requests on one client connection are served strictly in order, one at a time;
  * bytes of later requests wait in the connection's buffer (bounded) until the current response is
- * complete. Timeouts: a request head must arrive within `headTimeoutMs`, an idle keep-alive
- * connection is closed after `idleTimeoutMs`, a request body or client write that stalls for
+ * complete. Timeouts: a new connection must send its first byte within `firstByteTimeoutMs`, a
+ * request head must arrive within `headTimeoutMs`, an idle keep-alive connection is closed after
+ * `idleTimeoutMs`, a request body or client write that stalls for
  * `bodyTimeoutMs`/`sendTimeoutMs` ends the connection, and a response head that takes longer than
  * the target's `requestTimeoutMs` is a 504. Deadlines are checked by one sweep timer, not one
  * timer per request.
  *
  * HTTPS: with `tls` set the front accepts on a TLS listener (`tls_listener.ts`) whose certificate
  * is chosen per handshake, and serves exactly as over TCP; the handshake completes before the
- * first request is read and falls under the head timeout. `reloadCertificates()` replaces the
+ * first request is read and falls under the first-byte timeout.
+ *
+ * Client addresses: `X-Forwarded-For` is believed only from peers in `trustedProxies` (decided
+ * once per connection). From any other peer the list is replaced by the peer's address, on
+ * requests to instances and to tenement's own hosts alike; from a trusted peer it is kept and the
+ * peer appended for instances, while tenement's own hosts get the client it names (the rightmost
+ * untrusted entry). Limits: `maxConnections` in all and `maxConnectionsPerClient` per peer
+ * address (trusted proxies are exempt: they carry many clients); connections beyond them are
+ * closed on accept. `reloadCertificates()` replaces the
  * listener, so several accept loops may run for a moment (one per live listener).
  *
  * This file is the listener: settings, accepting and counting connections, the deadline sweep
@@ -26,6 +35,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { AddressMatcher } from "../core/cidr.ts";
 import type { SniResolver } from "../tls/tls_types.ts";
 import type { Target, TargetResolver } from "./target.ts";
 import { ClientConnection } from "./client_connection.ts";
@@ -48,7 +58,8 @@ export interface FrontServerOptions {
   readonly resolver: TargetResolver;
   /**
    * Where requests for tenement's own hosts (API, /health, /metrics, dashboard) go, forwarded
-   * the same raw way with `X-Forwarded-For` set to the client address. Without it they get 404.
+   * the same raw way with `X-Forwarded-For` set to the client address alone (see
+   * `trustedProxies`). Without it they get 404.
    */
   readonly fallback?: UpstreamTarget;
   /** Time allowed for the fallback's response head. @default {600000} */
@@ -61,10 +72,12 @@ export interface FrontServerOptions {
   /** Scheme clients use, for `X-Forwarded-Proto`. @default {"https" with `tls`, else "http"} */
   readonly proto?: "http" | "https";
   /**
-   * Append the client address to an incoming `X-Forwarded-For` list (true) or replace the list
-   * (false) on requests to instances. @default {true}
+   * Peers (IPv4/IPv6 addresses and CIDR ranges, valid per `cidrProblem`) whose
+   * `X-Forwarded-For` is believed: it is kept (the peer appended) on requests to instances, and
+   * names the client for tenement's own hosts. Any other peer's list is replaced by its address.
+   * @default {[]}
    */
-  readonly trustForwardedFor?: boolean;
+  readonly trustedProxies?: readonly string[];
   /** Called once per proxied request when its status is known (response head or error). */
   readonly onProxied?: (target: Target, status: number, durationMs: number) => void;
   /**
@@ -74,6 +87,11 @@ export interface FrontServerOptions {
   readonly preferUnix?: (target: Target) => boolean;
   /** Time allowed for a whole request head, from its first byte. @default {30000} */
   readonly headTimeoutMs?: number;
+  /**
+   * A new connection that sends nothing for this long is closed; with TLS, the handshake and
+   * then the first request head's first byte each get this long. @default {10000}
+   */
+  readonly firstByteTimeoutMs?: number;
   /** A keep-alive connection without a request for this long is closed. @default {75000} */
   readonly idleTimeoutMs?: number;
   /** A request body read that makes no progress for this long ends the connection. @default {60000} */
@@ -82,6 +100,11 @@ export interface FrontServerOptions {
   readonly sendTimeoutMs?: number;
   /** Client connections beyond this are closed on accept. @default {10000} */
   readonly maxConnections?: number;
+  /**
+   * Client connections one peer address may hold; more are closed on accept. Trusted proxies
+   * are exempt. 0: no limit. @default {256}
+   */
+  readonly maxConnectionsPerClient?: number;
   /** Idle keep-alive connections kept per upstream target. @default {64} */
   readonly maxIdlePerUpstream?: number;
   /** Idle upstream connections are closed after this long. @default {60000} */
@@ -148,7 +171,11 @@ class Front implements FrontServer, FrontContext {
   readonly #listener: Deno.TcpListener | null = null;
   readonly #tlsListener: SwappableTlsListener | null = null;
   readonly #maxConnections: number;
+  /** 0: no limit. */
+  readonly #maxPerClient: number;
   readonly #conns = new Set<ClientConnection>();
+  /** Open connections per peer address (untrusted peers only), for the per-client limit. */
+  readonly #perClient = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #scratch: Uint8Array<ArrayBuffer>[] = [];
   readonly #acceptLoop: Promise<void> = Promise.resolve();
@@ -168,15 +195,17 @@ class Front implements FrontServer, FrontContext {
         : targetKey(fallback),
       fallbackTimeoutMs: options.fallbackTimeoutMs ?? 600_000,
       proto: options.proto ?? (options.tls === undefined ? "http" : "https"),
-      trustForwardedFor: options.trustForwardedFor ?? true,
+      trustedProxies: new AddressMatcher(options.trustedProxies ?? []),
       onProxied: options.onProxied,
       preferUnix: options.preferUnix ?? (() => false),
       headTimeoutMs: options.headTimeoutMs ?? 30_000,
+      firstByteTimeoutMs: options.firstByteTimeoutMs ?? 10_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 75_000,
       bodyTimeoutMs: options.bodyTimeoutMs ?? 60_000,
       sendTimeoutMs: options.sendTimeoutMs ?? 60_000,
     };
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#maxPerClient = options.maxConnectionsPerClient ?? 256;
     this.pool = new UpstreamPool({
       maxIdlePerTarget: options.maxIdlePerUpstream ?? 64,
       idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 60_000,
@@ -269,6 +298,17 @@ class Front implements FrontServer, FrontContext {
         conn.close();
         continue;
       }
+      const peer = conn.remoteAddr.hostname;
+      const isTrustedPeer = this.settings.trustedProxies.matches(peer);
+      const isCounted = this.#maxPerClient > 0 && !isTrustedPeer;
+      if (isCounted) {
+        const open = this.#perClient.get(peer) ?? 0;
+        if (open >= this.#maxPerClient) {
+          conn.close();
+          continue;
+        }
+        this.#perClient.set(peer, open + 1);
+      }
       if (!isTls) {
         try {
           (conn as Deno.TcpConn).setNoDelay(true);
@@ -276,7 +316,7 @@ class Front implements FrontServer, FrontContext {
           // The peer is already gone; the first read says so.
         }
       }
-      const client = new ClientConnection(this, conn);
+      const client = new ClientConnection(this, conn, isTrustedPeer);
       this.#conns.add(client);
       if (this.#sweeper === undefined) {
         this.nowMs = performance.now();
@@ -286,13 +326,20 @@ class Front implements FrontServer, FrontContext {
       const task: Promise<void> = served.finally(() => {
         this.#conns.delete(client);
         this.#tasks.delete(task);
+        if (isCounted) this.#releaseClient(peer);
       });
       this.#tasks.add(task);
     }
   }
 
+  #releaseClient(peer: string): void {
+    const open = this.#perClient.get(peer) ?? 1;
+    if (open <= 1) this.#perClient.delete(peer);
+    else this.#perClient.set(peer, open - 1);
+  }
+
   /**
-   * Completes the TLS handshake before the first request, within the head timeout (a client that
+   * Completes the TLS handshake before the first request, within the first-byte timeout (a client that
    * never finishes it is closed by the sweep); meanwhile the connection counts as idle, so a
    * shutdown closes it at once. A failed handshake (unknown server name, not TLS) just ends it.
    * `TlsConn` has no `setNoDelay`; the runtime does not set `TCP_NODELAY` on its sockets.
@@ -303,7 +350,7 @@ class Front implements FrontServer, FrontContext {
    */
   async #handshakeThenRun(client: ClientConnection, conn: Deno.TlsConn): Promise<void> {
     client.isIdle = true;
-    client.readDeadline = this.deadline(this.settings.headTimeoutMs);
+    client.readDeadline = this.deadline(this.settings.firstByteTimeoutMs);
     try {
       await conn.handshake();
     } catch {

@@ -4,6 +4,7 @@
  * front (upstream pool, coarse clock, scratch buffers). Types only, plus the scratch size.
  * @module
  */
+import type { AddressMatcher } from "../core/cidr.ts";
 import type { Target, TargetResolver } from "./target.ts";
 import type { UpstreamPool, UpstreamTarget } from "./upstream_pool.ts";
 
@@ -19,10 +20,13 @@ export interface FrontSettings {
   readonly fallbackHost: string;
   readonly fallbackTimeoutMs: number;
   readonly proto: "http" | "https";
-  readonly trustForwardedFor: boolean;
+  /** Peers whose `X-Forwarded-For` is believed (reverse proxies in front of tenement). */
+  readonly trustedProxies: AddressMatcher;
   readonly onProxied: ((target: Target, status: number, durationMs: number) => void) | undefined;
   readonly preferUnix: (target: Target) => boolean;
   readonly headTimeoutMs: number;
+  /** Wait for the first byte of a new connection (after a TLS handshake: of its first request). */
+  readonly firstByteTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly bodyTimeoutMs: number;
   readonly sendTimeoutMs: number;

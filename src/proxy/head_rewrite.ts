@@ -16,8 +16,8 @@ export interface ForwardHeadOptions {
   /** Scheme the client used. */
   readonly proto: "http" | "https";
   /**
-   * Keep an incoming `X-Forwarded-For` list and append `clientIp`; false replaces it (for
-   * tenement's own API, which takes the client address from it).
+   * Keep an incoming `X-Forwarded-For` list and append `clientIp` (the peer is a trusted proxy);
+   * false replaces the list with `clientIp` alone.
    */
   readonly trustForwardedFor: boolean;
   /** Forward `Upgrade` with `Connection: upgrade` (the request will be spliced on a 101). */
@@ -42,6 +42,29 @@ export interface ForwardedLinesCache {
 /** An empty cache for {@linkcode ForwardHeadOptions.cache}. */
 export function newForwardedLinesCache(): ForwardedLinesCache {
   return { key: null, bytes: new Uint8Array(0) };
+}
+
+/**
+ * The request's `X-Forwarded-For` fields joined into one list, or null without one.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { parseRequestHead } from "./http1_request.ts";
+ * const src = new TextEncoder().encode(
+ *   "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n\r\n",
+ * );
+ * equal(incomingForwardedFor(parseRequestHead(src)!), "1.1.1.1, 2.2.2.2");
+ * ```
+ */
+export function incomingForwardedFor(head: RequestHead): string | null {
+  let list: string | null = null;
+  for (const field of head.headers) {
+    if (field.name === "x-forwarded-for") {
+      list = list === null ? field.value : `${list}, ${field.value}`;
+    }
+  }
+  return list;
 }
 
 /** Fields a client may not make the front drop by naming them in `Connection`. */

@@ -1,4 +1,5 @@
 import { equal, ok } from "node:assert/strict";
+import { AddressMatcher } from "../core/cidr.ts";
 import type { FrontSettings } from "./front_settings.ts";
 import type { Target, TargetResolver } from "./target.ts";
 import { tcpTarget, UpstreamDialer } from "./upstream_dialer.ts";
@@ -20,10 +21,11 @@ function settingsWith(overrides: Partial<FrontSettings>): FrontSettings {
     fallbackHost: "localhost",
     fallbackTimeoutMs: 1_000,
     proto: "http",
-    trustForwardedFor: true,
+    trustedProxies: new AddressMatcher([]),
     onProxied: undefined,
     preferUnix: () => false,
     headTimeoutMs: 1_000,
+    firstByteTimeoutMs: 1_000,
     idleTimeoutMs: 1_000,
     bodyTimeoutMs: 1_000,
     sendTimeoutMs: 1_000,
