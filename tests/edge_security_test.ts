@@ -8,6 +8,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { startFrontServer } from "../src/proxy/front_server.ts";
+import { startRedirectServer } from "../src/proxy/redirect_server.ts";
 import type { TargetResolver } from "../src/proxy/target.ts";
 import {
   apiSpawn,
@@ -224,3 +225,29 @@ async function rawRequestTo(
     closeQuietly(conn);
   }
 }
+
+Deno.test("the HTTPS mode's port-80 listener caps connections per client too", async () => {
+  await using redirect = startRedirectServer({
+    hostname: "::",
+    port: 0,
+    httpsPort: 443,
+    challenges: { keyAuthorization: () => undefined },
+    maxConnectionsPerClient: 5,
+  });
+  const port = redirect.addr.port;
+  const silent: Deno.TcpConn[] = [];
+  let closedCount = 0;
+  try {
+    for (let i = 0; i < 8; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      silent.push(conn);
+      readUntilClosed(conn).then(() => closedCount++);
+    }
+    await waitFor(() => closedCount >= 3, { timeoutMs: 5_000, what: "3 beyond the cap closed" });
+    equal(closedCount, 3);
+    const res = await rawRequestTo("::1", port, {});
+    ok(res.startsWith("HTTP/1.1 308"), res);
+  } finally {
+    for (const conn of silent) closeQuietly(conn);
+  }
+});

@@ -18,7 +18,7 @@
  *
  * HTTPS: with `tls` set the front accepts on a TLS listener (`tls_listener.ts`) whose certificate
  * is chosen per handshake, and serves exactly as over TCP; the handshake completes before the
- * first request is read and falls under the first-byte timeout.
+ * first request is read and falls under the first-byte timeout (and the head timeout, if shorter).
  *
  * Client addresses: `X-Forwarded-For` is believed only from peers in `trustedProxies` (decided
  * once per connection). From any other peer the list is replaced by the peer's address, on
@@ -339,9 +339,9 @@ class Front implements FrontServer, FrontContext {
   }
 
   /**
-   * Completes the TLS handshake before the first request, within the first-byte timeout (a client that
-   * never finishes it is closed by the sweep); meanwhile the connection counts as idle, so a
-   * shutdown closes it at once. A failed handshake (unknown server name, not TLS) just ends it.
+   * Completes the TLS handshake before the first request, within the first-byte timeout (a
+   * client that never finishes it is closed by the sweep); meanwhile the connection counts as
+   * idle, so a shutdown closes it at once. A failed handshake (unknown server name, not TLS) just ends it.
    * `TlsConn` has no `setNoDelay`; the runtime does not set `TCP_NODELAY` on its sockets.
    *
    * Deno 2.9 limitation: closing a `TlsConn` whose handshake has not begun frees everything on
@@ -350,7 +350,10 @@ class Front implements FrontServer, FrontContext {
    */
   async #handshakeThenRun(client: ClientConnection, conn: Deno.TlsConn): Promise<void> {
     client.isIdle = true;
-    client.readDeadline = this.deadline(this.settings.firstByteTimeoutMs);
+    const settings = this.settings;
+    client.readDeadline = this.deadline(
+      Math.min(settings.firstByteTimeoutMs, settings.headTimeoutMs),
+    );
     try {
       await conn.handshake();
     } catch {

@@ -30,6 +30,11 @@ export interface RedirectServerOptions {
   readonly headTimeoutMs?: number;
   /** Connections beyond this are closed on accept. @default {1000} */
   readonly maxConnections?: number;
+  /**
+   * Connections one peer address may hold (a browser opens a handful); more are closed on
+   * accept, so one host cannot take every slot and starve ACME challenges. @default {32}
+   */
+  readonly maxConnectionsPerClient?: number;
 }
 
 /** A running redirect listener. Disposing it shuts it down. */
@@ -138,6 +143,8 @@ class Redirector implements RedirectServer {
   /** Live connections; true once answering (shutdown lets those finish). */
   readonly #conns = new Map<Deno.TcpConn, boolean>();
   readonly #tasks = new Set<Promise<void>>();
+  /** Live connections per peer address. */
+  readonly #perClient = new Map<string, number>();
   readonly #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | null = null;
 
@@ -171,6 +178,7 @@ class Redirector implements RedirectServer {
 
   async #accept(): Promise<void> {
     const maxConnections = this.#options.maxConnections ?? 1_000;
+    const maxPerClient = this.#options.maxConnectionsPerClient ?? 32;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
@@ -180,12 +188,18 @@ class Redirector implements RedirectServer {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      if (this.#conns.size >= maxConnections) {
+      const peer = conn.remoteAddr.hostname;
+      const open = this.#perClient.get(peer) ?? 0;
+      if (this.#conns.size >= maxConnections || open >= maxPerClient) {
         closeQuietly(conn);
         continue;
       }
+      this.#perClient.set(peer, open + 1);
       this.#conns.set(conn, false);
       const task: Promise<void> = this.#serve(conn).finally(() => {
+        const left = (this.#perClient.get(peer) ?? 1) - 1;
+        if (left <= 0) this.#perClient.delete(peer);
+        else this.#perClient.set(peer, left);
         this.#conns.delete(conn);
         this.#tasks.delete(task);
         closeQuietly(conn);
