@@ -57,6 +57,8 @@ export function renderCaddyfile(options: CaddyfileOptions): string {
   const lines = [
     `# Caddy in front of tenement: HTTPS for ${options.domain} and every tenant below it.`,
     `# Written by ten caddy; tenement runs as: ten serve --port ${options.port} --bind 127.0.0.1 --domain ${options.domain}`,
+    '# with [settings] trusted_proxies = ["127.0.0.1"] in tenement.toml, so it believes the client',
+    "# address Caddy sends in X-Forwarded-For (failure limit, what tenants receive).",
   ];
   if (!isOnDemand) {
     lines.push(

@@ -156,7 +156,7 @@ export class ClientConnection extends ClientConnectionBase {
         isUpgrade,
         dropExpect: head.expectsContinue,
         defaultHost: settings.fallbackHost,
-        ...(isClientNamed ? {} : { cache: this.#forwardedCache }),
+        cache: isClientNamed ? undefined : this.#forwardedCache,
       },
       this.#headOut,
     );

@@ -30,7 +30,7 @@ export interface ForwardHeadOptions {
    * Remembers the encoded `X-Forwarded-*` lines between calls: on one client connection they
    * only change when the Host does. Pass the same object for every request of a connection.
    */
-  readonly cache?: ForwardedLinesCache;
+  readonly cache?: ForwardedLinesCache | undefined;
 }
 
 /** Encoded `X-Forwarded-*` lines for one client address, scheme and Host. */
