@@ -4,9 +4,11 @@
  * as a process on the API socket or behind a trusted proxy, cannot multiply its attempts). Only
  * failures are counted and only failures are refused: the caller checks the token first, so a
  * valid token is never blocked. Synchronous, so a count is read and written with no await in
- * between. The table is bounded: the least recently failing address is forgotten first.
+ * between. The table is bounded: the least recently failing address is forgotten first. IPv6
+ * addresses count by their /64, which one host can fill with addresses of its own.
  * @module
  */
+import { clientKeyOf } from "../core/cidr.ts";
 
 /** Options of {@linkcode FailureLimiter}. */
 export interface FailureLimiterOptions {
@@ -56,17 +58,18 @@ export class FailureLimiter {
    * failure counts too, so a client that keeps trying stays limited.
    */
   recordFailure(clientIp: string, nowMs: number): FailureVerdict {
+    const key = clientKeyOf(clientIp);
     const since = nowMs - this.#windowMs;
-    const times = this.#byClient.get(clientIp) ?? [];
+    const times = this.#byClient.get(key) ?? [];
     // Delete and set again: the address moves to the end, the most recently used.
-    this.#byClient.delete(clientIp);
+    this.#byClient.delete(key);
     dropBefore(times, since);
     dropBefore(this.#total, since);
     const isClientLimited = times.length >= this.#maxPerClient;
     const isTotalLimited = this.#total.length >= this.#maxTotal;
     push(times, nowMs, this.#maxPerClient);
     push(this.#total, nowMs, this.#maxTotal);
-    this.#byClient.set(clientIp, times);
+    this.#byClient.set(key, times);
     if (this.#byClient.size > this.#maxClients) {
       const oldest = this.#byClient.keys().next().value;
       if (oldest !== undefined) this.#byClient.delete(oldest);

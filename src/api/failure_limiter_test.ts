@@ -35,3 +35,11 @@ Deno.test("FailureLimiter keeps the table bounded under 30 000 distinct addresse
   for (let i = 0; i < 30_000; i++) limiter.recordFailure(`ip-${i}`, i);
   equal(limiter.size, 10_000);
 });
+
+Deno.test("FailureLimiter counts IPv6 addresses by their /64", () => {
+  const limiter = new FailureLimiter({ maxPerClient: 2 });
+  equal(limiter.recordFailure("2001:db8:1:2::1", 0).isLimited, false);
+  equal(limiter.recordFailure("2001:db8:1:2::2", 0).isLimited, false);
+  equal(limiter.recordFailure("2001:db8:1:2:ffff::3", 0).isLimited, true);
+  equal(limiter.recordFailure("2001:db8:1:3::1", 0).isLimited, false);
+});

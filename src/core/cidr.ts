@@ -164,6 +164,29 @@ export function isInCidr(ip: IpBytes, cidr: Cidr): boolean {
   return (ip[full]! & mask) === cidr.bytes[full];
 }
 
+/**
+ * The key a per-client limit counts `ip` under: an IPv4 address as it is, an IPv6 address by
+ * its /64 (one subscriber's network: a host there can pick any of 2^64 addresses), anything
+ * else as it is.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(clientKeyOf("203.0.113.7"), "203.0.113.7");
+ * equal(clientKeyOf("::ffff:203.0.113.7"), "::ffff:203.0.113.7");
+ * equal(clientKeyOf("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+ * equal(clientKeyOf("2001:DB8:1:2::99"), "2001:db8:1:2::/64");
+ * ```
+ */
+export function clientKeyOf(ip: string): string {
+  if (!ip.includes(":") || ip.startsWith("::ffff:")) return ip;
+  const bytes = parseIp(ip);
+  if (bytes === undefined) return ip;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return `${groups.join(":")}::/64`;
+}
+
 /** Answers whether an address is in any of a fixed list of ranges. */
 export class AddressMatcher {
   readonly #cidrs: readonly Cidr[];

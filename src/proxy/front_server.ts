@@ -19,15 +19,16 @@
  * HTTPS: with `tls` set the front accepts on a TLS listener (`tls_listener.ts`) whose certificate
  * is chosen per handshake, and serves exactly as over TCP; the handshake completes before the
  * first request is read and falls under the first-byte timeout (and the head timeout, if shorter).
+ * `reloadCertificates()` replaces the listener, so several accept loops may run for a moment (one
+ * per live listener).
  *
  * Client addresses: `X-Forwarded-For` is believed only from peers in `trustedProxies` (decided
  * once per connection). From any other peer the list is replaced by the peer's address, on
  * requests to instances and to tenement's own hosts alike; from a trusted peer it is kept and the
  * peer appended for instances, while tenement's own hosts get the client it names (the rightmost
  * untrusted entry). Limits: `maxConnections` in all and `maxConnectionsPerClient` per peer
- * address (trusted proxies are exempt: they carry many clients); connections beyond them are
- * closed on accept. `reloadCertificates()` replaces the
- * listener, so several accept loops may run for a moment (one per live listener).
+ * address (IPv6: per /64; trusted proxies are exempt, as they carry many clients); connections
+ * beyond them are closed on accept.
  *
  * This file is the listener: settings, accepting and counting connections, the deadline sweep
  * and graceful shutdown. Each connection is served by `client_connection.ts`. Edge: sockets,
@@ -35,7 +36,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { AddressMatcher } from "../core/cidr.ts";
+import { AddressMatcher, clientKeyOf } from "../core/cidr.ts";
 import type { SniResolver } from "../tls/tls_types.ts";
 import type { Target, TargetResolver } from "./target.ts";
 import { ClientConnection } from "./client_connection.ts";
@@ -298,9 +299,11 @@ class Front implements FrontServer, FrontContext {
         conn.close();
         continue;
       }
-      const peer = conn.remoteAddr.hostname;
-      const isTrustedPeer = this.settings.trustedProxies.matches(peer);
+      const peerIp = conn.remoteAddr.hostname;
+      const isTrustedPeer = this.settings.trustedProxies.matches(peerIp);
       const isCounted = this.#maxPerClient > 0 && !isTrustedPeer;
+      // IPv6 peers count by their /64 (a host there has 2^64 addresses to pick from).
+      const peer = isCounted ? clientKeyOf(peerIp) : peerIp;
       if (isCounted) {
         const open = this.#perClient.get(peer) ?? 0;
         if (open >= this.#maxPerClient) {

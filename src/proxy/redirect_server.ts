@@ -12,6 +12,7 @@
  * can be injected and no scheme-relative or foreign URL can be produced. Edge: sockets.
  * @module
  */
+import { clientKeyOf } from "../core/cidr.ts";
 import type { ChallengeResponder } from "../tls/tls_types.ts";
 import { parseRequestHead, type RequestHead } from "./http1_request.ts";
 
@@ -188,7 +189,8 @@ class Redirector implements RedirectServer {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      const peer = conn.remoteAddr.hostname;
+      // IPv6 peers count by their /64 (a host there has 2^64 addresses to pick from).
+      const peer = clientKeyOf(conn.remoteAddr.hostname);
       const open = this.#perClient.get(peer) ?? 0;
       if (this.#conns.size >= maxConnections || open >= maxPerClient) {
         closeQuietly(conn);
