@@ -251,3 +251,18 @@ Deno.test("the HTTPS mode's port-80 listener caps connections per client too", a
     for (const conn of silent) closeQuietly(conn);
   }
 });
+
+Deno.test("ten serve warns at start when the open-files limit is below max_connections", async () => {
+  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+  const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+  if (soft === undefined) return; // Not Linux, or no limit: nothing to check against.
+  await using d = await startDaemon({
+    config: settingsBlock({ max_connections: Number(soft) + 1 }) + okService("app"),
+  });
+  ok(
+    d.problems.some((line) =>
+      line.includes("open-files limit") && line.includes("max_connections")
+    ),
+    d.problems.join("\n"),
+  );
+});
