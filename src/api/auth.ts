@@ -1,13 +1,16 @@
 /**
- * Bearer-token authentication for the management API: the admin token or a tenant token, compared
- * by hash in constant time, with a failure limit per client address (one attacker cannot lock out
- * the admin).
+ * Bearer-token authentication for the management API: admin, tenant and metrics tokens, looked
+ * up by id and compared by hash in constant time, refused once revoked or expired; with a failure
+ * limit per client address (one attacker cannot lock out the admin).
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { formatInstanceKey } from "../core/instance_key.ts";
-import { hashToken, isSameHash, tokenIdOf } from "../store/tokens.ts";
-import type { TokenLookup } from "./api_ports.ts";
+import { hashToken, isSameHash, kindOf, tokenIdOf } from "../store/tokens.ts";
+import type { TokenLookup, TokenRecord } from "./api_ports.ts";
 import { HttpError } from "./http_error.ts";
+
+const log = getLogger(["tenement", "api", "auth"]);
 
 /** Who is calling. */
 export type Identity =
@@ -17,7 +20,16 @@ export type Identity =
     /** An instance id (any service), or `service:id` for one instance. */
     readonly tenant: string;
     readonly tokenId: string;
-  };
+    /** A bare-id token narrowed to these services (`ten token-gen --services`). */
+    readonly services?: readonly string[] | undefined;
+  }
+  /** Reads `/metrics` only: every `/api` route refuses it. */
+  | { readonly kind: "metrics" };
+
+/** A token's last use is written at most this often, not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+/** Bound of the table of last writes (it only holds tokens that were used). */
+const MAX_TOUCHED = 10_000;
 
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 60_000;
@@ -29,6 +41,8 @@ export class Authenticator {
   readonly #now: () => number;
   /** Failure times by client address, for the failure limit. */
   readonly #failures = new Map<string, number[]>();
+  /** When each token's last use was last written. */
+  readonly #touchedAtMs = new Map<string, number>();
 
   constructor(tokens: TokenLookup, now: () => number) {
     this.#tokens = tokens;
@@ -70,14 +84,63 @@ export class Authenticator {
 
   async #check(token: string): Promise<Identity | undefined> {
     const hash = await hashToken(token);
-    const admin = await this.#tokens.getAdminToken();
-    if (admin && isSameHash(admin.sha256, hash)) return { kind: "admin" };
-    if (token.length < 8) return undefined;
-    const tenant = await this.#tokens.getToken(tokenIdOf(token));
-    if (tenant?.tenant !== undefined && isSameHash(tenant.sha256, hash)) {
-      return { kind: "tenant", tenant: tenant.tenant, tokenId: tenant.tokenId };
+    const [byId, legacyAdmin] = await Promise.all([
+      token.length < 8 ? undefined : this.#tokens.getToken(tokenIdOf(token)),
+      this.#tokens.getAdminToken(),
+    ]);
+    const record = [byId, legacyAdmin].find((r) => r !== undefined && isSameHash(r.sha256, hash));
+    if (record === undefined) return undefined;
+    const now = this.#now();
+    if (record.expiresAtMs !== undefined && record.expiresAtMs <= now) {
+      throw new HttpError(
+        401,
+        `Token "${record.tokenId}" expired at ${new Date(record.expiresAtMs).toISOString()}`,
+        { headers: CHALLENGE },
+      );
     }
-    return undefined;
+    const identity = identityOf(record);
+    if (identity !== undefined) await this.#touch(record.tokenId, now);
+    return identity;
+  }
+
+  /** Writes the token's last use unless it was written less than a minute ago. */
+  async #touch(tokenId: string, now: number): Promise<void> {
+    const lastMs = this.#touchedAtMs.get(tokenId);
+    if (lastMs !== undefined && now - lastMs < TOUCH_INTERVAL_MS) return;
+    if (this.#touchedAtMs.size >= MAX_TOUCHED) this.#touchedAtMs.clear();
+    this.#touchedAtMs.set(tokenId, now);
+    try {
+      await this.#tokens.touchToken(tokenId, now);
+    } catch (err: unknown) {
+      // A last-used time is worth less than the request: note it and go on.
+      log.warn("Cannot record the use of token {tokenId}: {err}", { tokenId, err: String(err) });
+    }
+  }
+}
+
+function identityOf(record: TokenRecord): Identity | undefined {
+  switch (kindOf(record)) {
+    case "admin":
+      return { kind: "admin" };
+    case "metrics":
+      return { kind: "metrics" };
+    case "tenant":
+      if (record.tenant === undefined) return undefined;
+      return {
+        kind: "tenant",
+        tenant: record.tenant,
+        tokenId: record.tokenId,
+        services: record.services,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** Throws 403 for identities that may not use `/api` routes at all (metrics tokens). */
+export function assertApiAccess(identity: Identity): void {
+  if (identity.kind === "metrics") {
+    throw new HttpError(403, "A metrics token can only read /metrics");
   }
 }
 
@@ -87,10 +150,15 @@ export class Authenticator {
  */
 export function canAccess(identity: Identity, service: string | undefined, id: string): boolean {
   if (identity.kind === "admin") return true;
+  if (identity.kind !== "tenant") return false;
   // Ids are case-insensitive, like the host names they appear in.
   const tenant = identity.tenant.toLowerCase();
   const wanted = id.toLowerCase();
-  if (tenant === wanted) return true;
+  if (tenant === wanted) {
+    const services = identity.services;
+    return service === undefined || services === undefined ||
+      services.some((s) => s.toLowerCase() === service.toLowerCase());
+  }
   return service === undefined
     ? tenant.endsWith(`:${wanted}`)
     : tenant === formatInstanceKey({ service, id: wanted }).toLowerCase();
@@ -98,12 +166,15 @@ export function canAccess(identity: Identity, service: string | undefined, id: s
 
 /** Throws 403 unless `identity` may act on `service:id` (see {@linkcode canAccess}). */
 export function assertAccess(identity: Identity, service: string | undefined, id: string): void {
-  if (!canAccess(identity, service, id)) {
-    throw new HttpError(
-      403,
-      `Tenant token can only access instance '${
-        identity.kind === "tenant" ? identity.tenant : ""
-      }'`,
-    );
-  }
+  if (canAccess(identity, service, id)) return;
+  assertApiAccess(identity);
+  const narrowed = identity.kind === "tenant" && identity.services !== undefined
+    ? ` (services: ${identity.services.join(", ")})`
+    : "";
+  throw new HttpError(
+    403,
+    `Tenant token can only access instance '${
+      identity.kind === "tenant" ? identity.tenant : ""
+    }'${narrowed}`,
+  );
 }

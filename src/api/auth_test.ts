@@ -22,3 +22,29 @@ Deno.test("canAccess(): a tenant token reaches its own instance whatever the id'
     );
   }
 });
+
+Deno.test("canAccess(): --services narrows a bare-id tenant token; a metrics token reaches nothing", () => {
+  const narrowed: Identity = {
+    kind: "tenant",
+    tenant: "alice",
+    tokenId: "t3",
+    services: ["notes"],
+  };
+  const metrics: Identity = { kind: "metrics" };
+  const cases: [Identity, string | undefined, string, boolean][] = [
+    [narrowed, "notes", "alice", true],
+    [narrowed, "NOTES", "Alice", true],
+    [narrowed, "api", "alice", false],
+    [narrowed, "notes", "bob", false],
+    [narrowed, undefined, "alice", true],
+    [metrics, "notes", "alice", false],
+    [metrics, undefined, "alice", false],
+  ];
+  for (const [identity, service, id, expected] of cases) {
+    equal(
+      canAccess(identity, service, id),
+      expected,
+      `${JSON.stringify(identity)} ${service}:${id}`,
+    );
+  }
+});
