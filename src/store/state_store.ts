@@ -5,6 +5,7 @@
  */
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { keys, SCHEMA_VERSION } from "./keys.ts";
+import { ensurePrivateFile } from "./private_files.ts";
 import {
   LEGACY_ADMIN_ID as LEGACY_ADMIN,
   type LegacyTokenValue,
@@ -84,8 +85,9 @@ export class StateStore implements Disposable {
     this.#kv = kv;
   }
 
-  /** Opens (creating if needed) the store at `path`. */
+  /** Opens (creating if needed, mode 0600) the store at `path`. */
   static async open(path: string): Promise<StateStore> {
+    await ensurePrivateFile(path);
     const kv = await Deno.openKv(path);
     const version = await kv.get<number>(keys.schemaVersion());
     const store = new StateStore(kv);
