@@ -127,8 +127,11 @@ export async function issueToken(
   options: IssueOptions,
 ): Promise<{ token: string; record: TokenValue }> {
   // An id clash (48 random bits) is all but impossible; a fresh token solves it.
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 5;) {
     const token = generateToken();
+    // An id starting with "-" would read as an option in `ten token revoke ID`.
+    if (token.startsWith("-")) continue;
+    attempt++;
     const record: TokenValue = {
       v: 2,
       tokenId: tokenIdOf(token),

@@ -234,3 +234,15 @@ Deno.test("issueToken() stores the kind, scope, services and expiry", async () =
   equal((await tmp.store.getToken(metrics.record.tokenId))?.kind, "metrics");
   equal((await tmp.store.getToken(metrics.record.tokenId))?.tenant, undefined);
 });
+
+Deno.test("issued tokens never start with a dash, so their ids never read as options", async () => {
+  await using tmp = await tempStore();
+  for (let i = 0; i < 200; i++) {
+    const { token } = await issueToken(tmp.store, { kind: "metrics" }, {
+      description: undefined,
+      nowMs: i,
+      expiresAtMs: undefined,
+    });
+    ok(!token.startsWith("-"), token);
+  }
+});
