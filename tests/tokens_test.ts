@@ -282,7 +282,9 @@ Deno.test("a data dir from before token ids: the old admin and tenant tokens sti
   // Started below, once the old state file is in place.
   await using d = new Daemon({ dir: tmp.path, domain: "localhost", env: { NO_COLOR: "1" } });
   await d.writeConfig(settingsBlock() + okService("notes"));
+  // Made by the earlier tenement, with the default mode.
   await Deno.mkdir(d.dataDir);
+  await Deno.chmod(d.dataDir, 0o755);
   const admin = generateToken();
   const tenant = generateToken();
   {
@@ -303,12 +305,15 @@ Deno.test("a data dir from before token ids: the old admin and tenant tokens sti
       sha256: await hashToken(tenant),
       tenant: "alice",
       description: "old tenant",
-      createdAtMs: 1_700_000_000_000,
+      createdAtMs: 1_700_000_001_000,
     });
     await kv.set(["tokens_by_tenant", "alice", tenant.slice(0, 8)], true);
   }
   await Deno.writeTextFile(`${d.dataDir}/api_token`, `${admin}\n`);
   await d.start();
+  // A data dir that exists keeps its mode, with a warning.
+  equal(modeOf(await Deno.stat(d.dataDir)), 0o755);
+  match(d.stderr, /data dir .* is open to other users \(mode 0755\).*chmod 700/);
   d.token = admin;
   equal((await d.api("GET", "/api/instances")).status, 200);
   equal((await d.apiAs(tenant, "GET", "/api/instances")).status, 200);

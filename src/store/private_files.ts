@@ -4,19 +4,35 @@
  * link, since it holds the admin secret.
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { TenementError } from "../core/errors.ts";
 
-/** Creates `path` (and missing parents) with mode 0700; an existing directory is left as it is. */
+const log = getLogger(["tenement", "store"]);
+
+/**
+ * Creates `path` (and missing parents) with mode 0700. An existing directory keeps its mode (it
+ * may be shared on purpose), with a warning when other users can enter it.
+ */
 export async function ensureDataDir(path: string): Promise<void> {
   try {
     await Deno.mkdir(path, { recursive: false, mode: 0o700 });
   } catch (err: unknown) {
-    if (err instanceof Deno.errors.AlreadyExists) return;
+    if (err instanceof Deno.errors.AlreadyExists) return await warnIfOpen(path);
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     await Deno.mkdir(path, { recursive: true, mode: 0o700 });
   }
   // The umask may have taken bits away, never added: set exactly 0700.
   await Deno.chmod(path, 0o700);
+}
+
+async function warnIfOpen(path: string): Promise<void> {
+  const mode = ((await Deno.stat(path)).mode ?? 0) & 0o777;
+  if ((mode & 0o077) === 0) return;
+  log.warn(
+    "The data dir {path} is open to other users (mode {mode}); it holds the state file, the " +
+      "token file and every instance's data: chmod 700 {path}",
+    { path, mode: mode.toString(8).padStart(4, "0") },
+  );
 }
 
 /**
