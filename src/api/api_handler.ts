@@ -15,7 +15,7 @@ import type {
   StorageUsage,
   TokenLookup,
 } from "./api_ports.ts";
-import { Authenticator, canAccess, type Identity } from "./auth.ts";
+import { assertApiAccess, Authenticator, canAccess, type Identity } from "./auth.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import { Router } from "./router.ts";
 import type { AuditSink } from "./audit.ts";
@@ -24,6 +24,7 @@ import { withStorage } from "./measured_view.ts";
 import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { addReloadRoute } from "./routes/reload.ts";
+import { addTokenRoutes } from "./routes/tokens.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 import { certsResponse, TLS_CERTS_PATH } from "./routes/tls_certs.ts";
@@ -72,6 +73,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     (_req, ctx) => Promise.resolve(certsResponse(ctx.identity, deps.certificates)),
   );
   addReloadRoute(router, { ...deps, record });
+  addTokenRoutes(router, { ...deps, record });
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));
@@ -96,6 +98,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       }
       const identity = await auth.authenticate(req, clientIp);
       if (!url.pathname.startsWith("/api/")) throw new HttpError(404, "Not found");
+      assertApiAccess(identity);
       return await router.handle(req, url, { identity });
     } catch (err: unknown) {
       return errorResponse(err);

@@ -168,6 +168,9 @@ async function makeApi(certificates?: CertificateSource): Promise<Api> {
     tokens: {
       getAdminToken: () => Promise.resolve(admin),
       getToken: (tokenId) => Promise.resolve(tokenId === alice.tokenId ? alice : undefined),
+      touchToken: () => Promise.resolve(),
+      listTokens: () => Promise.resolve([]),
+      revokeToken: (tokenId) => Promise.reject(new NotFoundError(`Token not found: "${tokenId}"`)),
     },
     audit: {
       appendAudit: (entry) => Promise.resolve(void audit.push(entry)),

@@ -8,7 +8,7 @@
 import type { CertStatus } from "../tls/tls_types.ts";
 import type { Health, InstanceStatus } from "../core/lifecycle.ts";
 import type { InstanceKey, InstanceRef } from "../core/instance_key.ts";
-import type { AuditValue, TokenValue } from "../store/state_store.ts";
+import type { AuditValue, TokenListing, TokenValue } from "../store/state_store.ts";
 import type { ReloadOutcome } from "../config/reload_report.ts";
 import type { LogEntryJson } from "./wire.ts";
 
@@ -100,13 +100,27 @@ export interface ConfigReload {
   reload(): Promise<ReloadOutcome>;
 }
 
-/** A stored token, as authentication needs it: its hash and whom it speaks for. */
-export type TokenRecord = Pick<TokenValue, "tokenId" | "sha256" | "tenant">;
+/**
+ * A stored token, as authentication needs it: its hash and whom it speaks for. Records from
+ * before token kinds lack `kind` (see `kindOf`).
+ */
+export type TokenRecord =
+  & Pick<TokenValue, "tokenId" | "sha256" | "tenant">
+  & Partial<Pick<TokenValue, "kind" | "services" | "expiresAtMs">>;
 
-/** Where API tokens are looked up (the state store). */
+/** Where API tokens are looked up, listed and revoked (the state store). */
 export interface TokenLookup {
+  /** The admin token made before tokens had ids (id `admin`). */
   getAdminToken(): Promise<TokenRecord | undefined>;
   getToken(tokenId: string): Promise<TokenRecord | undefined>;
+  /** Records a use (the API calls it at most once a minute per token). */
+  touchToken(tokenId: string, nowMs: number): Promise<void>;
+  listTokens(): Promise<readonly TokenListing[]>;
+  /** NotFoundError when unknown; ConflictError for the last admin token unless `force`. */
+  revokeToken(
+    tokenId: string,
+    options: { readonly force: boolean; readonly nowMs: number },
+  ): Promise<TokenValue>;
 }
 
 /** One entry of the audit trail, without the storage version. */

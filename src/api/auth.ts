@@ -1,15 +1,19 @@
 /**
- * Bearer-token authentication for the management API: the admin token or a tenant token, compared
- * by hash in constant time. The token is checked first and only failures are limited
- * (`failure_limiter.ts`), so a valid token is never refused, however many bad ones arrive from the
- * same address (everyone behind one reverse proxy shares it).
+ * Bearer-token authentication for the management API: admin, tenant and metrics tokens, looked
+ * up by id and compared by hash in constant time, refused once revoked or expired. The token is
+ * checked first and only failures are limited (`failure_limiter.ts`), so a valid token is never
+ * refused, however many bad ones arrive from the same address (everyone behind one reverse proxy
+ * shares it).
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { formatInstanceKey } from "../core/instance_key.ts";
-import { hashToken, isSameHash, tokenIdOf } from "../store/tokens.ts";
-import type { TokenLookup } from "./api_ports.ts";
+import { hashToken, isSameHash, kindOf, tokenIdOf } from "../store/tokens.ts";
+import type { TokenLookup, TokenRecord } from "./api_ports.ts";
 import { FailureLimiter, type FailureLimiterOptions } from "./failure_limiter.ts";
 import { HttpError } from "./http_error.ts";
+
+const log = getLogger(["tenement", "api", "auth"]);
 
 /** Who is calling. */
 export type Identity =
@@ -19,7 +23,16 @@ export type Identity =
     /** An instance id (any service), or `service:id` for one instance. */
     readonly tenant: string;
     readonly tokenId: string;
-  };
+    /** A bare-id token narrowed to these services (`ten token-gen --services`). */
+    readonly services?: readonly string[] | undefined;
+  }
+  /** Reads `/metrics` only: every `/api` route refuses it. */
+  | { readonly kind: "metrics" };
+
+/** A token's last use is written at most this often, not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+/** Bound of the table of last writes (it only holds tokens that were used). */
+const MAX_TOUCHED = 10_000;
 
 const CHALLENGE = { "www-authenticate": 'Bearer realm="tenement"' };
 
@@ -28,6 +41,8 @@ export class Authenticator {
   readonly #tokens: TokenLookup;
   readonly #now: () => number;
   readonly #failures: FailureLimiter;
+  /** When each token's last use was last written. */
+  readonly #touchedAtMs = new Map<string, number>();
 
   constructor(tokens: TokenLookup, now: () => number, limits: FailureLimiterOptions = {}) {
     this.#tokens = tokens;
@@ -35,10 +50,7 @@ export class Authenticator {
     this.#failures = new FailureLimiter(limits);
   }
 
-  /**
-   * The caller's identity; throws 401 for a missing, malformed or unknown token, or 429 instead
-   * of 401 after repeated failures from `clientIp`. A valid token is never refused.
-   */
+  /** The caller's identity; throws 401 (or 429 after repeated failures from `clientIp`). */
   async authenticate(req: Request, clientIp: string): Promise<Identity> {
     const header = req.headers.get("authorization");
     if (header === null) {
@@ -66,14 +78,63 @@ export class Authenticator {
 
   async #check(token: string): Promise<Identity | undefined> {
     const hash = await hashToken(token);
-    const admin = await this.#tokens.getAdminToken();
-    if (admin && isSameHash(admin.sha256, hash)) return { kind: "admin" };
-    if (token.length < 8) return undefined;
-    const tenant = await this.#tokens.getToken(tokenIdOf(token));
-    if (tenant?.tenant !== undefined && isSameHash(tenant.sha256, hash)) {
-      return { kind: "tenant", tenant: tenant.tenant, tokenId: tenant.tokenId };
+    const [byId, legacyAdmin] = await Promise.all([
+      token.length < 8 ? undefined : this.#tokens.getToken(tokenIdOf(token)),
+      this.#tokens.getAdminToken(),
+    ]);
+    const record = [byId, legacyAdmin].find((r) => r !== undefined && isSameHash(r.sha256, hash));
+    if (record === undefined) return undefined;
+    const now = this.#now();
+    if (record.expiresAtMs !== undefined && record.expiresAtMs <= now) {
+      throw new HttpError(
+        401,
+        `Token "${record.tokenId}" expired at ${new Date(record.expiresAtMs).toISOString()}`,
+        { headers: CHALLENGE },
+      );
     }
-    return undefined;
+    const identity = identityOf(record);
+    if (identity !== undefined) await this.#touch(record.tokenId, now);
+    return identity;
+  }
+
+  /** Writes the token's last use unless it was written less than a minute ago. */
+  async #touch(tokenId: string, now: number): Promise<void> {
+    const lastMs = this.#touchedAtMs.get(tokenId);
+    if (lastMs !== undefined && now - lastMs < TOUCH_INTERVAL_MS) return;
+    if (this.#touchedAtMs.size >= MAX_TOUCHED) this.#touchedAtMs.clear();
+    this.#touchedAtMs.set(tokenId, now);
+    try {
+      await this.#tokens.touchToken(tokenId, now);
+    } catch (err: unknown) {
+      // A last-used time is worth less than the request: note it and go on.
+      log.warn("Cannot record the use of token {tokenId}: {err}", { tokenId, err: String(err) });
+    }
+  }
+}
+
+function identityOf(record: TokenRecord): Identity | undefined {
+  switch (kindOf(record)) {
+    case "admin":
+      return { kind: "admin" };
+    case "metrics":
+      return { kind: "metrics" };
+    case "tenant":
+      if (record.tenant === undefined) return undefined;
+      return {
+        kind: "tenant",
+        tenant: record.tenant,
+        tokenId: record.tokenId,
+        services: record.services,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** Throws 403 for identities that may not use `/api` routes at all (metrics tokens). */
+export function assertApiAccess(identity: Identity): void {
+  if (identity.kind === "metrics") {
+    throw new HttpError(403, "A metrics token can only read /metrics");
   }
 }
 
@@ -83,10 +144,15 @@ export class Authenticator {
  */
 export function canAccess(identity: Identity, service: string | undefined, id: string): boolean {
   if (identity.kind === "admin") return true;
+  if (identity.kind !== "tenant") return false;
   // Ids are case-insensitive, like the host names they appear in.
   const tenant = identity.tenant.toLowerCase();
   const wanted = id.toLowerCase();
-  if (tenant === wanted) return true;
+  if (tenant === wanted) {
+    const services = identity.services;
+    return service === undefined || services === undefined ||
+      services.some((s) => s.toLowerCase() === service.toLowerCase());
+  }
   return service === undefined
     ? tenant.endsWith(`:${wanted}`)
     : tenant === formatInstanceKey({ service, id: wanted }).toLowerCase();
@@ -94,12 +160,15 @@ export function canAccess(identity: Identity, service: string | undefined, id: s
 
 /** Throws 403 unless `identity` may act on `service:id` (see {@linkcode canAccess}). */
 export function assertAccess(identity: Identity, service: string | undefined, id: string): void {
-  if (!canAccess(identity, service, id)) {
-    throw new HttpError(
-      403,
-      `Tenant token can only access instance '${
-        identity.kind === "tenant" ? identity.tenant : ""
-      }'`,
-    );
-  }
+  if (canAccess(identity, service, id)) return;
+  assertApiAccess(identity);
+  const narrowed = identity.kind === "tenant" && identity.services !== undefined
+    ? ` (services: ${identity.services.join(", ")})`
+    : "";
+  throw new HttpError(
+    403,
+    `Tenant token can only access instance '${
+      identity.kind === "tenant" ? identity.tenant : ""
+    }'${narrowed}`,
+  );
 }

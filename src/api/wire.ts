@@ -202,3 +202,30 @@ export interface ReloadResponse {
   /** Warnings about the new file. */
   readonly warnings: readonly string[];
 }
+
+/** One token in `GET /api/tokens`: never the token or its hash. */
+export interface TokenJson {
+  /** The token's first 8 characters (`admin` for the admin token made before token ids). */
+  readonly id: string;
+  readonly kind: "admin" | "tenant" | "metrics";
+  /** What it reaches: `all`, the tenant (`alice`, `notes:alice`, `alice in notes,api`) or `/metrics`. */
+  readonly scope: string;
+  /** Tenant tokens: the instance id or `service:id`. */
+  readonly tenant: string | null;
+  /** Tenant tokens narrowed with `--services`. */
+  readonly services: readonly string[] | null;
+  readonly label: string | null;
+  /** ISO 8601 times. */
+  readonly created_at: string;
+  /** Last use, recorded at most once a minute. */
+  readonly last_used_at: string | null;
+  readonly expires_at: string | null;
+  readonly expired: boolean;
+  /** The admin token saved to `{data_dir}/api_token` (the next `ten token-gen` replaces it). */
+  readonly file_token: boolean;
+}
+
+/** Answer of `DELETE /api/tokens/:id`. */
+export interface RevokeTokenResponse {
+  readonly revoked: TokenJson;
+}

@@ -16,10 +16,12 @@ import type {
   InstanceJson,
   LogEntryJson,
   ReloadResponse,
+  RevokeTokenResponse,
   RollbackResponse,
   RouteResponse,
   SpawnRequest,
   SpawnResponse,
+  TokenJson,
   WeightRequest,
   WeightResponse,
 } from "../api/wire.ts";
@@ -130,6 +132,17 @@ export class ApiClient {
   /** `GET /api/history`. */
   history(limit: number): Promise<HistoryEntryJson[]> {
     return this.#request("GET", `/api/history?limit=${limit}`);
+  }
+
+  /** `GET /api/tokens`. */
+  listTokens(): Promise<TokenJson[]> {
+    return this.#request("GET", "/api/tokens");
+  }
+
+  /** `DELETE /api/tokens/:id`; `force` allows revoking the last admin token. */
+  revokeToken(tokenId: string, force: boolean): Promise<RevokeTokenResponse> {
+    const query = force ? "?force=1" : "";
+    return this.#request("DELETE", `/api/tokens/${encodeURIComponent(tokenId)}${query}`);
   }
 
   /** `GET /api/tls/certs`. */

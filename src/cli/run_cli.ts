@@ -26,6 +26,7 @@ import { psVerb } from "./commands/ps.ts";
 import { reloadVerb } from "./commands/reload.ts";
 import { rmVerb } from "./commands/rm.ts";
 import { serveVerb } from "./commands/serve.ts";
+import { tokenListVerb, tokenRevokeVerb } from "./commands/token_admin.ts";
 import { tokenGenVerb } from "./commands/token_gen.ts";
 import { ApiError } from "./api_client.ts";
 import { COMPLETION_SHELLS } from "./completion_script.ts";
@@ -41,7 +42,11 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .description("Hyperlightweight process hypervisor: one process per tenant, woken on request")
     .version(`tenement ${VERSION}`, "-V, --version")
     .option("--server <url>", "server URL for client commands (env TENEMENT_SERVER)")
-    .option("--token <token>", "API token (env TENEMENT_TOKEN, else {data_dir}/api_token)")
+    .option(
+      "--token <token>",
+      "API token; discouraged, as it is visible in ps: prefer env TENEMENT_TOKEN or the token " +
+        "file {data_dir}/api_token (the default)",
+    )
     .option("--data-dir <path>", "override settings.data_dir (env TENEMENT_DATA_DIR)")
     .option("--config <path>", "path to tenement.toml (env TENEMENT_CONFIG)")
     .showHelpAfterError()
@@ -128,10 +133,23 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--name <name>", "service name (default: directory name)")
     .option("--command <command>", "command that starts the app (default: detected)")
     .action((opts) => setCode(initVerb(opts)));
-  program.command("token-gen").description("create an API token (admin, or --tenant)")
+  program.command("token-gen")
+    .description("create an API token (admin, --tenant, --metrics)")
     .option("--tenant <id>", "make a token limited to this instance id (or service:id)")
-    .option("--description <text>", "note stored with a tenant token")
+    .option("--services <a,b>", "with a bare --tenant id: only in these services")
+    .option("--metrics", "make a read-only token for /metrics")
+    .option("--add", "make an additional admin token (api_token and other tokens stay)")
+    .option("--description <text>", "label shown by ten token list")
+    .option("--expires <when>", "refuse it after a duration (30d, 12h) or an ISO date/time")
     .action((opts, cmd) => setCode(tokenGenVerb(opts, globalsOf(cmd))));
+  const token = program.command("token").description("list and revoke API tokens (admin)");
+  token.command("list").description("list tokens: id, kind, scope, label, times (no secrets)")
+    .option("--json", "print JSON")
+    .action((opts, cmd) => setCode(tokenListVerb(opts, globalsOf(cmd))));
+  token.command("revoke").description("revoke a token; the next request with it is refused")
+    .argument("<id>", "the token id from ten token list (a token's first 8 characters)")
+    .option("--force", "revoke even the last admin token (locks the API until token-gen)")
+    .action((id, opts, cmd) => setCode(tokenRevokeVerb(id, opts, globalsOf(cmd))));
   program.command("certs").description("list built-in TLS certificates and their renewal")
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(certsVerb(opts, globalsOf(cmd))));

@@ -21,6 +21,7 @@ import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
 import { StateStore } from "../store/state_store.ts";
+import { ensureDataDir } from "../store/private_files.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
 import { realClock } from "../supervisor/real_clock.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
@@ -64,7 +65,7 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { config } = options;
   const dataDir = config.settings.dataDir;
-  await Deno.mkdir(dataDir, { recursive: true });
+  await ensureDataDir(dataDir);
   await using stack = new AsyncDisposableStack();
   // One daemon per data dir: a second one would take the first one's instances for orphans.
   const lock = stack.use(await Deno.open(`${dataDir}/ten.lock`, { create: true, write: true }));

@@ -7,9 +7,10 @@
  * | `["meta", "schema_version"]` | number |
  * | `["instances", service, id]` | InstanceValue: desired state, origin, restarts, live process group |
  * | `["weights", service, id]` | WeightValue: traffic weight 0-100 |
- * | `["tokens", "admin"]` | TokenValue: SHA-256 of the admin token |
- * | `["tokens", tokenId]` | TokenValue of a tenant token |
+ * | `["tokens", tokenId]` | TokenValue: kind, scope, label, times and SHA-256 of an API token |
+ * | `["tokens", "admin"]` | TokenValue of the admin token made before tokens had ids |
  * | `["tokens_by_tenant", tenant, tokenId]` | true |
+ * | `["tokens_last_used", tokenId]` | `{ v, atMs }`: last use, written at most once a minute |
  * | `["routes", service]` | RouteValue: the weights the last route change replaced (rollback) |
  * | `["audit", timeMs, seq]` | AuditValue: one management action |
  * @module
@@ -22,9 +23,10 @@ export const keys = {
   instances: (): Deno.KvKey => ["instances"],
   weight: (service: string, id: string): Deno.KvKey => ["weights", service, id],
   weights: (): Deno.KvKey => ["weights"],
-  adminToken: (): Deno.KvKey => ["tokens", "admin"],
   token: (tokenId: string): Deno.KvKey => ["tokens", tokenId],
   tokens: (): Deno.KvKey => ["tokens"],
+  tokenLastUsed: (tokenId: string): Deno.KvKey => ["tokens_last_used", tokenId],
+  tokensLastUsed: (): Deno.KvKey => ["tokens_last_used"],
   lastRoute: (service: string): Deno.KvKey => ["routes", service],
   audit: (timeMs: number, seq: number): Deno.KvKey => ["audit", timeMs, seq],
   audits: (): Deno.KvKey => ["audit"],
@@ -35,5 +37,8 @@ export const keys = {
   ],
 } as const;
 
-/** Current layout version, written on open. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Current layout version, written on open. 2: token records carry a kind, scope and expiry, and
+ * several admin tokens may exist.
+ */
+export const SCHEMA_VERSION = 2;

@@ -3,7 +3,15 @@
  * supervisor keeps the working copy in memory; this is the copy that survives `kill -9`.
  * @module
  */
+import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { keys, SCHEMA_VERSION } from "./keys.ts";
+import { ensurePrivateFile } from "./private_files.ts";
+import {
+  LEGACY_ADMIN_ID as LEGACY_ADMIN,
+  type LegacyTokenValue,
+  type TokenKind,
+  upgradeTokenValue,
+} from "./tokens.ts";
 
 /** Stored form of an instance (see supervisor `StoredInstance`). */
 export interface InstanceValue {
@@ -25,14 +33,28 @@ export interface InstanceValue {
 
 /** Stored API token: only its hash, never the token. */
 export interface TokenValue {
-  readonly v: 1;
+  readonly v: 2;
+  /** The token's first 8 characters (`admin` for the admin token made before ids). */
   readonly tokenId: string;
   /** Hex SHA-256 of the token. */
   readonly sha256: string;
-  /** Set for tenant tokens: the instance id this token may act on. */
+  readonly kind: TokenKind;
+  /** Tenant tokens: the instance id this token may act on (any service), or `service:id`. */
   readonly tenant: string | undefined;
+  /** Tenant tokens with a bare id: the services it is narrowed to (undefined: all). */
+  readonly services: readonly string[] | undefined;
+  /** The label (`ten token-gen --description`). */
   readonly description: string | undefined;
   readonly createdAtMs: number;
+  /** Refused from this time on; undefined never expires. */
+  readonly expiresAtMs: number | undefined;
+  /** The admin token saved to `{data_dir}/api_token`, which the next `ten token-gen` replaces. */
+  readonly isFileToken: boolean;
+}
+
+/** A stored token with its last use, as `ten token list` shows it. */
+export interface TokenListing extends TokenValue {
+  readonly lastUsedMs: number | undefined;
 }
 
 /** Weights of a service at one moment (see supervisor `RouteSnapshot`). */
@@ -63,12 +85,17 @@ export class StateStore implements Disposable {
     this.#kv = kv;
   }
 
-  /** Opens (creating if needed) the store at `path`. */
+  /** Opens (creating if needed, mode 0600) the store at `path`. */
   static async open(path: string): Promise<StateStore> {
+    await ensurePrivateFile(path);
     const kv = await Deno.openKv(path);
     const version = await kv.get<number>(keys.schemaVersion());
-    if (version.value === null) await kv.set(keys.schemaVersion(), SCHEMA_VERSION);
-    return new StateStore(kv);
+    const store = new StateStore(kv);
+    if (version.value !== SCHEMA_VERSION) {
+      await store.#upgradeTokens();
+      await kv.set(keys.schemaVersion(), SCHEMA_VERSION);
+    }
+    return store;
   }
 
   /** Every stored instance. */
@@ -142,28 +169,113 @@ export class StateStore implements Disposable {
     return out.reverse();
   }
 
-  /** Replaces the admin token (only one exists). */
-  async setAdminToken(value: Omit<TokenValue, "v">): Promise<void> {
-    await this.#kv.set(keys.adminToken(), { v: 1, ...value });
+  /** The admin token made before tokens had ids (id `admin`), if it is still there. */
+  getAdminToken(): Promise<TokenValue | undefined> {
+    return this.getToken(LEGACY_ADMIN);
   }
 
-  /** The admin token record, if one was generated. */
-  async getAdminToken(): Promise<TokenValue | undefined> {
-    return (await this.#kv.get<TokenValue>(keys.adminToken())).value ?? undefined;
+  /** The token with this id. */
+  async getToken(tokenId: string): Promise<TokenValue | undefined> {
+    const entry = await this.#kv.get<TokenValue | LegacyTokenValue>(keys.token(tokenId));
+    return entry.value === null ? undefined : upgradeTokenValue(entry.value);
   }
 
-  /** Adds a tenant token. */
-  async addTenantToken(value: Omit<TokenValue, "v">): Promise<void> {
-    const tenant = value.tenant ?? "";
-    await this.#kv.atomic()
-      .set(keys.token(value.tokenId), { v: 1, ...value })
-      .set(keys.tokenByTenant(tenant, value.tokenId), true)
+  /**
+   * Stores a new token; false when its id is taken. A new file admin token replaces the admin
+   * tokens saved to the file before, in the same commit.
+   */
+  async insertToken(value: TokenValue): Promise<boolean> {
+    let op = this.#kv.atomic()
+      .check({ key: keys.token(value.tokenId), versionstamp: null })
+      .set(keys.token(value.tokenId), value);
+    if (value.tenant !== undefined) {
+      op = op.set(keys.tokenByTenant(value.tenant, value.tokenId), true);
+    }
+    if (value.isFileToken) {
+      for (const old of await this.#tokenEntries()) {
+        if (old.value.kind !== "admin" || !old.value.isFileToken) continue;
+        op = this.#deleteToken(op.check(old), old.value);
+      }
+    }
+    return (await op.commit()).ok;
+  }
+
+  /** Records that a token was used; nothing when it was revoked meanwhile. */
+  async touchToken(tokenId: string, nowMs: number): Promise<void> {
+    const entry = await this.#kv.get(keys.token(tokenId));
+    if (entry.value === null) return;
+    // The check keeps a use that races a revocation from leaving a stray entry behind.
+    await this.#kv.atomic().check(entry).set(keys.tokenLastUsed(tokenId), { v: 1, atMs: nowMs })
       .commit();
   }
 
-  /** Finds a tenant token by id. */
-  async getToken(tokenId: string): Promise<TokenValue | undefined> {
-    return (await this.#kv.get<TokenValue>(keys.token(tokenId))).value ?? undefined;
+  /** Every token with its last use, oldest first. */
+  async listTokens(): Promise<TokenListing[]> {
+    const lastUsed = new Map<string, number>();
+    const uses = this.#kv.list<{ v: 1; atMs: number }>({ prefix: keys.tokensLastUsed() });
+    for await (const e of uses) lastUsed.set(String(e.key[1]), e.value.atMs);
+    return (await this.#tokenEntries())
+      .map((e) => ({ ...e.value, lastUsedMs: lastUsed.get(e.value.tokenId) }))
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || a.tokenId.localeCompare(b.tokenId));
+  }
+
+  /**
+   * Deletes a token; the next request with it is refused. NotFoundError when unknown;
+   * ConflictError for the last admin token that has not expired, unless `force`.
+   */
+  async revokeToken(
+    tokenId: string,
+    options: { readonly force: boolean; readonly nowMs: number },
+  ): Promise<TokenValue> {
+    const entries = await this.#tokenEntries();
+    const target = entries.find((e) => e.value.tokenId === tokenId);
+    if (target === undefined) throw new NotFoundError(`Token not found: "${tokenId}"`);
+    let op = this.#deleteToken(this.#kv.atomic().check(target), target.value);
+    if (target.value.kind === "admin" && !options.force) {
+      const others = entries.filter((e) =>
+        e !== target && e.value.kind === "admin" &&
+        (e.value.expiresAtMs === undefined || e.value.expiresAtMs > options.nowMs)
+      );
+      if (others.length === 0) {
+        throw new ConflictError(
+          `Cannot revoke "${tokenId}": it is the last admin token, and without one the API ` +
+            "refuses every admin request (make another with `ten token-gen --add` first, or " +
+            "pass --force)",
+        );
+      }
+      // Two revocations at once must not both count the other's token as the one left.
+      for (const other of others) op = op.check(other);
+    }
+    if (!(await op.commit()).ok) {
+      throw new ConflictError(`Cannot revoke "${tokenId}": tokens changed meanwhile, retry`);
+    }
+    return target.value;
+  }
+
+  async #tokenEntries(): Promise<
+    Array<{ key: Deno.KvKey; value: TokenValue; versionstamp: string }>
+  > {
+    const out: Array<{ key: Deno.KvKey; value: TokenValue; versionstamp: string }> = [];
+    for await (const e of this.#kv.list<TokenValue | LegacyTokenValue>({ prefix: keys.tokens() })) {
+      out.push({ key: e.key, value: upgradeTokenValue(e.value), versionstamp: e.versionstamp });
+    }
+    return out;
+  }
+
+  #deleteToken(op: Deno.AtomicOperation, value: TokenValue): Deno.AtomicOperation {
+    op = op.delete(keys.token(value.tokenId)).delete(keys.tokenLastUsed(value.tokenId));
+    return value.tenant === undefined
+      ? op
+      : op.delete(keys.tokenByTenant(value.tenant, value.tokenId));
+  }
+
+  /** Rewrites token records of older versions in the current form (the old admin token too). */
+  async #upgradeTokens(): Promise<void> {
+    for await (const e of this.#kv.list<TokenValue | LegacyTokenValue>({ prefix: keys.tokens() })) {
+      if (e.value.v === 2) continue;
+      // A failed check means another process upgraded or changed it meanwhile: nothing to do.
+      await this.#kv.atomic().check(e).set(e.key, upgradeTokenValue(e.value)).commit();
+    }
   }
 
   /** Closes the database. */

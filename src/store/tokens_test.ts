@@ -1,4 +1,5 @@
-import { equal, match, notEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { StateStore } from "./state_store.ts";
 import {
   generateToken,
@@ -6,6 +7,7 @@ import {
   isSameHash,
   issueAdminToken,
   issueTenantToken,
+  issueToken,
   tokenIdOf,
 } from "./tokens.ts";
 
@@ -73,15 +75,14 @@ Deno.test("tokenIdOf() is the first 8 characters", () => {
   equal(tokenIdOf("abcdefghijklmnop"), "abcdefgh");
 });
 
-Deno.test("issueAdminToken() stores only the hash, and a new admin token replaces the old", async () => {
+Deno.test("issueAdminToken() stores only the hash, and a new file admin token replaces the old", async () => {
   await using tmp = await tempStore();
-  equal(await tmp.store.getAdminToken(), undefined);
-
   const first = await issueAdminToken(tmp.store, 1000);
   match(first, /^[A-Za-z0-9_-]{43}$/);
-  const stored = await tmp.store.getAdminToken();
+  const stored = await tmp.store.getToken(tokenIdOf(first));
   ok(stored);
-  equal(stored.tokenId, "admin");
+  equal(stored.kind, "admin");
+  equal(stored.isFileToken, true);
   equal(stored.sha256, await hashToken(first));
   equal(stored.createdAtMs, 1000);
   equal(stored.tenant, undefined);
@@ -89,11 +90,24 @@ Deno.test("issueAdminToken() stores only the hash, and a new admin token replace
 
   const second = await issueAdminToken(tmp.store, 2000);
   notEqual(second, first);
-  const replaced = await tmp.store.getAdminToken();
-  ok(replaced);
-  equal(replaced.sha256, await hashToken(second));
-  equal(isSameHash(replaced.sha256, await hashToken(first)), false);
-  equal(replaced.createdAtMs, 2000);
+  equal(await tmp.store.getToken(tokenIdOf(first)), undefined, "the old file token is gone");
+  equal((await tmp.store.getToken(tokenIdOf(second)))?.createdAtMs, 2000);
+});
+
+Deno.test("several admin tokens: an added one survives a new file token", async () => {
+  await using tmp = await tempStore();
+  const file = await issueAdminToken(tmp.store, 1);
+  const added = await issueToken(tmp.store, { kind: "admin", isFileToken: false }, {
+    description: "ci",
+    nowMs: 2,
+    expiresAtMs: undefined,
+  });
+  const next = await issueAdminToken(tmp.store, 3);
+  deepEqual(
+    (await tmp.store.listTokens()).map((t) => [t.tokenId, t.kind, t.description ?? null]),
+    [[added.record.tokenId, "admin", "ci"], [tokenIdOf(next), "admin", null]],
+  );
+  equal(await tmp.store.getToken(tokenIdOf(file)), undefined);
 });
 
 Deno.test("issueTenantToken() can be found by its id and carries the tenant", async () => {
@@ -121,6 +135,114 @@ Deno.test("issued tokens survive closing and reopening the store", async () => {
   const tenant = await issueTenantToken(tmp.store, "alice", undefined, 2);
   tmp.close();
   using reopened = await StateStore.open(tmp.path);
-  equal((await reopened.getAdminToken())?.sha256, await hashToken(admin));
+  equal((await reopened.getToken(tokenIdOf(admin)))?.sha256, await hashToken(admin));
   equal((await reopened.getToken(tokenIdOf(tenant)))?.sha256, await hashToken(tenant));
+});
+
+Deno.test("a store from before token ids keeps its admin and tenant tokens, upgraded on open", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tenement-tokens-" });
+  try {
+    const path = `${dir}/tenement.kv`;
+    const admin = generateToken();
+    const tenant = generateToken();
+    {
+      // The layout tenement wrote before: schema 1, one admin record, v1 tenant records.
+      using kv = await Deno.openKv(path);
+      await kv.set(["meta", "schema_version"], 1);
+      await kv.set(["tokens", "admin"], {
+        v: 1,
+        tokenId: "admin",
+        sha256: await hashToken(admin),
+        tenant: undefined,
+        description: undefined,
+        createdAtMs: 10,
+      });
+      await kv.set(["tokens", tokenIdOf(tenant)], {
+        v: 1,
+        tokenId: tokenIdOf(tenant),
+        sha256: await hashToken(tenant),
+        tenant: "alice",
+        description: "old",
+        createdAtMs: 20,
+      });
+    }
+    using store = await StateStore.open(path);
+    const listed = await store.listTokens();
+    deepEqual(listed.map((t) => [t.v, t.tokenId, t.kind, t.tenant ?? null, t.isFileToken]), [
+      [2, "admin", "admin", null, true],
+      [2, tokenIdOf(tenant), "tenant", "alice", false],
+    ]);
+    equal((await store.getAdminToken())?.sha256, await hashToken(admin));
+    // The next token-gen replaces the old admin token, as it replaced it before.
+    await issueAdminToken(store, 30);
+    equal(await store.getAdminToken(), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("revokeToken() deletes a token, and refuses the last admin token unless forced", async () => {
+  await using tmp = await tempStore();
+  const admin = await issueAdminToken(tmp.store, 1);
+  const tenant = await issueTenantToken(tmp.store, "alice", undefined, 2);
+  await tmp.store.touchToken(tokenIdOf(tenant), 5);
+  equal((await tmp.store.listTokens()).find((t) => t.kind === "tenant")?.lastUsedMs, 5);
+
+  equal(
+    (await tmp.store.revokeToken(tokenIdOf(tenant), { force: false, nowMs: 9 })).tenant,
+    "alice",
+  );
+  equal(await tmp.store.getToken(tokenIdOf(tenant)), undefined);
+  await rejects(
+    tmp.store.revokeToken(tokenIdOf(tenant), { force: false, nowMs: 9 }),
+    NotFoundError,
+  );
+  // A use that races the revocation leaves nothing behind.
+  await tmp.store.touchToken(tokenIdOf(tenant), 10);
+  equal((await tmp.store.listTokens()).length, 1);
+
+  // An expired admin token does not count as the one left.
+  await issueToken(tmp.store, { kind: "admin", isFileToken: false }, {
+    description: undefined,
+    nowMs: 3,
+    expiresAtMs: 8,
+  });
+  await rejects(
+    tmp.store.revokeToken(tokenIdOf(admin), { force: false, nowMs: 9 }),
+    (err: unknown) => err instanceof ConflictError && /last admin token/.test(err.message),
+  );
+  ok(await tmp.store.getToken(tokenIdOf(admin)));
+  await tmp.store.revokeToken(tokenIdOf(admin), { force: true, nowMs: 9 });
+  equal(await tmp.store.getToken(tokenIdOf(admin)), undefined);
+});
+
+Deno.test("issueToken() stores the kind, scope, services and expiry", async () => {
+  await using tmp = await tempStore();
+  const narrowed = await issueToken(
+    tmp.store,
+    { kind: "tenant", tenant: "alice", services: ["notes", "api"] },
+    { description: "CI", nowMs: 1, expiresAtMs: 100 },
+  );
+  const metrics = await issueToken(tmp.store, { kind: "metrics" }, {
+    description: undefined,
+    nowMs: 2,
+    expiresAtMs: undefined,
+  });
+  const stored = await tmp.store.getToken(narrowed.record.tokenId);
+  deepEqual(stored?.services, ["notes", "api"]);
+  equal(stored?.expiresAtMs, 100);
+  equal((await tmp.store.getToken(metrics.record.tokenId))?.kind, "metrics");
+  equal((await tmp.store.getToken(metrics.record.tokenId))?.tenant, undefined);
+});
+
+Deno.test("issued tokens never start with a dash, so their ids never read as options", async () => {
+  await using tmp = await tempStore();
+  for (let i = 0; i < 200; i++) {
+    const { token } = await issueToken(tmp.store, { kind: "metrics" }, {
+      description: undefined,
+      nowMs: i,
+      expiresAtMs: undefined,
+    });
+    ok(!token.startsWith("-"), token);
+  }
 });
