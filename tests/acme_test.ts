@@ -32,7 +32,7 @@ function managerOptions(
     domain: DOMAIN,
     services: () => ["notes"],
     isPropagationChecked: false,
-    mayServe: () => false,
+    mayObtainCertificate: () => false,
     orderTimeoutMs: 30_000,
     onDemandTimeoutMs: 30_000,
     ...extra,
@@ -208,7 +208,7 @@ Deno.test("HTTP-01 on demand: an allowed name is obtained while the handshake wa
   const asked: string[] = [];
   let changes = 0;
   await using manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
-    mayServe: (service, id) => {
+    mayObtainCertificate: (service, id) => {
       asked.push(`${service}:${id}`);
       return id === "alice";
     },
@@ -376,7 +376,7 @@ Deno.test("a damaged certificate entry is skipped at open, kept on disk, and the
     directoryUrl: `https://127.0.0.1:${freePort()}/dir`,
     domain: DOMAIN,
     services: () => ["notes"],
-    mayServe: () => false,
+    mayObtainCertificate: () => false,
   });
   deepEqual(manager.status(), []);
   await rejects(manager.resolve("bob.notes.example.test"), /No certificate/);

@@ -248,7 +248,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         plan: tls,
         hostname,
         services: () => [...supervisor.config.services.keys()],
-        mayServe: (service, id) => supervisor.mayServe(service, id),
+        mayObtainCertificate: (service, id) => supervisor.mayObtainCertificate(service, id),
         ready: started.promise,
         startFront: (port, sni) =>
           startFront(port, hostname, sni, (addr) => {

@@ -36,6 +36,19 @@ export interface StoredEntry {
   readonly directoryUrl: string | undefined;
   readonly lastError: string | undefined;
   readonly lastErrorAtMs: number | undefined;
+  /** Consecutive failed attempts up to `lastError` (0 after a success). */
+  readonly failures: number;
+  /** When the attempt after `lastError` was due; undefined when none was planned. */
+  readonly nextAttemptMs: number | undefined;
+}
+
+/** A failed attempt as recorded (kept across restarts, so backoff is too). */
+export interface RecordedError {
+  readonly message: string;
+  readonly atMs: number;
+  /** Consecutive failures, this one included. */
+  readonly failures: number;
+  readonly nextAttemptMs: number | undefined;
 }
 
 /** A damaged or unreadable entry that was skipped. */
@@ -63,6 +76,8 @@ interface MetaV1 {
   keySha256?: string;
   lastError?: string;
   lastErrorAt?: string;
+  failures?: number;
+  nextAttemptAt?: string;
 }
 
 /**
@@ -145,12 +160,20 @@ function parseMeta(text: string): MetaV1 {
       "keySha256",
       "lastError",
       "lastErrorAt",
+      "nextAttemptAt",
     ] as const
   ) {
     const value = meta[key];
     if (value === undefined) continue;
     if (typeof value !== "string") throw new Error(`meta.json: ${key} must be a string`);
     out[key] = value;
+  }
+  const failures = meta["failures"];
+  if (failures !== undefined) {
+    if (typeof failures !== "number" || !Number.isSafeInteger(failures) || failures < 0) {
+      throw new Error("meta.json: failures must be a count");
+    }
+    out.failures = failures;
   }
   return out;
 }
@@ -226,6 +249,8 @@ export class CertStore {
       directoryUrl: meta.directoryUrl,
       lastError: meta.lastError,
       lastErrorAtMs: msOf(meta.lastErrorAt, "lastErrorAt"),
+      failures: meta.lastError === undefined ? 0 : meta.failures ?? 1,
+      nextAttemptMs: msOf(meta.nextAttemptAt, "nextAttemptAt"),
     };
     if (meta.fullchainSha256 === undefined) return { ...common, cert: undefined };
     const certPem = await readTextIfExists(`${path}/fullchain.pem`);
@@ -305,9 +330,10 @@ export class CertStore {
 
   /**
    * Records a failed attempt for `names` in the entry's meta.json (kept with its certificate, if
-   * any), so the error survives a restart. A damaged meta.json is left alone.
+   * any), with the failure count and the next attempt, so the error and the backoff survive a
+   * restart. A damaged meta.json is left alone.
    */
-  async saveError(names: readonly string[], message: string, atMs: number): Promise<void> {
+  async saveError(names: readonly string[], error: RecordedError): Promise<void> {
     const path = this.entryDir(names[0]!);
     await ensurePrivateDir(path);
     const text = await readTextIfExists(`${path}/meta.json`);
@@ -319,8 +345,23 @@ export class CertStore {
         return;
       }
     }
-    meta.lastError = message;
-    meta.lastErrorAt = isoOf(atMs);
+    meta.lastError = error.message;
+    meta.lastErrorAt = isoOf(error.atMs);
+    meta.failures = error.failures;
+    if (error.nextAttemptMs === undefined) delete meta.nextAttemptAt;
+    else meta.nextAttemptAt = isoOf(error.nextAttemptMs);
     await writePrivateFileAtomic(`${path}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  }
+
+  /**
+   * Removes the entry of `primaryName` when it holds no certificate (only a recorded error), so
+   * a name given up on leaves nothing behind. An entry with a certificate is kept.
+   */
+  async forgetIfEmpty(primaryName: string): Promise<void> {
+    const path = this.entryDir(primaryName);
+    const text = await readTextIfExists(`${path}/meta.json`);
+    if (text === undefined) return;
+    if (parseMeta(text).fullchainSha256 !== undefined) return;
+    await Deno.remove(path, { recursive: true });
   }
 }

@@ -56,7 +56,12 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     const store = await CertStore.open(dir);
     const cert = issued(["*.notes.example.test", "notes.example.test"]);
     await store.saveCert(cert, INFO);
-    await store.saveError(["example.test"], "DNS hook failed", Date.parse("2026-11-02T00:00:00Z"));
+    await store.saveError(["example.test"], {
+      message: "DNS hook failed",
+      atMs: Date.parse("2026-11-02T00:00:00Z"),
+      failures: 3,
+      nextAttemptMs: Date.parse("2026-11-02T00:04:00Z"),
+    });
     await store.saveAccountKey("https://ca/dir", KEY);
 
     const reopened = await CertStore.open(dir);
@@ -73,11 +78,19 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     deepEqual(failed!.names, ["example.test"]);
     equal(failed!.lastError, "DNS hook failed");
     equal(failed!.lastErrorAtMs, Date.parse("2026-11-02T00:00:00Z"));
+    equal(failed!.failures, 3, "the backoff survives a restart");
+    equal(failed!.nextAttemptMs, Date.parse("2026-11-02T00:04:00Z"));
+    equal(wildcard!.failures, 0);
     equal(await reopened.loadAccountKey("https://ca/dir"), KEY);
     equal(await reopened.loadAccountKey("https://other/dir"), undefined);
 
     // An error on an issued certificate keeps the certificate; a new one clears the error.
-    await store.saveError(cert.names, "timeout", INFO.issuedAtMs + 1);
+    await store.saveError(cert.names, {
+      message: "timeout",
+      atMs: INFO.issuedAtMs + 1,
+      failures: 1,
+      nextAttemptMs: undefined,
+    });
     const withError = (await store.loadAll()).entries.find((e) => e.names[0] === cert.names[0]);
     deepEqual(withError!.cert, cert);
     equal(withError!.lastError, "timeout");
@@ -86,6 +99,12 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     const after = (await store.loadAll()).entries.find((e) => e.names[0] === cert.names[0]);
     deepEqual(after!.cert, renewed);
     equal(after!.lastError, undefined);
+    equal(after!.failures, 0);
+
+    // Forgetting removes an entry holding only an error, never one with a certificate.
+    await store.forgetIfEmpty("example.test");
+    await store.forgetIfEmpty(cert.names[0]!);
+    deepEqual((await store.loadAll()).entries.map((e) => e.names[0]), [cert.names[0]]);
   });
 });
 
