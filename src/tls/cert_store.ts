@@ -10,7 +10,12 @@
  * aside as `certs/.damaged-{name}-{time}`.
  * @module
  */
-import { ensurePrivateDir, readTextIfExists, writePrivateFileAtomic } from "./atomic_file.ts";
+import {
+  assertNotSymlink,
+  ensurePrivateDir,
+  readTextIfExists,
+  writePrivateFileAtomic,
+} from "./atomic_file.ts";
 
 /** A certificate with its key, as issued. */
 export interface IssuedCert {
@@ -188,7 +193,7 @@ export class CertStore {
 
   /** Opens (creating with mode 0700) the store under `dir`. */
   static async open(dir: string): Promise<CertStore> {
-    await ensurePrivateDir(dir);
+    await ensurePrivateDir(dir, { isSymlinkAllowed: true });
     await ensurePrivateDir(`${dir}/certs`);
     await ensurePrivateDir(`${dir}/accounts`);
     return new CertStore(dir);
@@ -291,6 +296,7 @@ export class CertStore {
     info: { issuedAtMs: number; directoryUrl: string },
   ): Promise<void> {
     const path = this.entryDir(cert.names[0]!);
+    await assertNotSymlink(path);
     await this.#setAsideIfDamaged(path, info.issuedAtMs);
     await ensurePrivateDir(path);
     await writePrivateFileAtomic(`${path}/key.pem`, cert.keyPem);

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CertStore, type IssuedCert } from "./cert_store.ts";
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -157,5 +157,30 @@ Deno.test("CertStore sets a damaged entry aside when a new certificate replaces 
     deepEqual(entries.map((e) => e.names[0]), ["a.example.test"]);
     const aside = `${dir}/certs/.damaged-a.example.test-${INFO.issuedAtMs}/meta.json`;
     equal(await Deno.readTextFile(aside), "{broken");
+  });
+});
+
+Deno.test("CertStore follows no symbolic link inside the store: planted links are refused, their targets untouched", async () => {
+  await withStoreDir(async (dir) => {
+    const store = await CertStore.open(dir);
+    const elsewhere = await Deno.makeTempDir({ prefix: "ten-elsewhere-" });
+    try {
+      await Deno.chmod(elsewhere, 0o755);
+      await Deno.symlink(elsewhere, `${dir}/certs/a.example.test`);
+      await rejects(store.saveCert(issued(["a.example.test"]), INFO), /symbolic link/);
+      equal((await Deno.stat(elsewhere)).mode! & 0o777, 0o755, "the link's target was chmod-ed");
+      deepEqual([...Deno.readDirSync(elsewhere)], []);
+
+      await store.saveCert(issued(["b.example.test"]), INFO);
+      const key = `${dir}/certs/b.example.test/key.pem`;
+      await Deno.remove(key);
+      await Deno.symlink(`${elsewhere}/stolen.pem`, key);
+      // The entry no longer matches its meta.json: it is set aside whole, the link not followed.
+      await store.saveCert(issued(["b.example.test"], "2"), INFO);
+      deepEqual([...Deno.readDirSync(elsewhere)], []);
+      equal((await Deno.lstat(key)).isFile, true);
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
   });
 });
