@@ -240,3 +240,50 @@ Deno.test("ten serve without a DNS hook: a tenant's certificate is obtained by H
     },
   );
 });
+
+Deno.test("ten serve without a DNS hook and an open auto_create: made-up ids get no certificate and place no order; a spawned instance and an allow-listed id get one; the ask endpoint agrees", async (t) => {
+  await using tmp = await tempDir("ten-tls-");
+  const ports = { https: freePort(), http: freePort() };
+  await using pebble = await startPebble({ httpPort: ports.http });
+  const root = `${tmp.path}/root.pem`;
+  await Deno.writeTextFile(root, await pebble.issuingRoot());
+  const config = settingsBlock() + await tlsBlock(tmp.path, pebble, ports) + okService("notes") +
+    okService("wiki", { auto_create_allow: ["alice"] });
+  await using d = await startDaemon({ dir: tmp.path, config });
+  const asked = async (name: string): Promise<number> =>
+    (await d.request("127.0.0.1", `/api/tls/ask?domain=${name}`)).status;
+
+  await t.step("handshakes for random ids are refused at once, without an order", async () => {
+    for (const id of ["r1", "r2", "r3", "r4"]) {
+      const started = performance.now();
+      const res = await curl(`https://${id}.notes.${DOMAIN}:${ports.https}/`, root);
+      ok(res.code !== 0, `${id} got a certificate`);
+      ok(performance.now() - started < 10_000, `${id} was not refused at once`);
+      equal(await asked(`${id}.notes.${DOMAIN}`), 404);
+    }
+    equal((await certsOf(d)).certificates.length, 0);
+    equal(/r\d\.notes/.test(await pebble.log()), false, "an order for a random id reached pebble");
+    equal((await d.instances()).length, 0, "a handshake created an instance");
+  });
+
+  await t.step("an instance made with ten spawn gets its certificate", async () => {
+    const spawned = await d.ten(["spawn", "notes", "--id", "carol"]);
+    equal(spawned.code, 0, spawned.stderr);
+    equal(await asked(`carol.notes.${DOMAIN}`), 200);
+    const res = await curl(`https://carol.notes.${DOMAIN}:${ports.https}/`, root);
+    equal(res.code, 0, res.stderr);
+    equal(res.status, 200);
+  });
+
+  await t.step("an id on auto_create_allow gets one before it exists", async () => {
+    equal(await asked(`alice.wiki.${DOMAIN}`), 200);
+    equal(await asked(`bob.wiki.${DOMAIN}`), 404);
+    const res = await curl(`https://alice.wiki.${DOMAIN}:${ports.https}/`, root);
+    equal(res.code, 0, res.stderr);
+    equal(res.status, 200);
+    deepEqual((await certsOf(d)).certificates.map((cert) => cert.names[0]), [
+      `alice.wiki.${DOMAIN}`,
+      `carol.notes.${DOMAIN}`,
+    ]);
+  });
+});
