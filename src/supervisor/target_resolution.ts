@@ -6,11 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
-import {
-  AUTO_CREATE_WINDOW_MS,
-  type AutoCreateHistory,
-  judgeAutoCreate,
-} from "../core/auto_create.ts";
+import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
 import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";

@@ -169,7 +169,7 @@ Deno.test("CertStore follows no symbolic link inside the store: planted links ar
       await Deno.symlink(elsewhere, `${dir}/certs/a.example.test`);
       await rejects(store.saveCert(issued(["a.example.test"]), INFO), /symbolic link/);
       equal((await Deno.stat(elsewhere)).mode! & 0o777, 0o755, "the link's target was chmod-ed");
-      deepEqual([...Deno.readDirSync(elsewhere)], []);
+      deepEqual(await Array.fromAsync(Deno.readDir(elsewhere)), []);
 
       await store.saveCert(issued(["b.example.test"]), INFO);
       const key = `${dir}/certs/b.example.test/key.pem`;
@@ -177,7 +177,7 @@ Deno.test("CertStore follows no symbolic link inside the store: planted links ar
       await Deno.symlink(`${elsewhere}/stolen.pem`, key);
       // The entry no longer matches its meta.json: it is set aside whole, the link not followed.
       await store.saveCert(issued(["b.example.test"], "2"), INFO);
-      deepEqual([...Deno.readDirSync(elsewhere)], []);
+      deepEqual(await Array.fromAsync(Deno.readDir(elsewhere)), []);
       equal((await Deno.lstat(key)).isFile, true);
     } finally {
       await Deno.remove(elsewhere, { recursive: true });
