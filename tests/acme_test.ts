@@ -510,3 +510,54 @@ Deno.test("renewal: a renewal the gate refuses for now is looked at again later,
   await waitFor(() => changes === 2, { timeoutMs: 20_000, what: "the renewal" });
   ok(Date.parse(manager.status()[0]!.notAfter!) > Date.parse(first!.notAfter!));
 });
+
+Deno.test("the ACME issuer creates one account key when two first orders start together", async () => {
+  let saves = 0;
+  let stored: string | undefined;
+  const accounts = {
+    loadAccountKey: () => Promise.resolve(stored),
+    saveAccountKey: async (_url: string, keyPem: string) => {
+      saves++;
+      await new Promise((r) => setTimeout(r, 50));
+      stored = keyPem;
+    },
+  };
+  const solver = createDnsHookSolver({ hookPath: FAIL_HOOK, isPropagationChecked: false });
+  const closed = `https://127.0.0.1:${freePort()}/dir`;
+  const issuer = createAcmeIssuer({ directoryUrl: closed, accounts });
+  const results = await Promise.allSettled([
+    issuer.issue(["a.example.test"], solver, AbortSignal.timeout(20_000)),
+    issuer.issue(["b.example.test"], solver, AbortSignal.timeout(20_000)),
+  ]);
+  ok(results.every((r) => r.status === "rejected"), "the closed port answered");
+  equal(saves, 1);
+});
+
+Deno.test("shutdown cuts a slow DNS hook clean-up short: dispose ends within seconds", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  await using pebble = await startPebble({ httpPort: freePort() });
+  const hook = `${tmp.path}/slow_unset.sh`;
+  const hookLog = `${tmp.path}/hook.log`;
+  // Sets nothing (validation fails at once), then takes 30 s to unset.
+  await Deno.writeTextFile(
+    hook,
+    `#!/bin/sh\necho "$1" >> "${hookLog}"\n[ "$1" = unset ] && exec sleep 30\nexit 0\n`,
+  );
+  await Deno.chmod(hook, 0o755);
+  const manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
+    dnsHook: hook,
+    services: () => [],
+    orderTimeoutMs: 60_000,
+  }));
+  try {
+    await waitFor(async () => (await readHookLog(hookLog)).includes("unset"), {
+      timeoutMs: 30_000,
+      what: "the unset hook run",
+    });
+  } finally {
+    const started = performance.now();
+    await manager[Symbol.asyncDispose]();
+    const tookMs = performance.now() - started;
+    ok(tookMs < 5_000, `dispose took ${Math.round(tookMs)} ms`);
+  }
+});

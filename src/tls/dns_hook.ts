@@ -188,11 +188,11 @@ export function createDnsHookSolver(options: DnsHookSolverOptions): ChallengeSol
         });
       }
     },
-    async cleanup(challenge: SolverChallenge): Promise<void> {
+    async cleanup(challenge: SolverChallenge, signal: AbortSignal): Promise<void> {
       await runDnsHook(
         options.hookPath,
         ["unset", challengeFqdn(challenge.name), challenge.keyAuthorization],
-        { timeoutMs: hookTimeoutMs },
+        { timeoutMs: hookTimeoutMs, signal },
       );
     },
   };
