@@ -30,6 +30,12 @@ export interface RedirectServerOptions {
   readonly headTimeoutMs?: number;
   /** Connections beyond this are closed on accept. @default {1000} */
   readonly maxConnections?: number;
+  /**
+   * Connections one client address may hold at once; more are closed on accept, so one client
+   * cannot take every slot and starve the certificate authority's HTTP-01 validation.
+   * @default {32}
+   */
+  readonly maxConnectionsPerClient?: number;
 }
 
 /** A running redirect listener. Disposing it shuts it down. */
@@ -138,6 +144,8 @@ class Redirector implements RedirectServer {
   /** Live connections; true once answering (shutdown lets those finish). */
   readonly #conns = new Map<Deno.TcpConn, boolean>();
   readonly #tasks = new Set<Promise<void>>();
+  /** Live connections per client address. */
+  readonly #perClient = new Map<string, number>();
   readonly #acceptLoop: Promise<void>;
   #shutdown: Promise<void> | null = null;
 
@@ -171,6 +179,7 @@ class Redirector implements RedirectServer {
 
   async #accept(): Promise<void> {
     const maxConnections = this.#options.maxConnections ?? 1_000;
+    const maxPerClient = this.#options.maxConnectionsPerClient ?? 32;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
@@ -180,12 +189,18 @@ class Redirector implements RedirectServer {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      if (this.#conns.size >= maxConnections) {
+      const client = conn.remoteAddr.hostname;
+      const ofClient = this.#perClient.get(client) ?? 0;
+      if (this.#conns.size >= maxConnections || ofClient >= maxPerClient) {
         closeQuietly(conn);
         continue;
       }
+      this.#perClient.set(client, ofClient + 1);
       this.#conns.set(conn, false);
       const task: Promise<void> = this.#serve(conn).finally(() => {
+        const left = (this.#perClient.get(client) ?? 1) - 1;
+        if (left > 0) this.#perClient.set(client, left);
+        else this.#perClient.delete(client);
         this.#conns.delete(conn);
         this.#tasks.delete(task);
         closeQuietly(conn);
