@@ -5,9 +5,12 @@
  * Layout: `accounts/{directory host+path}/account.key.pem`, and per certificate
  * `certs/{primary name, "*" as "_wildcard"}/` with `fullchain.pem`, `key.pem` and `meta.json`
  * (names, validity, issuer, issue time, the last error, and SHA-256 digests of the two PEM
- * files, written last, so an entry torn by a crash is recognised). A damaged entry is returned as
- * a problem and skipped, never thrown and never deleted: a new certificate for its name sets it
- * aside as `certs/.damaged-{name}-{time}`.
+ * files). A new certificate is written as `key.pem.next` and `fullchain.pem.next` first, then
+ * meta.json with their digests (the commit), then the two are renamed into place; loading rolls
+ * a committed but unrenamed pair forward, so a crash at any point leaves the old certificate or
+ * the new one, never a torn entry. A damaged entry is returned as a problem and skipped, never
+ * thrown and never deleted: a new certificate for its name sets it aside as
+ * `certs/.damaged-{name}-{time}`.
  * @module
  */
 import {
@@ -258,17 +261,7 @@ export class CertStore {
       nextAttemptMs: msOf(meta.nextAttemptAt, "nextAttemptAt"),
     };
     if (meta.fullchainSha256 === undefined) return { ...common, cert: undefined };
-    const certPem = await readTextIfExists(`${path}/fullchain.pem`);
-    const keyPem = await readTextIfExists(`${path}/key.pem`);
-    if (certPem === undefined || keyPem === undefined) {
-      throw new Error("fullchain.pem or key.pem is missing (partial entry)");
-    }
-    if (
-      await sha256Hex(certPem) !== meta.fullchainSha256 ||
-      await sha256Hex(keyPem) !== meta.keySha256
-    ) {
-      throw new Error("fullchain.pem or key.pem does not match meta.json (torn or edited entry)");
-    }
+    const { certPem, keyPem } = await this.#readPair(path, meta);
     if (!certPem.includes("-----BEGIN CERTIFICATE-----") || !keyPem.includes("PRIVATE KEY-----")) {
       throw new Error("fullchain.pem or key.pem is not PEM");
     }
@@ -290,6 +283,38 @@ export class CertStore {
     };
   }
 
+  /**
+   * The entry's PEM pair matching meta.json's digests: per file, `fullchain.pem` / `key.pem`, or
+   * the `.next` one a crash left committed but not yet renamed (then renamed into place now).
+   */
+  async #readPair(path: string, meta: MetaV1): Promise<{ certPem: string; keyPem: string }> {
+    const certPem = await this.#readCommitted(path, "fullchain.pem", meta.fullchainSha256);
+    const keyPem = await this.#readCommitted(path, "key.pem", meta.keySha256);
+    return { certPem, keyPem };
+  }
+
+  async #readCommitted(path: string, name: string, digest: string | undefined): Promise<string> {
+    const current = await readTextIfExists(`${path}/${name}`);
+    if (current !== undefined && await sha256Hex(current) === digest) return current;
+    const next = await readTextIfExists(`${path}/${name}.next`);
+    if (next !== undefined && await sha256Hex(next) === digest) {
+      await assertNotSymlink(`${path}/${name}`);
+      await Deno.rename(`${path}/${name}.next`, `${path}/${name}`);
+      return next;
+    }
+    if (current === undefined) throw new Error(`${name} is missing (partial entry)`);
+    throw new Error(`${name} does not match meta.json (torn or edited entry)`);
+  }
+
+  async #promoteNext(path: string): Promise<void> {
+    for (const name of ["key.pem", "fullchain.pem"]) {
+      await assertNotSymlink(`${path}/${name}`);
+      await Deno.rename(`${path}/${name}.next`, `${path}/${name}`).catch((err: unknown) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    }
+  }
+
   /** Stores a newly issued certificate (replacing the entry of its primary name). */
   async saveCert(
     cert: IssuedCert,
@@ -299,8 +324,8 @@ export class CertStore {
     await assertNotSymlink(path);
     await this.#setAsideIfDamaged(path, info.issuedAtMs);
     await ensurePrivateDir(path);
-    await writePrivateFileAtomic(`${path}/key.pem`, cert.keyPem);
-    await writePrivateFileAtomic(`${path}/fullchain.pem`, cert.certPem);
+    await writePrivateFileAtomic(`${path}/key.pem.next`, cert.keyPem);
+    await writePrivateFileAtomic(`${path}/fullchain.pem.next`, cert.certPem);
     const meta: MetaV1 = {
       v: 1,
       names: [...cert.names],
@@ -312,8 +337,9 @@ export class CertStore {
       fullchainSha256: await sha256Hex(cert.certPem),
       keySha256: await sha256Hex(cert.keyPem),
     };
-    // meta.json last: it vouches for the two files by their digests.
+    // meta.json commits the new pair by its digests; until then the old pair stays valid.
     await writePrivateFileAtomic(`${path}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+    await this.#promoteNext(path);
   }
 
   /**

@@ -184,3 +184,54 @@ Deno.test("CertStore follows no symbolic link inside the store: planted links ar
     }
   });
 });
+
+Deno.test("CertStore: a crash at any point of a renewal leaves the old certificate or the new one, never a torn entry", async () => {
+  await withStoreDir(async (dir) => {
+    const store = await CertStore.open(dir);
+    const old = issued(["r.example.test"], "1");
+    const fresh = issued(["r.example.test"], "2");
+    await store.saveCert(old, INFO);
+    const entry = `${dir}/certs/r.example.test`;
+    const files = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for await (const item of Deno.readDir(entry)) {
+        out[item.name] = await Deno.readTextFile(`${entry}/${item.name}`);
+      }
+      return out;
+    };
+    const oldFiles = await files();
+    await store.saveCert(fresh, INFO);
+    const freshFiles = await files();
+    // The states a crash can leave, in the order saveCert writes.
+    const states: [string, Record<string, string>, IssuedCert][] = [
+      ["key.pem.next written", { ...oldFiles, "key.pem.next": freshFiles["key.pem"]! }, old],
+      ["both .next written", {
+        ...oldFiles,
+        "key.pem.next": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, old],
+      ["meta.json committed", {
+        ...oldFiles,
+        "meta.json": freshFiles["meta.json"]!,
+        "key.pem.next": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, fresh],
+      ["key.pem renamed", {
+        ...oldFiles,
+        "meta.json": freshFiles["meta.json"]!,
+        "key.pem": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, fresh],
+    ];
+    for (const [what, state, expected] of states) {
+      await Deno.remove(entry, { recursive: true });
+      await Deno.mkdir(entry);
+      for (const [name, text] of Object.entries(state)) {
+        await Deno.writeTextFile(`${entry}/${name}`, text);
+      }
+      const { entries, problems } = await store.loadAll();
+      deepEqual(problems, [], what);
+      deepEqual(entries[0]?.cert, expected, what);
+    }
+  });
+});
