@@ -52,6 +52,28 @@ const PROPAGATION_TIMEOUT_MS = 120_000;
 const VALIDATION_MS = 60_000;
 
 /**
+ * How long one order may take: 3 minutes for HTTP-01; for DNS-01, per name (authorizations are
+ * validated one after another) two hook runs, the propagation wait and validation, plus a minute,
+ * so the hook's and the propagation check's own bounds are reached first.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const wildcard = { names: ["*.notes.example.com", "notes.example.com"], challenge: "dns-01" } as const;
+ * equal(defaultOrderTimeoutMs(wildcard, true), 60_000 + 2 * (120_000 + 120_000 + 60_000));
+ * equal(defaultOrderTimeoutMs({ names: ["a.example.com"], challenge: "http-01" }, true), 180_000);
+ * ```
+ */
+export function defaultOrderTimeoutMs(
+  entry: Pick<CertEntry, "names" | "challenge">,
+  isPropagationChecked: boolean,
+): number {
+  if (entry.challenge === "http-01") return 180_000;
+  const propagationMs = isPropagationChecked ? PROPAGATION_TIMEOUT_MS : 0;
+  return 60_000 + entry.names.length * (2 * HOOK_TIMEOUT_MS + propagationMs + VALIDATION_MS);
+}
+
+/**
  * Why a handshake got no certificate. `mayChange` is true when asking again later may succeed
  * (a backoff, the on-demand budget, an instance that does not exist yet, an order still
  * running or failed), false for names tenement never holds certificates for (foreign, invalid,
@@ -342,10 +364,8 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   }
 
   #orderTimeoutMsOf(entry: CertEntry): number {
-    if (this.#options.orderTimeoutMs !== undefined) return this.#options.orderTimeoutMs;
-    if (entry.challenge === "http-01") return 180_000;
-    const propagationMs = (this.#options.isPropagationChecked ?? true) ? PROPAGATION_TIMEOUT_MS : 0;
-    return 60_000 + entry.names.length * (2 * HOOK_TIMEOUT_MS + propagationMs + VALIDATION_MS);
+    return this.#options.orderTimeoutMs ??
+      defaultOrderTimeoutMs(entry, this.#options.isPropagationChecked ?? true);
   }
 
   /**
