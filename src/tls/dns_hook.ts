@@ -213,7 +213,8 @@ export async function waitForTxt(
   const { timeoutMs = 120_000, intervalMs = 2_000, signal, lookup = systemDnsLookup } = options;
   const deadline = Date.now() + timeoutMs;
   const found = await authoritativeServers(fqdn, lookup, signal);
-  const servers: (NameServer | undefined)[] = found.length > 0 ? found : [undefined];
+  let servers: (NameServer | undefined)[] = found.length > 0 ? found : [undefined];
+  let isFirstRound = true;
   log.debug("Checking {fqdn} at {servers}", {
     fqdn,
     servers: found.length > 0 ? found.map((s) => s.ipAddr).join(", ") : "the system resolver",
@@ -221,16 +222,31 @@ export async function waitForTxt(
   let last = "no answer yet";
   for (;;) {
     signal?.throwIfAborted();
+    let unreachable = 0;
     const answers = await Promise.all(servers.map(async (server) => {
       const at = server === undefined ? "" : ` at ${server.ipAddr}`;
       try {
         const records = await lookup.txt(fqdn, server, signal);
         return records.includes(value) ? "" : `${records.length} other TXT record(s)${at}`;
       } catch (err: unknown) {
+        unreachable++;
         return `${err instanceof Error ? err.message : String(err)}${at}`;
       }
     }));
     signal?.throwIfAborted();
+    if (isFirstRound && found.length > 0 && unreachable === servers.length) {
+      // No authoritative server answers from here (blocked port 53): the system resolver it is.
+      log.warn(
+        "No authoritative name server of {fqdn} answers; checking with the system resolver",
+        {
+          fqdn,
+        },
+      );
+      servers = [undefined];
+      isFirstRound = false;
+      continue;
+    }
+    isFirstRound = false;
     const missing = answers.filter((a) => a !== "");
     if (missing.length === 0) return;
     last = missing.join("; ");

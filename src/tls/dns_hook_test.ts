@@ -96,4 +96,20 @@ Deno.test("waitForTxt() asks the zone's authoritative servers, and waits until e
     timeoutMs: 1_000,
   });
   deepEqual(fallback, ["system"]);
+  // Nor when none of them answers from here.
+  const unreachable: string[] = [];
+  await waitForTxt("_acme-challenge.c.example.com", "v", {
+    lookup: {
+      ns: () => Promise.resolve(["ns1.dns.test"]),
+      addresses: () => Promise.resolve(["192.0.2.1"]),
+      txt: (_fqdn, server) => {
+        unreachable.push(server?.ipAddr ?? "system");
+        return server === undefined
+          ? Promise.resolve(["v"])
+          : Promise.reject(new Error("timed out"));
+      },
+    },
+    timeoutMs: 1_000,
+  });
+  deepEqual(unreachable, ["192.0.2.1", "system"]);
 });
