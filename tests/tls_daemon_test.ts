@@ -180,7 +180,11 @@ Deno.test("ten serve with a DNS hook: wildcard certificates per service, HTTPS t
       await pebble.stopCa();
       await d.stop();
       await d.start();
-      const res = await curl(`https://bob.notes.${DOMAIN}:${ports.https}/`, root);
+      // The plain listener is announced before the HTTPS one is bound: wait for the latter.
+      const res = await waitFor(async () => {
+        const answer = await curl(`https://bob.notes.${DOMAIN}:${ports.https}/`, root);
+        return answer.code !== 7 && answer; // 7: could not connect
+      }, { timeoutMs: 10_000, intervalMs: 100, what: "the HTTPS listener after the restart" });
       equal(res.code, 0, res.stderr);
       equal(res.status, 200);
       const certs = await certsOf(d);
