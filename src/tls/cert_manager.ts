@@ -322,7 +322,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       const entry = this.#queue.shift();
       if (entry === undefined || this.#life.signal.aborted) return;
       if (!this.#isCovered(entry, true)) {
-        this.#skip(entry);
+        await this.#skip(entry);
         continue;
       }
       await this.#obtain(entry).catch(() => {});
@@ -333,9 +333,9 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    * A due attempt the gate refuses right now (an instance removed, maybe to come back): a name
    * never issued is forgotten; a served certificate is looked at again later, with backoff.
    */
-  #skip(entry: CertEntry): void {
+  async #skip(entry: CertEntry): Promise<void> {
     if (entry.cert === undefined && entry.challenge === "http-01") {
-      this.#forget(entry, "the config no longer covers it");
+      await this.#forget(entry, "the config no longer covers it");
       return;
     }
     entry.failures++;
@@ -348,7 +348,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   }
 
   /** Drops a never-issued entry from memory and disk: nothing of it stays planned. */
-  #forget(entry: CertEntry, reason: string): void {
+  async #forget(entry: CertEntry, reason: string): Promise<void> {
     const primary = entry.names[0]!;
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
@@ -358,7 +358,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       names: entry.names.join(", "),
       reason,
     });
-    this.#store.forgetIfEmpty(primary).catch((err: unknown) => {
+    await this.#store.forgetIfEmpty(primary).catch((err: unknown) => {
       log.error("Could not remove the entry of {primary}: {err}", { primary, err: messageOf(err) });
     });
   }
@@ -424,7 +424,10 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       if (
         entry.cert === undefined && entry.challenge === "http-01" && !this.#isCovered(entry, true)
       ) {
-        this.#forget(entry, `the order failed (${message}) and the name is no longer allowed`);
+        await this.#forget(
+          entry,
+          `the order failed (${message}) and the name is no longer allowed`,
+        );
         throw err;
       }
       entry.failures++;
