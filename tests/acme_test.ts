@@ -32,7 +32,7 @@ function managerOptions(
     domain: DOMAIN,
     services: () => ["notes"],
     isPropagationChecked: false,
-    mayServe: () => false,
+    mayObtainCertificate: () => false,
     orderTimeoutMs: 30_000,
     onDemandTimeoutMs: 30_000,
     ...extra,
@@ -208,7 +208,7 @@ Deno.test("HTTP-01 on demand: an allowed name is obtained while the handshake wa
   const asked: string[] = [];
   let changes = 0;
   await using manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
-    mayServe: (service, id) => {
+    mayObtainCertificate: (service, id) => {
       asked.push(`${service}:${id}`);
       return id === "alice";
     },
@@ -338,10 +338,21 @@ Deno.test("a failing DNS hook records the error (kept across a restart) and back
       await rejects(manager.resolve(DOMAIN), /No certificate/);
     }
     // The error survives a restart (read here by a manager that obtains nothing in advance).
-    await using reopened = await CertManager.open(managerOptions(pebble, storeDir));
-    const [kept] = reopened.status();
-    match(kept?.lastError ?? "", /exit code 7/);
-    ok(kept?.lastErrorAt !== undefined);
+    {
+      await using reopened = await CertManager.open(managerOptions(pebble, storeDir));
+      const [kept] = reopened.status();
+      match(kept?.lastError ?? "", /exit code 7/);
+      ok(kept?.lastErrorAt !== undefined);
+    }
+    // So does the backoff: a restart (a restart loop) places no order before the next attempt.
+    await using restarted = await CertManager.open(
+      managerOptions(pebble, storeDir, { dnsHook: FAIL_HOOK, services: () => [] }),
+    );
+    const [waiting] = restarted.status();
+    const retryIn = Date.parse(waiting!.nextAttempt!) - Date.parse(waiting!.lastErrorAt!);
+    ok(retryIn >= 55_000 && retryIn <= 65_000, `retry in ${retryIn} ms after the restart`);
+    await new Promise((r) => setTimeout(r, 500));
+    equal((await readHookLog(hookLog)).filter((l) => l.startsWith("set")).length, 1);
   } finally {
     Deno.env.delete("TEN_TEST_HOOK_LOG");
   }
@@ -376,7 +387,7 @@ Deno.test("a damaged certificate entry is skipped at open, kept on disk, and the
     directoryUrl: `https://127.0.0.1:${freePort()}/dir`,
     domain: DOMAIN,
     services: () => ["notes"],
-    mayServe: () => false,
+    mayObtainCertificate: () => false,
   });
   deepEqual(manager.status(), []);
   await rejects(manager.resolve("bob.notes.example.test"), /No certificate/);
@@ -402,4 +413,151 @@ Deno.test("HTTP-01 on demand: a handshake waits only its bound; the order goes o
   await rejects(manager.resolve("notes.example.test"), /still obtaining it after 1 ms/);
   await waitFor(() => changes === 1, { timeoutMs: 30_000, what: "the certificate" });
   match(await leafText((await manager.resolve("notes.example.test")).cert), /notes\.example\.test/);
+});
+
+/** Answers pebble's HTTP-01 validations on `port` from `manager`, unless `refuse(host)`. */
+function serveChallenges(
+  port: number,
+  manager: () => CertManager,
+  refuse: (host: string) => boolean = () => false,
+): Deno.HttpServer {
+  return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+    const host = req.headers.get("host") ?? "";
+    const token = new URL(req.url).pathname.replace("/.well-known/acme-challenge/", "");
+    const answer = refuse(host) ? undefined : manager().keyAuthorization(token);
+    return answer === undefined
+      ? new Response("unknown token", { status: 404 })
+      : new Response(answer);
+  });
+}
+
+Deno.test("HTTP-01 on demand: at most onDemandPerHour new names an hour; a failed first order of a name no longer allowed is forgotten", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const httpPort = freePort();
+  await using pebble = await startPebble({ httpPort });
+  const storeDir = `${tmp.path}/acme`;
+  const allowed = new Set(["a", "c", "b"]);
+  await using manager = await CertManager.open(managerOptions(pebble, storeDir, {
+    onDemandPerHour: 2,
+    mayObtainCertificate: (_service, id) => allowed.has(id),
+  }));
+  // c's validation fails, and meanwhile its instance is removed.
+  await using _responder = serveChallenges(httpPort, () => manager, (host) => {
+    if (!host.startsWith("c.")) return false;
+    allowed.delete("c");
+    return true;
+  });
+  match(await leafText((await manager.resolve("a.notes.example.test")).cert), /DNS:a\.notes/);
+  await rejects(manager.resolve("c.notes.example.test"), /No certificate for "c\.notes/);
+  deepEqual(manager.status().map((s) => s.names[0]), ["a.notes.example.test"], "c is forgotten");
+  await rejects(Deno.stat(`${storeDir}/certs/c.notes.example.test`), Deno.errors.NotFound);
+  // Two new names this hour: a third is refused without reaching the CA.
+  await rejects(
+    manager.resolve("b.notes.example.test"),
+    /2 new names were ordered in the last hour/,
+  );
+  equal(/b\.notes\.example\.test/.test(await pebble.log()), false, "b reached pebble");
+  // Names already known are not new: a's certificate is still served.
+  match(await leafText((await manager.resolve("a.notes.example.test")).cert), /DNS:a\.notes/);
+});
+
+Deno.test("HTTP-01 on demand: a certificate that cannot be saved is served from memory, not ordered again", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const httpPort = freePort();
+  await using pebble = await startPebble({ httpPort });
+  const storeDir = `${tmp.path}/acme`;
+  let changes = 0;
+  await using manager = await CertManager.open(managerOptions(pebble, storeDir, {
+    mayObtainCertificate: () => true,
+    onCertificatesChanged: () => changes++,
+  }));
+  await using _responder = serveChallenges(httpPort, () => manager);
+  // Nothing can be written under certs/ (as if the disk were full).
+  await Deno.remove(`${storeDir}/certs`, { recursive: true });
+  await Deno.writeTextFile(`${storeDir}/certs`, "");
+  const first = await manager.resolve("d.notes.example.test");
+  match(await leafText(first.cert), /DNS:d\.notes/);
+  equal((await manager.resolve("d.notes.example.test")).cert, first.cert);
+  equal(changes, 1);
+  const [status] = manager.status();
+  equal(status?.lastError, undefined);
+  ok(status?.notAfter !== undefined);
+});
+
+Deno.test("renewal: a renewal the gate refuses for now is looked at again later, not dropped", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  const httpPort = freePort();
+  await using pebble = await startPebble({ httpPort, validitySeconds: 15 });
+  let isAllowed = true;
+  let changes = 0;
+  await using manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
+    mayObtainCertificate: () => isAllowed,
+    onCertificatesChanged: () => changes++,
+  }));
+  await using _responder = serveChallenges(httpPort, () => manager);
+  await manager.resolve("e.notes.example.test");
+  const [first] = manager.status();
+  const dueMs = Date.parse(first!.nextAttempt!);
+  // The instance is gone when renewal is due: the renewal is skipped and planned again.
+  isAllowed = false;
+  await waitFor(() => {
+    const next = manager.status()[0]?.nextAttempt;
+    return next !== undefined && Date.parse(next) > dueMs;
+  }, { timeoutMs: 20_000, what: "the skipped renewal planned again" });
+  equal(changes, 1);
+  // Back again: the next look renews it.
+  isAllowed = true;
+  await waitFor(() => changes === 2, { timeoutMs: 20_000, what: "the renewal" });
+  ok(Date.parse(manager.status()[0]!.notAfter!) > Date.parse(first!.notAfter!));
+});
+
+Deno.test("the ACME issuer creates one account key when two first orders start together", async () => {
+  let saves = 0;
+  let stored: string | undefined;
+  const accounts = {
+    loadAccountKey: () => Promise.resolve(stored),
+    saveAccountKey: async (_url: string, keyPem: string) => {
+      saves++;
+      await new Promise((r) => setTimeout(r, 50));
+      stored = keyPem;
+    },
+  };
+  const solver = createDnsHookSolver({ hookPath: FAIL_HOOK, isPropagationChecked: false });
+  const closed = `https://127.0.0.1:${freePort()}/dir`;
+  const issuer = createAcmeIssuer({ directoryUrl: closed, accounts });
+  const results = await Promise.allSettled([
+    issuer.issue(["a.example.test"], solver, AbortSignal.timeout(20_000)),
+    issuer.issue(["b.example.test"], solver, AbortSignal.timeout(20_000)),
+  ]);
+  ok(results.every((r) => r.status === "rejected"), "the closed port answered");
+  equal(saves, 1);
+});
+
+Deno.test("shutdown cuts a slow DNS hook clean-up short: dispose ends within seconds", async () => {
+  await using tmp = await tempDir("ten-acme-");
+  await using pebble = await startPebble({ httpPort: freePort() });
+  const hook = `${tmp.path}/slow_unset.sh`;
+  const hookLog = `${tmp.path}/hook.log`;
+  // Sets nothing (validation fails at once), then takes 30 s to unset.
+  await Deno.writeTextFile(
+    hook,
+    `#!/bin/sh\necho "$1" >> "${hookLog}"\n[ "$1" = unset ] && exec sleep 30\nexit 0\n`,
+  );
+  await Deno.chmod(hook, 0o755);
+  const manager = await CertManager.open(managerOptions(pebble, `${tmp.path}/acme`, {
+    dnsHook: hook,
+    services: () => [],
+    orderTimeoutMs: 60_000,
+  }));
+  try {
+    await waitFor(async () => (await readHookLog(hookLog)).includes("unset"), {
+      timeoutMs: 30_000,
+      what: "the unset hook run",
+    });
+  } finally {
+    const started = performance.now();
+    await manager[Symbol.asyncDispose]();
+    const tookMs = performance.now() - started;
+    ok(tookMs < 5_000, `dispose took ${Math.round(tookMs)} ms`);
+  }
 });

@@ -172,3 +172,36 @@ Deno.test("redirect server: a silent client is dropped after the head timeout; s
   await server.shutdown();
   ok(await waiting.isClosedWithin(5_000));
 });
+
+Deno.test("redirect server: one client holds at most maxConnectionsPerClient connections; a freed slot serves again", async () => {
+  await using server = startRedirectServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    httpsPort: 443,
+    challenges: new Challenges(),
+    maxConnectionsPerClient: 2,
+  });
+  using first = await RawClient.open(server.addr.port);
+  using _second = await RawClient.open(server.addr.port);
+  await first.send("GET / HTTP/1.1\r\n"); // both held, waiting for their heads
+  using third = await RawClient.open(server.addr.port);
+  ok(await third.isClosedWithin(5_000), "a third connection of the client was kept");
+  first.close();
+  const res = await waitForAnswer(server);
+  equal(res.status, 200);
+});
+
+/** A challenge request, retried until a slot is free again. */
+async function waitForAnswer(server: RedirectServer): Promise<RawExchangeResponse> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await exchange(
+        server,
+        `GET /.well-known/acme-challenge/${TOKEN} HTTP/1.1\r\nHost: a.example.test`,
+      );
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

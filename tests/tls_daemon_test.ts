@@ -5,7 +5,7 @@
  * redirect; `ten certs` and the expiry metric; a restart with the CA down; renewal.
  * @module
  */
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import {
   FIXTURES,
   freePort,
@@ -18,6 +18,11 @@ import {
   waitFor,
 } from "../testkit/mod.ts";
 import type { CertsResponse } from "../src/api/wire.ts";
+import type { TlsPlan } from "../src/config/tls_plan.ts";
+import { startHttps } from "../src/daemon/https.ts";
+import type { FrontServer } from "../src/proxy/front_server.ts";
+import { CertStore } from "../src/tls/cert_store.ts";
+import type { SniResolver } from "../src/tls/tls_types.ts";
 
 const DOMAIN = "example.test";
 
@@ -175,7 +180,11 @@ Deno.test("ten serve with a DNS hook: wildcard certificates per service, HTTPS t
       await pebble.stopCa();
       await d.stop();
       await d.start();
-      const res = await curl(`https://bob.notes.${DOMAIN}:${ports.https}/`, root);
+      // The plain listener is announced before the HTTPS one is bound: wait for the latter.
+      const res = await waitFor(async () => {
+        const answer = await curl(`https://bob.notes.${DOMAIN}:${ports.https}/`, root);
+        return answer.code !== 7 && answer; // 7: could not connect
+      }, { timeoutMs: 10_000, intervalMs: 100, what: "the HTTPS listener after the restart" });
       equal(res.code, 0, res.stderr);
       equal(res.status, 200);
       const certs = await certsOf(d);
@@ -237,6 +246,151 @@ Deno.test("ten serve without a DNS hook: a tenant's certificate is obtained by H
         return answer.status === 200 && answer.serial !== firstSerial && answer;
       }, { timeoutMs: 10_000, intervalMs: 200, what: "the renewed certificate served" });
       ok(res.serial !== "");
+    },
+  );
+});
+
+Deno.test("ten serve without a DNS hook and an open auto_create: made-up ids get no certificate and place no order; a spawned instance and an allow-listed id get one; the ask endpoint agrees", async (t) => {
+  await using tmp = await tempDir("ten-tls-");
+  const ports = { https: freePort(), http: freePort() };
+  await using pebble = await startPebble({ httpPort: ports.http });
+  const root = `${tmp.path}/root.pem`;
+  await Deno.writeTextFile(root, await pebble.issuingRoot());
+  const config = settingsBlock() + await tlsBlock(tmp.path, pebble, ports) + okService("notes") +
+    okService("wiki", { auto_create_allow: ["alice"] });
+  await using d = await startDaemon({ dir: tmp.path, config });
+  const asked = async (name: string): Promise<number> =>
+    (await d.request("127.0.0.1", `/api/tls/ask?domain=${name}`)).status;
+
+  await t.step("handshakes for random ids are refused at once, without an order", async () => {
+    for (const id of ["r1", "r2", "r3", "r4"]) {
+      const started = performance.now();
+      const res = await curl(`https://${id}.notes.${DOMAIN}:${ports.https}/`, root);
+      ok(res.code !== 0, `${id} got a certificate`);
+      ok(performance.now() - started < 10_000, `${id} was not refused at once`);
+      equal(await asked(`${id}.notes.${DOMAIN}`), 404);
+    }
+    equal((await certsOf(d)).certificates.length, 0);
+    equal(/r\d\.notes/.test(await pebble.log()), false, "an order for a random id reached pebble");
+    equal((await d.instances()).length, 0, "a handshake created an instance");
+  });
+
+  await t.step("an instance made with ten spawn gets its certificate", async () => {
+    const spawned = await d.ten(["spawn", "notes", "--id", "carol"]);
+    equal(spawned.code, 0, spawned.stderr);
+    equal(await asked(`carol.notes.${DOMAIN}`), 200);
+    const res = await curl(`https://carol.notes.${DOMAIN}:${ports.https}/`, root);
+    equal(res.code, 0, res.stderr);
+    equal(res.status, 200);
+  });
+
+  await t.step("an id on auto_create_allow gets one before it exists", async () => {
+    equal(await asked(`alice.wiki.${DOMAIN}`), 200);
+    equal(await asked(`bob.wiki.${DOMAIN}`), 404);
+    const res = await curl(`https://alice.wiki.${DOMAIN}:${ports.https}/`, root);
+    equal(res.code, 0, res.stderr);
+    equal(res.status, 200);
+    deepEqual((await certsOf(d)).certificates.map((cert) => cert.names[0]), [
+      `alice.wiki.${DOMAIN}`,
+      `carol.notes.${DOMAIN}`,
+    ]);
+  });
+});
+
+/** The HTTPS side's plan for `storeDir`, with a directory URL nothing answers at. */
+function planOf(storeDir: string): TlsPlan {
+  return {
+    email: "ops@example.com",
+    domain: DOMAIN,
+    directoryUrl: `https://127.0.0.1:${freePort()}/dir`,
+    acmeCaCert: undefined,
+    dnsHook: undefined,
+    dnsPropagationCheck: false,
+    httpsPort: freePort(),
+    httpPort: freePort(),
+    storeDir,
+  };
+}
+
+/** A stand-in front that records the resolver it was given and its listener replacements. */
+class FakeFront {
+  resolver: SniResolver | undefined;
+  reloads = 0;
+  start = (_port: number, resolver: SniResolver): FrontServer => {
+    this.resolver = resolver;
+    return {
+      addr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+      shutdown: () => Promise.resolve(),
+      closeUpstream: () => {},
+      reloadCertificates: () => Promise.resolve(void this.reloads++),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+  };
+}
+
+Deno.test("the HTTPS side serves stored certificates before instances are restored, and refreshes cached refusals only for names that may change", async () => {
+  await using tmp = await tempDir("ten-tls-");
+  const storeDir = `${tmp.path}/acme`;
+  const store = await CertStore.open(storeDir);
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  await store.saveCert({
+    names: [`*.notes.${DOMAIN}`, `notes.${DOMAIN}`],
+    certPem: pem,
+    keyPem: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    notBeforeMs: Date.now() - 60_000,
+    notAfterMs: Date.now() + 86_400_000,
+    issuer: "Test CA",
+  }, { issuedAtMs: Date.now(), directoryUrl: "https://ca.test/dir" });
+  const front = new FakeFront();
+  let restored = (): void => {};
+  const ready = new Promise<void>((resolve) => restored = resolve);
+  await using _https = await startHttps({
+    plan: planOf(storeDir),
+    hostname: "127.0.0.1",
+    services: () => ["notes", "wiki"],
+    mayObtainCertificate: () => false,
+    ready,
+    startFront: front.start,
+  });
+  const resolver = front.resolver!;
+  // Instances are still being restored: a stored certificate is served at once all the same.
+  const served = await Promise.race([
+    resolver.resolve(`alice.notes.${DOMAIN}`),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000)),
+  ]);
+  equal(served?.cert, pem, "the handshake waited for the instances");
+  restored();
+  // Scanners' foreign or invalid names change nothing...
+  for (const name of ["scanner.example.org", "127.0.0.1", `x.nosvc.${DOMAIN}`]) {
+    await rejects(resolver.resolve(name), /No certificate/);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  equal(front.reloads, 0, "a foreign name made the front replace its listener");
+  // ...an instance that may exist later does (once; further ones wait a minute).
+  await rejects(resolver.resolve(`r1.wiki.${DOMAIN}`), /No certificate/);
+  await waitFor(() => front.reloads === 1, { timeoutMs: 2_000, what: "a refresh" });
+});
+
+Deno.test("an unusable settings.tls.cache_dir is named in the error", async () => {
+  await using tmp = await tempDir("ten-tls-");
+  await Deno.writeTextFile(`${tmp.path}/file`, "");
+  const front = new FakeFront();
+  await rejects(
+    startHttps({
+      plan: planOf(`${tmp.path}/file/acme`),
+      hostname: "127.0.0.1",
+      services: () => [],
+      mayObtainCertificate: () => false,
+      ready: Promise.resolve(),
+      startFront: front.start,
+    }),
+    (err: Error) => {
+      equal(err.name, "TenementError");
+      match(
+        err.message,
+        new RegExp(`^Cannot use settings\\.tls\\.cache_dir ${tmp.path}/file/acme`),
+      );
+      return true;
     },
   );
 });

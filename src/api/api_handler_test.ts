@@ -39,7 +39,7 @@ class FakeInstances implements InstanceControl, NameGate {
   readonly config = { services: new Map<string, unknown>([["notes", {}]]) };
 
   /** Serves service "notes"; an id only when an instance exists or is on the allow list. */
-  mayServe(service: string, id: string | undefined): boolean {
+  mayObtainCertificate(service: string, id: string | undefined): boolean {
     if (service !== "notes") return false;
     return id === undefined || this.views.has(`notes:${id}`) || id === "newcomer";
   }

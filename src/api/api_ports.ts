@@ -162,10 +162,12 @@ export interface StorageUsage {
 /** Which host names may get a certificate (the supervisor): a TLS permission gate. */
 export interface NameGate {
   /**
-   * True when `{service}.{domain}` (no id) or `{id}.{service}.{domain}` routes to a configured
-   * service and an instance that exists or that a request could create now.
+   * True when `{service}.{domain}` (no id) routes to a configured service, or
+   * `{id}.{service}.{domain}` to an instance that exists (in any state) or whose id the
+   * service's `auto_create_allow` names. Random new ids are refused even under an open
+   * `auto_create`, so names anyone can make up place no certificate orders.
    */
-  mayServe(service: string, id: string | undefined): boolean;
+  mayObtainCertificate(service: string, id: string | undefined): boolean;
 }
 
 /** Built-in TLS's certificates (the certificate manager), when the daemon serves HTTPS. */

@@ -155,11 +155,28 @@ const SERVICE_FIELDS = {
   max_queued_requests: wholeNumber(0),
 };
 
+/**
+ * Service names taken by tenement's own entries in the data dir: an instance's data dir is
+ * `{data_dir}/{service}/{id}`, so such a service's instances would read (and `ten rm --purge`
+ * would delete) tenement's own files.
+ */
+const RESERVED_SERVICE_NAMES: ReadonlyMap<string, string> = new Map([
+  ["acme", "{data_dir}/acme holds built-in HTTPS's certificates and private keys"],
+  ["run", "{data_dir}/run holds the management API's socket"],
+]);
+
+function reservedProblem(name: string): string | undefined {
+  const why = RESERVED_SERVICE_NAMES.get(name.toLowerCase());
+  return why === undefined
+    ? undefined
+    : `reserved (instance data dirs are {data_dir}/{service}/{id}, and ${why}); pick another name`;
+}
+
 function readServices(ctx: Context, table: Table, dir: string): Map<string, ServiceConfig> {
   const services = new Map<string, ServiceConfig>();
   for (const name of keysInFileOrder(ctx, table, ["service"])) {
     const path = ["service", name];
-    const problem = nameProblem(name);
+    const problem = nameProblem(name) ?? reservedProblem(name);
     if (problem !== undefined) {
       report(ctx, path, `invalid service name ${JSON.stringify(name)}: ${problem}`);
     }

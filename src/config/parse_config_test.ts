@@ -387,6 +387,14 @@ const BAD_CONFIGS: [string, string][] = [
     'tenement.toml:1:1: invalid service name "a.b": contains "." (allowed: letters, digits, "-" and "_")',
   ],
   [
+    '[service.acme]\ncommand = "x"\n',
+    'tenement.toml:1:1: invalid service name "acme": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/acme holds built-in HTTPS\'s certificates and private keys); pick another name',
+  ],
+  [
+    '[service.Run]\ncommand = "x"\n',
+    'tenement.toml:1:1: invalid service name "Run": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/run holds the management API\'s socket); pick another name',
+  ],
+  [
     '[service.notes]\nhealth = "/health"\n',
     'tenement.toml:1:1: missing required key "command" in [service.notes]',
   ],

@@ -241,21 +241,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       options.port,
       tls === undefined ? hostname : "127.0.0.1",
       undefined,
-      (addr) => {
-        log.info("tenement listening on http://{host}:{port} (domain {domain})", {
-          host: addr.hostname,
-          port: addr.port,
-          domain,
-        });
-        options.onListen?.(addr);
-      },
+      () => {},
     );
     if (tls !== undefined) {
       https = await startHttps({
         plan: tls,
         hostname,
         services: () => [...supervisor.config.services.keys()],
-        mayServe: (service, id) => supervisor.mayServe(service, id),
+        mayObtainCertificate: (service, id) => supervisor.mayObtainCertificate(service, id),
         ready: started.promise,
         startFront: (port, sni) =>
           startFront(port, hostname, sni, (addr) => {
@@ -269,6 +262,13 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       });
       certManager = https.certificates;
     }
+    // Announced once every listener is bound, so "listening" means all of them answer.
+    log.info("tenement listening on http://{host}:{port} (domain {domain})", {
+      host: front.addr.hostname,
+      port: front.addr.port,
+      domain,
+    });
+    options.onListen?.(front.addr);
   } catch (error) {
     await front?.shutdown({ graceMs: 0 });
     await api.server.shutdown();

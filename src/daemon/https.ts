@@ -4,17 +4,18 @@
  * answers ACME HTTP-01 challenges and redirects everything else to HTTPS.
  *
  * Deno caches each handshake's answer per listener, refusals included, so the front's TLS
- * listener is replaced (1) after every new certificate and (2) at most once a minute after a
- * handshake was refused, so a name that failed or was not yet allowed (an `auto_create` limit,
- * an instance created since) is asked about again.
+ * listener is replaced (1) after every new certificate and after a config reload, and (2) at
+ * most once a minute after a handshake for a name under the domain was refused for a reason that
+ * may pass (a backoff, the on-demand budget, an instance not created yet), so that name is asked
+ * about again. Refusals of foreign or invalid names (scanners) change nothing.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { TenementError } from "../core/errors.ts";
+import { messageOf, TenementError } from "../core/errors.ts";
 import type { TlsPlan } from "../config/tls_plan.ts";
 import type { FrontServer } from "../proxy/front_server.ts";
 import { type RedirectServer, startRedirectServer } from "../proxy/redirect_server.ts";
-import { CertManager } from "../tls/cert_manager.ts";
+import { CertManager, NoCertificateError } from "../tls/cert_manager.ts";
 import type { KeyPair, SniResolver } from "../tls/tls_types.ts";
 
 const log = getLogger(["tenement", "tls"]);
@@ -29,8 +30,8 @@ export interface HttpsOptions {
   readonly hostname: string;
   /** The configured service names (read again on a config reload). */
   readonly services: () => readonly string[];
-  /** The supervisor's gate: may `{id}.{service}.{domain}` get a certificate now? */
-  readonly mayServe: (service: string, id: string) => boolean;
+  /** The supervisor's gate: may `{id}.{service}.{domain}` get a certificate (it exists)? */
+  readonly mayObtainCertificate: (service: string, id: string) => boolean;
   /** Resolves once the supervisor has restored its instances (the gate is meaningful). */
   readonly ready: Promise<void>;
   /** Starts the front on `https_port` with this resolver (the daemon's front options). */
@@ -64,8 +65,15 @@ export async function startHttps(options: HttpsOptions): Promise<Https> {
     services: options.services,
     ...(plan.dnsHook === undefined ? {} : { dnsHook: plan.dnsHook }),
     isPropagationChecked: plan.dnsPropagationCheck,
-    mayServe: options.mayServe,
+    mayObtainCertificate: options.mayObtainCertificate,
     onCertificatesChanged: () => void front?.reloadCertificates(),
+  }).catch((cause: unknown) => {
+    if (cause instanceof TenementError) throw cause;
+    throw new TenementError(
+      `Cannot use settings.tls.cache_dir ${plan.storeDir} for certificates: ${messageOf(cause)}` +
+        " (it must be writable by ten serve; under systemd's ProtectSystem=strict add it to ReadWritePaths)",
+      { cause },
+    );
   });
   let isRefreshDue = false;
   let lastRefreshMs = 0;
@@ -82,11 +90,14 @@ export async function startHttps(options: HttpsOptions): Promise<Https> {
   };
   const resolver: SniResolver = {
     async resolve(serverName: string): Promise<KeyPair> {
+      // Certificates on hand are served at once, even while instances are still being restored.
+      const served = certificates.served(serverName);
+      if (served !== undefined) return served;
       await options.ready;
       try {
         return await certificates.resolve(serverName);
       } catch (error) {
-        refreshSoon();
+        if (!(error instanceof NoCertificateError) || error.mayChange) refreshSoon();
         throw error;
       }
     },
@@ -121,7 +132,11 @@ export async function startHttps(options: HttpsOptions): Promise<Https> {
     certificates,
     front: httpsFront,
     redirect,
-    replan: () => certificates.replan(),
+    replan: () => {
+      certificates.replan();
+      // Names refused before the reload (a service added since) are asked about again.
+      void httpsFront.reloadCertificates();
+    },
     async [Symbol.asyncDispose]() {
       clearTimeout(refreshTimer);
       await redirect.shutdown();

@@ -233,9 +233,9 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   // ---- proxy ---------------------------------------------------------------------------------
 
-  /** See TargetResolution.mayServe: may a certificate be issued for this name's route? */
-  mayServe(service: string, id: string | undefined): boolean {
-    return this.#targets.mayServe(service, id);
+  /** See TargetResolution.mayObtainCertificate: may this name's route get a certificate? */
+  mayObtainCertificate(service: string, id: string | undefined): boolean {
+    return this.#targets.mayObtainCertificate(service, id);
   }
 
   /** See TargetResolver.resolveDirect. */

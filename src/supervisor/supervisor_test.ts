@@ -375,24 +375,22 @@ Deno.test("shutdown stops every process and keeps the desired states", async () 
   equal(t.files.removedDirs.length, 0);
 });
 
-Deno.test("mayServe: names of configured services and of instances a request may create; it creates nothing", async () => {
+Deno.test("mayObtainCertificate: configured services, known instances and allow-listed ids; it creates nothing and spends no budget", async () => {
   await using s = createTestSupervisor(`
 ${APP}auto_create_allow = ["alice", "bob"]
 auto_create_per_minute = 1
 `);
-  const { supervisor, clock } = s;
-  equal(supervisor.mayServe("app", undefined), true, "the weighted route");
-  equal(supervisor.mayServe("app", "alice"), true, "on the allow list, not created yet");
-  equal(supervisor.mayServe("app", "mallory"), false, "off the allow list");
-  equal(supervisor.mayServe("nosuch", undefined), false);
-  equal(supervisor.mayServe("nosuch", "alice"), false);
+  const { supervisor } = s;
+  equal(supervisor.mayObtainCertificate("app", undefined), true, "the weighted route");
+  equal(supervisor.mayObtainCertificate("app", "alice"), true, "allow-listed, not created yet");
+  equal(supervisor.mayObtainCertificate("app", "mallory"), false, "off the allow list");
+  equal(supervisor.mayObtainCertificate("nosuch", undefined), false);
+  equal(supervisor.mayObtainCertificate("nosuch", "alice"), false);
   equal(supervisor.list({ all: true }).length, 0, "asking created nothing");
   await supervisor.resolveDirect("app", "alice", NEVER_ABORTED);
-  // The per-minute budget is spent: bob could not be created now, alice still exists.
-  equal(supervisor.mayServe("app", "bob"), false);
-  equal(supervisor.mayServe("app", "alice"), true);
-  await clock.advance(60_000);
-  equal(supervisor.mayServe("app", "bob"), true);
+  // Asking spent nothing, and an exhausted per-minute budget does not matter for named ids.
+  equal(supervisor.mayObtainCertificate("app", "bob"), true);
+  equal(supervisor.mayObtainCertificate("app", "alice"), true);
 });
 
 Deno.test("weights and origins survive a daemon restart; a request-created tenant stays off the shared route", async () => {
@@ -498,14 +496,17 @@ command = "app 'unbalanced"
   equal(t.launcher.processes.length, 0);
 });
 
-Deno.test("mayServe: asking about random new names is bounded by auto_create_per_minute", async () => {
-  await using s = createTestSupervisor(`${APP}auto_create_per_minute = 2\n`);
-  const { supervisor, clock } = s;
-  equal(supervisor.mayServe("app", "x1"), true);
-  equal(supervisor.mayServe("app", "x1"), true, "the same name again counts once");
-  equal(supervisor.mayServe("app", "x2"), true);
-  equal(supervisor.mayServe("app", "x3"), false, "a third new name in the minute");
+Deno.test("mayObtainCertificate: with an open auto_create, random new ids are refused; known instances in any state pass", async () => {
+  await using s = createTestSupervisor(`${APP}auto_create_per_minute = 100
+`);
+  const { supervisor } = s;
+  for (let i = 0; i < 5; i++) {
+    equal(supervisor.mayObtainCertificate("app", `r${i}`), false, `r${i} is not known`);
+  }
   equal(supervisor.list({ all: true }).length, 0);
-  await clock.advance(60_000);
-  equal(supervisor.mayServe("app", "x3"), true);
+  await supervisor.spawn({ service: "app", id: "carol" });
+  equal(supervisor.mayObtainCertificate("app", "carol"), true, "a spawned instance");
+  equal(supervisor.mayObtainCertificate("app", "CAROL"), true, "host names are case-insensitive");
+  await supervisor.stop({ service: "app", id: "carol" });
+  equal(supervisor.mayObtainCertificate("app", "carol"), true, "a stopped one is still known");
 });

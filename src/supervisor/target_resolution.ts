@@ -6,11 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
-import {
-  AUTO_CREATE_WINDOW_MS,
-  type AutoCreateHistory,
-  judgeAutoCreate,
-} from "../core/auto_create.ts";
+import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
 import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
@@ -44,8 +40,6 @@ export class TargetResolution implements TargetResolver {
   readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
   /** Per service: when its recent request-created instances were created. */
   readonly #createdAtMs = new Map<string, number[]>();
-  /** Per service: new ids `mayServe` allowed in the last minute, and when. */
-  readonly #askedAtMs = new Map<string, Map<string, number>>();
 
   constructor(live: LiveConfig, clock: Clock, table: InstanceTable, runner: Runner) {
     this.#live = live;
@@ -125,32 +119,20 @@ export class TargetResolution implements TargetResolver {
   }
 
   /**
-   * Whether a host name routes somewhere a certificate may be issued for: a configured service
-   * (`{service}.{domain}`), or one of its instances that exists or that a request could create
-   * now under the service's `auto_create` rules (`{id}.{service}.{domain}`). Creates nothing,
-   * but new ids it allows count against `auto_create_per_minute` like creations (an id asked
-   * about again within the minute counts once), so asking about random names cannot obtain more
-   * certificates than requests could create instances.
+   * Whether a certificate may be obtained for a host name's route: a configured service
+   * (`{service}.{domain}`), or one of its instances that the supervisor already knows (in any
+   * state), or an id the service's `auto_create_allow` list names while `auto_create` is on.
+   * A random new id is refused even when an open `auto_create` would let a request create it:
+   * names anyone can make up must not place certificate orders. Creates nothing and spends no
+   * `auto_create` budget.
    */
-  mayServe(service: string, id: string | undefined): boolean {
+  mayObtainCertificate(service: string, id: string | undefined): boolean {
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return false;
     if (id === undefined || this.#table.forHost(svc.name, id)) return true;
-    const nowMs = this.#clock.now();
-    const asked = this.#askedAtMs.get(svc.name) ?? new Map<string, number>();
-    for (const [name, atMs] of asked) {
-      if (nowMs - atMs >= AUTO_CREATE_WINDOW_MS) asked.delete(name);
-    }
-    if (asked.has(id)) return true;
-    const history = this.#createHistory(svc);
-    const verdict = judgeAutoCreate(svc, id, {
-      ...history,
-      createdAtMs: [...history.createdAtMs, ...asked.values()],
-    });
-    if (verdict.kind !== "allowed") return false;
-    asked.set(id, nowMs);
-    this.#askedAtMs.set(svc.name, asked);
-    return true;
+    const wanted = id.toLowerCase();
+    return svc.autoCreate &&
+      svc.autoCreateAllow.some((allowed) => allowed.toLowerCase() === wanted);
   }
 
   /** See TargetResolver.beginRequest. */

@@ -28,8 +28,11 @@ export interface SolverChallenge {
 export interface ChallengeSolver {
   readonly kind: ChallengeKind;
   present(challenge: SolverChallenge, signal: AbortSignal): Promise<void>;
-  /** Withdraws a challenge; best effort (its failure is logged, not thrown by the issuer). */
-  cleanup(challenge: SolverChallenge): Promise<void>;
+  /**
+   * Withdraws a challenge; best effort (its failure is logged, not thrown by the issuer). Stops
+   * when `signal` aborts (the issuer bounds clean-up, shortly at shutdown).
+   */
+  cleanup(challenge: SolverChallenge, signal: AbortSignal): Promise<void>;
 }
 
 /** Where the issuer keeps its ACME account key. */
@@ -101,6 +104,38 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Longest clean-up (unset hook, deactivation) after an order ends, and after shutdown. */
+const CLEANUP_MS = 60_000;
+const CLEANUP_AFTER_ABORT_MS = 2_000;
+
+/**
+ * The bound of a clean-up step: `CLEANUP_MS`, cut to `CLEANUP_AFTER_ABORT_MS` once the order is
+ * aborted (shutdown: the daemon waits only a few seconds). Dispose it when the step ends.
+ */
+function cleanupBound(orderSignal: AbortSignal): Disposable & { readonly signal: AbortSignal } {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (ms: number, why: string): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new Error(why)), ms);
+  };
+  const onAbort = (): void =>
+    arm(
+      CLEANUP_AFTER_ABORT_MS,
+      `clean-up cut short ${CLEANUP_AFTER_ABORT_MS} ms after the order ended`,
+    );
+  arm(CLEANUP_MS, `clean-up took longer than ${CLEANUP_MS} ms`);
+  if (orderSignal.aborted) onAbort();
+  else orderSignal.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]: () => {
+      clearTimeout(timer);
+      orderSignal.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -114,13 +149,24 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     : new https.Agent({ ca: [...tls.rootCertificates, options.caPem] });
   acme.axios.defaults.timeout = 30_000;
 
-  async function accountKey(): Promise<string> {
+  async function loadOrCreateAccountKey(): Promise<string> {
     const stored = await options.accounts.loadAccountKey(options.directoryUrl);
     if (stored !== undefined) return stored;
     const created = (await acme.crypto.createPrivateEcdsaKey("P-256")).toString();
     await options.accounts.saveAccountKey(options.directoryUrl, created);
     log.info("Created an ACME account key for {directory}", { directory: options.directoryUrl });
     return created;
+  }
+
+  // One account key per issuer: concurrent first orders share the one being created, so no
+  // second key is made and saved over the first (a failure lets the next order try again).
+  let accountKeyPromise: Promise<string> | undefined;
+  function accountKey(): Promise<string> {
+    accountKeyPromise ??= loadOrCreateAccountKey().catch((err: unknown) => {
+      accountKeyPromise = undefined;
+      throw err;
+    });
+    return accountKeyPromise;
   }
 
   async function issue(
@@ -165,17 +211,23 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
           isCompleted = true;
           await step(client.waitForValidStatus(challenge));
         } finally {
-          await solver.cleanup(pending).catch((err: unknown) => {
-            log.warn("Cleaning up the {kind} challenge of {name} failed: {err}", {
-              kind: solver.kind,
-              name,
-              err: messageOf(err),
-            });
-          });
+          using bound = cleanupBound(signal);
+          await abortable(solver.cleanup(pending, bound.signal), bound.signal).catch(
+            (err: unknown) => {
+              log.warn("Cleaning up the {kind} challenge of {name} failed: {err}", {
+                kind: solver.kind,
+                name,
+                err: messageOf(err),
+              });
+            },
+          );
         }
       } catch (err: unknown) {
         // A challenge never submitted leaves a pending authorization: deactivate it (best effort).
-        if (!isCompleted) await client.deactivateAuthorization(authz).catch(() => {});
+        if (!isCompleted) {
+          using bound = cleanupBound(signal);
+          await abortable(client.deactivateAuthorization(authz), bound.signal).catch(() => {});
+        }
         throw new Error(`${solver.kind} validation of "${name}" failed: ${messageOf(err)}`, {
           cause: err,
         });

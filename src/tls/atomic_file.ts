@@ -1,12 +1,34 @@
 /**
  * Private files written atomically: a temp file in the same directory (mode 0600), flushed to
  * disk, then renamed over the target, so a crash leaves the old file or the new one, never half
- * of one; and private directories (mode 0700 whatever the umask).
+ * of one; and private directories (mode 0700 whatever the umask). Symbolic links inside the store
+ * are refused, never followed.
  * @module
  */
 
-/** Creates `path` (and its parents) if missing and sets it to mode 0700. */
-export async function ensurePrivateDir(path: string): Promise<void> {
+/**
+ * Throws when `path` is a symbolic link: inside the store nothing is followed, so a link planted
+ * there cannot redirect keys elsewhere or make a chmod touch another file.
+ */
+export async function assertNotSymlink(path: string): Promise<void> {
+  const info = await Deno.lstat(path).catch((err: unknown) => {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  });
+  if (info?.isSymlink) {
+    throw new Error(`${path} is a symbolic link; the certificate store follows none`);
+  }
+}
+
+/**
+ * Creates `path` (and its parents) if missing and sets it to mode 0700. A symbolic link at
+ * `path` is refused unless `isSymlinkAllowed` (the store's own root, which the operator picks).
+ */
+export async function ensurePrivateDir(
+  path: string,
+  options: { readonly isSymlinkAllowed?: boolean } = {},
+): Promise<void> {
+  if (!options.isSymlinkAllowed) await assertNotSymlink(path);
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
   await Deno.chmod(path, 0o700);
 }
@@ -17,6 +39,7 @@ export async function writePrivateFileAtomic(path: string, text: string): Promis
   const dir = slash < 0 ? "." : path.slice(0, slash);
   const base = path.slice(slash + 1);
   const tmp = `${dir}/.${base}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await assertNotSymlink(path);
   try {
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
     try {

@@ -87,17 +87,22 @@ export function buildCertIndex(entries: Iterable<CertEntry>): CertIndex {
 
 /**
  * The certificate to serve for a server name: exact name, then the parent's wildcard; a
- * handshake without a server name ("") gets the domain's certificate.
+ * handshake without a server name ("") gets the domain's certificate. An expired certificate is
+ * never served: it is skipped (so a valid wildcard behind an expired exact one is served), and
+ * when nothing valid is left the caller may obtain a new one.
  */
 export function lookupCert(
   index: CertIndex,
   serverName: string,
   domain: string,
+  nowMs: number,
 ): KeyPair | undefined {
   const names = serverName === "" ? [domain.toLowerCase()] : lookupNames(serverName);
   for (const name of names) {
     const cert = index.get(name)?.cert;
-    if (cert !== undefined) return { cert: cert.certPem, key: cert.keyPem };
+    if (cert !== undefined && cert.notAfterMs > nowMs) {
+      return { cert: cert.certPem, key: cert.keyPem };
+    }
   }
   return undefined;
 }

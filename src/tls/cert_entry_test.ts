@@ -24,7 +24,7 @@ Deno.test("lookupCert() serves exact names, then the parent's wildcard, and the 
     }),
     newCertEntry(["*.api.example.test", "api.example.test"], "dns-01"),
   ]);
-  const served = (sni: string) => lookupCert(index, sni, "Example.test")?.cert;
+  const served = (sni: string) => lookupCert(index, sni, "Example.test", 0)?.cert;
   equal(served("alice.notes.example.test"), "chain of alice.notes.example.test until 10");
   equal(served("Bob.Notes.example.test"), "chain of *.notes.example.test until 10");
   equal(served("notes.example.test"), "chain of *.notes.example.test until 10");
@@ -61,4 +61,21 @@ Deno.test("certStatusOf() shows instants as ISO 8601 and nothing for what is not
     lastError: "hook failed",
     lastErrorAt: "2026-11-29T00:00:00.000Z",
   });
+});
+
+Deno.test("lookupCert() never serves an expired certificate: it falls back to the wildcard, or to none", () => {
+  const index = buildCertIndex([
+    newCertEntry(["*.notes.example.test", "notes.example.test"], "dns-01", {
+      cert: cert(["*.notes.example.test", "notes.example.test"], 2_000),
+    }),
+    newCertEntry(["alice.notes.example.test"], "http-01", {
+      cert: cert(["alice.notes.example.test"], 1_000),
+    }),
+  ]);
+  const served = (sni: string, nowMs: number) =>
+    lookupCert(index, sni, "example.test", nowMs)?.cert;
+  equal(served("alice.notes.example.test", 999), "chain of alice.notes.example.test until 1000");
+  equal(served("alice.notes.example.test", 1_000), "chain of *.notes.example.test until 2000");
+  equal(served("alice.notes.example.test", 2_000), undefined);
+  equal(served("notes.example.test", 2_000), undefined);
 });

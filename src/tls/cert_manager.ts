@@ -22,7 +22,7 @@ import {
   lookupCert,
   newCertEntry,
 } from "./cert_entry.ts";
-import { judgeOnDemand, plannedCerts } from "./cert_names.ts";
+import { isDnsLabel, judgeOnDemand, plannedCerts } from "./cert_names.ts";
 import { CertStore, type IssuedCert, type StoredEntry } from "./cert_store.ts";
 import { createDnsHookSolver } from "./dns_hook.ts";
 import { OrderSlots } from "./order_slots.ts";
@@ -39,6 +39,54 @@ const log = getLogger(["tenement", "tls"]);
 
 /** Longest a timer is set for; a longer wait re-arms (setTimeout overflows past ~24.8 days). */
 const MAX_TIMER_MS = 24 * 3_600_000;
+
+/** The window of the on-demand budget. */
+const ON_DEMAND_WINDOW_MS = 3_600_000;
+
+/** First pause before saving again a certificate that could not be saved (doubling, to 1 h). */
+const SAVE_RETRY_MS = 30_000;
+
+/** DNS-01 order bounds per name: the set and unset hook runs, validation, and a margin. */
+const HOOK_TIMEOUT_MS = 60_000;
+const PROPAGATION_TIMEOUT_MS = 120_000;
+const VALIDATION_MS = 60_000;
+
+/**
+ * How long one order may take: 3 minutes for HTTP-01; for DNS-01, per name (authorizations are
+ * validated one after another) two hook runs, the propagation wait and validation, plus a minute,
+ * so the hook's and the propagation check's own bounds are reached first.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const wildcard = { names: ["*.notes.example.com", "notes.example.com"], challenge: "dns-01" } as const;
+ * equal(defaultOrderTimeoutMs(wildcard, true), 60_000 + 2 * (120_000 + 120_000 + 60_000));
+ * equal(defaultOrderTimeoutMs({ names: ["a.example.com"], challenge: "http-01" }, true), 180_000);
+ * ```
+ */
+export function defaultOrderTimeoutMs(
+  entry: Pick<CertEntry, "names" | "challenge">,
+  isPropagationChecked: boolean,
+): number {
+  if (entry.challenge === "http-01") return 180_000;
+  const propagationMs = isPropagationChecked ? PROPAGATION_TIMEOUT_MS : 0;
+  return 60_000 + entry.names.length * (2 * HOOK_TIMEOUT_MS + propagationMs + VALIDATION_MS);
+}
+
+/**
+ * Why a handshake got no certificate. `mayChange` is true when asking again later may succeed
+ * (a backoff, the on-demand budget, an instance that does not exist yet, an order still
+ * running or failed), false for names tenement never holds certificates for (foreign, invalid,
+ * an IP), so the front refreshes its cached refusals only for the former.
+ */
+export class NoCertificateError extends Error {
+  readonly mayChange: boolean;
+  constructor(message: string, mayChange: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NoCertificateError";
+    this.mayChange = mayChange;
+  }
+}
 
 /** Options of {@linkcode CertManager.open}. */
 export interface CertManagerOptions {
@@ -58,13 +106,19 @@ export interface CertManagerOptions {
   readonly dnsHook?: string;
   /** DNS-01: wait until the TXT record resolves before validation. @default {true} */
   readonly isPropagationChecked?: boolean;
-  /** HTTP-01: whether instance `id` of `service` exists or may be created now (`auto_create`). */
-  readonly mayServe: (service: string, id: string) => boolean;
+  /**
+   * HTTP-01: whether instance `id` of `service` may get a certificate: it exists, or its id is
+   * on the service's `auto_create_allow` (the supervisor's `mayObtainCertificate`).
+   */
+  readonly mayObtainCertificate: (service: string, id: string) => boolean;
   /** Called after each new certificate (the front then replaces its TLS listener). */
   readonly onCertificatesChanged?: () => void;
   /** The wall clock in epoch ms. @default {Date.now} */
   readonly now?: () => number;
-  /** Longest one ACME order may take. @default {180_000} */
+  /**
+   * Longest one ACME order may take. @default {180_000 for HTTP-01; for DNS-01, per name two
+   * hook runs, the propagation wait and validation, plus a minute}
+   */
   readonly orderTimeoutMs?: number;
   /**
    * Longest a handshake waits for an on-demand certificate (the order itself goes on, up to
@@ -74,6 +128,11 @@ export interface CertManagerOptions {
   readonly onDemandTimeoutMs?: number;
   /** Orders running at the same time. @default {2} */
   readonly maxConcurrentOrders?: number;
+  /**
+   * HTTP-01: most new names ordered on demand per hour, a backstop against a flood of handshakes
+   * for names the gate allows. @default {30}
+   */
+  readonly onDemandPerHour?: number;
 }
 
 function messageOf(err: unknown): string {
@@ -103,6 +162,13 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   readonly #queue: CertEntry[] = [];
   #worker: Promise<void> | undefined;
   readonly #onDemand = new Map<string, Promise<KeyPair>>();
+  /** When the on-demand orders for new names of the last hour started. */
+  #onDemandStartsMs: number[] = [];
+  #isBudgetWarned = false;
+  /** Timers retrying the save of certificates served from memory only. */
+  readonly #saveTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Services already warned about as not usable in a DNS name. */
+  readonly #warnedServices = new Set<string>();
 
   private constructor(options: CertManagerOptions, store: CertStore) {
     this.#options = options;
@@ -158,13 +224,20 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   #adopt(stored: StoredEntry): void {
     const isWildcard = stored.names.some((n) => n.startsWith("*."));
     const challenge = isWildcard || this.mode === "dns-01" ? "dns-01" : "http-01";
-    this.#entries.set(stored.names[0]!, newCertEntry(stored.names, challenge, stored));
+    const entry = newCertEntry(stored.names, challenge, stored);
+    // The backoff survives a restart: a restart loop does not place one order per restart.
+    if (stored.failures > 0) {
+      entry.failures = stored.failures;
+      entry.nextAttemptMs = stored.nextAttemptMs ??
+        retryAtMs(stored.lastErrorAtMs ?? this.#now(), stored.failures, stored.cert);
+    }
+    this.#entries.set(stored.names[0]!, entry);
   }
 
   /**
    * True while the config still covers every name of `entry`. `isInstanceAsked` also asks
-   * `mayServe` about instance names (only right before an order: asking counts against
-   * `auto_create_per_minute`); otherwise instance names pass when their service is configured.
+   * `mayObtainCertificate` about instance names (right before an order); otherwise instance
+   * names pass when their service is configured.
    */
   #isCovered(entry: CertEntry, isInstanceAsked: boolean): boolean {
     if (entry.challenge === "dns-01") {
@@ -175,7 +248,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     const policy = {
       domain: this.#options.domain,
       services: this.#options.services(),
-      mayServe: isInstanceAsked ? this.#options.mayServe : () => true,
+      mayObtainCertificate: isInstanceAsked ? this.#options.mayObtainCertificate : () => true,
     };
     return entry.names.every((n) => judgeOnDemand(n, policy).kind === "allowed");
   }
@@ -186,6 +259,15 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    */
   replan(): void {
     if (this.#life.signal.aborted) return;
+    for (const service of this.#options.services()) {
+      const name = service.toLowerCase();
+      if (isDnsLabel(name) || this.#warnedServices.has(name)) continue;
+      this.#warnedServices.add(name);
+      log.warn(
+        "Service {service} gets no certificate: its name is not a DNS label (letters, digits and inner hyphens only), so no certificate authority issues for {service}.{domain}",
+        { service, domain: this.#options.domain },
+      );
+    }
     if (this.#dnsSolver !== undefined) {
       for (const plan of plannedCerts(this.#options.domain, this.#options.services())) {
         if (this.#entries.has(plan.names[0]!)) continue;
@@ -240,18 +322,50 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       const entry = this.#queue.shift();
       if (entry === undefined || this.#life.signal.aborted) return;
       if (!this.#isCovered(entry, true)) {
-        log.info("Not renewing the certificate for {names}: the config no longer covers it", {
-          names: entry.names.join(", "),
-        });
-        entry.nextAttemptMs = undefined;
+        await this.#skip(entry);
         continue;
       }
-      await this.#obtain(entry, this.#orderTimeoutMs).catch(() => {});
+      await this.#obtain(entry).catch(() => {});
     }
   }
 
-  get #orderTimeoutMs(): number {
-    return this.#options.orderTimeoutMs ?? 180_000;
+  /**
+   * A due attempt the gate refuses right now (an instance removed, maybe to come back): a name
+   * never issued is forgotten; a served certificate is looked at again later, with backoff.
+   */
+  async #skip(entry: CertEntry): Promise<void> {
+    if (entry.cert === undefined && entry.challenge === "http-01") {
+      await this.#forget(entry, "the config no longer covers it");
+      return;
+    }
+    entry.failures++;
+    entry.nextAttemptMs = retryAtMs(this.#now(), entry.failures, entry.cert);
+    log.info(
+      "Not renewing the certificate for {names} now: the config does not cover it (looking again at {next})",
+      { names: entry.names.join(", "), next: isoOf(entry.nextAttemptMs) },
+    );
+    this.#schedule(entry);
+  }
+
+  /** Drops a never-issued entry from memory and disk: nothing of it stays planned. */
+  async #forget(entry: CertEntry, reason: string): Promise<void> {
+    const primary = entry.names[0]!;
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.nextAttemptMs = undefined;
+    if (this.#entries.get(primary) === entry) this.#entries.delete(primary);
+    log.info("Gave up on a certificate for {names}: {reason}", {
+      names: entry.names.join(", "),
+      reason,
+    });
+    await this.#store.forgetIfEmpty(primary).catch((err: unknown) => {
+      log.error("Could not remove the entry of {primary}: {err}", { primary, err: messageOf(err) });
+    });
+  }
+
+  #orderTimeoutMsOf(entry: CertEntry): number {
+    return this.#options.orderTimeoutMs ??
+      defaultOrderTimeoutMs(entry, this.#options.isPropagationChecked ?? true);
   }
 
   /**
@@ -259,7 +373,8 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
    * and schedules its renewal, on failure records the error and schedules a retry with backoff.
    * Rejects with the failure.
    */
-  async #obtain(entry: CertEntry, timeoutMs: number): Promise<IssuedCert> {
+  async #obtain(entry: CertEntry): Promise<IssuedCert> {
+    const timeoutMs = this.#orderTimeoutMsOf(entry);
     const solver = entry.challenge === "dns-01" ? this.#dnsSolver : this.#httpSolver;
     const controller = new AbortController();
     const timer = setTimeout(
@@ -278,10 +393,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       });
       const startedMs = performance.now();
       const cert = await this.#issuer.issue(entry.names, solver, signal);
-      await this.#store.saveCert(cert, {
-        issuedAtMs: this.#now(),
-        directoryUrl: this.#options.directoryUrl,
-      });
+      const issuedAtMs = this.#now();
       entry.cert = cert;
       entry.directoryUrl = this.#options.directoryUrl;
       entry.failures = 0;
@@ -300,11 +412,24 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
         },
       );
       this.#notifyChanged();
+      // Served from memory first: a certificate that cannot be saved (a full disk) is kept and
+      // only its save retried, never thrown away and ordered again.
+      await this.#save(cert, { issuedAtMs, directoryUrl: this.#options.directoryUrl });
       return cert;
     } catch (err: unknown) {
       if (this.#life.signal.aborted) throw err;
       const message = messageOf(err);
       const nowMs = this.#now();
+      entry.isBusy = false;
+      if (
+        entry.cert === undefined && entry.challenge === "http-01" && !this.#isCovered(entry, true)
+      ) {
+        await this.#forget(
+          entry,
+          `the order failed (${message}) and the name is no longer allowed`,
+        );
+        throw err;
+      }
       entry.failures++;
       entry.lastError = message;
       entry.lastErrorAtMs = nowMs;
@@ -320,7 +445,13 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
           err: message,
         },
       );
-      await this.#store.saveError(entry.names, message, nowMs).catch((e: unknown) => {
+      const recorded = {
+        message,
+        atMs: nowMs,
+        failures: entry.failures,
+        nextAttemptMs: entry.nextAttemptMs,
+      };
+      await this.#store.saveError(entry.names, recorded).catch((e: unknown) => {
         log.error("Could not record the error of {primary}: {err}", { primary, err: messageOf(e) });
       });
       throw err;
@@ -328,6 +459,35 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry.isBusy = false;
       clearTimeout(timer);
     }
+  }
+
+  /** Saves `cert`; on failure retries with backoff in the background until it is on disk. */
+  async #save(
+    cert: IssuedCert,
+    info: { issuedAtMs: number; directoryUrl: string },
+    waitMs = 0,
+  ): Promise<void> {
+    const attempt = async (): Promise<void> => {
+      // A newer certificate has taken its place meanwhile: that one is saved instead.
+      if (waitMs > 0 && this.#entries.get(cert.names[0]!)?.cert !== cert) return;
+      try {
+        await this.#store.saveCert(cert, info);
+        if (waitMs > 0) log.info("Saved the certificate for {primary}", { primary: cert.names[0] });
+      } catch (err: unknown) {
+        const nextMs = Math.min(Math.max(SAVE_RETRY_MS, waitMs * 2), 3_600_000);
+        log.error(
+          "Could not save the certificate for {primary} (served from memory; saving again in {seconds} s): {err}",
+          { primary: cert.names[0], seconds: nextMs / 1000, err: messageOf(err) },
+        );
+        if (!this.#life.signal.aborted) void this.#save(cert, info, nextMs);
+      }
+    };
+    if (waitMs === 0) return await attempt();
+    const timer = setTimeout(() => {
+      this.#saveTimers.delete(timer);
+      void attempt();
+    }, waitMs);
+    this.#saveTimers.add(timer);
   }
 
   #notifyChanged(): void {
@@ -343,24 +503,36 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   }
 
   /**
+   * The certificate on hand for a server name, at once: the stored or obtained one, unexpired;
+   * undefined when there is none (then {@linkcode resolve} judges whether to obtain it).
+   */
+  served(serverName: string): KeyPair | undefined {
+    return lookupCert(this.#index, serverName, this.#options.domain, this.#now());
+  }
+
+  /**
    * The certificate for a handshake. In HTTP-01 mode an allowed name without one is obtained
-   * while the handshake waits (one order per name, bounded in time); refused names reject at once
-   * without contacting the ACME server.
+   * while the handshake waits (one order per name, bounded in time, at most `onDemandPerHour`
+   * new names an hour); refused names reject at once without contacting the ACME server.
+   * Rejects with {@linkcode NoCertificateError}.
    */
   resolve(serverName: string): Promise<KeyPair> {
-    const served = lookupCert(this.#index, serverName, this.#options.domain);
+    const served = this.served(serverName);
     if (served !== undefined) return Promise.resolve(served);
     if (this.mode === "dns-01" || this.#life.signal.aborted) {
-      return Promise.reject(new Error(`No certificate for "${serverName}"`));
+      return Promise.reject(new NoCertificateError(`No certificate for "${serverName}"`, false));
     }
     const verdict = judgeOnDemand(serverName, {
       domain: this.#options.domain,
       services: this.#options.services(),
-      mayServe: this.#options.mayServe,
+      mayObtainCertificate: this.#options.mayObtainCertificate,
     });
     if (verdict.kind === "refused") {
       return Promise.reject(
-        new Error(`No certificate for "${serverName}": ${verdict.reason}`),
+        new NoCertificateError(
+          `No certificate for "${serverName}": ${verdict.reason}`,
+          verdict.mayChange,
+        ),
       );
     }
     const name = verdict.name;
@@ -370,16 +542,48 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     if (entry !== undefined && entry.nextAttemptMs !== undefined && entry.failures > 0) {
       if (this.#now() < entry.nextAttemptMs) {
         return Promise.reject(
-          new Error(
+          new NoCertificateError(
             `No certificate for "${name}" until ${isoOf(entry.nextAttemptMs)}: ${entry.lastError}`,
+            true,
           ),
         );
       }
+    }
+    if (entry === undefined && !this.#spendOnDemandBudget(name)) {
+      return Promise.reject(
+        new NoCertificateError(
+          `No certificate for "${name}" now: ${this.#onDemandPerHour} new names were ordered in the last hour`,
+          true,
+        ),
+      );
     }
     const flight = this.#obtainOnDemand(name).finally(() => this.#onDemand.delete(name));
     flight.catch(() => {}); // Logged and recorded by #obtain; waiters see the rejection.
     this.#onDemand.set(name, flight);
     return this.#waitForOrder(name, flight);
+  }
+
+  get #onDemandPerHour(): number {
+    return this.#options.onDemandPerHour ?? 30;
+  }
+
+  /** Counts a new on-demand name against the hourly budget; false when it is spent. */
+  #spendOnDemandBudget(name: string): boolean {
+    const nowMs = this.#now();
+    this.#onDemandStartsMs = this.#onDemandStartsMs.filter((t) => nowMs - t < ON_DEMAND_WINDOW_MS);
+    if (this.#onDemandStartsMs.length >= this.#onDemandPerHour) {
+      if (!this.#isBudgetWarned) {
+        this.#isBudgetWarned = true;
+        log.warn(
+          "Refused an on-demand certificate for {name}: {limit} new names were ordered in the last hour",
+          { name, limit: this.#onDemandPerHour },
+        );
+      }
+      return false;
+    }
+    this.#isBudgetWarned = false;
+    this.#onDemandStartsMs.push(nowMs);
+    return true;
   }
 
   /** The handshake's view of an order: its result, or a rejection at the handshake's bound. */
@@ -388,10 +592,15 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
     return new Promise<KeyPair>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
-          new Error(`No certificate for "${name}" yet: still obtaining it after ${timeoutMs} ms`),
+          new NoCertificateError(
+            `No certificate for "${name}" yet: still obtaining it after ${timeoutMs} ms`,
+            true,
+          ),
         );
       }, timeoutMs);
-      order.then(resolve, reject).finally(() => clearTimeout(timer));
+      order.then(resolve, (err: unknown) => {
+        reject(new NoCertificateError(`No certificate for "${name}": ${messageOf(err)}`, true));
+      }).finally(() => clearTimeout(timer));
     });
   }
 
@@ -401,7 +610,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry = newCertEntry([name], "http-01");
       this.#entries.set(name, entry);
     }
-    const cert = await this.#obtain(entry, this.#orderTimeoutMs);
+    const cert = await this.#obtain(entry);
     return { cert: cert.certPem, key: cert.keyPem };
   }
 
@@ -425,6 +634,8 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       entry.timer = undefined;
     }
     this.#queue.length = 0;
+    for (const timer of this.#saveTimers) clearTimeout(timer);
+    this.#saveTimers.clear();
     await Promise.allSettled([this.#worker, ...this.#onDemand.values()]);
   }
 }

@@ -27,7 +27,7 @@ Deno.test("judgeOnDemand() allows only names the config covers", async (t) => {
   const policy = {
     domain: "example.test",
     services: ["Notes", "api"],
-    mayServe: (service: string, id: string) => {
+    mayObtainCertificate: (service: string, id: string) => {
       asked.push(`${service}:${id}`);
       return id === "alice";
     },
@@ -55,11 +55,35 @@ Deno.test("judgeOnDemand() allows only names the config covers", async (t) => {
       equal(verdict.kind === "allowed" ? verdict.name : undefined, allowed);
     });
   }
-  // mayServe is asked only about instances of configured services, with the configured name.
+  // mayObtainCertificate is asked only about instances of configured services, with the configured name.
   deepEqual(asked, ["Notes:alice", "Notes:alice", "Notes:bob"]);
 });
 
 Deno.test("judgeOnDemand() refuses everything without a domain", () => {
-  const verdict = judgeOnDemand("notes", { domain: "", services: ["notes"], mayServe: () => true });
+  const verdict = judgeOnDemand("notes", {
+    domain: "",
+    services: ["notes"],
+    mayObtainCertificate: () => true,
+  });
   equal(verdict.kind, "refused");
+});
+
+Deno.test("judgeOnDemand() says which refusals may change later: only instances not known yet", () => {
+  const policy = { domain: "example.test", services: ["notes"], mayObtainCertificate: () => false };
+  const mayChange = (name: string) => {
+    const verdict = judgeOnDemand(name, policy);
+    return verdict.kind === "refused" ? verdict.mayChange : undefined;
+  };
+  equal(mayChange("r1.notes.example.test"), true);
+  equal(mayChange("scanner.example.org"), false);
+  equal(mayChange("x.nosvc.example.test"), false);
+  equal(mayChange("127.0.0.1"), false);
+  equal(mayChange("a_b.notes.example.test"), false);
+});
+
+Deno.test("plannedCerts() leaves out services whose names are not DNS labels", () => {
+  deepEqual(plannedCerts("example.test", ["my_app", "-x", "ok"]).map((p) => p.names[0]), [
+    "example.test",
+    "*.ok.example.test",
+  ]);
 });

@@ -5,12 +5,20 @@
  * Layout: `accounts/{directory host+path}/account.key.pem`, and per certificate
  * `certs/{primary name, "*" as "_wildcard"}/` with `fullchain.pem`, `key.pem` and `meta.json`
  * (names, validity, issuer, issue time, the last error, and SHA-256 digests of the two PEM
- * files, written last, so an entry torn by a crash is recognised). A damaged entry is returned as
- * a problem and skipped, never thrown and never deleted: a new certificate for its name sets it
- * aside as `certs/.damaged-{name}-{time}`.
+ * files). A new certificate is written as `key.pem.next` and `fullchain.pem.next` first, then
+ * meta.json with their digests (the commit), then the two are renamed into place; loading rolls
+ * a committed but unrenamed pair forward, so a crash at any point leaves the old certificate or
+ * the new one, never a torn entry. A damaged entry is returned as a problem and skipped, never
+ * thrown and never deleted: a new certificate for its name sets it aside as
+ * `certs/.damaged-{name}-{time}`.
  * @module
  */
-import { ensurePrivateDir, readTextIfExists, writePrivateFileAtomic } from "./atomic_file.ts";
+import {
+  assertNotSymlink,
+  ensurePrivateDir,
+  readTextIfExists,
+  writePrivateFileAtomic,
+} from "./atomic_file.ts";
 
 /** A certificate with its key, as issued. */
 export interface IssuedCert {
@@ -36,6 +44,19 @@ export interface StoredEntry {
   readonly directoryUrl: string | undefined;
   readonly lastError: string | undefined;
   readonly lastErrorAtMs: number | undefined;
+  /** Consecutive failed attempts up to `lastError` (0 after a success). */
+  readonly failures: number;
+  /** When the attempt after `lastError` was due; undefined when none was planned. */
+  readonly nextAttemptMs: number | undefined;
+}
+
+/** A failed attempt as recorded (kept across restarts, so backoff is too). */
+export interface RecordedError {
+  readonly message: string;
+  readonly atMs: number;
+  /** Consecutive failures, this one included. */
+  readonly failures: number;
+  readonly nextAttemptMs: number | undefined;
 }
 
 /** A damaged or unreadable entry that was skipped. */
@@ -63,6 +84,8 @@ interface MetaV1 {
   keySha256?: string;
   lastError?: string;
   lastErrorAt?: string;
+  failures?: number;
+  nextAttemptAt?: string;
 }
 
 /**
@@ -145,12 +168,20 @@ function parseMeta(text: string): MetaV1 {
       "keySha256",
       "lastError",
       "lastErrorAt",
+      "nextAttemptAt",
     ] as const
   ) {
     const value = meta[key];
     if (value === undefined) continue;
     if (typeof value !== "string") throw new Error(`meta.json: ${key} must be a string`);
     out[key] = value;
+  }
+  const failures = meta["failures"];
+  if (failures !== undefined) {
+    if (typeof failures !== "number" || !Number.isSafeInteger(failures) || failures < 0) {
+      throw new Error("meta.json: failures must be a count");
+    }
+    out.failures = failures;
   }
   return out;
 }
@@ -165,7 +196,7 @@ export class CertStore {
 
   /** Opens (creating with mode 0700) the store under `dir`. */
   static async open(dir: string): Promise<CertStore> {
-    await ensurePrivateDir(dir);
+    await ensurePrivateDir(dir, { isSymlinkAllowed: true });
     await ensurePrivateDir(`${dir}/certs`);
     await ensurePrivateDir(`${dir}/accounts`);
     return new CertStore(dir);
@@ -226,19 +257,11 @@ export class CertStore {
       directoryUrl: meta.directoryUrl,
       lastError: meta.lastError,
       lastErrorAtMs: msOf(meta.lastErrorAt, "lastErrorAt"),
+      failures: meta.lastError === undefined ? 0 : meta.failures ?? 1,
+      nextAttemptMs: msOf(meta.nextAttemptAt, "nextAttemptAt"),
     };
     if (meta.fullchainSha256 === undefined) return { ...common, cert: undefined };
-    const certPem = await readTextIfExists(`${path}/fullchain.pem`);
-    const keyPem = await readTextIfExists(`${path}/key.pem`);
-    if (certPem === undefined || keyPem === undefined) {
-      throw new Error("fullchain.pem or key.pem is missing (partial entry)");
-    }
-    if (
-      await sha256Hex(certPem) !== meta.fullchainSha256 ||
-      await sha256Hex(keyPem) !== meta.keySha256
-    ) {
-      throw new Error("fullchain.pem or key.pem does not match meta.json (torn or edited entry)");
-    }
+    const { certPem, keyPem } = await this.#readPair(path, meta);
     if (!certPem.includes("-----BEGIN CERTIFICATE-----") || !keyPem.includes("PRIVATE KEY-----")) {
       throw new Error("fullchain.pem or key.pem is not PEM");
     }
@@ -260,16 +283,49 @@ export class CertStore {
     };
   }
 
+  /**
+   * The entry's PEM pair matching meta.json's digests: per file, `fullchain.pem` / `key.pem`, or
+   * the `.next` one a crash left committed but not yet renamed (then renamed into place now).
+   */
+  async #readPair(path: string, meta: MetaV1): Promise<{ certPem: string; keyPem: string }> {
+    const certPem = await this.#readCommitted(path, "fullchain.pem", meta.fullchainSha256);
+    const keyPem = await this.#readCommitted(path, "key.pem", meta.keySha256);
+    return { certPem, keyPem };
+  }
+
+  async #readCommitted(path: string, name: string, digest: string | undefined): Promise<string> {
+    const current = await readTextIfExists(`${path}/${name}`);
+    if (current !== undefined && await sha256Hex(current) === digest) return current;
+    const next = await readTextIfExists(`${path}/${name}.next`);
+    if (next !== undefined && await sha256Hex(next) === digest) {
+      await assertNotSymlink(`${path}/${name}`);
+      await Deno.rename(`${path}/${name}.next`, `${path}/${name}`);
+      return next;
+    }
+    if (current === undefined) throw new Error(`${name} is missing (partial entry)`);
+    throw new Error(`${name} does not match meta.json (torn or edited entry)`);
+  }
+
+  async #promoteNext(path: string): Promise<void> {
+    for (const name of ["key.pem", "fullchain.pem"]) {
+      await assertNotSymlink(`${path}/${name}`);
+      await Deno.rename(`${path}/${name}.next`, `${path}/${name}`).catch((err: unknown) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    }
+  }
+
   /** Stores a newly issued certificate (replacing the entry of its primary name). */
   async saveCert(
     cert: IssuedCert,
     info: { issuedAtMs: number; directoryUrl: string },
   ): Promise<void> {
     const path = this.entryDir(cert.names[0]!);
+    await assertNotSymlink(path);
     await this.#setAsideIfDamaged(path, info.issuedAtMs);
     await ensurePrivateDir(path);
-    await writePrivateFileAtomic(`${path}/key.pem`, cert.keyPem);
-    await writePrivateFileAtomic(`${path}/fullchain.pem`, cert.certPem);
+    await writePrivateFileAtomic(`${path}/key.pem.next`, cert.keyPem);
+    await writePrivateFileAtomic(`${path}/fullchain.pem.next`, cert.certPem);
     const meta: MetaV1 = {
       v: 1,
       names: [...cert.names],
@@ -281,8 +337,9 @@ export class CertStore {
       fullchainSha256: await sha256Hex(cert.certPem),
       keySha256: await sha256Hex(cert.keyPem),
     };
-    // meta.json last: it vouches for the two files by their digests.
+    // meta.json commits the new pair by its digests; until then the old pair stays valid.
     await writePrivateFileAtomic(`${path}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+    await this.#promoteNext(path);
   }
 
   /**
@@ -305,9 +362,10 @@ export class CertStore {
 
   /**
    * Records a failed attempt for `names` in the entry's meta.json (kept with its certificate, if
-   * any), so the error survives a restart. A damaged meta.json is left alone.
+   * any), with the failure count and the next attempt, so the error and the backoff survive a
+   * restart. A damaged meta.json is left alone.
    */
-  async saveError(names: readonly string[], message: string, atMs: number): Promise<void> {
+  async saveError(names: readonly string[], error: RecordedError): Promise<void> {
     const path = this.entryDir(names[0]!);
     await ensurePrivateDir(path);
     const text = await readTextIfExists(`${path}/meta.json`);
@@ -319,8 +377,23 @@ export class CertStore {
         return;
       }
     }
-    meta.lastError = message;
-    meta.lastErrorAt = isoOf(atMs);
+    meta.lastError = error.message;
+    meta.lastErrorAt = isoOf(error.atMs);
+    meta.failures = error.failures;
+    if (error.nextAttemptMs === undefined) delete meta.nextAttemptAt;
+    else meta.nextAttemptAt = isoOf(error.nextAttemptMs);
     await writePrivateFileAtomic(`${path}/meta.json`, JSON.stringify(meta, null, 2) + "\n");
+  }
+
+  /**
+   * Removes the entry of `primaryName` when it holds no certificate (only a recorded error), so
+   * a name given up on leaves nothing behind. An entry with a certificate is kept.
+   */
+  async forgetIfEmpty(primaryName: string): Promise<void> {
+    const path = this.entryDir(primaryName);
+    const text = await readTextIfExists(`${path}/meta.json`);
+    if (text === undefined) return;
+    if (parseMeta(text).fullchainSha256 !== undefined) return;
+    await Deno.remove(path, { recursive: true });
   }
 }

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CertStore, type IssuedCert } from "./cert_store.ts";
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -56,7 +56,12 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     const store = await CertStore.open(dir);
     const cert = issued(["*.notes.example.test", "notes.example.test"]);
     await store.saveCert(cert, INFO);
-    await store.saveError(["example.test"], "DNS hook failed", Date.parse("2026-11-02T00:00:00Z"));
+    await store.saveError(["example.test"], {
+      message: "DNS hook failed",
+      atMs: Date.parse("2026-11-02T00:00:00Z"),
+      failures: 3,
+      nextAttemptMs: Date.parse("2026-11-02T00:04:00Z"),
+    });
     await store.saveAccountKey("https://ca/dir", KEY);
 
     const reopened = await CertStore.open(dir);
@@ -73,11 +78,19 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     deepEqual(failed!.names, ["example.test"]);
     equal(failed!.lastError, "DNS hook failed");
     equal(failed!.lastErrorAtMs, Date.parse("2026-11-02T00:00:00Z"));
+    equal(failed!.failures, 3, "the backoff survives a restart");
+    equal(failed!.nextAttemptMs, Date.parse("2026-11-02T00:04:00Z"));
+    equal(wildcard!.failures, 0);
     equal(await reopened.loadAccountKey("https://ca/dir"), KEY);
     equal(await reopened.loadAccountKey("https://other/dir"), undefined);
 
     // An error on an issued certificate keeps the certificate; a new one clears the error.
-    await store.saveError(cert.names, "timeout", INFO.issuedAtMs + 1);
+    await store.saveError(cert.names, {
+      message: "timeout",
+      atMs: INFO.issuedAtMs + 1,
+      failures: 1,
+      nextAttemptMs: undefined,
+    });
     const withError = (await store.loadAll()).entries.find((e) => e.names[0] === cert.names[0]);
     deepEqual(withError!.cert, cert);
     equal(withError!.lastError, "timeout");
@@ -86,6 +99,12 @@ Deno.test("CertStore round-trips certificates, errors and account keys", async (
     const after = (await store.loadAll()).entries.find((e) => e.names[0] === cert.names[0]);
     deepEqual(after!.cert, renewed);
     equal(after!.lastError, undefined);
+    equal(after!.failures, 0);
+
+    // Forgetting removes an entry holding only an error, never one with a certificate.
+    await store.forgetIfEmpty("example.test");
+    await store.forgetIfEmpty(cert.names[0]!);
+    deepEqual((await store.loadAll()).entries.map((e) => e.names[0]), [cert.names[0]]);
   });
 });
 
@@ -138,5 +157,81 @@ Deno.test("CertStore sets a damaged entry aside when a new certificate replaces 
     deepEqual(entries.map((e) => e.names[0]), ["a.example.test"]);
     const aside = `${dir}/certs/.damaged-a.example.test-${INFO.issuedAtMs}/meta.json`;
     equal(await Deno.readTextFile(aside), "{broken");
+  });
+});
+
+Deno.test("CertStore follows no symbolic link inside the store: planted links are refused, their targets untouched", async () => {
+  await withStoreDir(async (dir) => {
+    const store = await CertStore.open(dir);
+    const elsewhere = await Deno.makeTempDir({ prefix: "ten-elsewhere-" });
+    try {
+      await Deno.chmod(elsewhere, 0o755);
+      await Deno.symlink(elsewhere, `${dir}/certs/a.example.test`);
+      await rejects(store.saveCert(issued(["a.example.test"]), INFO), /symbolic link/);
+      equal((await Deno.stat(elsewhere)).mode! & 0o777, 0o755, "the link's target was chmod-ed");
+      deepEqual(await Array.fromAsync(Deno.readDir(elsewhere)), []);
+
+      await store.saveCert(issued(["b.example.test"]), INFO);
+      const key = `${dir}/certs/b.example.test/key.pem`;
+      await Deno.remove(key);
+      await Deno.symlink(`${elsewhere}/stolen.pem`, key);
+      // The entry no longer matches its meta.json: it is set aside whole, the link not followed.
+      await store.saveCert(issued(["b.example.test"], "2"), INFO);
+      deepEqual(await Array.fromAsync(Deno.readDir(elsewhere)), []);
+      equal((await Deno.lstat(key)).isFile, true);
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+});
+
+Deno.test("CertStore: a crash at any point of a renewal leaves the old certificate or the new one, never a torn entry", async () => {
+  await withStoreDir(async (dir) => {
+    const store = await CertStore.open(dir);
+    const old = issued(["r.example.test"], "1");
+    const fresh = issued(["r.example.test"], "2");
+    await store.saveCert(old, INFO);
+    const entry = `${dir}/certs/r.example.test`;
+    const files = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for await (const item of Deno.readDir(entry)) {
+        out[item.name] = await Deno.readTextFile(`${entry}/${item.name}`);
+      }
+      return out;
+    };
+    const oldFiles = await files();
+    await store.saveCert(fresh, INFO);
+    const freshFiles = await files();
+    // The states a crash can leave, in the order saveCert writes.
+    const states: [string, Record<string, string>, IssuedCert][] = [
+      ["key.pem.next written", { ...oldFiles, "key.pem.next": freshFiles["key.pem"]! }, old],
+      ["both .next written", {
+        ...oldFiles,
+        "key.pem.next": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, old],
+      ["meta.json committed", {
+        ...oldFiles,
+        "meta.json": freshFiles["meta.json"]!,
+        "key.pem.next": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, fresh],
+      ["key.pem renamed", {
+        ...oldFiles,
+        "meta.json": freshFiles["meta.json"]!,
+        "key.pem": freshFiles["key.pem"]!,
+        "fullchain.pem.next": freshFiles["fullchain.pem"]!,
+      }, fresh],
+    ];
+    for (const [what, state, expected] of states) {
+      await Deno.remove(entry, { recursive: true });
+      await Deno.mkdir(entry);
+      for (const [name, text] of Object.entries(state)) {
+        await Deno.writeTextFile(`${entry}/${name}`, text);
+      }
+      const { entries, problems } = await store.loadAll();
+      deepEqual(problems, [], what);
+      deepEqual(entries[0]?.cert, expected, what);
+    }
   });
 });

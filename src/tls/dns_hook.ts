@@ -115,6 +115,79 @@ function quoted(stderr: string): string {
   return `: ${lines.slice(-STDERR_LINES_QUOTED).join(" | ")}`;
 }
 
+/** A name server to ask directly. */
+export interface NameServer {
+  readonly ipAddr: string;
+  readonly port: number;
+}
+
+/** The DNS queries of the propagation check (Deno.resolveDns by default; tests pass fakes). */
+export interface DnsLookup {
+  /** TXT records of `fqdn`, each as its joined strings; from `server`, or the system resolver. */
+  txt(fqdn: string, server: NameServer | undefined, signal?: AbortSignal): Promise<string[]>;
+  /** NS host names of `name` (empty or a rejection when it is not a zone apex). */
+  ns(name: string, signal?: AbortSignal): Promise<string[]>;
+  /** IPv4 and IPv6 addresses of `host`. */
+  addresses(host: string, signal?: AbortSignal): Promise<string[]>;
+}
+
+/** {@linkcode DnsLookup} through `Deno.resolveDns`. */
+export const systemDnsLookup: DnsLookup = {
+  async txt(fqdn, server, signal) {
+    const records = await Deno.resolveDns(fqdn, "TXT", {
+      ...(server === undefined ? {} : { nameServer: server }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    return records.map((parts) => parts.join(""));
+  },
+  ns: (name, signal) => Deno.resolveDns(name, "NS", signal === undefined ? {} : { signal }),
+  async addresses(host, signal) {
+    const options = signal === undefined ? {} : { signal };
+    const found = await Promise.allSettled([
+      Deno.resolveDns(host, "A", options),
+      Deno.resolveDns(host, "AAAA", options),
+    ]);
+    return found.flatMap((r) => r.status === "fulfilled" ? r.value : []);
+  },
+};
+
+/**
+ * The authoritative name servers of the zone holding `fqdn`: NS records looked up from the
+ * parent of `fqdn` upwards (the first name that has some is the zone apex). Empty when none is
+ * found (then the system resolver is asked).
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * const lookup = {
+ *   txt: () => Promise.resolve([]),
+ *   ns: (name: string) => Promise.resolve(name === "example.com" ? ["ns1.dns.test"] : []),
+ *   addresses: () => Promise.resolve(["192.0.2.53"]),
+ * };
+ * deepEqual(await authoritativeServers("_acme-challenge.a.example.com", lookup), [
+ *   { ipAddr: "192.0.2.53", port: 53 },
+ * ]);
+ * ```
+ */
+export async function authoritativeServers(
+  fqdn: string,
+  lookup: DnsLookup,
+  signal?: AbortSignal,
+): Promise<NameServer[]> {
+  const labels = fqdn.replace(/\.$/, "").split(".");
+  for (let i = 1; i < labels.length - 1; i++) {
+    const name = labels.slice(i).join(".");
+    const hosts = await lookup.ns(name, signal).catch(() => [] as string[]);
+    if (hosts.length === 0) continue;
+    const addresses = await Promise.all(
+      hosts.map((h) => lookup.addresses(h.replace(/\.$/, ""), signal).catch(() => [])),
+    );
+    const servers = [...new Set(addresses.flat())].map((ipAddr) => ({ ipAddr, port: 53 }));
+    if (servers.length > 0) return servers;
+  }
+  return [];
+}
+
 /** Options of {@linkcode waitForTxt}. */
 export interface PropagationOptions {
   /** @default {120_000} */
@@ -122,27 +195,61 @@ export interface PropagationOptions {
   /** @default {2_000} */
   readonly intervalMs?: number;
   readonly signal?: AbortSignal;
+  /** @default {systemDnsLookup} */
+  readonly lookup?: DnsLookup;
 }
 
-/** Polls DNS until `fqdn` has a TXT record `value`; throws at the timeout. */
+/**
+ * Polls DNS until `fqdn` has a TXT record `value`; throws at the timeout. It asks the zone's
+ * authoritative name servers directly, and waits until every one of them answers the value (a
+ * caching resolver could keep a negative answer, or the first of two values on a shared
+ * `_acme-challenge` name, for the record's TTL); without any found, the system resolver.
+ */
 export async function waitForTxt(
   fqdn: string,
   value: string,
   options: PropagationOptions = {},
 ): Promise<void> {
-  const { timeoutMs = 120_000, intervalMs = 2_000, signal } = options;
+  const { timeoutMs = 120_000, intervalMs = 2_000, signal, lookup = systemDnsLookup } = options;
   const deadline = Date.now() + timeoutMs;
+  const found = await authoritativeServers(fqdn, lookup, signal);
+  let servers: (NameServer | undefined)[] = found.length > 0 ? found : [undefined];
+  let isFirstRound = true;
+  log.debug("Checking {fqdn} at {servers}", {
+    fqdn,
+    servers: found.length > 0 ? found.map((s) => s.ipAddr).join(", ") : "the system resolver",
+  });
   let last = "no answer yet";
   for (;;) {
     signal?.throwIfAborted();
-    try {
-      const records = await Deno.resolveDns(fqdn, "TXT", signal ? { signal } : {});
-      if (records.some((parts) => parts.join("") === value)) return;
-      last = `${records.length} other TXT record(s)`;
-    } catch (err: unknown) {
-      signal?.throwIfAborted();
-      last = err instanceof Error ? err.message : String(err);
+    let unreachable = 0;
+    const answers = await Promise.all(servers.map(async (server) => {
+      const at = server === undefined ? "" : ` at ${server.ipAddr}`;
+      try {
+        const records = await lookup.txt(fqdn, server, signal);
+        return records.includes(value) ? "" : `${records.length} other TXT record(s)${at}`;
+      } catch (err: unknown) {
+        unreachable++;
+        return `${err instanceof Error ? err.message : String(err)}${at}`;
+      }
+    }));
+    signal?.throwIfAborted();
+    if (isFirstRound && found.length > 0 && unreachable === servers.length) {
+      // No authoritative server answers from here (blocked port 53): the system resolver it is.
+      log.warn(
+        "No authoritative name server of {fqdn} answers; checking with the system resolver",
+        {
+          fqdn,
+        },
+      );
+      servers = [undefined];
+      isFirstRound = false;
+      continue;
     }
+    isFirstRound = false;
+    const missing = answers.filter((a) => a !== "");
+    if (missing.length === 0) return;
+    last = missing.join("; ");
     if (Date.now() >= deadline) {
       throw new Error(`The TXT record ${fqdn} did not show up within ${timeoutMs} ms (${last})`);
     }
@@ -188,11 +295,11 @@ export function createDnsHookSolver(options: DnsHookSolverOptions): ChallengeSol
         });
       }
     },
-    async cleanup(challenge: SolverChallenge): Promise<void> {
+    async cleanup(challenge: SolverChallenge, signal: AbortSignal): Promise<void> {
       await runDnsHook(
         options.hookPath,
         ["unset", challengeFqdn(challenge.name), challenge.keyAuthorization],
-        { timeoutMs: hookTimeoutMs },
+        { timeoutMs: hookTimeoutMs, signal },
       );
     },
   };

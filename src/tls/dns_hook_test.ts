@@ -1,5 +1,5 @@
-import { equal, match, rejects } from "node:assert/strict";
-import { challengeFqdn, runDnsHook } from "./dns_hook.ts";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { challengeFqdn, type DnsLookup, runDnsHook, waitForTxt } from "./dns_hook.ts";
 
 async function withHook(body: string, fn: (path: string, dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "ten-dnshook-" });
@@ -59,4 +59,57 @@ Deno.test("runDnsHook() reports a hook that cannot start", async () => {
     runDnsHook("/nonexistent/hook", ["set", "x", "y"]),
     /DNS hook "\/nonexistent\/hook" set x failed: cannot start it/,
   );
+});
+
+Deno.test("waitForTxt() asks the zone's authoritative servers, and waits until every one has the value", async () => {
+  const asked: string[] = [];
+  let polls = 0;
+  const lookup: DnsLookup = {
+    ns: (name) => Promise.resolve(name === "example.com" ? ["ns1.dns.test.", "ns2.dns.test"] : []),
+    addresses: (host) => Promise.resolve(host === "ns1.dns.test" ? ["192.0.2.1"] : ["192.0.2.2"]),
+    txt: (fqdn, server) => {
+      asked.push(`${fqdn}@${server?.ipAddr ?? "system"}`);
+      if (server?.ipAddr === "192.0.2.2") polls++;
+      // ns2 gets the record on its third poll; the system resolver would say it at once.
+      const isThere = server === undefined || server.ipAddr === "192.0.2.1" || polls >= 3;
+      return Promise.resolve(isThere ? ["other", "the-value"] : ["other"]);
+    },
+  };
+  await waitForTxt("_acme-challenge.a.example.com", "the-value", {
+    lookup,
+    intervalMs: 1,
+    timeoutMs: 5_000,
+  });
+  equal(polls, 3);
+  ok(asked.every((a) => !a.endsWith("@system")), asked.join(" "));
+  // Without authoritative servers found, the system resolver is asked.
+  const fallback: string[] = [];
+  await waitForTxt("_acme-challenge.b.internal.test", "v", {
+    lookup: {
+      ns: () => Promise.reject(new Error("NXDOMAIN")),
+      addresses: () => Promise.resolve([]),
+      txt: (_fqdn, server) => {
+        fallback.push(server?.ipAddr ?? "system");
+        return Promise.resolve(["v"]);
+      },
+    },
+    timeoutMs: 1_000,
+  });
+  deepEqual(fallback, ["system"]);
+  // Nor when none of them answers from here.
+  const unreachable: string[] = [];
+  await waitForTxt("_acme-challenge.c.example.com", "v", {
+    lookup: {
+      ns: () => Promise.resolve(["ns1.dns.test"]),
+      addresses: () => Promise.resolve(["192.0.2.1"]),
+      txt: (_fqdn, server) => {
+        unreachable.push(server?.ipAddr ?? "system");
+        return server === undefined
+          ? Promise.resolve(["v"])
+          : Promise.reject(new Error("timed out"));
+      },
+    },
+    timeoutMs: 1_000,
+  });
+  deepEqual(unreachable, ["192.0.2.1", "system"]);
 });

@@ -1,9 +1,9 @@
 /**
  * `GET /api/tls/ask?domain=NAME`: the permission gate a TLS terminator in front of tenement asks
  * before it obtains a certificate on demand (Caddy's `on_demand_tls { ask … }`). 200 when the
- * name routes to the bare domain, a configured service or one of its instances (existing, or one
- * a request could create under `auto_create`), 404 otherwise, so random names cannot burn the
- * certificate authority's rate limits. It needs no token, and answers only clients on this
+ * name routes to the bare domain, a configured service or one of its instances (existing in any
+ * state, or named by the service's `auto_create_allow`), 404 otherwise, so random names cannot
+ * burn the certificate authority's rate limits. Built-in HTTPS asks the same gate. It needs no token, and answers only clients on this
  * machine (the terminator): 403 for anyone else, so it reveals nothing about tenants outside.
  * @module
  */
@@ -51,9 +51,9 @@ export function answerTlsAsk(
   }
   const route = parseHostRoute(name, domain);
   const isAllowed = route.kind === "direct"
-    ? gate.mayServe(route.service, route.id)
+    ? gate.mayObtainCertificate(route.service, route.id)
     : route.kind === "weighted"
-    ? gate.mayServe(route.service, undefined)
+    ? gate.mayObtainCertificate(route.service, undefined)
     : route.kind === "builtin" && normalizeHost(name) === normalizeHost(domain);
   if (!isAllowed) throw new HttpError(404, `No certificate for ${normalizeHost(name)}`);
   return Response.json({ domain: normalizeHost(name), allowed: true });
