@@ -18,6 +18,7 @@ import type {
   LogFilter,
   LogSource,
   NameGate,
+  SpawnOrigin,
   TokenRecord,
 } from "./api_ports.ts";
 import { type ApiHandler, createApiHandler } from "./api_handler.ts";
@@ -53,7 +54,10 @@ class FakeInstances implements InstanceControl, NameGate {
   get(ref: InstanceRef): InstanceView | undefined {
     return this.views.get(formatInstanceKey(ref));
   }
-  spawn(ref: InstanceRef): Promise<InstanceView> {
+  /** How each instance was last started (spawn or restart). */
+  readonly origins = new Map<string, SpawnOrigin>();
+  spawn(ref: InstanceRef, origin: SpawnOrigin = "api"): Promise<InstanceView> {
+    this.origins.set(formatInstanceKey(ref), origin);
     const view: InstanceView = {
       key: formatInstanceKey(ref),
       service: ref.service,
@@ -62,7 +66,7 @@ class FakeInstances implements InstanceControl, NameGate {
       health: "healthy",
       pid: 4242,
       port: 30001,
-      weight: 100,
+      weight: origin === "request" ? 0 : 100,
       startedAtMs: NOW_MS - 5_000,
       lastActivityMs: NOW_MS - 2_000,
       restarts: 0,
@@ -78,8 +82,8 @@ class FakeInstances implements InstanceControl, NameGate {
     this.views.set(view.key, stopped);
     return Promise.resolve(stopped);
   }
-  restart(ref: InstanceRef): Promise<InstanceView> {
-    return this.spawn(ref);
+  restart(ref: InstanceRef, origin?: SpawnOrigin): Promise<InstanceView> {
+    return this.spawn(ref, origin);
   }
   setWeight(ref: InstanceRef, weight: number): Promise<InstanceView> {
     const view = { ...this.#known(ref), weight };
@@ -127,6 +131,7 @@ class FakeLogs implements LogSource {
   readonly entries: LogEntryJson[] = [];
   query(filter: LogFilter): LogEntryJson[] {
     return this.entries.filter((entry) =>
+      (filter.scope === undefined || filter.scope(entry.process, entry.instance_id)) &&
       (filter.process === undefined || entry.process === filter.process) &&
       (filter.id === undefined || entry.instance_id === filter.id)
     );
@@ -451,7 +456,7 @@ Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics s
       directory: null,
       certificates: [],
     });
-    const metrics = await (await call(api, "GET", "/metrics")).text();
+    const metrics = await (await call(api, "GET", "/metrics", { token: ADMIN_TOKEN })).text();
     ok(!metrics.includes("tenement_tls_certificate_expiry"), metrics);
   });
   const source: CertificateSource = {
@@ -498,7 +503,7 @@ Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics s
     await res.body?.cancel();
   });
   await t.step("/metrics has the expiry of each issued certificate", async () => {
-    const metrics = await (await call(api, "GET", "/metrics")).text();
+    const metrics = await (await call(api, "GET", "/metrics", { token: ADMIN_TOKEN })).text();
     const lines = metrics.split("\n").filter((line) =>
       line.startsWith("tenement_tls_certificate_expiry_timestamp_seconds{")
     );

@@ -11,7 +11,7 @@ export type AuditSink = (entry: AuditRecord) => Promise<void>;
 
 /** Describes the caller for the audit trail; never includes any part of a token. */
 function actorOf(identity: Identity): string {
-  return identity.kind === "admin" ? "admin" : `tenant:${identity.tenant}`;
+  return identity.kind === "tenant" ? `tenant:${identity.tenant}` : identity.kind;
 }
 
 /** Runs `action` and records its outcome (the error message when it fails). */

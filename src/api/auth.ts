@@ -12,6 +12,8 @@ import { HttpError } from "./http_error.ts";
 /** Who is calling. */
 export type Identity =
   | { readonly kind: "admin" }
+  /** Reads `/metrics` and nothing else. */
+  | { readonly kind: "metrics" }
   | {
     readonly kind: "tenant";
     /** An instance id (any service), or `service:id` for one instance. */
@@ -87,6 +89,7 @@ export class Authenticator {
  */
 export function canAccess(identity: Identity, service: string | undefined, id: string): boolean {
   if (identity.kind === "admin") return true;
+  if (identity.kind !== "tenant") return false;
   // Ids are case-insensitive, like the host names they appear in.
   const tenant = identity.tenant.toLowerCase();
   const wanted = id.toLowerCase();

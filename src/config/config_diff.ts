@@ -35,6 +35,7 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "portRangeStart",
   "portRangeEnd",
   "maxConcurrentStarts",
+  "metricsBind",
   "tls",
 ];
 
@@ -65,6 +66,7 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   autoCreatePerMinute: "auto_create_per_minute",
   autoCreateAllow: "auto_create_allow",
   maxQueuedRequests: "max_queued_requests",
+  sharedRoute: "shared_route",
 };
 
 /** The TOML name of each setting, for reports. */
@@ -79,6 +81,8 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   portRangeStart: "settings.port_range_start",
   portRangeEnd: "settings.port_range_end",
   maxConcurrentStarts: "settings.max_concurrent_starts",
+  metricsBind: "settings.metrics_bind",
+  metricsInstanceLabel: "settings.metrics_instance_label",
   tls: "settings.tls",
 };
 

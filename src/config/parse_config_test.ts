@@ -73,6 +73,8 @@ Deno.test("parseConfig() fills every default", () => {
     portRangeStart: 30000,
     portRangeEnd: 40000,
     maxConcurrentStarts: 0,
+    metricsBind: undefined,
+    metricsInstanceLabel: true,
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -114,6 +116,7 @@ Deno.test("parseConfig() fills every default", () => {
     autoCreatePerMinute: 60,
     autoCreateAllow: [],
     maxQueuedRequests: 256,
+    sharedRoute: true,
   };
   deepEqual(config.services.get("app"), expected);
   deepEqual(config.instances, new Map());
