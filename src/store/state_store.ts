@@ -141,7 +141,7 @@ export class StateStore implements Disposable {
    */
   async appendAudit(entry: Omit<AuditValue, "v">): Promise<void> {
     await this.#kv.set(keys.audit(entry.atMs, this.#auditSeq++), { v: 1, ...entry });
-    await this.rotateAudit(entry.atMs);
+    await this.#queueRotation(entry.atMs, {}, 1);
   }
 
   /** Audit entries, counted once per open and then kept up to date by append and rotate. */
@@ -155,17 +155,26 @@ export class StateStore implements Disposable {
     nowMs: number,
     limits: { maxEntries?: number; maxAgeMs?: number } = {},
   ): Promise<void> {
-    // One rotation at a time, so the running count stays exact.
-    const run = this.#auditRotation.then(() => this.#rotateAudit(nowMs, limits));
-    this.#auditRotation = run.catch(() => {});
-    return run;
+    return this.#queueRotation(nowMs, limits, 0);
   }
 
   #auditRotation: Promise<void> = Promise.resolve();
 
+  /** One rotation at a time, so the running count stays exact; `added` entries were just set. */
+  #queueRotation(
+    nowMs: number,
+    limits: { maxEntries?: number; maxAgeMs?: number },
+    added: number,
+  ): Promise<void> {
+    const run = this.#auditRotation.then(() => this.#rotateAudit(nowMs, limits, added));
+    this.#auditRotation = run.catch(() => {});
+    return run;
+  }
+
   async #rotateAudit(
     nowMs: number,
     limits: { maxEntries?: number; maxAgeMs?: number },
+    added: number,
   ): Promise<void> {
     const maxEntries = limits.maxEntries ?? AUDIT_MAX_ENTRIES;
     const maxAgeMs = limits.maxAgeMs ?? AUDIT_MAX_AGE_MS;
@@ -174,7 +183,7 @@ export class StateStore implements Disposable {
       for await (const _ of this.#kv.list({ prefix: keys.audits() })) count++;
       this.#auditCount = count;
     } else {
-      this.#auditCount++;
+      this.#auditCount += added;
     }
     const cutoff = [...keys.audits(), nowMs - maxAgeMs];
     const stale: Deno.KvKey[] = [];
