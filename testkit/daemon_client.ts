@@ -164,8 +164,11 @@ export class DaemonClient {
     return res;
   }
 
-  /** `GET /metrics` text. */
+  /** `GET /metrics` text, with the admin token (`/metrics` needs one). */
   async metrics(): Promise<string> {
-    return (await rawRequest(this.port, "localhost", "/metrics", { timeoutMs: 10_000 })).body;
+    return (await rawRequest(this.port, "localhost", "/metrics", {
+      headers: { authorization: `Bearer ${this.token}` },
+      timeoutMs: 10_000,
+    })).body;
   }
 }

@@ -156,14 +156,15 @@ Deno.test("API auth: bearer token required except on public routes; errors are J
   });
 });
 
-Deno.test("GET /metrics is public Prometheus text that promtool accepts", async (t) => {
+Deno.test("GET /metrics is Prometheus text that promtool accepts, for the admin token", async (t) => {
   await using d = await startDaemon({ config: CONFIG });
   await d.spawn("notes", "alice");
   // One proxied request so the request families have samples too.
   const proxied = await d.request("alice.notes.localhost", "/hello");
   equal(proxied.status, 200, proxied.body);
 
-  const res = await call(d, "GET", "/metrics");
+  equal((await call(d, "GET", "/metrics")).status, 401, "/metrics without a token");
+  const res = await call(d, "GET", "/metrics", { headers: { authorization: `Bearer ${d.token}` } });
   equal(res.status, 200);
   ok(res.headers.get("content-type")?.startsWith("text/plain"), res.headers.get("content-type")!);
   const text = res.body;
@@ -445,18 +446,27 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
     d.apiAs(token, "POST", "/api/instances/spawn", { process: service, id });
   await d.spawn("notes", "bob");
 
-  await t.step("spawn, health, weight, restart and stop of notes:alice work", async () => {
-    const spawned = await spawnAs(alice, "notes", "alice");
-    equal(spawned.status, 200, spawned.body);
-    equal((await d.apiAs(alice, "GET", "/api/instances/notes:alice/health")).status, 200);
-    const w = await d.apiAs(alice, "PUT", "/api/instances/notes:alice/weight", { weight: 20 });
-    equal(w.status, 200, w.body);
-    const r = await d.apiAs(alice, "POST", "/api/instances/notes:alice/restart");
-    equal(r.status, 200, r.body);
-    // Any service, same id.
-    const api = await spawnAs(alice, "api", "alice");
-    equal(api.status, 200, api.body);
-  });
+  await t.step(
+    "spawn, health, restart and stop of notes:alice work; weight is admin-only",
+    async () => {
+      const spawned = await spawnAs(alice, "notes", "alice");
+      equal(spawned.status, 200, spawned.body);
+      equal((await d.apiAs(alice, "GET", "/api/instances/notes:alice/health")).status, 200);
+      const w = await d.apiAs(alice, "PUT", "/api/instances/notes:alice/weight", { weight: 20 });
+      equal(w.status, 403, w.body);
+      deepEqual(JSON.parse(w.body), { error: "Changing a weight requires admin token" });
+      equal(
+        (await d.instance("notes:alice"))?.weight,
+        0,
+        "a tenant's instance takes no shared traffic",
+      );
+      const r = await d.apiAs(alice, "POST", "/api/instances/notes:alice/restart");
+      equal(r.status, 200, r.body);
+      // Any service, same id.
+      const api = await spawnAs(alice, "api", "alice");
+      equal(api.status, 200, api.body);
+    },
+  );
 
   await t.step("the list is filtered to alice", async () => {
     const res = await d.apiAs(alice, "GET", "/api/instances");
@@ -474,7 +484,6 @@ Deno.test("a tenant token reaches only its own instance id", async (t) => {
     const cases: [string, string, unknown?][] = [
       ["POST", "/api/instances/spawn", { process: "notes", id: "bob" }],
       ["GET", "/api/instances/notes:bob/health"],
-      ["PUT", "/api/instances/notes:bob/weight", { weight: 1 }],
       ["POST", "/api/instances/notes:bob/restart"],
       ["DELETE", "/api/instances/notes:bob"],
       // An id this token cannot see gets 403, not a 404 that would reveal whether it exists.

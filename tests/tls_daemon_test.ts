@@ -167,7 +167,7 @@ Deno.test("ten serve with a DNS hook: wildcard certificates per service, HTTPS t
     const lines = res.stdout.trim().split("\n");
     match(lines[0]!, /^NAMES\s+CHALLENGE\s+ISSUER\s+NOT AFTER\s+NEXT RENEWAL$/);
     match(lines[1]!, /^\*\.notes\.example\.test,notes\.example\.test\s+dns-01\s+Pebble/);
-    const metrics = await d.request("GET", "/metrics");
+    const metrics = { body: await d.metrics() };
     const expiry = metrics.body.split("\n").filter((line) =>
       line.startsWith("tenement_tls_certificate_expiry_timestamp_seconds{")
     );

@@ -47,6 +47,11 @@ export interface ApiDeps {
   readonly certificates?: CertificateSource | undefined;
   /** Config reload (`POST /api/reload`). */
   readonly reload: ConfigReload;
+  /**
+   * Whether `/metrics` labels series with instance ids (`[settings] metrics_instance_label`),
+   * read per scrape so a reload applies it. @default {() => true}
+   */
+  readonly metricsInstanceLabel?: () => boolean;
 }
 
 /** Context of authenticated API handlers. */
@@ -89,7 +94,12 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       if (req.method === "GET" || req.method === "HEAD") {
         if (url.pathname === "/health") return healthResponse();
         if (url.pathname === "/metrics") {
-          return metricsResponse(deps.metrics, deps.instances, deps.certificates);
+          // It names every tenant: an admin or metrics token (or `metrics_bind`'s own listener).
+          const identity = await auth.authenticate(req, clientIp);
+          if (identity.kind === "tenant") {
+            throw new HttpError(403, "Metrics require an admin or metrics token");
+          }
+          return scrape(deps);
         }
         if (url.pathname === "/") return landingPage();
         if (url.pathname === TLS_ASK_PATH) {
@@ -106,9 +116,34 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   };
 }
 
+/** The Prometheus text of `/metrics`. */
+function scrape(deps: ApiDeps): Response {
+  return metricsResponse(deps.metrics, deps.instances, deps.certificates, {
+    instanceLabel: deps.metricsInstanceLabel?.() ?? true,
+  });
+}
+
+/**
+ * The handler of `[settings] metrics_bind`: `/metrics` without a token (the address is chosen to
+ * be reachable by the scraper only), 404 for anything else.
+ */
+export function createMetricsHandler(deps: ApiDeps): (req: Request) => Response {
+  return (req) => {
+    const { pathname } = new URL(req.url);
+    if ((req.method === "GET" || req.method === "HEAD") && pathname === "/metrics") {
+      try {
+        return scrape(deps);
+      } catch (err: unknown) {
+        return errorResponse(err);
+      }
+    }
+    return errorResponse(new HttpError(404, "Not found: this listener serves /metrics only"));
+  };
+}
+
 function landingPage(): Response {
   return new Response(
-    "tenement is running.\nAPI: /api/instances (bearer token), health: /health, metrics: /metrics\n",
+    "tenement is running.\nAPI: /api/instances (bearer token), health: /health, metrics: /metrics (bearer token)\n",
     { headers: { "content-type": "text/plain; charset=utf-8" } },
   );
 }

@@ -2,7 +2,7 @@
  * The management API called the way `Deno.serve` calls it, with a `Request` and small fakes for
  * the instances, tokens, audit trail, logs and storage: no socket, no process, no store.
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import type { ReloadOutcome } from "../config/reload_report.ts";
@@ -18,9 +18,17 @@ import type {
   LogFilter,
   LogSource,
   NameGate,
+  SpawnOrigin,
   TokenRecord,
 } from "./api_ports.ts";
-import { type ApiHandler, createApiHandler } from "./api_handler.ts";
+import {
+  type ApiDeps,
+  type ApiHandler,
+  createApiHandler,
+  createMetricsHandler,
+} from "./api_handler.ts";
+import { MAX_JSON_BYTES } from "./read_json.ts";
+import { MAX_STREAMS_PER_TOKEN, STREAM_QUEUE_LINES } from "./routes/logs.ts";
 import type {
   CertsResponse,
   ErrorBody,
@@ -53,7 +61,10 @@ class FakeInstances implements InstanceControl, NameGate {
   get(ref: InstanceRef): InstanceView | undefined {
     return this.views.get(formatInstanceKey(ref));
   }
-  spawn(ref: InstanceRef): Promise<InstanceView> {
+  /** How each instance was last started (spawn or restart). */
+  readonly origins = new Map<string, SpawnOrigin>();
+  spawn(ref: InstanceRef, origin: SpawnOrigin = "api"): Promise<InstanceView> {
+    this.origins.set(formatInstanceKey(ref), origin);
     const view: InstanceView = {
       key: formatInstanceKey(ref),
       service: ref.service,
@@ -62,7 +73,7 @@ class FakeInstances implements InstanceControl, NameGate {
       health: "healthy",
       pid: 4242,
       port: 30001,
-      weight: 100,
+      weight: origin === "request" ? 0 : 100,
       startedAtMs: NOW_MS - 5_000,
       lastActivityMs: NOW_MS - 2_000,
       restarts: 0,
@@ -78,8 +89,8 @@ class FakeInstances implements InstanceControl, NameGate {
     this.views.set(view.key, stopped);
     return Promise.resolve(stopped);
   }
-  restart(ref: InstanceRef): Promise<InstanceView> {
-    return this.spawn(ref);
+  restart(ref: InstanceRef, origin?: SpawnOrigin): Promise<InstanceView> {
+    return this.spawn(ref, origin);
   }
   setWeight(ref: InstanceRef, weight: number): Promise<InstanceView> {
     const view = { ...this.#known(ref), weight };
@@ -127,12 +138,24 @@ class FakeLogs implements LogSource {
   readonly entries: LogEntryJson[] = [];
   query(filter: LogFilter): LogEntryJson[] {
     return this.entries.filter((entry) =>
+      (filter.scope === undefined || filter.scope(entry.process, entry.instance_id)) &&
       (filter.process === undefined || entry.process === filter.process) &&
       (filter.id === undefined || entry.instance_id === filter.id)
     );
   }
-  subscribe(): () => void {
-    return () => {};
+  /** Live subscribers: `emit` feeds them. */
+  readonly subscribers = new Set<(entry: LogEntryJson) => void>();
+  subscribe(filter: LogFilter, onEntry: (entry: LogEntryJson) => void): () => void {
+    const subscriber = (entry: LogEntryJson): void => {
+      if (filter.scope === undefined || filter.scope(entry.process, entry.instance_id)) {
+        onEntry(entry);
+      }
+    };
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+  emit(entry: LogEntryJson): void {
+    for (const subscriber of this.subscribers) subscriber(entry);
   }
 }
 
@@ -143,9 +166,13 @@ interface Api {
   readonly instances: FakeInstances;
   readonly logs: FakeLogs;
   readonly audit: AuditRecord[];
+  readonly deps: ApiDeps;
 }
 
-async function makeApi(certificates?: CertificateSource): Promise<Api> {
+async function makeApi(
+  certificates?: CertificateSource,
+  options: { metricsInstanceLabel?: boolean } = {},
+): Promise<Api> {
   const admin: TokenRecord = {
     tokenId: "admin",
     sha256: await hashToken(ADMIN_TOKEN),
@@ -162,7 +189,7 @@ async function makeApi(certificates?: CertificateSource): Promise<Api> {
   const api: { nextReload: ReloadOutcome } = {
     nextReload: { isApplied: false, message: "/srv/tenement.toml:2:1: bad" },
   };
-  const handle = createApiHandler({
+  const deps: ApiDeps = {
     reload: { reload: () => Promise.resolve(api.nextReload) },
     instances,
     tokens: {
@@ -185,8 +212,10 @@ async function makeApi(certificates?: CertificateSource): Promise<Api> {
     now: () => NOW_MS,
     domain: "example.com",
     certificates,
-  });
-  return Object.assign(api, { handle, instances, logs, audit });
+    metricsInstanceLabel: () => options.metricsInstanceLabel ?? true,
+  };
+  const handle = createApiHandler(deps);
+  return Object.assign(api, { handle, deps, instances, logs, audit });
 }
 
 function call(
@@ -454,7 +483,7 @@ Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics s
       directory: null,
       certificates: [],
     });
-    const metrics = await (await call(api, "GET", "/metrics")).text();
+    const metrics = await (await call(api, "GET", "/metrics", { token: ADMIN_TOKEN })).text();
     ok(!metrics.includes("tenement_tls_certificate_expiry"), metrics);
   });
   const source: CertificateSource = {
@@ -501,7 +530,7 @@ Deno.test("API: /api/tls/certs lists certificates for the admin only; /metrics s
     await res.body?.cancel();
   });
   await t.step("/metrics has the expiry of each issued certificate", async () => {
-    const metrics = await (await call(api, "GET", "/metrics")).text();
+    const metrics = await (await call(api, "GET", "/metrics", { token: ADMIN_TOKEN })).text();
     const lines = metrics.split("\n").filter((line) =>
       line.startsWith("tenement_tls_certificate_expiry_timestamp_seconds{")
     );
@@ -582,4 +611,237 @@ Deno.test("API: forget is admin-only, 409 while running, 404 when unknown", asyn
   equal(api.instances.views.has("notes:alice"), false);
   deepEqual(api.audit.at(-1)?.action, "rm");
   equal((await forget("notes:alice")).status, 404);
+});
+
+Deno.test("API: weights are admin-only; what a tenant starts is created as by a request", async (t) => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+
+  await t.step("a tenant token cannot set the weight of its own instance (403)", async () => {
+    const res = await call(api, "PUT", "/api/instances/notes:alice/weight", {
+      token: ALICE_TOKEN,
+      body: JSON.stringify({ weight: 100 }),
+    });
+    equal(res.status, 403);
+    equal((await res.json() as ErrorBody).error, "Changing a weight requires admin token");
+    deepEqual(api.audit, []);
+  });
+
+  await t.step("the weight route refuses a tenant before reading the body", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(1024));
+      },
+    });
+    const res = await api.handle(
+      new Request("http://tenement.local/api/instances/notes:alice/weight", {
+        method: "PUT",
+        headers: { authorization: `Bearer ${ALICE_TOKEN}`, "content-type": "application/json" },
+        body,
+      }),
+      "203.0.113.7",
+    );
+    equal(res.status, 403);
+    await res.body?.cancel();
+    ok(pulled <= 1, `read ${pulled} chunks of the body`);
+  });
+
+  await t.step("the admin token still sets weights", async () => {
+    const res = await call(api, "PUT", "/api/instances/notes:alice/weight", {
+      token: ADMIN_TOKEN,
+      body: JSON.stringify({ weight: 30 }),
+    });
+    equal(res.status, 200);
+    deepEqual(await res.json(), { instance: "notes:alice", weight: 30 });
+  });
+
+  await t.step("spawn and restart by a tenant use origin request, by the admin api", async () => {
+    const own = await call(api, "POST", "/api/instances/spawn", {
+      token: ALICE_TOKEN,
+      body: JSON.stringify({ process: "billing", id: "alice" }),
+    });
+    equal(own.status, 200);
+    await own.body?.cancel();
+    equal(api.instances.origins.get("billing:alice"), "request");
+    equal(api.instances.get({ service: "billing", id: "alice" })?.weight, 0);
+    const restarted = await call(api, "POST", "/api/instances/notes:alice/restart", {
+      token: ALICE_TOKEN,
+    });
+    equal(restarted.status, 200);
+    await restarted.body?.cancel();
+    equal(api.instances.origins.get("notes:alice"), "request");
+    const admin = await call(api, "POST", "/api/instances/spawn", {
+      token: ADMIN_TOKEN,
+      body: JSON.stringify({ process: "notes", id: "carol" }),
+    });
+    equal(admin.status, 200);
+    await admin.body?.cancel();
+    equal(api.instances.origins.get("notes:carol"), "api");
+  });
+});
+
+Deno.test("API: /metrics needs an admin token; metrics_bind's handler needs none", async (t) => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  await t.step("no token: 401; a tenant token: 403; the admin: 200", async () => {
+    const anonymous = await call(api, "GET", "/metrics");
+    equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    const tenant = await call(api, "GET", "/metrics", { token: ALICE_TOKEN });
+    equal(tenant.status, 403);
+    await tenant.body?.cancel();
+    const admin = await call(api, "GET", "/metrics", { token: ADMIN_TOKEN });
+    equal(admin.status, 200);
+    match(await admin.text(), /^tenement_instance_healthy\{instance="alice",process="notes"\} 1$/m);
+  });
+  await t.step("metrics_instance_label = false sums the series per service", async () => {
+    const unlabelled = await makeApi(undefined, { metricsInstanceLabel: false });
+    await unlabelled.instances.spawn({ service: "notes", id: "alice" });
+    await unlabelled.instances.spawn({ service: "notes", id: "bob" });
+    const text = await (await call(unlabelled, "GET", "/metrics", { token: ADMIN_TOKEN })).text();
+    ok(!text.includes("alice") && !text.includes("bob"), text);
+    match(text, /^tenement_instance_healthy\{process="notes"\} 2$/m);
+  });
+  await t.step(
+    "the metrics listener serves /metrics without a token and nothing else",
+    async () => {
+      const handler = createMetricsHandler(api.deps);
+      const res = handler(new Request("http://127.0.0.1:9100/metrics"));
+      equal(res.status, 200);
+      match(await res.text(), /tenement_instances_up 1/);
+      const other = handler(new Request("http://127.0.0.1:9100/api/instances"));
+      equal(other.status, 404);
+      await other.body?.cancel();
+    },
+  );
+});
+
+Deno.test("API: a body over 2 MiB is refused with 413 without reading the rest", async (t) => {
+  const api = await makeApi();
+  const spawnWith = (body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+    api.handle(
+      new Request("http://tenement.local/api/instances/spawn", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          "content-type": "application/json",
+          ...headers,
+        },
+        body,
+      }),
+      "203.0.113.7",
+    );
+  /** An endless body of 64 KiB chunks that counts what was read. */
+  const endless = () => {
+    const counter = { bytes: 0 };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        counter.bytes += 65_536;
+        controller.enqueue(new Uint8Array(65_536).fill(0x20));
+      },
+    });
+    return { stream, counter };
+  };
+  await t.step("a chunked body stops being read past the limit", async () => {
+    const { stream, counter } = endless();
+    const res = await spawnWith(stream);
+    equal(res.status, 413);
+    match((await res.json() as ErrorBody).error, /too large/);
+    ok(counter.bytes <= MAX_JSON_BYTES + 4 * 65_536, `read ${counter.bytes} bytes`);
+  });
+  await t.step("a declared Content-Length over the limit is refused unread", async () => {
+    const { stream, counter } = endless();
+    const res = await spawnWith(stream, { "content-length": String(100 * 1024 * 1024) });
+    equal(res.status, 413);
+    await res.body?.cancel();
+    ok(counter.bytes <= 2 * 65_536, `read ${counter.bytes} bytes`);
+  });
+  await t.step("a body just under the limit is still read", async () => {
+    const padded = JSON.stringify({
+      process: "notes",
+      id: "alice",
+      pad: "x".repeat(MAX_JSON_BYTES - 100),
+    });
+    const res = await call(api, "POST", "/api/instances/spawn", {
+      token: ADMIN_TOKEN,
+      body: padded,
+    });
+    equal(res.status, 200);
+    await res.body?.cancel();
+  });
+});
+
+Deno.test("API: log streams are capped per token and drop lines for a slow reader", async (t) => {
+  const api = await makeApi();
+  await api.instances.spawn({ service: "notes", id: "alice" });
+  const open = (token: string) => call(api, "GET", "/api/logs/stream", { token });
+  const streams: Response[] = [];
+  await t.step(`${MAX_STREAMS_PER_TOKEN} streams per token, then 429`, async () => {
+    for (let i = 0; i < MAX_STREAMS_PER_TOKEN; i++) {
+      const res = await open(ALICE_TOKEN);
+      equal(res.status, 200);
+      streams.push(res);
+    }
+    const refused = await open(ALICE_TOKEN);
+    equal(refused.status, 429);
+    match((await refused.json() as ErrorBody).error, /Too many log streams/);
+    // Another token has its own allowance.
+    const admin = await open(ADMIN_TOKEN);
+    equal(admin.status, 200);
+    await admin.body?.cancel();
+  });
+  await t.step("closing a stream frees its slot", async () => {
+    await streams.pop()!.body?.cancel();
+    const again = await open(ALICE_TOKEN);
+    equal(again.status, 200);
+    streams.push(again);
+  });
+  await t.step("a reader that does not read gets a bounded queue and a drop count", async () => {
+    // Half of the lines are alice's: more than the queue holds.
+    const total = 2 * STREAM_QUEUE_LINES + 500;
+    for (let i = 0; i < total; i++) {
+      api.logs.emit({
+        timestamp: i,
+        level: "stdout",
+        process: "notes",
+        instance_id: i % 2 === 0 ? "alice" : "bob",
+        message: `line ${i}`,
+      });
+    }
+    // Now read what one stream kept: its queue, a marker, and nothing of bob's.
+    api.logs.emit({
+      timestamp: total,
+      level: "stdout",
+      process: "notes",
+      instance_id: "alice",
+      message: "after",
+    });
+    const reader = streams[0]!.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (!text.includes("line")) text += decoder.decode((await reader.read()).value);
+    let events = 0;
+    while (events < STREAM_QUEUE_LINES) {
+      const { value } = await reader.read();
+      text += decoder.decode(value);
+      events = text.split("\n\n").length - 1;
+    }
+    ok(!text.includes('"bob"'), "a tenant's stream carried another tenant's line");
+    // Alice's half filled the queue exactly; her next lines were dropped, then counted.
+    const lines = text.split("\n\n").filter((event) => event.startsWith("data: "));
+    equal(lines.length, STREAM_QUEUE_LINES);
+    api.logs.emit({
+      timestamp: total + 1,
+      level: "stdout",
+      process: "notes",
+      instance_id: "alice",
+      message: "late",
+    });
+    while (!text.includes("late")) text += decoder.decode((await reader.read()).value);
+    match(text, new RegExp(`: dropped ${total / 2 + 1 - STREAM_QUEUE_LINES} lines`));
+    await reader.cancel();
+    for (const stream of streams.slice(1)) await stream.body?.cancel();
+  });
 });

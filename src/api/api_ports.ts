@@ -44,6 +44,13 @@ export interface InstanceFilter {
   readonly service?: string;
 }
 
+/**
+ * Who asks to start an instance: `api` for the admin token, `request` for a tenant token (an
+ * unknown instance is then created only as a request for its Host could create it, under the
+ * service's `auto_create` rules, and with weight 0).
+ */
+export type SpawnOrigin = "api" | "request";
+
 /** The instance commands and queries the routes call (the supervisor's public surface). */
 export interface InstanceControl {
   /** Instances ordered by service then id. */
@@ -54,11 +61,14 @@ export interface InstanceControl {
    * Starts an instance (idempotent) and waits until it is ready; fails (and stops it) when it
    * exits or never listens during its start-up.
    */
-  spawn(ref: InstanceRef, origin: "api"): Promise<SpawnedView>;
+  spawn(ref: InstanceRef, origin: SpawnOrigin): Promise<SpawnedView>;
   /** Stops an instance; throws NotFoundError when unknown. */
   stop(ref: InstanceRef): Promise<unknown>;
-  /** Stops and starts again, clearing failed state and backoff. */
-  restart(ref: InstanceRef): Promise<SpawnedView>;
+  /**
+   * Stops and starts again, clearing failed state and backoff; an unknown instance is created
+   * with `origin`, as by spawn.
+   */
+  restart(ref: InstanceRef, origin?: SpawnOrigin): Promise<SpawnedView>;
   /** Sets a traffic weight (0-100). */
   setWeight(ref: InstanceRef, weight: number): Promise<InstanceView>;
   /** Runs one health probe now. */
@@ -142,6 +152,8 @@ export interface LogFilter {
   readonly search?: string;
   /** Newest N; undefined returns all kept entries. */
   readonly limit?: number;
+  /** The instances the caller may read, checked before anything else; undefined: all. */
+  readonly scope?: (process: string, id: string) => boolean;
 }
 
 /** The kept log lines and the live feed (the log ring). */

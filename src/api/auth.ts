@@ -18,6 +18,8 @@ const log = getLogger(["tenement", "api", "auth"]);
 /** Who is calling. */
 export type Identity =
   | { readonly kind: "admin" }
+  /** Reads `/metrics` and nothing else. */
+  | { readonly kind: "metrics" }
   | {
     readonly kind: "tenant";
     /** An instance id (any service), or `service:id` for one instance. */

@@ -39,6 +39,7 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "firstByteTimeoutMs",
   "maxConnections",
   "maxConnectionsPerClient",
+  "metricsBind",
   "tls",
 ];
 
@@ -69,6 +70,7 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   autoCreatePerMinute: "auto_create_per_minute",
   autoCreateAllow: "auto_create_allow",
   maxQueuedRequests: "max_queued_requests",
+  sharedRoute: "shared_route",
 };
 
 /** The TOML name of each setting, for reports. */
@@ -87,6 +89,8 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   firstByteTimeoutMs: "settings.first_byte_timeout",
   maxConnections: "settings.max_connections",
   maxConnectionsPerClient: "settings.max_connections_per_client",
+  metricsBind: "settings.metrics_bind",
+  metricsInstanceLabel: "settings.metrics_instance_label",
   tls: "settings.tls",
 };
 

@@ -153,6 +153,7 @@ const SERVICE_FIELDS = {
   auto_create_per_minute: wholeNumber(0),
   auto_create_allow: STRING_LIST,
   max_queued_requests: wholeNumber(0),
+  shared_route: BOOLEAN,
 };
 
 /**
@@ -230,6 +231,7 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     autoCreatePerMinute: values.auto_create_per_minute ?? defaults.auto_create_per_minute,
     autoCreateAllow: checkIds(ctx, values.auto_create_allow ?? [], [...path, "auto_create_allow"]),
     maxQueuedRequests: values.max_queued_requests ?? defaults.max_queued_requests,
+    sharedRoute: values.shared_route ?? defaults.shared_route,
   };
 }
 

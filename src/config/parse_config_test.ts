@@ -77,6 +77,8 @@ Deno.test("parseConfig() fills every default", () => {
     firstByteTimeoutMs: 10_000,
     maxConnections: 10_000,
     maxConnectionsPerClient: 256,
+    metricsBind: undefined,
+    metricsInstanceLabel: true,
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -118,6 +120,7 @@ Deno.test("parseConfig() fills every default", () => {
     autoCreatePerMinute: 60,
     autoCreateAllow: [],
     maxQueuedRequests: 256,
+    sharedRoute: true,
   };
   deepEqual(config.services.get("app"), expected);
   deepEqual(config.instances, new Map());

@@ -6,6 +6,7 @@
 import {
   BOOLEAN,
   type Context,
+  type Field,
   PORT,
   readTable,
   report,
@@ -20,7 +21,38 @@ import {
 import { cidrProblem } from "../core/cidr.ts";
 import { resolvePath } from "./config_paths.ts";
 import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
-import { type Settings, SETTINGS_DEFAULTS, TLS_DEFAULTS, type TlsSettings } from "./schema.ts";
+import {
+  type ListenAddress,
+  type Settings,
+  SETTINGS_DEFAULTS,
+  TLS_DEFAULTS,
+  type TlsSettings,
+} from "./schema.ts";
+
+/**
+ * `host:port` (`[::1]:9100` for IPv6) as a listen address.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual, equal } from "node:assert/strict";
+ * deepEqual(parseListenAddress("127.0.0.1:9100"), { hostname: "127.0.0.1", port: 9100 });
+ * deepEqual(parseListenAddress("[::1]:9100"), { hostname: "::1", port: 9100 });
+ * equal(parseListenAddress("9100"), undefined);
+ * ```
+ */
+export function parseListenAddress(text: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { hostname: match[1] ?? match[2]!, port };
+}
+
+const LISTEN_ADDRESS: Field<ListenAddress> = {
+  expected: 'an address and port such as "127.0.0.1:9100"',
+  convert: (raw) => (typeof raw === "string" ? parseListenAddress(raw) : undefined),
+  isText: true,
+};
 
 const SETTINGS_FIELDS = {
   data_dir: TEXT,
@@ -37,6 +69,8 @@ const SETTINGS_FIELDS = {
   first_byte_timeout: seconds("positive"),
   max_connections: wholeNumber(1),
   max_connections_per_client: wholeNumber(0),
+  metrics_bind: LISTEN_ADDRESS,
+  metrics_instance_label: BOOLEAN,
   tls: TABLE,
 };
 
@@ -89,6 +123,9 @@ export function readSettings(
     maxConnections: values.max_connections ?? SETTINGS_DEFAULTS.max_connections,
     maxConnectionsPerClient: values.max_connections_per_client ??
       SETTINGS_DEFAULTS.max_connections_per_client,
+    metricsBind: values.metrics_bind,
+    metricsInstanceLabel: values.metrics_instance_label ??
+      SETTINGS_DEFAULTS.metrics_instance_label,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }

@@ -80,7 +80,20 @@ export interface Settings {
   readonly maxConnections: number;
   /** Client connections one address may hold at most; 0: no limit. */
   readonly maxConnectionsPerClient: number;
+  /**
+   * Where `/metrics` is also served without a token (`metrics_bind = "127.0.0.1:9100"`);
+   * undefined: only on the main listener, with an admin or metrics token.
+   */
+  readonly metricsBind: ListenAddress | undefined;
+  /** Label `/metrics` series with instance ids; false sums them per service. */
+  readonly metricsInstanceLabel: boolean;
   readonly tls: TlsSettings;
+}
+
+/** A host and port to listen on. */
+export interface ListenAddress {
+  readonly hostname: string;
+  readonly port: number;
 }
 
 /** One `[[service.X.mounts]]` entry. */
@@ -127,6 +140,11 @@ export interface ServiceConfig {
   readonly autoCreateAllow: readonly string[];
   /** Requests that may wait for one instance to wake before the rest get 503. */
   readonly maxQueuedRequests: number;
+  /**
+   * Does `{service}.{domain}` route to the service's weighted instances? False for per-tenant
+   * services: the shared route answers 404 and only `{id}.{service}.{domain}` reaches them.
+   */
+  readonly sharedRoute: boolean;
 }
 
 /** The whole validated config. */
@@ -179,6 +197,7 @@ export const SETTINGS_DEFAULTS = {
   first_byte_timeout: 10,
   max_connections: 10_000,
   max_connections_per_client: 256,
+  metrics_instance_label: true,
 } as const;
 
 /** Defaults for `[settings.tls]`. */
@@ -204,4 +223,5 @@ export const SERVICE_DEFAULTS = {
   auto_create_limit: 100,
   auto_create_per_minute: 60,
   max_queued_requests: 256,
+  shared_route: true,
 } as const;

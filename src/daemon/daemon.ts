@@ -7,10 +7,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { TenementError } from "../core/errors.ts";
+import { messageOf, TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
 import type { TlsPlan } from "../config/tls_plan.ts";
-import { createApiHandler } from "../api/api_handler.ts";
+import { type ApiDeps, createApiHandler, createMetricsHandler } from "../api/api_handler.ts";
 import { LogRing } from "../logs/log_ring.ts";
 import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
@@ -157,25 +157,25 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   stack.use(supervisor);
 
-  const apiDispatch = createApiDispatch(
-    createApiHandler({
-      instances: supervisor,
-      tokens: store,
-      audit: store,
-      logs,
-      storage: new StorageMeter(() => supervisor.config),
-      metrics,
-      now: Date.now,
+  const apiDeps: ApiDeps = {
+    instances: supervisor,
+    tokens: store,
+    audit: store,
+    logs,
+    storage: new StorageMeter(() => supervisor.config),
+    metrics,
+    now: Date.now,
+    domain,
+    // Read per request: the HTTPS side starts after the API is built.
+    certificates: options.tls === undefined ? undefined : {
       domain,
-      // Read per request: the HTTPS side starts after the API is built.
-      certificates: options.tls === undefined ? undefined : {
-        domain,
-        directoryUrl: options.tls.directoryUrl,
-        status: () => certManager?.status() ?? [],
-      },
-      reload: reloader,
-    }),
-  );
+      directoryUrl: options.tls.directoryUrl,
+      status: () => certManager?.status() ?? [],
+    },
+    reload: reloader,
+    metricsInstanceLabel: () => supervisor.config.settings.metricsInstanceLabel,
+  };
+  const apiDispatch = createApiDispatch(createApiHandler(apiDeps));
 
   // Bind before the supervisor touches anything, so a busy port fails without side effects;
   // requests that arrive meanwhile wait until the instance table is restored.
@@ -185,6 +185,29 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     dataDir,
     (req) => isStarted ? apiDispatch(req) : started.promise.then(() => apiDispatch(req)),
   );
+  // `metrics_bind`: /metrics without a token, on an address only the scraper reaches.
+  const metricsBind = config.settings.metricsBind;
+  let metricsServer: Deno.HttpServer | undefined;
+  if (metricsBind !== undefined) {
+    try {
+      metricsServer = Deno.serve({
+        ...metricsBind,
+        onListen: (addr) =>
+          log.info("Metrics on http://{host}:{port}/metrics", {
+            host: addr.hostname,
+            port: addr.port,
+          }),
+      }, createMetricsHandler(apiDeps));
+    } catch (error) {
+      await api.server.shutdown();
+      throw new TenementError(
+        `Cannot listen on metrics_bind ${metricsBind.hostname}:${metricsBind.port}: ${
+          messageOf(error)
+        }`,
+      );
+    }
+  }
+  const metricsListener = metricsServer;
   // The front asks this resolver; until the supervisor has started, requests wait for it.
   const resolver: TargetResolver = {
     resolveDirect: (service, id, signal) =>
@@ -272,6 +295,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   } catch (error) {
     await front?.shutdown({ graceMs: 0 });
     await api.server.shutdown();
+    await metricsListener?.shutdown();
     throw error;
   }
   const publicFront = front;
@@ -283,6 +307,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       httpsSide?.front.shutdown({ graceMs: 5_000 }),
       httpsSide?.[Symbol.asyncDispose](),
       api.server.shutdown().then(() => removeSocket(api.socketPath)),
+      metricsListener?.shutdown(),
     ]);
   });
   await supervisor.start();

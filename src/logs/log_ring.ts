@@ -24,6 +24,11 @@ export interface LogQuery {
   readonly search?: string;
   /** Newest N; undefined returns all kept entries. */
   readonly limit?: number;
+  /**
+   * The instances the caller may read (its token's scope): checked first, so other tenants'
+   * lines are never searched, copied or sorted. Undefined: every instance.
+   */
+  readonly scope?: (process: string, id: string) => boolean;
 }
 
 /** An entry with its arrival order. */
@@ -32,10 +37,17 @@ interface Kept {
   readonly entry: LogEntry;
 }
 
+/** The kept lines of one instance. */
+interface Ring {
+  readonly service: string;
+  readonly id: string;
+  readonly items: Kept[];
+}
+
 /** Bounded per-instance rings. */
 export class LogRing {
   readonly #perInstance: number;
-  readonly #rings = new Map<string, Kept[]>();
+  readonly #rings = new Map<string, Ring>();
   #seq = 0;
   readonly #subscribers = new Set<(entry: LogEntry) => void>();
   readonly #now: () => number;
@@ -65,15 +77,16 @@ export class LogRing {
     const key = formatInstanceKey({ service, id });
     let ring = this.#rings.get(key);
     if (!ring) {
-      ring = [];
+      ring = { service, id, items: [] };
       this.#rings.set(key, ring);
     }
-    ring.push({ seq: this.#seq++, entry });
+    const items = ring.items;
+    items.push({ seq: this.#seq++, entry });
     const cap = Math.min(
       this.#perInstance,
       Math.max(100, Math.floor(this.#total / this.#rings.size)),
     );
-    if (ring.length > cap) ring.splice(0, ring.length - cap);
+    if (items.length > cap) items.splice(0, items.length - cap);
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(entry);
@@ -89,7 +102,11 @@ export class LogRing {
     const needle = query.search?.toLowerCase();
     const kept: Kept[] = [];
     for (const ring of this.#rings.values()) {
-      for (const item of ring) if (matches(item.entry, query, needle)) kept.push(item);
+      // Whole instances out of scope, or not asked for, are skipped before any line is looked at.
+      if (query.scope !== undefined && !query.scope(ring.service, ring.id)) continue;
+      if (query.process !== undefined && ring.service !== query.process) continue;
+      if (query.id !== undefined && ring.id !== query.id) continue;
+      for (const item of ring.items) if (matches(item.entry, query, needle)) kept.push(item);
     }
     kept.sort((a, b) => a.entry.timestamp - b.entry.timestamp || a.seq - b.seq);
     const entries = kept.map((item) => item.entry);
@@ -101,7 +118,9 @@ export class LogRing {
   /** Calls `onEntry` for every new matching entry until the returned function is called. */
   subscribe(query: LogQuery, onEntry: (entry: LogEntry) => void): () => void {
     const needle = query.search?.toLowerCase();
+    const { scope } = query;
     const subscriber = (entry: LogEntry): void => {
+      if (scope !== undefined && !scope(entry.process, entry.instance_id)) return;
       if (matches(entry, query, needle)) onEntry(entry);
     };
     this.#subscribers.add(subscriber);

@@ -171,3 +171,34 @@ Deno.test("LogRing bounds the total kept across many instances", () => {
   // The 4th instance filled up while 4 shared the budget: 1000 / 4 lines.
   equal(ring.query({ process: "svc", id: "t3" }).length, 250);
 });
+
+Deno.test("LogRing.query() applies the caller's scope per instance, before any line is searched", () => {
+  const ring = ticking();
+  for (let i = 0; i < 50; i++) {
+    ring.append("notes", "alice", "stdout", `alice ${i}`);
+    ring.append("notes", "bob", "stdout", `bob ${i} needle`);
+  }
+  ring.append("notes", "alice", "stdout", "alice needle");
+  const asked: string[] = [];
+  const scope = (process: string, id: string): boolean => {
+    asked.push(`${process}:${id}`);
+    return id === "alice";
+  };
+  deepEqual(messages(ring.query({ search: "NEEDLE", scope })), ["alice needle"]);
+  // Once per instance, not once per line: bob's 50 lines were never looked at.
+  deepEqual(asked.sort(), ["notes:alice", "notes:bob"]);
+  deepEqual(messages(ring.query({ limit: 2, scope: (_p, id) => id === "bob" })), [
+    "bob 48 needle",
+    "bob 49 needle",
+  ]);
+});
+
+Deno.test("LogRing.subscribe() with a scope delivers only the lines in it", () => {
+  const ring = ticking();
+  const seen: string[] = [];
+  const stop = ring.subscribe({ scope: (_p, id) => id === "alice" }, (e) => seen.push(e.message));
+  ring.append("notes", "alice", "stdout", "mine");
+  ring.append("notes", "bob", "stdout", "not mine");
+  stop();
+  equal(seen.join(","), "mine");
+});

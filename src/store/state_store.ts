@@ -76,6 +76,12 @@ export interface AuditValue {
   readonly details: string;
 }
 
+/** Most audit entries kept; the oldest go first. */
+export const AUDIT_MAX_ENTRIES = 10_000;
+/** Audit entries older than this (90 days) are deleted. */
+export const AUDIT_MAX_AGE_MS = 90 * 24 * 60 * 60 * 1000;
+const AUDIT_DELETE_BATCH = 100;
+
 /** The KV-backed store. Dispose closes the database. */
 export class StateStore implements Disposable {
   readonly #kv: Deno.Kv;
@@ -156,9 +162,73 @@ export class StateStore implements Disposable {
     if (!res.ok) throw new Error(`Cannot forget "${service}:${id}" in the store`);
   }
 
-  /** Appends one audit entry. */
+  /**
+   * Appends one audit entry, then rotates the trail: entries older than
+   * {@linkcode AUDIT_MAX_AGE_MS} go, and the oldest go beyond {@linkcode AUDIT_MAX_ENTRIES}.
+   */
   async appendAudit(entry: Omit<AuditValue, "v">): Promise<void> {
     await this.#kv.set(keys.audit(entry.atMs, this.#auditSeq++), { v: 1, ...entry });
+    await this.#queueRotation(entry.atMs, {}, 1);
+  }
+
+  /** Audit entries, counted once per open and then kept up to date by append and rotate. */
+  #auditCount: number | undefined;
+
+  /**
+   * Deletes audit entries older than `maxAgeMs` before `nowMs`, then the oldest beyond
+   * `maxEntries`. Cheap when nothing is due: one empty range read.
+   */
+  rotateAudit(
+    nowMs: number,
+    limits: { maxEntries?: number; maxAgeMs?: number } = {},
+  ): Promise<void> {
+    return this.#queueRotation(nowMs, limits, 0);
+  }
+
+  #auditRotation: Promise<void> = Promise.resolve();
+
+  /** One rotation at a time, so the running count stays exact; `added` entries were just set. */
+  #queueRotation(
+    nowMs: number,
+    limits: { maxEntries?: number; maxAgeMs?: number },
+    added: number,
+  ): Promise<void> {
+    const run = this.#auditRotation.then(() => this.#rotateAudit(nowMs, limits, added));
+    this.#auditRotation = run.catch(() => {});
+    return run;
+  }
+
+  async #rotateAudit(
+    nowMs: number,
+    limits: { maxEntries?: number; maxAgeMs?: number },
+    added: number,
+  ): Promise<void> {
+    const maxEntries = limits.maxEntries ?? AUDIT_MAX_ENTRIES;
+    const maxAgeMs = limits.maxAgeMs ?? AUDIT_MAX_AGE_MS;
+    if (this.#auditCount === undefined) {
+      let count = 0;
+      for await (const _ of this.#kv.list({ prefix: keys.audits() })) count++;
+      this.#auditCount = count;
+    } else {
+      this.#auditCount += added;
+    }
+    const cutoff = [...keys.audits(), nowMs - maxAgeMs];
+    const stale: Deno.KvKey[] = [];
+    for await (const e of this.#kv.list({ prefix: keys.audits(), end: cutoff })) {
+      stale.push(e.key);
+    }
+    const excess = this.#auditCount - stale.length - maxEntries;
+    if (excess > 0) {
+      const oldest = this.#kv.list({ prefix: keys.audits(), start: cutoff }, { limit: excess });
+      for await (const e of oldest) stale.push(e.key);
+    }
+    // At most 10 mutations per atomic commit are guaranteed everywhere: delete in batches.
+    for (let i = 0; i < stale.length; i += AUDIT_DELETE_BATCH) {
+      let op = this.#kv.atomic();
+      for (const key of stale.slice(i, i + AUDIT_DELETE_BATCH)) op = op.delete(key);
+      await op.commit();
+    }
+    this.#auditCount -= stale.length;
   }
 
   /** The newest `limit` audit entries, oldest first. */

@@ -133,8 +133,10 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   // ---- commands ------------------------------------------------------------------------------
 
   /**
-   * Starts an instance (idempotent) and waits until it is ready or its start-up time is over;
-   * an app that listens but fails its health check is returned with a warning. Throws SpawnError
+   * Starts an instance (idempotent) and waits until it is ready or its start-up time is over.
+   * With origin "request" (a tenant token) an unknown instance is created only as a request for
+   * its Host could create it (`auto_create`, its allow list and limits), with weight 0. An
+   * app that listens but fails its health check is returned with a warning. Throws SpawnError
    * when it cannot start, exits during start-up or never listens; it is then stopped (desired
    * stopped), not restarted.
    */
@@ -143,6 +145,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     origin: StoredInstance["origin"] = "api",
   ): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#live.current, ref.service);
+    if (origin === "request") this.#targets.admitTenantCreate(ref);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     entry.desired = "running";
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
@@ -162,10 +165,17 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     return snapshotOf(entry);
   }
 
-  /** Stops and starts again; clears failed state and crash backoff. */
-  async restart(ref: InstanceRef): Promise<SpawnedInstance> {
+  /**
+   * Stops and starts again; clears failed state and crash backoff. An unknown instance is
+   * created with `origin` ("request": under the service's auto-create rules, see spawn).
+   */
+  async restart(
+    ref: InstanceRef,
+    origin: StoredInstance["origin"] = "api",
+  ): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#live.current, ref.service);
-    const entry = this.#table.entryFor(ref, "api", this.#deps.clock.now());
+    if (origin === "request") this.#targets.admitTenantCreate(ref);
+    const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     await this.#runner.stop(entry, "stopped", undefined);
     this.#runner.forgetCrashes(entry);
     entry.restartsTotal++;

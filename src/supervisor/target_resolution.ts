@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
 import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
-import { formatInstanceKey } from "../core/instance_key.ts";
+import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
 import { stickyCookie } from "../core/sticky.ts";
 import { pickWeighted } from "../core/weights.ts";
@@ -93,6 +93,10 @@ export class TargetResolution implements TargetResolver {
     const requestedAtMs = this.#clock.now();
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return this.#retiredTarget(service, undefined);
+    // A per-tenant service keeps tenants apart: only `{id}.{service}.{domain}` reaches them.
+    if (!svc.sharedRoute) {
+      throw new NotFoundError(`"${svc.name}" has no shared route: use {id}.${svc.name}.{domain}`);
+    }
     const eligible: InstanceEntry[] = [];
     for (const e of this.#table.ofService(svc.name)) {
       if (e.weight > 0 && e.state.kind !== "failed") eligible.push(e);
@@ -129,7 +133,8 @@ export class TargetResolution implements TargetResolver {
   mayObtainCertificate(service: string, id: string | undefined): boolean {
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return false;
-    if (id === undefined || this.#table.forHost(svc.name, id)) return true;
+    if (id === undefined) return svc.sharedRoute;
+    if (this.#table.forHost(svc.name, id)) return true;
     const wanted = id.toLowerCase();
     return svc.autoCreate &&
       svc.autoCreateAllow.some((allowed) => allowed.toLowerCase() === wanted);
@@ -264,10 +269,34 @@ export class TargetResolution implements TargetResolver {
     };
   }
 
-  /** Applies the auto-create rules to a request for a never-seen id; throws when refused. */
-  #admitCreate(svc: ServiceConfig, id: string): void {
+  /**
+   * Applies the auto-create rules to an instance a tenant token asks to start
+   * (`POST /api/instances/spawn`, restart): a known instance passes, a new one is created only
+   * as a request for its Host could create it, and counts as such. Throws ForbiddenError (or
+   * UnavailableError for the per-minute limit) when refused.
+   */
+  admitTenantCreate(ref: InstanceRef): void {
+    const svc = this.#live.service(ref.service);
+    if (!svc || this.#table.get(ref)) return;
+    this.#admitCreate(svc, ref.id, "token");
+  }
+
+  /**
+   * Applies the auto-create rules to a never-seen id, asked for by a request's Host or by a
+   * tenant token; throws when refused.
+   */
+  #admitCreate(svc: ServiceConfig, id: string, via: "host" | "token" = "host"): void {
     const key = formatInstanceKey({ service: svc.name, id });
     const verdict = judgeAutoCreate(svc, id, this.#createHistory(svc));
+    if (via === "token" && verdict.kind !== "allowed" && verdict.kind !== "rate_limited") {
+      throw new ForbiddenError(
+        verdict.kind === "limit_reached"
+          ? `Cannot create ${key}: auto_create_limit (${svc.autoCreateLimit}) of "${svc.name}" reached`
+          : `Cannot create ${key}: "${svc.name}" does not let tenants create it (auto_create${
+            svc.autoCreate ? "_allow" : " is off"
+          })`,
+      );
+    }
     switch (verdict.kind) {
       case "allowed":
         this.#createdAtMs.set(svc.name, verdict.createdAtMs);

@@ -5,7 +5,7 @@
 import { messageOf } from "../../core/errors.ts";
 import { formatInstanceKey, type InstanceRef, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InstanceControl, SpawnedView, StorageUsage } from "../api_ports.ts";
+import type { InstanceControl, SpawnedView, SpawnOrigin, StorageUsage } from "../api_ports.ts";
 import { type MeasuredView, withStorage } from "../measured_view.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
 import { audited, type AuditSink } from "../audit.ts";
@@ -84,6 +84,16 @@ function isYes(value: string | null): boolean {
   return ["1", "true", "yes"].includes(value ?? "");
 }
 
+/**
+ * How an instance the caller starts is created: by the admin as any API spawn; by a tenant as a
+ * request for its Host would create it (auto_create rules, weight 0). Other tokens may not.
+ */
+function spawnOriginOf(identity: Identity): SpawnOrigin {
+  if (identity.kind === "admin") return "api";
+  if (identity.kind === "tenant") return "request";
+  throw new HttpError(403, "Starting an instance requires an admin or tenant token");
+}
+
 /** Adds the instance routes to `router`. */
 export function addInstanceRoutes<C extends AuthedContext>(
   router: Router<C>,
@@ -117,6 +127,8 @@ export function addInstanceRoutes<C extends AuthedContext>(
   router
     .add("GET", "/api/instances", list)
     .add("POST", "/api/instances/spawn", async (req, ctx) => {
+      // Who may start anything is known before the body is read.
+      const origin = spawnOriginOf(ctx.identity);
       const body = await readJsonObject(req);
       const request: SpawnRequest = {
         process: stringField(body, "process"),
@@ -125,7 +137,7 @@ export function addInstanceRoutes<C extends AuthedContext>(
       const ref = refOf(formatInstanceKey({ service: request.process, id: request.id }));
       assertAccess(ctx.identity, ref.service, ref.id);
       const before = instances.get(ref);
-      const view = await audit(ctx.identity, "spawn", ref, () => instances.spawn(ref, "api"));
+      const view = await audit(ctx.identity, "spawn", ref, () => instances.spawn(ref, origin));
       // Same process before and after: spawn found it running and started nothing.
       const isAlreadyRunning = before?.status === "running" && before.pid !== undefined &&
         before.pid === view.pid;
@@ -150,12 +162,16 @@ export function addInstanceRoutes<C extends AuthedContext>(
     .add("POST", "/api/instances/:id/restart", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);
-      const view = await audit(ctx.identity, "restart", ref, () => instances.restart(ref));
+      const origin = spawnOriginOf(ctx.identity);
+      const view = await audit(ctx.identity, "restart", ref, () => instances.restart(ref, origin));
       return jsonResponse(spawnResponse(view));
     })
     .add("PUT", "/api/instances/:id/weight", async (req, ctx) => {
       const ref = refOf(ctx.params["id"]);
-      assertAccess(ctx.identity, ref.service, ref.id);
+      // A weight sends the service's shared traffic (other tenants' requests) to an instance.
+      if (ctx.identity.kind !== "admin") {
+        throw new HttpError(403, "Changing a weight requires admin token");
+      }
       const body = await readJsonObject(req);
       if (body["weight"] === undefined) {
         throw new HttpError(400, 'Missing field "weight"', { field: "weight" });

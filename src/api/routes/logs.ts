@@ -61,7 +61,8 @@ function readableFilter(identity: Identity, filter: LogFilter, deps: LogRouteDep
   const { process, id } = filter;
   if (id !== undefined) assertAccess(identity, process, id);
   if (process === undefined) return filter;
-  const hasLines = (narrow: LogFilter): boolean => deps.logs.query(narrow).length > 0;
+  const hasLines = (narrow: LogFilter): boolean =>
+    deps.logs.query({ ...narrow, ...scopeOf(identity) }).length > 0;
   if (!deps.instances.config.services.has(process) && !hasLines({ process, limit: 1 })) {
     throw new HttpError(404, `Unknown service "${process}": it is not defined in the config`, {
       field: "process",
@@ -77,50 +78,92 @@ function readableFilter(identity: Identity, filter: LogFilter, deps: LogRouteDep
   return filter;
 }
 
+/** Live streams one token may hold open at once; more get 429. */
+export const MAX_STREAMS_PER_TOKEN = 4;
+
+/**
+ * Lines a stream holds for a reader that is slower than the logs: beyond this, new lines are
+ * dropped and the reader is told how many (`: dropped N lines` comment) once it catches up.
+ */
+export const STREAM_QUEUE_LINES = 1_000;
+
+/** One key per token, for the stream cap. */
+function tokenKeyOf(identity: Identity): string {
+  return identity.kind === "tenant" ? `tenant:${identity.tokenId}` : identity.kind;
+}
+
 /** Adds the log routes. */
 export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: LogRouteDeps): void {
   const { logs } = deps;
+  /** Open streams by token. */
+  const openStreams = new Map<string, number>();
   router
     .add("GET", "/api/logs", (_req, ctx) => {
       const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, false), deps);
-      // The limit applies to what the caller may see, so it is applied after the access check.
-      const { limit, ...unlimited } = filter;
-      const visible = logs.query(unlimited)
-        .filter((entry) => canAccess(ctx.identity, entry.process, entry.instance_id));
-      const limited = limit === undefined
-        ? visible
-        : visible.slice(Math.max(0, visible.length - limit));
-      return Promise.resolve(jsonResponse(limited));
+      // The caller's scope is applied first, inside the search; the limit to what it may see.
+      const scope = scopeOf(ctx.identity);
+      return Promise.resolve(jsonResponse(logs.query({ ...filter, ...scope })));
     })
     .add("GET", "/api/logs/stream", (req, ctx) => {
       const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, true), deps);
+      const tokenKey = tokenKeyOf(ctx.identity);
+      const open = openStreams.get(tokenKey) ?? 0;
+      if (open >= MAX_STREAMS_PER_TOKEN) {
+        throw new HttpError(
+          429,
+          `Too many log streams for this token (at most ${MAX_STREAMS_PER_TOKEN}): close one first`,
+          { headers: { "retry-after": "5" } },
+        );
+      }
+      openStreams.set(tokenKey, open + 1);
       const encoder = new TextEncoder();
       let unsubscribe = (): void => {};
       let keepAlive: ReturnType<typeof setInterval> | undefined;
+      let isClosed = false;
+      const close = (): void => {
+        if (isClosed) return;
+        isClosed = true;
+        unsubscribe();
+        clearInterval(keepAlive);
+        const left = (openStreams.get(tokenKey) ?? 1) - 1;
+        if (left > 0) openStreams.set(tokenKey, left);
+        else openStreams.delete(tokenKey);
+      };
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
-          unsubscribe = logs.subscribe(filter, (entry) => {
-            if (!canAccess(ctx.identity, entry.process, entry.instance_id)) return;
-            controller.enqueue(encoder.encode(`data: ${JSON.stringify(entry)}\n\n`));
-          });
-          keepAlive = setInterval(
-            () => controller.enqueue(encoder.encode(": keep-alive\n\n")),
-            15_000,
+          let dropped = 0;
+          /** Queues `text` unless the reader is behind; then counts it as dropped. */
+          const send = (text: string, isLine: boolean): void => {
+            if (isClosed) return;
+            if ((controller.desiredSize ?? 0) <= 0) {
+              if (isLine) dropped++;
+              return;
+            }
+            if (dropped > 0) {
+              controller.enqueue(encoder.encode(`: dropped ${dropped} lines (slow reader)\n\n`));
+              dropped = 0;
+            }
+            controller.enqueue(encoder.encode(text));
+          };
+          unsubscribe = logs.subscribe(
+            { ...filter, ...scopeOf(ctx.identity) },
+            (entry) => send(`data: ${JSON.stringify(entry)}\n\n`, true),
           );
-          req.signal.addEventListener("abort", () => {
-            unsubscribe();
-            clearInterval(keepAlive);
-          });
+          keepAlive = setInterval(() => send(": keep-alive\n\n", false), 15_000);
+          req.signal.addEventListener("abort", close);
         },
-        cancel() {
-          unsubscribe();
-          clearInterval(keepAlive);
-        },
-      });
+        cancel: close,
+      }, new CountQueuingStrategy({ highWaterMark: STREAM_QUEUE_LINES }));
       return Promise.resolve(
         new Response(body, {
           headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
         }),
       );
     });
+}
+
+/** The scope of a log query: what `identity` may read (admin: everything). */
+function scopeOf(identity: Identity): Pick<LogFilter, "scope"> {
+  if (identity.kind === "admin") return {};
+  return { scope: (process, id) => canAccess(identity, process, id) };
 }
