@@ -66,8 +66,15 @@ export class Authenticator {
         headers: CHALLENGE,
       });
     }
-    const identity = await this.#check(match[1]!);
-    if (identity) return identity;
+    let refusal = new HttpError(401, "Invalid token", { headers: CHALLENGE });
+    try {
+      const identity = await this.#check(match[1]!);
+      if (identity) return identity;
+    } catch (error) {
+      // An expired token is a failure like a wrong one: it counts toward the limit.
+      if (!(error instanceof HttpError) || error.status !== 401) throw error;
+      refusal = error;
+    }
     // Recorded after the check, with no await in between: concurrent failures all count.
     const verdict = this.#failures.recordFailure(clientIp, this.#now());
     if (verdict.isLimited) {
@@ -75,7 +82,7 @@ export class Authenticator {
         headers: { "retry-after": String(verdict.retryAfterSeconds) },
       });
     }
-    throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
+    throw refusal;
   }
 
   async #check(token: string): Promise<Identity | undefined> {

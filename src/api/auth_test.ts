@@ -149,6 +149,14 @@ Deno.test("Authenticator: last use written at most once a minute; expired and re
       (err: unknown) =>
         err instanceof HttpError && err.status === 401 && /expired/.test(err.message),
     );
+    // Expired tokens count toward the failed-login limit like wrong ones.
+    for (let i = 1; i < 10; i++) {
+      await rejects(auth.authenticate(request(token), "10.0.0.1"), /expired/);
+    }
+    await rejects(
+      auth.authenticate(request(token), "10.0.0.1"),
+      (err: unknown) => err instanceof HttpError && err.status === 429,
+    );
 
     const { token: metrics } = await issueToken(store, { kind: "metrics" }, {
       description: undefined,
