@@ -39,6 +39,23 @@ export function inheritedEnv(
   return env;
 }
 
+/**
+ * The warning `ten serve` logs once at start when it runs as root (`uid` 0) and services would run
+ * their instances as root with nothing between them (today every service: `isolation = "process"`
+ * and no `user` key yet); undefined otherwise.
+ */
+export function rootInstancesWarning(
+  services: Iterable<Pick<ServiceConfig, "name" | "isolation">>,
+  uid: number | null,
+): string | undefined {
+  if (uid !== 0) return undefined;
+  const names = [...services].filter((s) => s.isolation === "process").map((s) => s.name);
+  if (names.length === 0) return undefined;
+  return `ten serve runs as root, so the instances of ${
+    names.join(", ")
+  } run as root too, with nothing between them and tenement's files: one compromised app owns every tenant and the daemon. See docs/security.md ("Isolation") for the choices`;
+}
+
 /** Inputs that vary per start. */
 export interface PlanInputs {
   readonly service: ServiceConfig;

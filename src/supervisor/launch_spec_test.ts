@@ -1,7 +1,7 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { parseConfig } from "../config/parse_config.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { type InstancePlan, planInstance } from "./launch_spec.ts";
+import { type InstancePlan, planInstance, rootInstancesWarning } from "./launch_spec.ts";
 
 /** A real ServiceConfig, parsed from TOML the way `ten serve` gets it. */
 function serviceFrom(toml: string): ServiceConfig {
@@ -154,4 +154,18 @@ Deno.test("planInstance() gives notes:a-b and notes-a:b different socket paths",
     }).socketPath;
   equal(socketOf("notes", "a-b"), "/d/run/notes.a-b.sock");
   equal(socketOf("notes-a", "b"), "/d/run/notes-a.b.sock");
+});
+
+Deno.test("rootInstancesWarning() names process-isolated services only when the daemon is root", () => {
+  const services = [
+    { name: "notes", isolation: "process" as const },
+    { name: "boxed", isolation: "sandbox" as const },
+    { name: "api", isolation: "process" as const },
+  ];
+  const warning = rootInstancesWarning(services, 0);
+  ok(warning?.includes("notes, api run as root"), warning);
+  ok(warning?.includes("docs/security.md"), warning);
+  equal(rootInstancesWarning(services, 1000), undefined);
+  equal(rootInstancesWarning(services, null), undefined);
+  equal(rootInstancesWarning([{ name: "boxed", isolation: "sandbox" as const }], 0), undefined);
 });
