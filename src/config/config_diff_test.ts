@@ -47,3 +47,12 @@ Deno.test("diffConfigs() sees [instances] and [settings.tls] changes", () => {
   equal(diff.isInstancesChanged, true);
   deepEqual(diff.needsRestart, ["settings.tls"]);
 });
+
+Deno.test("diffConfigs() lists env_clear and env_passthrough as keys applied at the next start", () => {
+  const old = configOf(BASE);
+  const next = configOf(`${BASE}env_clear = true\nenv_passthrough = ["GOCACHE"]\n`);
+  deepEqual(diffConfigs(old, next).changed, [
+    { service: "notes", keys: ["env_clear", "env_passthrough"] },
+  ]);
+  equal(isStartChanged(old.services.get("notes")!, next.services.get("notes")!), true);
+});

@@ -33,9 +33,16 @@ import { parentDir, resolvePath } from "./config_paths.ts";
 import { findStrayDataPaths } from "./data_dir_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
 import { readSettings } from "./read_settings.ts";
-import { formatKeyPath, indexKeyPositions, type KeySegment } from "./key_positions.ts";
+import {
+  findKeyPosition,
+  formatKeyPath,
+  indexKeyPositions,
+  type KeySegment,
+} from "./key_positions.ts";
 import {
   type Config,
+  type ConfigWarning,
+  isDaemonSecret,
   ISOLATIONS,
   type Mount,
   RESTART_POLICIES,
@@ -103,7 +110,11 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
     );
     throw new ConfigErrors(sorted);
   }
-  const warnings = [...findInertKeys(rest, ctx), ...findStrayDataPaths(rest, ctx)]
+  const warnings = [
+    ...findInertKeys(rest, ctx),
+    ...findStrayDataPaths(rest, ctx),
+    ...findSharedSockets(services, top.service ?? {}, ctx),
+  ]
     .toSorted((a, b) => a.at.line - b.at.line || a.at.column - b.at.column);
   return { path, dir, settings, services, instances, routing, warnings };
 }
@@ -129,6 +140,8 @@ const SERVICE_FIELDS = {
   health: HTTP_PATH,
   isolation: oneOf(ISOLATIONS),
   env: TABLE,
+  env_clear: BOOLEAN,
+  env_passthrough: STRING_LIST,
   workdir: TEXT,
   socket: TEXT,
   restart: oneOf(RESTART_POLICIES),
@@ -211,6 +224,11 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     health: values.health,
     isolation: values.isolation ?? defaults.isolation,
     env: readEnv(ctx, values.env ?? {}, [...path, "env"]),
+    envClear: values.env_clear ?? defaults.env_clear,
+    envPassthrough: readPassthrough(ctx, values.env_passthrough ?? [], [
+      ...path,
+      "env_passthrough",
+    ]),
     workdir: values.workdir === undefined ? dir : resolvePath(dir, values.workdir),
     socket: values.socket ?? defaults.socket,
     restart: values.restart ?? defaults.restart,
@@ -256,6 +274,84 @@ function readEnv(ctx: Context, table: Table, path: readonly KeySegment[]): Recor
     }
   }
   return env;
+}
+
+/**
+ * Why a custom `socket` template can give two instances one path, or undefined when it cannot:
+ * it must hold `{name}` and `{id}` with a character between them that neither may contain.
+ */
+export function socketCollision(template: string): string | undefined {
+  const name = template.indexOf("{name}");
+  const id = template.indexOf("{id}");
+  if (id < 0) return "it has no {id}, so every instance of the service gets the same path";
+  if (name < 0) return "it has no {name}, so instances of two services with the same id collide";
+  const between = name < id
+    ? template.slice(name + "{name}".length, id)
+    : template.slice(id + "{id}".length, name);
+  if (/[^A-Za-z0-9_-]/.test(between)) return undefined;
+  return `names and ids may contain "-" and "_", so ${
+    between === "" ? "nothing" : JSON.stringify(between)
+  } between {name} and {id} does not keep them apart (notes:a-b and notes-a:b)`;
+}
+
+function findSharedSockets(
+  services: ReadonlyMap<string, ServiceConfig>,
+  table: Table,
+  ctx: Context,
+): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  for (const service of services.values()) {
+    const body = table[service.name];
+    if (!isTable(body) || typeof body["socket"] !== "string") continue;
+    const why = socketCollision(service.socket);
+    if (why === undefined) continue;
+    const path = ["service", service.name, "socket"];
+    const { line, column } = findKeyPosition(ctx.positions, path);
+    const key = formatKeyPath(path);
+    warnings.push({
+      at: { file: ctx.file, line, column, key },
+      message: `${ctx.file}:${line}:${column}: "${key}" = ${
+        JSON.stringify(service.socket)
+      } can give two instances the same socket path: ${why} (e.g. use ${
+        JSON.stringify(SERVICE_DEFAULTS.socket)
+      }, "." appears in no name or id)`,
+    });
+  }
+  return warnings;
+}
+
+/** A portable environment variable name: what `env_passthrough` may list. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Reports names that are not variable names or are never passed to instances. */
+function readPassthrough(
+  ctx: Context,
+  names: readonly string[],
+  path: readonly KeySegment[],
+): string[] {
+  names.forEach((name, index) => {
+    const where = `in "${formatKeyPath(path)}"`;
+    if (!ENV_NAME.test(name)) {
+      report(
+        ctx,
+        [...path, index],
+        `invalid environment variable name ${
+          JSON.stringify(name)
+        } ${where}: use letters, digits and "_", not starting with a digit`,
+      );
+    } else if (isDaemonSecret(name)) {
+      report(
+        ctx,
+        [...path, index],
+        `${
+          JSON.stringify(name)
+        } ${where} is never passed to instances (TENEMENT_* and SSH_AUTH_SOCK stay with the daemon); set the value in [${
+          formatKeyPath(path.slice(0, -1))
+        }] env if the app needs it`,
+      );
+    }
+  });
+  return [...names];
 }
 
 const MOUNT_FIELDS = { source: TEXT, destination: TEXT, readonly: BOOLEAN };

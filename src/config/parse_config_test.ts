@@ -101,8 +101,10 @@ Deno.test("parseConfig() fills every default", () => {
     health: undefined,
     isolation: "process",
     env: {},
+    envClear: false,
+    envPassthrough: [],
     workdir: "/srv/app",
-    socket: "{data_dir}/run/{name}-{id}.sock",
+    socket: "{data_dir}/run/{name}.{id}.sock",
     restart: "on-failure",
     idleTimeoutMs: 0,
     startupTimeoutMs: 10_000,
@@ -162,7 +164,7 @@ dns_propagation_check = false
 command = "./web"
 isolation = "sandbox"
 workdir = "../web"
-socket = "/run/{name}-{id}.sock"
+socket = "/run/{name}/{id}.sock"
 restart = "never"
 idle_timeout = 1.5
 startup_timeout = 20
@@ -232,7 +234,7 @@ www = "web"
   ok(web !== undefined);
   equal(web.isolation, "sandbox");
   equal(web.workdir, "/srv/web");
-  equal(web.socket, "/run/{name}-{id}.sock");
+  equal(web.socket, "/run/{name}/{id}.sock");
   equal(web.restart, "never");
   deepEqual(
     [web.idleTimeoutMs, web.startupTimeoutMs, web.requestTimeoutMs, web.stopGracePeriodMs],
@@ -560,4 +562,54 @@ Deno.test("resolvePath() and parentDir() work on plain strings", () => {
   equal(resolvePath("/", "x/"), "/x");
   equal(parentDir("/a/b/c"), "/a/b");
   equal(parentDir("/"), "/");
+});
+
+Deno.test("parseConfig() reads env_clear and env_passthrough", () => {
+  const config = parseConfig(
+    `[service.app]\ncommand = "./app"\nenv_clear = true\nenv_passthrough = ["GOCACHE", "NVM_DIR"]\n`,
+    OPTIONS,
+  );
+  const app = config.services.get("app");
+  ok(app !== undefined);
+  equal(app.envClear, true);
+  deepEqual(app.envPassthrough, ["GOCACHE", "NVM_DIR"]);
+});
+
+Deno.test("parseConfig() rejects env_passthrough names that are invalid or never passed", () => {
+  const problems = problemsOf(`[service.app]
+command = "./app"
+env_passthrough = ["OK", "A=B", "TENEMENT_TOKEN", "SSH_AUTH_SOCK"]
+`);
+  equal(problems.length, 3);
+  ok(problems[0]?.startsWith("tenement.toml:3:"), problems[0]);
+  ok(problems[0]?.includes('invalid environment variable name "A=B"'), problems[0]);
+  ok(problems[1]?.includes('"TENEMENT_TOKEN"') && problems[1].includes("never passed"));
+  ok(problems[2]?.includes('"SSH_AUTH_SOCK"') && problems[2].includes("never passed"));
+});
+
+Deno.test("parseConfig() warns at file:line about a socket template two instances can share", () => {
+  const config = parseConfig(
+    `[service.a]
+command = "./a"
+socket = "/run/{name}-{id}.sock"
+
+[service.b]
+command = "./b"
+socket = "/run/b.sock"
+
+[service.c]
+command = "./c"
+socket = "/run/{name}/{id}.sock"
+
+[service.d]
+command = "./d"
+`,
+    OPTIONS,
+  );
+  const messages = (config.warnings ?? []).map((w) => w.message);
+  equal(messages.length, 2, messages.join("\n"));
+  ok(messages[0]?.startsWith('tenement.toml:3:1: "service.a.socket"'), messages[0]);
+  ok(messages[0]?.includes("notes:a-b and notes-a:b"), messages[0]);
+  ok(messages[1]?.startsWith('tenement.toml:7:1: "service.b.socket"'), messages[1]);
+  ok(messages[1]?.includes("no {id}"), messages[1]);
 });

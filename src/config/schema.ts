@@ -113,6 +113,13 @@ export interface ServiceConfig {
   readonly health: string | undefined;
   readonly isolation: Isolation;
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Start instances from an empty environment instead of the daemon's: only `PATH`, `LANG`, `TZ`,
+   * `HOME`, `PORT`, `SOCKET_PATH`, `env` and the daemon variables named in `envPassthrough`.
+   */
+  readonly envClear: boolean;
+  /** Daemon variables kept when `envClear` is set (never `TENEMENT_*` or `SSH_AUTH_SOCK`). */
+  readonly envPassthrough: readonly string[];
   /** Absolute working dir; defaults to the config file's directory. */
   readonly workdir: string;
   /** Socket path template; only `{name}` `{id}` `{data_dir}` are expanded. */
@@ -209,10 +216,20 @@ export const TLS_DEFAULTS = {
   http_port: 80,
 } as const;
 
+/**
+ * Daemon variables no instance ever inherits, even when listed in `env_passthrough`:
+ * `TENEMENT_*` (operators export the admin token as `TENEMENT_TOKEN`) and `SSH_AUTH_SOCK`.
+ */
+export function isDaemonSecret(name: string): boolean {
+  return name.startsWith("TENEMENT_") || name === "SSH_AUTH_SOCK";
+}
+
 /** Defaults for `[service.X]` (durations in seconds, as in the TOML). */
 export const SERVICE_DEFAULTS = {
   isolation: "process" as Isolation,
-  socket: "{data_dir}/run/{name}-{id}.sock",
+  // "." appears in no service name or id, so two instances never share a path.
+  socket: "{data_dir}/run/{name}.{id}.sock",
+  env_clear: false,
   restart: "on-failure" as RestartPolicy,
   idle_timeout: 0,
   startup_timeout: 10,

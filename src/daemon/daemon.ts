@@ -23,6 +23,7 @@ import { StorageMeter } from "../runtime/storage_meter.ts";
 import { StateStore } from "../store/state_store.ts";
 import { ensureDataDir } from "../store/private_files.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
+import { rootInstancesWarning } from "../supervisor/launch_spec.ts";
 import { realClock } from "../supervisor/real_clock.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
@@ -74,6 +75,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   }
   const store = stack.use(await StateStore.open(`${dataDir}/tenement.kv`));
   await checkDescriptorLimit(config.settings.maxConnections);
+  const rootWarning = rootInstancesWarning(config.services.values(), Deno.uid());
+  if (rootWarning !== undefined) log.warn("{warning}", { warning: rootWarning });
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
   // Request metrics per target: the supervisor hands out one target object per instance run.

@@ -3,7 +3,7 @@
  * inherited environment is passed in.
  * @module
  */
-import type { ServiceConfig } from "../config/schema.ts";
+import { isDaemonSecret, type ServiceConfig } from "../config/schema.ts";
 import { splitCommandLine } from "../core/command_line.ts";
 import { interpolate } from "../core/template.ts";
 import { instanceDir } from "../core/instance_dir.ts";
@@ -18,6 +18,44 @@ export interface InstancePlan {
   readonly socketPath: string;
 }
 
+/** Daemon variables kept with `env_clear` besides those the service lists in `env_passthrough`. */
+const CLEAR_KEPT = ["PATH", "LANG", "TZ", "HOME"];
+
+/**
+ * The part of the daemon's environment an instance starts with: all of it but the daemon's
+ * secrets, or with `env_clear` only `PATH LANG TZ HOME` and the `env_passthrough` names.
+ */
+export function inheritedEnv(
+  service: Pick<ServiceConfig, "envClear" | "envPassthrough">,
+  baseEnv: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const keep = service.envClear
+    ? (name: string) => CLEAR_KEPT.includes(name) || service.envPassthrough.includes(name)
+    : () => true;
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(baseEnv)) {
+    if (keep(name) && !isDaemonSecret(name)) env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * The warning `ten serve` logs once at start when it runs as root (`uid` 0) and services would run
+ * their instances as root with nothing between them (today every service: `isolation = "process"`
+ * and no `user` key yet); undefined otherwise.
+ */
+export function rootInstancesWarning(
+  services: Iterable<Pick<ServiceConfig, "name" | "isolation">>,
+  uid: number | null,
+): string | undefined {
+  if (uid !== 0) return undefined;
+  const names = [...services].filter((s) => s.isolation === "process").map((s) => s.name);
+  if (names.length === 0) return undefined;
+  return `ten serve runs as root, so the instances of ${
+    names.join(", ")
+  } run as root too, with nothing between them and tenement's files: one compromised app owns every tenant and the daemon. See docs/security.md ("Isolation") for the choices`;
+}
+
 /** Inputs that vary per start. */
 export interface PlanInputs {
   readonly service: ServiceConfig;
@@ -30,7 +68,7 @@ export interface PlanInputs {
 
 /**
  * Interpolates `{name} {id} {data_dir} {port} {socket}` into command, args and env values, splits
- * a command without `args` into words, and sets `PORT` and `SOCKET_PATH` last so they always win.
+ * a command without `args` into words, filters the inherited env ({@link inheritedEnv}), and sets `PORT` and `SOCKET_PATH` last so they always win.
  */
 export function planInstance(p: PlanInputs): InstancePlan {
   const base = { name: p.service.name, id: p.id, data_dir: p.dataDir, port: "", socket: "" };
@@ -41,7 +79,7 @@ export function planInstance(p: PlanInputs): InstancePlan {
     ? [p.service.command, ...p.service.args]
     : splitCommandLine(p.service.command);
   const argv = words.map((w) => interpolate(w, vars));
-  const env: Record<string, string> = { ...p.baseEnv };
+  const env = inheritedEnv(p.service, p.baseEnv);
   for (const [key, value] of Object.entries(p.service.env)) env[key] = interpolate(value, vars);
   env["PORT"] = String(p.port);
   env["SOCKET_PATH"] = socketPath;

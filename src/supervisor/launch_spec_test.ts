@@ -1,7 +1,7 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { parseConfig } from "../config/parse_config.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { type InstancePlan, planInstance } from "./launch_spec.ts";
+import { type InstancePlan, planInstance, rootInstancesWarning } from "./launch_spec.ts";
 
 /** A real ServiceConfig, parsed from TOML the way `ten serve` gets it. */
 function serviceFrom(toml: string): ServiceConfig {
@@ -27,7 +27,7 @@ args = ["--port", "{port}", "--db={data_dir}/{name}/{id}.db", "--socket", "{sock
     "30001",
     "--db=/srv/data/notes/alice.db",
     "--socket",
-    "/srv/data/run/notes-alice.sock",
+    "/srv/data/run/notes.alice.sock",
     "a b",
   ]);
 });
@@ -72,7 +72,7 @@ env = { PORT = "1", SOCKET_PATH = "/tmp/mine.sock", DB = "{data_dir}/{name}/{id}
   );
   deepEqual(p.env, {
     PORT: "30001",
-    SOCKET_PATH: "/srv/data/run/notes-alice.sock",
+    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
     HOME: "/home/me",
     DB: "/srv/data/notes/alice.db",
     ECHO_PORT: "30001",
@@ -96,4 +96,76 @@ socket = "{data_dir}/sockets/{name}.{id}.sock"
   equal(p.cwd, "/opt/notes");
   equal(p.socketPath, "/srv/data/sockets/notes.alice.sock");
   equal(p.env["SOCKET_PATH"], "/srv/data/sockets/notes.alice.sock");
+});
+
+Deno.test("planInstance() never passes TENEMENT_* or SSH_AUTH_SOCK on to an instance", () => {
+  const p = plan(`[service.notes]\ncommand = "./app"\n`, "/srv/data", {
+    TENEMENT_TOKEN: "secret",
+    TENEMENT_FOO: "x",
+    SSH_AUTH_SOCK: "/tmp/agent",
+    GOCACHE: "/cache",
+  });
+  deepEqual(p.env, {
+    GOCACHE: "/cache",
+    PORT: "30001",
+    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
+  });
+});
+
+Deno.test("planInstance() with env_clear keeps only PATH LANG TZ HOME and env_passthrough", () => {
+  const p = plan(
+    `[service.notes]
+command = "./app"
+env_clear = true
+env_passthrough = ["NVM_DIR"]
+env = { APP = "1" }
+`,
+    "/srv/data",
+    {
+      PATH: "/usr/bin",
+      LANG: "C.UTF-8",
+      TZ: "UTC",
+      HOME: "/root",
+      NVM_DIR: "/nvm",
+      AWS_SECRET_ACCESS_KEY: "no",
+      TENEMENT_TOKEN: "no",
+    },
+  );
+  deepEqual(p.env, {
+    PATH: "/usr/bin",
+    LANG: "C.UTF-8",
+    TZ: "UTC",
+    HOME: "/root",
+    NVM_DIR: "/nvm",
+    APP: "1",
+    PORT: "30001",
+    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
+  });
+});
+
+Deno.test("planInstance() gives notes:a-b and notes-a:b different socket paths", () => {
+  const socketOf = (name: string, id: string) =>
+    planInstance({
+      service: { ...serviceFrom(`[service.notes]\ncommand = "./app"\n`), name },
+      id,
+      dataDir: "/d",
+      port: 1,
+      baseEnv: {},
+    }).socketPath;
+  equal(socketOf("notes", "a-b"), "/d/run/notes.a-b.sock");
+  equal(socketOf("notes-a", "b"), "/d/run/notes-a.b.sock");
+});
+
+Deno.test("rootInstancesWarning() names process-isolated services only when the daemon is root", () => {
+  const services = [
+    { name: "notes", isolation: "process" as const },
+    { name: "boxed", isolation: "sandbox" as const },
+    { name: "api", isolation: "process" as const },
+  ];
+  const warning = rootInstancesWarning(services, 0);
+  ok(warning?.includes("notes, api run as root"), warning);
+  ok(warning?.includes("docs/security.md"), warning);
+  equal(rootInstancesWarning(services, 1000), undefined);
+  equal(rootInstancesWarning(services, null), undefined);
+  equal(rootInstancesWarning([{ name: "boxed", isolation: "sandbox" as const }], 0), undefined);
 });
