@@ -33,7 +33,7 @@ import { instanceDir } from "../core/instance_dir.ts";
 import { type InstancePlan, planInstance } from "./launch_spec.ts";
 import type { SupervisorDeps } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
-import { Semaphore } from "./semaphore.ts";
+import { Semaphore } from "../core/semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
 import { awaitStartup, seconds } from "./startup_wait.ts";
 import { persistEntry } from "./instance_record.ts";

@@ -25,7 +25,7 @@ import {
 import { isDnsLabel, judgeOnDemand, plannedCerts } from "./cert_names.ts";
 import { CertStore, type IssuedCert, type StoredEntry } from "./cert_store.ts";
 import { createDnsHookSolver } from "./dns_hook.ts";
-import { OrderSlots } from "./order_slots.ts";
+import { Semaphore } from "../core/semaphore.ts";
 import { renewalDueMs, retryAtMs } from "./renewal.ts";
 import type {
   CertStatus,
@@ -152,7 +152,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
   readonly #http01 = new Map<string, string>();
   readonly #httpSolver: ChallengeSolver;
   readonly #dnsSolver: ChallengeSolver | undefined;
-  readonly #slots: OrderSlots;
+  readonly #slots: Semaphore;
   readonly #life = new AbortController();
   /** By primary name. */
   readonly #entries = new Map<string, CertEntry>();
@@ -180,7 +180,7 @@ export class CertManager implements SniResolver, ChallengeResponder, AsyncDispos
       ...(options.email === undefined ? {} : { email: options.email }),
       ...(options.acmeCaPem === undefined ? {} : { caPem: options.acmeCaPem }),
     });
-    this.#slots = new OrderSlots(options.maxConcurrentOrders ?? 2);
+    this.#slots = new Semaphore(options.maxConcurrentOrders ?? 2);
     const http01 = this.#http01;
     this.#httpSolver = {
       kind: "http-01",

@@ -1,6 +1,6 @@
 /**
- * A counting semaphore, used to cap how many instances start at once (a start storm is CPU bound:
- * starting everything at once makes every instance slow).
+ * A counting semaphore: caps how many instances start at once (a start storm is CPU bound:
+ * starting everything at once makes every instance slow) and how many ACME orders run at once.
  * @module
  */
 
