@@ -309,6 +309,8 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "pkg:acme-client", onlyFrom: "src/tls/acme_issuer.ts" },
     { to: "node:https", onlyFrom: "src/tls/acme_issuer.ts" },
     { to: "node:tls", onlyFrom: "src/tls/acme_issuer.ts" },
+    // Keys and certificates are written like the token file: one atomic private-file writer.
+    { to: "src/store/private_files.ts", onlyFrom: "src/tls/atomic_file.ts" },
   ],
   "supervisor/": [
     { to: "src/supervisor/" },

@@ -80,6 +80,14 @@ export async function assertNotSymlink(path: string): Promise<void> {
  */
 export async function writeSecretFile(path: string, text: string): Promise<void> {
   await assertNotSymlink(path);
+  await writePrivateFileAtomic(path, text);
+}
+
+/**
+ * Writes `text` to `path` with mode 0600 from its first byte through a new temp file beside it,
+ * flushed, then renamed over `path`. The caller decides what a symbolic link at `path` means.
+ */
+export async function writePrivateFileAtomic(path: string, text: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash);
   const temp = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;

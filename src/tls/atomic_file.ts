@@ -5,6 +5,7 @@
  * are refused, never followed.
  * @module
  */
+import { writePrivateFileAtomic as writeAtomic } from "../store/private_files.ts";
 
 /**
  * Throws when `path` is a symbolic link: inside the store nothing is followed, so a link planted
@@ -33,29 +34,10 @@ export async function ensurePrivateDir(
   await Deno.chmod(path, 0o700);
 }
 
-/** Writes `text` to `path` atomically with mode 0600. */
+/** Writes `text` to `path` atomically with mode 0600; a symbolic link at `path` is refused. */
 export async function writePrivateFileAtomic(path: string, text: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash);
-  const base = path.slice(slash + 1);
-  const tmp = `${dir}/.${base}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   await assertNotSymlink(path);
-  try {
-    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      await Deno.chmod(tmp, 0o600);
-      const bytes = new TextEncoder().encode(text);
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (err: unknown) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await writeAtomic(path, text);
 }
 
 /** Reads `path` as text, or undefined when it does not exist. */
