@@ -9,6 +9,7 @@
  */
 import { freePort } from "./raw_http.ts";
 import { type GroupProcess, startGroup } from "./process_groups.ts";
+import { createTestCa, type TestCa } from "./test_ca.ts";
 import { tempDir } from "./temp_dir.ts";
 import { waitFor } from "./wait.ts";
 
@@ -40,73 +41,9 @@ export interface Pebble extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-async function run(argv: readonly string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
 async function isInstalled(program: string): Promise<boolean> {
   const out = await new Deno.Command("sh", { args: ["-c", `command -v ${program}`] }).output();
   return out.success;
-}
-
-/** Makes `ca.crt` and the pebble leaf `pebble.crt`/`pebble.key` in `dir` with openssl. */
-async function makeCertificates(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run([
-    "openssl",
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=tenement test CA",
-  ], dir);
-  await run([
-    "openssl",
-    "req",
-    ...ec,
-    "-keyout",
-    "pebble.key",
-    "-out",
-    "pebble.csr",
-    "-subj",
-    "/CN=localhost",
-  ], dir);
-  await Deno.writeTextFile(
-    `${dir}/pebble.ext`,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await run([
-    "openssl",
-    "x509",
-    "-req",
-    "-in",
-    "pebble.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-out",
-    "pebble.crt",
-    "-extfile",
-    "pebble.ext",
-  ], dir);
 }
 
 /** Runs `argv` in its own group with stdout and stderr appended to `logPath`. */
@@ -135,9 +72,12 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const groups: GroupProcess[] = [];
   let pebble: GroupProcess | undefined;
   let client: Deno.HttpClient | undefined;
+  let ca: TestCa | undefined;
   try {
-    await makeCertificates(dir);
-    const acmeCaPem = await Deno.readTextFile(`${dir}/ca.crt`);
+    // pebble's own HTTPS certificate: a CA-signed leaf (rustls and node reject CA:TRUE leaves).
+    ca = await createTestCa();
+    const leaf = await ca.issue(["localhost", "127.0.0.1"], "pebble");
+    const acmeCaPem = ca.caCert;
     const [acmePort, mgmtPort, tlsPort, dnsPort, challMgmtPort] = [
       freePort(),
       freePort(),
@@ -149,8 +89,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       pebble: {
         listenAddress: `127.0.0.1:${acmePort}`,
         managementListenAddress: `127.0.0.1:${mgmtPort}`,
-        certificate: `${dir}/pebble.crt`,
-        privateKey: `${dir}/pebble.key`,
+        certificate: leaf.certPath,
+        privateKey: leaf.keyPath,
         httpPort: options.httpPort,
         tlsPort,
         ocspResponderURL: "",
@@ -231,6 +171,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       [Symbol.asyncDispose]: async () => {
         await stop();
         http.close();
+        await ca?.[Symbol.asyncDispose]();
         await tmp[Symbol.asyncDispose]();
       },
     };
@@ -238,6 +179,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     if (pebble !== undefined && !groups.includes(pebble)) groups.push(pebble);
     for (const g of groups) await g.stop();
     client?.close();
+    await ca?.[Symbol.asyncDispose]();
     await tmp[Symbol.asyncDispose]();
     throw err;
   }

@@ -22,13 +22,18 @@ export interface TestCa extends AsyncDisposable {
   /** The CA certificate's file. */
   readonly caCertPath: string;
   /**
-   * A leaf for `names` (DNS names such as `app.example.test` or `*.example.test`), the first as
+   * A leaf for `names` (DNS names such as `app.example.test` or `*.example.test`, or IP literals
+   * such as `127.0.0.1`), the first as
    * its common name; files `{file}.crt` and `{file}.key` are kept in the CA's dir.
    */
   issue(
     names: readonly string[],
     file?: string,
   ): Promise<TestKeyPair & { readonly certPath: string; readonly keyPath: string }>;
+}
+
+function isIpLiteral(name: string): boolean {
+  return /^[0-9.]+$/.test(name) || name.includes(":");
 }
 
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -77,7 +82,9 @@ export async function createTestCa(commonName = "tenement test CA"): Promise<Tes
       if (names.length === 0) throw new Error("Cannot issue a certificate: no names given");
       const base = file ?? `leaf${++serial}`;
       const ext = [
-        `subjectAltName=${names.map((name) => `DNS:${name}`).join(",")}`,
+        `subjectAltName=${
+          names.map((name) => `${isIpLiteral(name) ? "IP" : "DNS"}:${name}`).join(",")
+        }`,
         "basicConstraints=CA:FALSE",
         "keyUsage=digitalSignature",
         "extendedKeyUsage=serverAuth",
