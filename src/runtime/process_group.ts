@@ -10,6 +10,7 @@ import { messageOf, SpawnError } from "../core/errors.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 import type { Isolation } from "../config/schema.ts";
 import { listGroupMembers, readProcStatNow } from "./proc_stat.ts";
+import { wrapArgv, type WrapUser } from "./launch_argv.ts";
 
 const log = getLogger(["tenement", "process"]);
 
@@ -23,6 +24,10 @@ export interface GroupLaunchSpec {
   readonly cwd: string;
   readonly isolation: Isolation;
   readonly onLine: (stream: "stdout" | "stderr", line: string) => void;
+  readonly instanceDir?: string;
+  readonly socketPath?: string;
+  readonly user?: WrapUser;
+  readonly cgroupProcs?: readonly string[];
 }
 
 /** Finds the program to run: paths with a slash resolve against `cwd`, bare names via PATH. */
@@ -71,10 +76,16 @@ export class GroupLauncher {
       throw new SpawnError("Cannot start: empty command");
     }
     const resolved = await resolveProgram(program, spec.cwd, spec.env["PATH"]);
+    const [outer, ...outerArgs] = wrapArgv({
+      argv: [resolved, ...args],
+      isolation: spec.isolation,
+      user: spec.user,
+      cgroupProcs: spec.cgroupProcs,
+    });
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(resolved, {
-        args,
+      child = new Deno.Command(outer!, {
+        args: outerArgs,
         cwd: spec.cwd,
         env: { ...spec.env },
         clearEnv: true,

@@ -14,6 +14,23 @@ export interface LaunchSpec {
   readonly isolation: Isolation;
   /** Called with each complete output line (without its newline). */
   readonly onLine: (stream: "stdout" | "stderr", line: string) => void;
+  /** The instance's data dir `{data_dir}/{service}/{id}` (its only writable path in a sandbox). */
+  readonly instanceDir?: string;
+  /** The instance's Unix socket path (its directory is bound into a sandbox). */
+  readonly socketPath?: string;
+  /** Run as this uid and gid instead of the daemon's user (`user = "auto"` or a user name). */
+  readonly user?: LaunchUser;
+  /**
+   * `cgroup.procs` files the process joins before the app's first instruction (one for v2, one
+   * per controller for v1); empty or undefined: no cgroup.
+   */
+  readonly cgroupProcs?: readonly string[];
+}
+
+/** The user an instance runs as (the runtime's `WrapUser`). */
+export interface LaunchUser {
+  readonly uid: number;
+  readonly gid: number;
 }
 
 /** A running process group. */

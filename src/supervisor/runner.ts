@@ -289,6 +289,8 @@ export class Runner {
         env: plan.env,
         cwd: plan.cwd,
         isolation: svc.isolation,
+        instanceDir: plan.instanceDir,
+        socketPath: plan.socketPath,
         onLine: (stream, line) => {
           if (stream === "stderr" && line.trim() !== "") {
             entry.lastStderr = line;
