@@ -73,6 +73,8 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   autoCreateLimit: "auto_create_limit",
   autoCreatePerMinute: "auto_create_per_minute",
   autoCreateAllow: "auto_create_allow",
+  autoCreateForgetAfterMs: "auto_create_forget_after",
+  maxAwake: "max_awake",
   maxQueuedRequests: "max_queued_requests",
   sharedRoute: "shared_route",
 };
@@ -89,6 +91,9 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   portRangeStart: "settings.port_range_start",
   portRangeEnd: "settings.port_range_end",
   maxConcurrentStarts: "settings.max_concurrent_starts",
+  maxAwake: "settings.max_awake",
+  wakeRatePerClient: "settings.wake_rate_per_client",
+  autoCreateRatePerClient: "settings.auto_create_rate_per_client",
   trustedProxies: "settings.trusted_proxies",
   firstByteTimeoutMs: "settings.first_byte_timeout",
   maxConnections: "settings.max_connections",

@@ -29,6 +29,7 @@ import {
   tildeProblem,
   wholeNumber,
 } from "./config_fields.ts";
+import { DURATION_TEXT, parseDurationText } from "./capacity_fields.ts";
 import { parentDir, resolvePath } from "./config_paths.ts";
 import { findStrayDataPaths } from "./data_dir_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
@@ -165,6 +166,8 @@ const SERVICE_FIELDS = {
   auto_create_limit: wholeNumber(0),
   auto_create_per_minute: wholeNumber(0),
   auto_create_allow: STRING_LIST,
+  auto_create_forget_after: DURATION_TEXT,
+  max_awake: wholeNumber(0),
   max_queued_requests: wholeNumber(0),
   shared_route: BOOLEAN,
 };
@@ -248,6 +251,9 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     autoCreateLimit: values.auto_create_limit ?? defaults.auto_create_limit,
     autoCreatePerMinute: values.auto_create_per_minute ?? defaults.auto_create_per_minute,
     autoCreateAllow: checkIds(ctx, values.auto_create_allow ?? [], [...path, "auto_create_allow"]),
+    autoCreateForgetAfterMs: values.auto_create_forget_after ??
+      parseDurationText(defaults.auto_create_forget_after)!,
+    maxAwake: values.max_awake ?? defaults.max_awake,
     maxQueuedRequests: values.max_queued_requests ?? defaults.max_queued_requests,
     sharedRoute: values.shared_route ?? defaults.shared_route,
   };

@@ -73,6 +73,9 @@ Deno.test("parseConfig() fills every default", () => {
     portRangeStart: 30000,
     portRangeEnd: 40000,
     maxConcurrentStarts: 0,
+    maxAwake: 0,
+    wakeRatePerClient: { count: 30, windowMs: 60_000 },
+    autoCreateRatePerClient: { count: 5, windowMs: 60_000 },
     trustedProxies: [],
     firstByteTimeoutMs: 10_000,
     maxConnections: 10_000,
@@ -121,6 +124,8 @@ Deno.test("parseConfig() fills every default", () => {
     autoCreateLimit: 100,
     autoCreatePerMinute: 60,
     autoCreateAllow: [],
+    autoCreateForgetAfterMs: 7 * 86_400_000,
+    maxAwake: 0,
     maxQueuedRequests: 256,
     sharedRoute: true,
   };

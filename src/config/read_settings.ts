@@ -19,6 +19,8 @@ import {
   wholeNumber,
 } from "./config_fields.ts";
 import { cidrProblem } from "../core/cidr.ts";
+import { parseRate } from "../core/client_rate.ts";
+import { RATE } from "./capacity_fields.ts";
 import { resolvePath } from "./config_paths.ts";
 import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
 import {
@@ -65,6 +67,9 @@ const SETTINGS_FIELDS = {
   port_range_start: PORT,
   port_range_end: PORT,
   max_concurrent_starts: wholeNumber(0),
+  max_awake: wholeNumber(0),
+  wake_rate_per_client: RATE,
+  auto_create_rate_per_client: RATE,
   trusted_proxies: STRING_LIST,
   first_byte_timeout: seconds("positive"),
   max_connections: wholeNumber(1),
@@ -118,6 +123,11 @@ export function readSettings(
     portRangeStart,
     portRangeEnd,
     maxConcurrentStarts: values.max_concurrent_starts ?? SETTINGS_DEFAULTS.max_concurrent_starts,
+    maxAwake: values.max_awake ?? SETTINGS_DEFAULTS.max_awake,
+    wakeRatePerClient: values.wake_rate_per_client ??
+      parseRate(SETTINGS_DEFAULTS.wake_rate_per_client)!,
+    autoCreateRatePerClient: values.auto_create_rate_per_client ??
+      parseRate(SETTINGS_DEFAULTS.auto_create_rate_per_client)!,
     trustedProxies: checkTrustedProxies(ctx, values.trusted_proxies ?? []),
     firstByteTimeoutMs: values.first_byte_timeout ?? SETTINGS_DEFAULTS.first_byte_timeout * 1000,
     maxConnections: values.max_connections ?? SETTINGS_DEFAULTS.max_connections,

@@ -3,6 +3,7 @@
  * already resolved: durations are in milliseconds, paths are absolute. Pure: no I/O.
  * @module
  */
+import type { Rate } from "../core/client_rate.ts";
 import type { ConfigLocation } from "../core/errors.ts";
 
 /** How an instance's process is isolated. Only `process` runs today; see README. */
@@ -69,6 +70,12 @@ export interface Settings {
   readonly portRangeEnd: number;
   /** At most this many instances start at once; 0 means one per CPU core. */
   readonly maxConcurrentStarts: number;
+  /** At most this many instances awake (with a process) at once over all services; 0: no limit. */
+  readonly maxAwake: number;
+  /** Wakes of asleep or stopped instances one client address may cause (`count` 0: no limit). */
+  readonly wakeRatePerClient: Rate;
+  /** Instances one client address may have created by its requests (`count` 0: no limit). */
+  readonly autoCreateRatePerClient: Rate;
   /**
    * Peers (IPv4/IPv6 addresses and CIDR ranges) whose `X-Forwarded-For` is believed: reverse
    * proxies in front of tenement. Empty: the connecting address is the client.
@@ -145,6 +152,10 @@ export interface ServiceConfig {
   readonly autoCreatePerMinute: number;
   /** When non-empty, only these ids may be created by requests. */
   readonly autoCreateAllow: readonly string[];
+  /** A request-created instance not running and unused this long is forgotten; 0: never. */
+  readonly autoCreateForgetAfterMs: number;
+  /** At most this many instances of the service awake at once; 0: no limit. */
+  readonly maxAwake: number;
   /** Requests that may wait for one instance to wake before the rest get 503. */
   readonly maxQueuedRequests: number;
   /**
@@ -200,6 +211,9 @@ export const SETTINGS_DEFAULTS = {
   port_range_start: 30000,
   port_range_end: 40000,
   max_concurrent_starts: 0,
+  max_awake: 0,
+  wake_rate_per_client: "30/min",
+  auto_create_rate_per_client: "5/min",
   trusted_proxies: [] as readonly string[],
   first_byte_timeout: 10,
   max_connections: 10_000,
@@ -239,6 +253,8 @@ export const SERVICE_DEFAULTS = {
   auto_create: true,
   auto_create_limit: 100,
   auto_create_per_minute: 60,
+  auto_create_forget_after: "7d",
+  max_awake: 0,
   max_queued_requests: 256,
   shared_route: true,
 } as const;

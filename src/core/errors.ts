@@ -88,6 +88,14 @@ export class UnavailableError extends TenementError {
   }
 }
 
+/**
+ * One client asked for too much (wakes or auto-creations over its per-client rate). Maps to
+ * HTTP 429 with `Retry-After`.
+ */
+export class RateLimitedError extends UnavailableError {
+  override name = "RateLimitedError";
+}
+
 /** Something took longer than allowed. */
 export class TimeoutError extends TenementError {
   override name = "TimeoutError";

@@ -213,14 +213,16 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const metricsListener = metricsServer;
   // The front asks this resolver; until the supervisor has started, requests wait for it.
   const resolver: TargetResolver = {
-    resolveDirect: (service, id, signal) =>
+    resolveDirect: (service, id, signal, clientIp) =>
       isStarted
-        ? supervisor.resolveDirect(service, id, signal)
-        : started.promise.then(() => supervisor.resolveDirect(service, id, signal)),
-    resolveWeighted: (service, signal, stickyId) =>
+        ? supervisor.resolveDirect(service, id, signal, clientIp)
+        : started.promise.then(() => supervisor.resolveDirect(service, id, signal, clientIp)),
+    resolveWeighted: (service, signal, stickyId, clientIp) =>
       isStarted
-        ? supervisor.resolveWeighted(service, signal, stickyId)
-        : started.promise.then(() => supervisor.resolveWeighted(service, signal, stickyId)),
+        ? supervisor.resolveWeighted(service, signal, stickyId, clientIp)
+        : started.promise.then(() =>
+          supervisor.resolveWeighted(service, signal, stickyId, clientIp)
+        ),
     beginRequest: (target) => supervisor.beginRequest(target),
     waitForRestart: (target, signal) => supervisor.waitForRestart(target, signal),
   };

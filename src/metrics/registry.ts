@@ -172,6 +172,12 @@ export class MetricsRegistry {
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
 
+  readonly evictions = new ValueFamily(
+    "tenement_evictions_total",
+    "Instances put to sleep to make room under max_awake",
+    "counter",
+  );
+
   /** Supervisor hook: one restart. */
   restarted(service: string, id: string): void {
     this.restarts.inc({ id, process: service });
@@ -180,5 +186,10 @@ export class MetricsRegistry {
   /** Supervisor hook: an instance became ready `ms` after its start. */
   woke(service: string, id: string, ms: number): void {
     this.wakeDuration.observe({ instance: id, process: service }, ms / 1000);
+  }
+
+  /** Supervisor hook: an instance of `service` was stopped to make room under max_awake. */
+  evicted(service: string): void {
+    this.evictions.inc({ process: service });
   }
 }

@@ -32,6 +32,7 @@ import {
   serializeErrorPage,
 } from "./error_responses.ts";
 import type { FrontContext, FrontSettings } from "./front_settings.ts";
+import { incomingForwardedFor } from "./head_rewrite.ts";
 import { fieldValue, type RequestHead } from "./http1_request.ts";
 import type { ResponseHeadScan } from "./http1_response.ts";
 import { type RelayClient, relayResponse, type RelayResult } from "./response_relay.ts";
@@ -184,12 +185,18 @@ export abstract class ClientConnectionBase implements BodySource, RelayClient, S
     head: RequestHead,
   ): Promise<Target> {
     const resolver = this.settings.resolver;
+    // The client the per-client wake and creation rates count: behind a trusted proxy, the
+    // address its X-Forwarded-For names.
+    const clientIp = this.isTrustedPeer
+      ? this.settings.trustedProxies.clientOf(this.clientIp, incomingForwardedFor(head))
+      : this.clientIp;
     return route.kind === "direct"
-      ? resolver.resolveDirect(route.service, route.id, this.#signal())
+      ? resolver.resolveDirect(route.service, route.id, this.#signal(), clientIp)
       : resolver.resolveWeighted(
         route.service,
         this.#signal(),
         readStickyId(cookieOf(head), route.service),
+        clientIp,
       );
   }
 

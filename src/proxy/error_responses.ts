@@ -4,7 +4,12 @@
  * Bodies never carry internals (paths, ports, error messages). Pure: no I/O.
  * @module
  */
-import { ForbiddenError, NotFoundError, UnavailableError } from "../core/errors.ts";
+import {
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+} from "../core/errors.ts";
 
 /** An error answer: status, end-to-end headers and body text. */
 export interface ErrorPage {
@@ -25,6 +30,7 @@ const REASONS: Readonly<Record<number, string>> = {
   400: "Bad Request",
   403: "Forbidden",
   404: "Not Found",
+  429: "Too Many Requests",
   502: "Bad Gateway",
   503: "Service Unavailable",
   504: "Gateway Timeout",
@@ -69,9 +75,9 @@ export function gatewayTimeoutPage(): ErrorPage {
 
 /**
  * The answer when no target could be found for a request: 404 for an unknown service or id, 403
- * when it is not allowed, else 503 with `Retry-After` (an HTML page for clients that accept
- * `text/html`, so a browser shows something readable). A client that went away meanwhile gets
- * no answer at all.
+ * when it is not allowed, 429 with `Retry-After` when the client is over a per-client rate, else
+ * 503 with `Retry-After` (an HTML page for clients that accept `text/html`, so a browser shows
+ * something readable). A client that went away meanwhile gets no answer at all.
  *
  * @example
  * ```ts
@@ -89,6 +95,11 @@ export function resolveFailurePage(
 ): ErrorPage {
   if (err instanceof NotFoundError) return plainPage(404, "Not found");
   if (err instanceof ForbiddenError) return plainPage(403, "Forbidden");
+  if (err instanceof RateLimitedError) {
+    return plainPage(429, "Too many requests, retry later", [
+      ["retry-after", String(err.retryAfterSecs)],
+    ]);
+  }
   const retryAfter = err instanceof UnavailableError
     ? err.retryAfterSecs
     : DEFAULT_RETRY_AFTER_SECS;

@@ -17,13 +17,26 @@ export interface Target {
 
 /** What the proxy needs from the supervisor. */
 export interface TargetResolver {
-  /** Target of `{id}.{service}`; wakes (or creates) the instance and waits until it is ready. */
-  resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target>;
+  /**
+   * Target of `{id}.{service}`; wakes (or creates) the instance and waits until it is ready.
+   * `clientIp` (the client's address) keys the per-client wake and creation rates.
+   */
+  resolveDirect(
+    service: string,
+    id: string,
+    signal: AbortSignal,
+    clientIp?: string,
+  ): Promise<Target>;
   /**
    * Target for `{service}`, chosen by weight among healthy instances; wakes one if none is up.
    * `stickyId` is the instance the client's sticky cookie names, kept while it can take traffic.
    */
-  resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target>;
+  resolveWeighted(
+    service: string,
+    signal: AbortSignal,
+    stickyId?: string,
+    clientIp?: string,
+  ): Promise<Target>;
   /** Marks a request in flight; call the returned function when its response is done. */
   beginRequest(target: Target): () => void;
   /** The target's process refused a connection: wait for its restart if it died. */

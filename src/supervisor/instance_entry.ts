@@ -68,6 +68,11 @@ export interface InstanceEntry {
   definition: ServiceConfig | undefined;
   /** Forgotten (`ten rm`): no longer in the table, never started or stored again. */
   isForgotten: boolean;
+  /**
+   * Was ready at least once (in this daemon's life, or restored from the store): a request-created
+   * instance that never was is forgotten once its start failed (`idle_sweep.ts`).
+   */
+  hasBeenReady: boolean;
   /** When a request found the instance asleep or stopped and woke it; taken by the next launch. */
   wakeRequestedAtMs: number | undefined;
   /** Times of the current run's start, for the wake report. */
@@ -128,6 +133,7 @@ export function newEntry(
     handle: undefined,
     definition: undefined,
     isForgotten: false,
+    hasBeenReady: false,
     wakeRequestedAtMs: undefined,
     startTimes: {
       requestedAtMs: undefined,

@@ -137,6 +137,8 @@ export interface LogSink {
 export interface SupervisorMetrics {
   restarted(service: string, id: string): void;
   woke(service: string, id: string, ms: number): void;
+  /** An instance of `service` was put to sleep to make room under `max_awake`. */
+  evicted?(service: string): void;
 }
 
 /**

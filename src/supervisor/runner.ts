@@ -463,6 +463,7 @@ export class Runner {
   #reportReady(entry: InstanceEntry): void {
     const state = entry.state;
     if (state.kind !== "ready") return;
+    entry.hasBeenReady = true;
     if (entry.startedAtMs !== undefined) {
       this.#deps.metrics?.woke(entry.service, entry.id, state.readyAtMs - entry.startedAtMs);
     }

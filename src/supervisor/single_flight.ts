@@ -18,6 +18,11 @@ export class SingleFlight<T> {
     return flight;
   }
 
+  /** True while a run for `key` is in flight. */
+  has(key: string): boolean {
+    return this.#flights.has(key);
+  }
+
   /** Number of keys in flight. */
   get size(): number {
     return this.#flights.size;

@@ -15,10 +15,16 @@ import { messageOf } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { isAwake, isStartingUp } from "../core/lifecycle.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
+import { AwakeLimit } from "./awake_limit.ts";
 import { Deployments, type DeployOptions } from "./deployments.ts";
 import { runIdleSweep } from "./idle_sweep.ts";
 import { reloadConfig } from "./config_reload.ts";
-import { forgetInstance, type ForgetOptions, type ForgetResult } from "./instance_forget.ts";
+import {
+  type ForgetDeps,
+  forgetInstance,
+  type ForgetOptions,
+  type ForgetResult,
+} from "./instance_forget.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
 import { LiveConfig } from "./live_config.ts";
@@ -43,13 +49,27 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   readonly #table = new InstanceTable();
   readonly #runner: Runner;
   readonly #targets: TargetResolution;
+  readonly #awake: AwakeLimit;
   readonly #deployments: Deployments;
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
     this.#live = new LiveConfig(deps.config);
     this.#runner = new Runner(deps, this.#live);
-    this.#targets = new TargetResolution(this.#live, deps.clock, this.#table, this.#runner);
+    this.#awake = new AwakeLimit({
+      live: this.#live,
+      clock: deps.clock,
+      table: this.#table,
+      runner: this.#runner,
+      metrics: deps.metrics,
+    });
+    this.#targets = new TargetResolution(
+      this.#live,
+      deps.clock,
+      this.#table,
+      this.#runner,
+      this.#awake,
+    );
     this.#deployments = new Deployments({
       live: this.#live,
       clock: deps.clock,
@@ -81,6 +101,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         weight: weights.get(key) ?? defaultWeight(stored.origin),
         restartsTotal: stored.restartsTotal,
       }, clock.now());
+      entry.hasBeenReady = true;
       this.#table.add(entry);
       if (stored.process) this.#runner.persist(entry);
     }
@@ -108,6 +129,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       table: this.#table,
       runner,
       everyMs: this.#deps.idleSweepMs ?? 1000,
+      forget: this.#forgetDeps(),
     };
     runner.tasks.run("idle-sweep", (signal) => runIdleSweep(idle, signal));
   }
@@ -138,7 +160,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
    * its Host could create it (`auto_create`, its allow list and limits), with weight 0. An
    * app that listens but fails its health check is returned with a warning. Throws SpawnError
    * when it cannot start, exits during start-up or never listens; it is then stopped (desired
-   * stopped), not restarted.
+   * stopped), not restarted. Under `max_awake` it first makes room as a wake does (stopping the
+   * least recently used idle instance), and throws UnavailableError when there is none.
    */
   async spawn(
     ref: InstanceRef,
@@ -147,8 +170,11 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const service = serviceNamed(this.#live.current, ref.service);
     if (origin === "request") this.#targets.admitTenantCreate(ref);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
-    entry.desired = "running";
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
+      using _room = await this.#awake.makeRoom(entry, service, {
+        deadlineMs: this.#deps.clock.now() + service.startupTimeoutMs,
+      });
+      entry.desired = "running";
       await this.#runner.start(entry, true);
     } else if (entry.handle && isStartingUp(entry.state)) {
       // A start-up already under way (a wake) becomes this spawn's: it fails the same way.
@@ -205,18 +231,12 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** See {@linkcode forgetInstance}. */
   forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
+    return forgetInstance(this.#forgetDeps(), ref, options);
+  }
+
+  #forgetDeps(): ForgetDeps {
     const { files, repo } = this.#deps;
-    return forgetInstance(
-      {
-        live: this.#live,
-        table: this.#table,
-        runner: this.#runner,
-        files,
-        repo,
-      },
-      ref,
-      options,
-    );
+    return { live: this.#live, table: this.#table, runner: this.#runner, files, repo };
   }
 
   // ---- deployments -------------------------------------------------------------------------
@@ -249,13 +269,23 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   /** See TargetResolver.resolveDirect. */
-  resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
-    return this.#targets.resolveDirect(service, id, signal);
+  resolveDirect(
+    service: string,
+    id: string,
+    signal: AbortSignal,
+    clientIp?: string,
+  ): Promise<Target> {
+    return this.#targets.resolveDirect(service, id, signal, clientIp);
   }
 
   /** See TargetResolver.resolveWeighted. */
-  resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target> {
-    return this.#targets.resolveWeighted(service, signal, stickyId);
+  resolveWeighted(
+    service: string,
+    signal: AbortSignal,
+    stickyId?: string,
+    clientIp?: string,
+  ): Promise<Target> {
+    return this.#targets.resolveWeighted(service, signal, stickyId, clientIp);
   }
 
   /** See TargetResolver.beginRequest. */

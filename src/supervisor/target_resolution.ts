@@ -1,20 +1,29 @@
 /**
  * Target resolution for the proxy: the instance a request goes to (direct by Host, or weighted
  * over a service), waking it when it sleeps and waiting until it is ready, the auto-create gate
- * for never-seen ids, and request counting for the idle sweep.
+ * for never-seen ids, and request counting for the idle sweep. Wakes make room under `max_awake`
+ * (`awake_limit.ts`) and, like creations, are limited per client address (`client_rate.ts`).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
-import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
+import { ClientRateLimiter, type Rate } from "../core/client_rate.ts";
+import {
+  ForbiddenError,
+  messageOf,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+} from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
 import { stickyCookie } from "../core/sticky.ts";
 import { pickWeighted } from "../core/weights.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
+import type { AwakeLimit } from "./awake_limit.ts";
 import { waitAtMost } from "./delay.ts";
-import type { InstanceEntry } from "./instance_entry.ts";
+import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { type InstanceTable, serviceForHost } from "./instance_table.ts";
 import type { LiveConfig } from "./live_config.ts";
 import type { Clock } from "./ports.ts";
@@ -35,31 +44,49 @@ export class TargetResolution implements TargetResolver {
   readonly #clock: Clock;
   readonly #table: InstanceTable;
   readonly #runner: Runner;
-  readonly #wakes = new SingleFlight<void>();
+  readonly #awake: AwakeLimit;
+  /** Per wake: undefined once it is over, or why it found no room under max_awake. */
+  readonly #wakes = new SingleFlight<UnavailableError | undefined>();
+  #wakeRate = new ClientRateLimiter({ count: 0, windowMs: 1 });
+  #createRate = new ClientRateLimiter({ count: 0, windowMs: 1 });
   /** The entry each target handed to the proxy belongs to (no key string per request). */
   readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
   /** Per service: when its recent request-created instances were created. */
   readonly #createdAtMs = new Map<string, number[]>();
 
-  constructor(live: LiveConfig, clock: Clock, table: InstanceTable, runner: Runner) {
+  constructor(
+    live: LiveConfig,
+    clock: Clock,
+    table: InstanceTable,
+    runner: Runner,
+    awake: AwakeLimit,
+  ) {
     this.#live = live;
     this.#clock = clock;
     this.#table = table;
     this.#runner = runner;
+    this.#awake = awake;
   }
 
   /** See TargetResolver.resolveDirect. */
-  async resolveDirect(service: string, id: string, signal: AbortSignal): Promise<Target> {
+  async resolveDirect(
+    service: string,
+    id: string,
+    signal: AbortSignal,
+    clientIp?: string,
+  ): Promise<Target> {
     const requestedAtMs = this.#clock.now();
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return this.#retiredTarget(service, id);
     let entry = this.#table.forHost(svc.name, id);
     if (entry && entry.state.kind === "ready") return this.#target(entry, svc);
     if (!entry) {
-      this.#admitCreate(svc, id);
+      this.#admitCreate(svc, id, "host", clientIp);
       entry = this.#table.entryFor({ service: svc.name, id }, "request", this.#clock.now());
+      // Its creation was counted against the client already; its first wake is part of it.
+      return await this.#waitReady(entry, svc, signal, requestedAtMs, undefined);
     }
-    return await this.#waitReady(entry, svc, signal, requestedAtMs);
+    return await this.#waitReady(entry, svc, signal, requestedAtMs, clientIp);
   }
 
   /**
@@ -89,7 +116,12 @@ export class TargetResolution implements TargetResolver {
   }
 
   /** See TargetResolver.resolveWeighted. */
-  async resolveWeighted(service: string, signal: AbortSignal, stickyId?: string): Promise<Target> {
+  async resolveWeighted(
+    service: string,
+    signal: AbortSignal,
+    stickyId?: string,
+    clientIp?: string,
+  ): Promise<Target> {
     const requestedAtMs = this.#clock.now();
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return this.#retiredTarget(service, undefined);
@@ -113,7 +145,7 @@ export class TargetResolution implements TargetResolver {
     if (!chosen) throw new UnavailableError(`No instance of "${svc.name}" can take traffic`);
     const target = chosen.state.kind === "ready"
       ? this.#target(chosen, svc)
-      : await this.#waitReady(chosen, svc, signal, requestedAtMs);
+      : await this.#waitReady(chosen, svc, signal, requestedAtMs, clientIp);
     // Pin clients while traffic is split, and re-pin a client whose pin no longer takes traffic;
     // with a single instance and no pin, no cookie is needed.
     if ((eligible.length > 1 || stickyId !== undefined) && chosen.id !== stickyId) {
@@ -171,18 +203,21 @@ export class TargetResolution implements TargetResolver {
       await waitAtMost(entry.changed.promise, left, { signal, clock: this.#clock });
       signal.throwIfAborted();
     }
-    return await this.#waitReady(entry, svc, signal, this.#clock.now());
+    // A restart after a crash is not the client's wake: no client rate applies.
+    return await this.#waitReady(entry, svc, signal, this.#clock.now(), undefined);
   }
 
   /**
    * Waits until the entry is ready, waking it if it sleeps, within the service's start-up time;
-   * `requestedAtMs` is when the request arrived, for the wake report.
+   * `requestedAtMs` is when the request arrived, for the wake report. A wake this request
+   * starts counts against `clientIp`'s wake rate (none when undefined).
    */
   async #waitReady(
     entry: InstanceEntry,
     svc: ServiceConfig,
     signal: AbortSignal,
     requestedAtMs: number,
+    clientIp: string | undefined,
   ): Promise<Target> {
     if (entry.waitingRequests >= svc.maxQueuedRequests) {
       throw new UnavailableError(`Too many requests waiting for ${entry.key}`, 1);
@@ -191,6 +226,9 @@ export class TargetResolution implements TargetResolver {
     const clock = this.#clock;
     const deadline = clock.now() + svc.startupTimeoutMs;
     let hasWoken = false;
+    /** The wake this request started or joined, while it is under way. */
+    let wake: Promise<UnavailableError | undefined> | undefined;
+    let noRoom: UnavailableError | undefined;
     try {
       while (true) {
         // Forgotten (`ten rm`) while this request waited: it no longer exists.
@@ -209,24 +247,35 @@ export class TargetResolution implements TargetResolver {
             retryAfterSeconds(state.retryAtMs, clock.now()),
           );
         }
-        if (state.kind === "asleep" || state.kind === "stopped") {
+        if (noRoom !== undefined) throw noRoom;
+        if ((state.kind === "asleep" || state.kind === "stopped") && wake === undefined) {
           // One wake per request: an instance that stops again on its own (restart = "never",
           // a clean exit under "on-failure") is not started in a loop by the same request.
           if (hasWoken && state.reason !== undefined) {
             throw new UnavailableError(`${entry.key} stopped during start-up: ${state.reason}`);
           }
+          if (!hasWoken && clientIp !== undefined && !this.#wakes.has(entry.key)) {
+            this.#admitWake(entry, clientIp);
+          }
           hasWoken = true;
-          this.#wake(entry, requestedAtMs);
+          const started = this.#wake(entry, svc, requestedAtMs, deadline);
+          wake = started;
+          started.then((found) => {
+            noRoom = found;
+            if (wake === started) wake = undefined;
+          });
         }
         const left = deadline - clock.now();
         if (left <= 0) {
-          throw new UnavailableError(
-            `${entry.key} did not become ready within ${svc.startupTimeoutMs / 1000}s (${
-              entry.lastProbe ?? reasonOf(entry.state) ?? "no probe yet"
-            })`,
-          );
+          // Still waiting for room under max_awake: say so, not that it did not start.
+          throw (wake === undefined ? undefined : this.#awake.noRoomFor(entry, svc)) ??
+            timedOut(entry, svc);
         }
-        await waitAtMost(entry.changed.promise, Math.min(left, WAIT_STEP_MS), { signal, clock });
+        await waitAtMost(
+          wake === undefined ? entry.changed.promise : Promise.race([entry.changed.promise, wake]),
+          Math.min(left, WAIT_STEP_MS),
+          { signal, clock },
+        );
         signal.throwIfAborted();
       }
     } finally {
@@ -235,25 +284,74 @@ export class TargetResolution implements TargetResolver {
   }
 
   /**
-   * Starts a sleeping or stopped entry once, however many requests ask at the same time. The
-   * runner logs the wake once the instance is ready, timed from `requestedAtMs`.
+   * Starts a sleeping or stopped entry once, however many requests ask at the same time, after
+   * making room for it under `max_awake` (by `deadlineMs`). Resolves when the launch is over,
+   * with the error to answer when no room was found. The runner logs the wake once the instance
+   * is ready, timed from `requestedAtMs`.
    */
-  #wake(entry: InstanceEntry, requestedAtMs: number): void {
-    void this.#wakes.run(entry.key, async () => {
+  #wake(
+    entry: InstanceEntry,
+    svc: ServiceConfig,
+    requestedAtMs: number,
+    deadlineMs: number,
+  ): Promise<UnavailableError | undefined> {
+    return this.#wakes.run(entry.key, async () => {
+      let room: Disposable | undefined;
       try {
+        room = await this.#awake.makeRoom(entry, svc, { deadlineMs });
         const kind = entry.state.kind;
         if (kind === "stopped" || kind === "asleep") {
           entry.desired = "running";
           entry.wakeRequestedAtMs = requestedAtMs;
           await this.#runner.start(entry);
         }
+        return undefined;
       } catch (err: unknown) {
+        if (room === undefined && err instanceof UnavailableError) {
+          log.warn("{err}", { err: err.message });
+          notifyChanged(entry);
+          return err;
+        }
         log.warn("Cannot wake {key}: {err}", { key: entry.key, err: messageOf(err) });
+        return undefined;
       } finally {
+        room?.[Symbol.dispose]();
         // Taken by the launch; left only when nothing was launched.
         entry.wakeRequestedAtMs = undefined;
       }
     });
+  }
+
+  /** Counts a wake against the client's `wake_rate_per_client`; throws 429 when over it. */
+  #admitWake(entry: InstanceEntry, clientIp: string): void {
+    const rate = this.#live.current.settings.wakeRatePerClient;
+    if (!isSameRate(this.#wakeRate.rate, rate)) this.#wakeRate = new ClientRateLimiter(rate);
+    const verdict = this.#wakeRate.take(clientIp, this.#clock.now());
+    if (!verdict.isLimited) return;
+    log.warn("Refused to wake {key} for {client}: wake_rate_per_client reached", {
+      key: entry.key,
+      client: clientIp,
+    });
+    throw new RateLimitedError("Too many wakes from this client", verdict.retryAfterSeconds);
+  }
+
+  /** Counts a creation against the client's `auto_create_rate_per_client`; throws 429 when over. */
+  #admitClientCreate(key: string, clientIp: string): void {
+    const rate = this.#live.current.settings.autoCreateRatePerClient;
+    if (!isSameRate(this.#createRate.rate, rate)) this.#createRate = new ClientRateLimiter(rate);
+    const verdict = this.#createRate.take(clientIp, this.#clock.now());
+    if (!verdict.isLimited) return;
+    log.warn(
+      "Refused to create {key} on request of {client}: auto_create_rate_per_client reached",
+      {
+        key,
+        client: clientIp,
+      },
+    );
+    throw new RateLimitedError(
+      "Too many new instances from this client",
+      verdict.retryAfterSeconds,
+    );
   }
 
   /** What the auto-create gate has seen of a service so far. */
@@ -285,7 +383,12 @@ export class TargetResolution implements TargetResolver {
    * Applies the auto-create rules to a never-seen id, asked for by a request's Host or by a
    * tenant token; throws when refused.
    */
-  #admitCreate(svc: ServiceConfig, id: string, via: "host" | "token" = "host"): void {
+  #admitCreate(
+    svc: ServiceConfig,
+    id: string,
+    via: "host" | "token" = "host",
+    clientIp?: string,
+  ): void {
     const key = formatInstanceKey({ service: svc.name, id });
     const verdict = judgeAutoCreate(svc, id, this.#createHistory(svc));
     if (via === "token" && verdict.kind !== "allowed" && verdict.kind !== "rate_limited") {
@@ -299,6 +402,7 @@ export class TargetResolution implements TargetResolver {
     }
     switch (verdict.kind) {
       case "allowed":
+        if (clientIp !== undefined) this.#admitClientCreate(key, clientIp);
         this.#createdAtMs.set(svc.name, verdict.createdAtMs);
         return;
       case "not_allowed":
@@ -340,6 +444,19 @@ export class TargetResolution implements TargetResolver {
     this.#entryOfTarget.set(target, entry);
     return target;
   }
+}
+
+/** The 503 of a request whose instance was not ready within the service's start-up time. */
+function timedOut(entry: InstanceEntry, svc: ServiceConfig): UnavailableError {
+  return new UnavailableError(
+    `${entry.key} did not become ready within ${svc.startupTimeoutMs / 1000}s (${
+      entry.lastProbe ?? reasonOf(entry.state) ?? "no probe yet"
+    })`,
+  );
+}
+
+function isSameRate(a: Rate, b: Rate): boolean {
+  return a.count === b.count && a.windowMs === b.windowMs;
 }
 
 /** Seconds until a retry, for Retry-After (5 when none is scheduled). */

@@ -76,6 +76,7 @@ export function metricsResponse(
     byStatus.snapshot(),
     healthy.snapshot(),
     metrics.wakeDuration.snapshot(),
+    metrics.evictions.snapshot(),
     ...(certificates === undefined ? [] : [expiry.snapshot()]),
   ];
   const text = renderPrometheus(

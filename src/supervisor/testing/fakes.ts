@@ -235,11 +235,16 @@ export class FakeFiles implements InstanceFiles {
 export class FakeMetrics implements SupervisorMetrics {
   restarts = 0;
   wakes = 0;
+  /** Services of the instances evicted under max_awake, in order. */
+  readonly evictions: string[] = [];
   restarted(): void {
     this.restarts++;
   }
   woke(): void {
     this.wakes++;
+  }
+  evicted(service: string): void {
+    this.evictions.push(service);
   }
 }
 
