@@ -75,7 +75,7 @@ Deno.test("parseConfig() fills every default", () => {
     maxConcurrentStarts: 0,
     maxAwake: 0,
     wakeRatePerClient: { count: 30, windowMs: 60_000 },
-    autoCreateRatePerClient: { count: 5, windowMs: 60_000 },
+    autoCreateRatePerClient: { count: 10, windowMs: 60_000 },
     trustedProxies: [],
     firstByteTimeoutMs: 10_000,
     maxConnections: 10_000,

@@ -213,7 +213,7 @@ export const SETTINGS_DEFAULTS = {
   max_concurrent_starts: 0,
   max_awake: 0,
   wake_rate_per_client: "30/min",
-  auto_create_rate_per_client: "5/min",
+  auto_create_rate_per_client: "10/min",
   trusted_proxies: [] as readonly string[],
   first_byte_timeout: 10,
   max_connections: 10_000,
