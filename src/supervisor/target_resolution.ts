@@ -2,26 +2,20 @@
  * Target resolution for the proxy: the instance a request goes to (direct by Host, or weighted
  * over a service), waking it when it sleeps and waiting until it is ready, the auto-create gate
  * for never-seen ids, and request counting for the idle sweep. Wakes make room under `max_awake`
- * (`awake_limit.ts`) and, like creations, are limited per client address (`client_rate.ts`).
+ * (`awake_limit.ts`) and, like creations, are limited per client address (`client_gates.ts`).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
-import { ClientRateLimiter, type Rate } from "../core/client_rate.ts";
-import {
-  ForbiddenError,
-  messageOf,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-} from "../core/errors.ts";
+import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
 import { stickyCookie } from "../core/sticky.ts";
 import { pickWeighted } from "../core/weights.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
 import type { AwakeLimit } from "./awake_limit.ts";
+import { ClientGates } from "./client_gates.ts";
 import { waitAtMost } from "./delay.ts";
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { type InstanceTable, serviceForHost } from "./instance_table.ts";
@@ -47,8 +41,7 @@ export class TargetResolution implements TargetResolver {
   readonly #awake: AwakeLimit;
   /** Per wake: undefined once it is over, or why it found no room under max_awake. */
   readonly #wakes = new SingleFlight<UnavailableError | undefined>();
-  #wakeRate = new ClientRateLimiter({ count: 0, windowMs: 1 });
-  #createRate = new ClientRateLimiter({ count: 0, windowMs: 1 });
+  readonly #clientGates: ClientGates;
   /** The entry each target handed to the proxy belongs to (no key string per request). */
   readonly #entryOfTarget = new WeakMap<Target, InstanceEntry>();
   /** Per service: when its recent request-created instances were created. */
@@ -66,6 +59,7 @@ export class TargetResolution implements TargetResolver {
     this.#table = table;
     this.#runner = runner;
     this.#awake = awake;
+    this.#clientGates = new ClientGates(() => live.current.settings, () => clock.now());
   }
 
   /** See TargetResolver.resolveDirect. */
@@ -255,7 +249,7 @@ export class TargetResolution implements TargetResolver {
             throw new UnavailableError(`${entry.key} stopped during start-up: ${state.reason}`);
           }
           if (!hasWoken && clientIp !== undefined && !this.#wakes.has(entry.key)) {
-            this.#admitWake(entry, clientIp);
+            this.#clientGates.admitWake(entry.key, clientIp);
           }
           hasWoken = true;
           const started = this.#wake(entry, svc, requestedAtMs, deadline);
@@ -322,38 +316,6 @@ export class TargetResolution implements TargetResolver {
     });
   }
 
-  /** Counts a wake against the client's `wake_rate_per_client`; throws 429 when over it. */
-  #admitWake(entry: InstanceEntry, clientIp: string): void {
-    const rate = this.#live.current.settings.wakeRatePerClient;
-    if (!isSameRate(this.#wakeRate.rate, rate)) this.#wakeRate = new ClientRateLimiter(rate);
-    const verdict = this.#wakeRate.take(clientIp, this.#clock.now());
-    if (!verdict.isLimited) return;
-    log.warn("Refused to wake {key} for {client}: wake_rate_per_client reached", {
-      key: entry.key,
-      client: clientIp,
-    });
-    throw new RateLimitedError("Too many wakes from this client", verdict.retryAfterSeconds);
-  }
-
-  /** Counts a creation against the client's `auto_create_rate_per_client`; throws 429 when over. */
-  #admitClientCreate(key: string, clientIp: string): void {
-    const rate = this.#live.current.settings.autoCreateRatePerClient;
-    if (!isSameRate(this.#createRate.rate, rate)) this.#createRate = new ClientRateLimiter(rate);
-    const verdict = this.#createRate.take(clientIp, this.#clock.now());
-    if (!verdict.isLimited) return;
-    log.warn(
-      "Refused to create {key} on request of {client}: auto_create_rate_per_client reached",
-      {
-        key,
-        client: clientIp,
-      },
-    );
-    throw new RateLimitedError(
-      "Too many new instances from this client",
-      verdict.retryAfterSeconds,
-    );
-  }
-
   /** What the auto-create gate has seen of a service so far. */
   #createHistory(svc: ServiceConfig): AutoCreateHistory {
     let createdCount = 0;
@@ -402,7 +364,7 @@ export class TargetResolution implements TargetResolver {
     }
     switch (verdict.kind) {
       case "allowed":
-        if (clientIp !== undefined) this.#admitClientCreate(key, clientIp);
+        if (clientIp !== undefined) this.#clientGates.admitCreate(key, clientIp);
         this.#createdAtMs.set(svc.name, verdict.createdAtMs);
         return;
       case "not_allowed":
@@ -453,10 +415,6 @@ function timedOut(entry: InstanceEntry, svc: ServiceConfig): UnavailableError {
       entry.lastProbe ?? reasonOf(entry.state) ?? "no probe yet"
     })`,
   );
-}
-
-function isSameRate(a: Rate, b: Rate): boolean {
-  return a.count === b.count && a.windowMs === b.windowMs;
 }
 
 /** Seconds until a retry, for Retry-After (5 when none is scheduled). */
