@@ -38,6 +38,8 @@ export interface InstanceSnapshot {
   readonly origin: StoredInstance["origin"];
   /** When a backoff or failed instance is started again. */
   readonly retryAtMs: number | undefined;
+  /** Disabled by the operator (`ten disable`): stopped, and no request wakes it. */
+  readonly isDisabled: boolean;
 }
 
 /** Mutable supervisor state of one instance. */
@@ -68,6 +70,8 @@ export interface InstanceEntry {
   definition: ServiceConfig | undefined;
   /** Forgotten (`ten rm`): no longer in the table, never started or stored again. */
   isForgotten: boolean;
+  /** Disabled by the operator (`ten disable`): nothing starts it until `ten enable`. */
+  isDisabled: boolean;
   /** When a request found the instance asleep or stopped and woke it; taken by the next launch. */
   wakeRequestedAtMs: number | undefined;
   /** Times of the current run's start, for the wake report. */
@@ -128,6 +132,7 @@ export function newEntry(
     handle: undefined,
     definition: undefined,
     isForgotten: false,
+    isDisabled: false,
     wakeRequestedAtMs: undefined,
     startTimes: {
       requestedAtMs: undefined,
@@ -180,5 +185,6 @@ export function snapshotOf(e: InstanceEntry): InstanceSnapshot {
     reason: reasonOf(e.state),
     origin: e.origin,
     retryAtMs: retryAtOf(e.state),
+    isDisabled: e.isDisabled,
   };
 }
