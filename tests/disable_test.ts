@@ -32,15 +32,6 @@ function failedWith(res: CliResult, message: string): void {
   equal(res.stderr, `Error: ${message}\n`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("a disabled instance is stopped, refused, stays disabled across a restart, and wakes after enable", async () => {
   await using d = await startDaemon({
     config: settingsBlock() + okService("notes", { storage_persist: false }) +
