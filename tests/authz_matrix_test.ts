@@ -3,7 +3,7 @@
  * `/metrics` and dashboard page) × every kind of caller, against one real `ten serve`, with the
  * expected status of each cell in one table. Tokens are made the way an operator makes them
  * (`ten token-gen`, `ten token revoke`, `--expires`). Rows run in table order; the rows that
- * change state (restart, stop, forget, deploy, route, rollback, reload, revoke) come last and aim
+ * change state (disable, restart, stop, forget, deploy, route, rollback, reload, revoke) come last and aim
  * at instances no earlier row needs. Every mismatch is listed, not just the first.
  * @module
  */
@@ -96,6 +96,9 @@ const ROWS: readonly (readonly [Route, Expected])[] = [
   [{ method: "GET", path: "/nope" }, { ...UNAUTHENTICATED, "*": 404 }],
   // Admin-only changes: the admin's target is notes:bob, which no tenant row touches.
   [{ method: "PUT", path: "/api/instances/{I}/weight", body: { weight: 100 } }, ADMIN_ONLY],
+  // The admin disables notes:bob and enables it again before the restart row needs it.
+  [{ method: "POST", path: "/api/instances/{I}/disable" }, ADMIN_ONLY],
+  [{ method: "POST", path: "/api/instances/{I}/enable" }, ADMIN_ONLY],
   [{ method: "POST", path: "/api/reload" }, ADMIN_ONLY],
   [{ method: "POST", path: "/api/deploy", body: { process: "api", version: "v2" } }, ADMIN_ONLY],
   [{ method: "POST", path: "/api/route", body: { process: "api", from: "v2", to: "alice" } }, {

@@ -64,8 +64,11 @@ async function notesDaemon(
     ? Object.fromEntries(versions.map((id) => [id, "ok_server.py"]))
     : versions as Record<string, string>;
   const apps = await appsDir(dir, files);
+  // {id} picks the file to run, so only the ids that have one may be created by a Host name
+  // (the config refuses {id} in a path under an open auto_create).
+  const allow = { auto_create_allow: Object.keys(files) };
   const tables = Object.entries({ notes: {}, ...services })
-    .map(([name, keys]) => versionedService(name, apps, keys));
+    .map(([name, keys]) => versionedService(name, apps, { ...allow, ...keys }));
   return await startDaemon({ dir, config: settingsBlock() + tables.join("") });
 }
 

@@ -11,6 +11,7 @@ import { hashToken, tokenIdOf } from "../store/tokens.ts";
 import type {
   AuditRecord,
   CertificateSource,
+  DisabledView,
   ForgotView,
   InstanceControl,
   InstanceFilter,
@@ -123,6 +124,21 @@ class FakeInstances implements InstanceControl, NameGate {
       isPurged: options.purge,
       hadDataDir: true,
     });
+  }
+  disable(ref: InstanceRef): Promise<DisabledView> {
+    return Promise.resolve(this.#setDisabled(ref, true));
+  }
+  enable(ref: InstanceRef): Promise<DisabledView> {
+    return Promise.resolve(this.#setDisabled(ref, false));
+  }
+  #setDisabled(ref: InstanceRef, isDisabled: boolean): DisabledView {
+    const view = this.#known(ref);
+    if ((view.isDisabled === true) === isDisabled) return { instance: view, isChanged: false };
+    const next: InstanceView = isDisabled
+      ? { ...view, isDisabled, status: "stopped", pid: undefined, port: undefined }
+      : { ...view, isDisabled };
+    this.views.set(view.key, next);
+    return { instance: next, isChanged: true };
   }
   #known(ref: InstanceRef): InstanceView {
     const view = this.get(ref);

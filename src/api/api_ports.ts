@@ -29,6 +29,15 @@ export interface InstanceView {
   readonly reason: string | undefined;
   /** When a backoff or failed instance is started again. */
   readonly retryAtMs: number | undefined;
+  /** Disabled by the operator (`ten disable`); absent means enabled. */
+  readonly isDisabled?: boolean;
+}
+
+/** An instance after a disable or enable, and whether that changed anything. */
+export interface DisabledView {
+  readonly instance: InstanceView;
+  /** False when it already was disabled (or enabled). */
+  readonly isChanged: boolean;
 }
 
 /** An instance after a spawn or restart. */
@@ -92,6 +101,13 @@ export interface InstanceControl {
    * `dryRun` only checks and reports. NotFoundError when unknown, ConflictError when running.
    */
   forget(ref: InstanceRef, options: { purge: boolean; dryRun: boolean }): Promise<ForgotView>;
+  /**
+   * Disables an instance: stops it (its data is kept) and keeps every request, spawn, restart and
+   * deploy from starting it. Idempotent; NotFoundError when unknown.
+   */
+  disable(ref: InstanceRef): Promise<DisabledView>;
+  /** Enables a disabled instance without starting it. Idempotent; NotFoundError when unknown. */
+  enable(ref: InstanceRef): Promise<DisabledView>;
   /** The config in force; the API only asks which services it defines. */
   readonly config: { readonly services: ReadonlyMap<string, unknown> };
 }

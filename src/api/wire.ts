@@ -22,14 +22,26 @@ export interface InstanceJson {
   readonly service: string;
   /** Added: the instance id alone. */
   readonly instance: string;
-  /** Added: lifecycle status. */
-  readonly status: InstanceStatus;
+  /** Added: lifecycle status, or `disabled` for an instance the operator disabled. */
+  readonly status: InstanceStatus | "disabled";
   readonly pid: number | null;
   readonly port: number | null;
   /** Added: why it is failed, stopped or restarting. */
   readonly reason: string | null;
   /** Added: seconds until a backoff or failed instance is retried. */
   readonly retry_in_secs: number | null;
+  /** Added: disabled by the operator (`ten disable`): stopped, and no request wakes it. */
+  readonly disabled: boolean;
+}
+
+/** Answer of `POST /api/instances/:id/disable` and `/enable`. */
+export interface DisableResponse {
+  readonly instance: string;
+  /** The instance is disabled now. */
+  readonly disabled: boolean;
+  /** False when it already was disabled (or enabled): nothing was done. */
+  readonly changed: boolean;
+  readonly status: InstanceStatus | "disabled";
 }
 
 /** `POST /api/instances/spawn` body. */

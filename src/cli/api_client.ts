@@ -9,6 +9,7 @@ import type {
   DeployPlanResponse,
   DeployRequest,
   DeployResponse,
+  DisableResponse,
   ErrorBody,
   ForgetResponse,
   HealthResponse,
@@ -67,6 +68,16 @@ export class ApiClient {
       ...(options.dryRun ? ["dry_run=1"] : []),
     ].join("&");
     return this.#request("POST", `/api/instances/${key(ref)}/forget${query ? `?${query}` : ""}`);
+  }
+
+  /** `POST /api/instances/:id/disable` (`ten disable`). */
+  disable(ref: InstanceRef): Promise<DisableResponse> {
+    return this.#request("POST", `/api/instances/${key(ref)}/disable`);
+  }
+
+  /** `POST /api/instances/:id/enable` (`ten enable`). */
+  enable(ref: InstanceRef): Promise<DisableResponse> {
+    return this.#request("POST", `/api/instances/${key(ref)}/enable`);
   }
 
   /** `POST /api/reload`. */

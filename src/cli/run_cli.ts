@@ -18,6 +18,7 @@ import { caddyVerb } from "./commands/caddy.ts";
 import { certsVerb } from "./commands/certs.ts";
 import { COMPLETIONS_HELP, completionsVerb } from "./commands/completions.ts";
 import { configVerb } from "./commands/config.ts";
+import { disableVerb, enableVerb } from "./commands/disable.ts";
 import { deployVerb, historyVerb, rollbackVerb, routeVerb } from "./commands/deploy.ts";
 import { initVerb } from "./commands/init.ts";
 import { installVerb, uninstallVerb } from "./commands/install.ts";
@@ -84,8 +85,15 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--purge", "also delete its data dir {data_dir}/{service}/{id}")
     .option("-y, --yes", "delete without asking (needed when stdin is not a terminal)")
     .action((target, opts, cmd) => setCode(rmVerb(target, opts, globalsOf(cmd))));
+  program.command("disable")
+    .description("stop an instance and keep requests from waking it (data kept)")
+    .argument("<service:id>")
+    .action((target, _opts, cmd) => setCode(disableVerb(target, globalsOf(cmd))));
+  program.command("enable").description("allow a disabled instance again (it wakes on request)")
+    .argument("<service:id>")
+    .action((target, _opts, cmd) => setCode(enableVerb(target, globalsOf(cmd))));
   program.command("ps").alias("ls").description("list running instances")
-    .option("-a, --all", "include asleep, stopped and failed instances")
+    .option("-a, --all", "include asleep, stopped, failed and disabled instances")
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(psVerb(opts, globalsOf(cmd))));
   program.command("health").description("check an instance's health now").argument("<service:id>")

@@ -32,6 +32,7 @@ import {
 import { DURATION_TEXT, parseDurationText } from "./capacity_fields.ts";
 import { parentDir, resolvePath } from "./config_paths.ts";
 import { findStrayDataPaths } from "./data_dir_paths.ts";
+import { findIdPaths } from "./id_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
 import { readSettings } from "./read_settings.ts";
 import {
@@ -101,6 +102,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const dataDir = override === undefined ? undefined : resolvePath(cwd, override.value);
   const settings = readSettings(ctx, top.settings ?? {}, { dir, dataDir });
   const services = readServices(ctx, top.service ?? {}, dir);
+  reportIdPaths(ctx, services);
   const serviceNames = new Set(Object.keys(top.service ?? {}));
   const instances = readInstances(ctx, top.instances ?? {}, serviceNames);
   const routing = readRouting(ctx, top.routing ?? {}, serviceNames);
@@ -280,6 +282,26 @@ function readEnv(ctx: Context, table: Table, path: readonly KeySegment[]): Recor
     }
   }
   return env;
+}
+
+/**
+ * Refuses `{id}` in a path (`args = ["{data_dir}/{id}/app.db"]`, `--db=/srv/{id}/x`) of a service
+ * whose `auto_create` lets any Host name create an instance: that name would choose the path.
+ */
+function reportIdPaths(ctx: Context, services: ReadonlyMap<string, ServiceConfig>): void {
+  for (const svc of services.values()) {
+    if (!svc.autoCreate || svc.autoCreateAllow.length > 0) continue;
+    for (const use of findIdPaths(svc)) {
+      const path = ["service", svc.name, ...use.key];
+      report(
+        ctx,
+        path,
+        `"${formatKeyPath(path)}" = ${
+          JSON.stringify(use.value)
+        } uses {id} in a path while auto_create is on with no auto_create_allow: any Host name then chooses a path; list the ids in auto_create_allow, or keep per-instance files in the instance dir (env DATA_DIR = "{data_dir}/{name}/{id}")`,
+      );
+    }
+  }
 }
 
 /**

@@ -618,3 +618,58 @@ command = "./d"
   ok(messages[1]?.startsWith('tenement.toml:7:1: "service.b.socket"'), messages[1]);
   ok(messages[1]?.includes("no {id}"), messages[1]);
 });
+
+Deno.test("parseConfig() refuses {id} in a path while any Host name may create an instance", () => {
+  const text = `[service.notes]
+command = "python3 /srv/{id}/app.py"
+args = ["--db", "{data_dir}/{id}/app.db", "--log=/var/log/{id}.log"]
+auto_create = true
+[service.notes.env]
+CACHE = "/tmp/{id}/cache"
+DATA_DIR = "{data_dir}/{name}/{id}"
+`;
+  const tail = "uses {id} in a path while auto_create is on with no auto_create_allow: any Host " +
+    "name then chooses a path; list the ids in auto_create_allow, or keep per-instance files in " +
+    'the instance dir (env DATA_DIR = "{data_dir}/{name}/{id}")';
+  deepEqual(problemsOf(text), [
+    `tenement.toml:2:1: "service.notes.command" = "python3 /srv/{id}/app.py" ${tail}`,
+    `tenement.toml:3:17: "service.notes.args[1]" = "{data_dir}/{id}/app.db" ${tail}`,
+    `tenement.toml:3:43: "service.notes.args[2]" = "--log=/var/log/{id}.log" ${tail}`,
+    `tenement.toml:6:1: "service.notes.env.CACHE" = "/tmp/{id}/cache" ${tail}`,
+  ]);
+});
+
+Deno.test("parseConfig() accepts {id} paths with an allow list, without auto_create, or in the instance dir", async (t) => {
+  const cases: [what: string, keys: string][] = [
+    ["auto_create_allow", 'auto_create = true\nauto_create_allow = ["alice"]'],
+    ["auto_create off", "auto_create = false"],
+  ];
+  for (const [what, keys] of cases) {
+    await t.step(what, () => {
+      const config = parseConfig(
+        `[service.notes]\ncommand = "app"\nargs = ["{data_dir}/{id}/app.db"]\n${keys}\n`,
+        OPTIONS,
+      );
+      deepEqual(config.services.get("notes")?.args, ["{data_dir}/{id}/app.db"]);
+    });
+  }
+  await t.step("the instance dir, and {id} that is not a path", () => {
+    const config = parseConfig(
+      `[service.notes]
+command = "app --tenant={id}"
+args = ["--db={data_dir}/{name}/{id}/app.db", "{data_dir}/notes/{id}"]
+env = { DATA_DIR = "{data_dir}/{name}/{id}", TENANT = "{id}" }
+auto_create = true
+`,
+      OPTIONS,
+    );
+    equal(config.services.get("notes")?.autoCreate, true);
+  });
+});
+
+Deno.test("parseConfig() refuses ids and service names that start with - or _", () => {
+  deepEqual(problemsOf('[service._notes]\ncommand = "app"\n[instances]\n_notes = ["-rf"]\n'), [
+    'tenement.toml:1:1: invalid service name "_notes": starts with "_" (it must start with a letter or digit)',
+    'tenement.toml:4:11: invalid instance id "-rf" in "instances._notes": starts with "-" (it must start with a letter or digit)',
+  ]);
+});

@@ -76,6 +76,20 @@ export class ForbiddenError extends TenementError {
   override readonly code = "forbidden";
 }
 
+/**
+ * A request for an instance the operator disabled (`ten disable`): no request wakes it. Maps to
+ * HTTP 403; the proxy's page names the instance.
+ */
+export class InstanceDisabledError extends ForbiddenError {
+  override name = "InstanceDisabledError";
+  /** `service:id`. */
+  readonly instance: string;
+  constructor(instance: string, options?: ErrorOptions) {
+    super(`${instance} is disabled by the operator`, options);
+    this.instance = instance;
+  }
+}
+
 /** A service or instance cannot serve right now (wake failed, queue full). Maps to HTTP 503. */
 export class UnavailableError extends TenementError {
   override name = "UnavailableError";

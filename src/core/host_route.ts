@@ -3,14 +3,19 @@
  * (weighted route), or to tenement's own routes. Pure: no I/O.
  * @module
  */
-import { isValidName } from "./instance_key.ts";
+import { isValidName, nameProblem } from "./instance_key.ts";
 
 /** Where a request goes, judged by its Host header alone. */
 export type HostRoute =
   | { readonly kind: "direct"; readonly service: string; readonly id: string }
   | { readonly kind: "weighted"; readonly service: string }
   | { readonly kind: "builtin" }
-  | { readonly kind: "invalid"; readonly reason: string };
+  | { readonly kind: "invalid"; readonly reason: string }
+  /**
+   * Well-formed labels that no service or instance can have (one starts with `-` or `_`): answered
+   * as an unknown instance, never looked up or created.
+   */
+  | { readonly kind: "unknown"; readonly reason: string };
 
 /**
  * Normalises a Host header value: lower case, port and trailing dot removed. IPv6 literals in
@@ -31,7 +36,8 @@ export function normalizeHost(host: string): string {
 /**
  * Routes a Host header for `domain`: `{id}.{service}.{domain}` is direct, `{service}.{domain}`
  * is weighted, anything else (the bare domain, an IP, a foreign name) is tenement's own.
- * A name under the domain whose labels are not valid service names or ids is invalid.
+ * A name under the domain whose labels are not valid service names or ids is invalid, or unknown
+ * when they only start with `-` or `_`.
  *
  * @example
  * ```ts
@@ -53,9 +59,12 @@ export function parseHostRoute(host: string | null, domain: string): HostRoute {
     return { kind: "invalid", reason: `too many labels before "${base}" (expected id.service)` };
   }
   for (const label of labels) {
-    if (!isValidName(label)) {
-      return { kind: "invalid", reason: `"${label}" is not a valid service name or id` };
+    if (isValidName(label)) continue;
+    const problem = nameProblem(label);
+    if (problem?.startsWith("starts with") === true) {
+      return { kind: "unknown", reason: `"${label}" ${problem}` };
     }
+    return { kind: "invalid", reason: `"${label}" is not a valid service name or id` };
   }
   if (labels.length === 1) return { kind: "weighted", service: labels[0]! };
   return { kind: "direct", service: labels[1]!, id: labels[0]! };

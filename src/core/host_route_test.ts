@@ -102,3 +102,23 @@ Deno.test("parseHostRoute() accepts a label of exactly 63 characters", () => {
     service: label,
   });
 });
+
+Deno.test("parseHostRoute() answers labels starting with - or _ as unknown names", async (t) => {
+  const cases: [host: string, label: string][] = [
+    ["-x.notes.example.com", "-x"],
+    ["_x.notes.example.com", "_x"],
+    ["--help.notes.example.com", "--help"],
+    ["alice._notes.example.com", "_notes"],
+    ["-notes.example.com", "-notes"],
+  ];
+  for (const [host, label] of cases) {
+    await t.step(host, () => {
+      deepEqual(parseHostRoute(host, "example.com"), {
+        kind: "unknown",
+        reason: `"${label}" starts with ${
+          JSON.stringify(label[0])
+        } (it must start with a letter or digit)`,
+      });
+    });
+  }
+});

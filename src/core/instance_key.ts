@@ -14,7 +14,11 @@ export interface InstanceRef {
   readonly id: string;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9_-]{1,63}$/;
+/**
+ * Letters, digits, `-` and `_`, starting with a letter or digit: an id is substituted for `{id}`
+ * in commands, and one that starts with `-` (`-rf`, `--help`) would be read as an option.
+ */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 /**
  * Says why `name` is not a valid service name or id, or returns undefined when it is valid.
@@ -24,18 +28,22 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,63}$/;
  * import { equal } from "node:assert/strict";
  * equal(nameProblem("alice"), undefined);
  * equal(nameProblem("a.b"), 'contains "." (allowed: letters, digits, "-" and "_")');
+ * equal(nameProblem("-rf"), 'starts with "-" (it must start with a letter or digit)');
  * ```
  */
 export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
   if (name.length > 63) return `is ${name.length} characters long (at most 63)`;
   if (NAME_PATTERN.test(name)) return undefined;
-  const bad = [...name].find((c) => !/[A-Za-z0-9_-]/.test(c)) ?? "?";
+  const bad = [...name].find((c) => !/[A-Za-z0-9_-]/.test(c));
+  if (bad === undefined) {
+    return `starts with ${JSON.stringify(name[0])} (it must start with a letter or digit)`;
+  }
   const shown = bad === " " ? "a space" : JSON.stringify(bad);
   return `contains ${shown} (allowed: letters, digits, "-" and "_")`;
 }
 
-/** True when `name` is 1-63 letters, digits, `-` or `_`. */
+/** True when `name` is 1-63 letters, digits, `-` or `_`, starting with a letter or digit. */
 export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }

@@ -9,9 +9,10 @@ import {
 } from "./instance_key.ts";
 
 const ALLOWED = '(allowed: letters, digits, "-" and "_")';
+const FIRST = "(it must start with a letter or digit)";
 
-Deno.test("isValidName() accepts 1-63 letters, digits, - and _", () => {
-  for (const name of ["a", "Z", "0", "alice", "my-app_2", "-", "_", "a".repeat(63)]) {
+Deno.test("isValidName() accepts 1-63 letters, digits, - and _ from a letter or digit", () => {
+  for (const name of ["a", "Z", "0", "alice", "my-app_2", "9-", "a_", "a".repeat(63)]) {
     ok(isValidName(name), name);
     equal(nameProblem(name), undefined, name);
   }
@@ -38,6 +39,12 @@ Deno.test("nameProblem() says what is wrong with an invalid name", async (t) => 
     ["café", `contains "é" ${ALLOWED}`],
     ["app😀", `contains "😀" ${ALLOWED}`],
     ["ａlice", `contains "ａ" ${ALLOWED}`],
+    ["-", `starts with "-" ${FIRST}`],
+    ["_", `starts with "_" ${FIRST}`],
+    ["-rf", `starts with "-" ${FIRST}`],
+    ["--help", `starts with "-" ${FIRST}`],
+    ["_alice", `starts with "_" ${FIRST}`],
+    ["-a.b", `contains "." ${ALLOWED}`],
   ];
   for (const [name, problem] of cases) {
     await t.step(JSON.stringify(name), () => {
@@ -97,6 +104,9 @@ Deno.test("parseInstanceKey() rejects every malformed key with InvalidInputError
     ],
     ["notes:ålice", `Invalid id "ålice": contains "å" ${ALLOWED}`],
     ["nötes:alice", `Invalid service "nötes": contains "ö" ${ALLOWED}`],
+    ["notes:-rf", `Invalid id "-rf": starts with "-" ${FIRST}`],
+    ["notes:--help", `Invalid id "--help": starts with "-" ${FIRST}`],
+    ["_notes:alice", `Invalid service "_notes": starts with "_" ${FIRST}`],
   ];
   for (const [text, message] of cases) {
     await t.step(JSON.stringify(text), () => {

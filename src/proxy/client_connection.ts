@@ -135,6 +135,7 @@ export class ClientConnection extends ClientConnectionBase {
       ? BodyState.Consumed
       : BodyState.Unread;
     if (route.kind === "invalid") return await this.answer(head, invalidHostPage(route.reason));
+    if (route.kind === "unknown") return await this.answer(head, plainPage(404, "Not found"));
     const isBuiltin = route.kind === "builtin";
     if (isBuiltin && settings.fallback === undefined) {
       return await this.answer(head, plainPage(404, "Not found"));

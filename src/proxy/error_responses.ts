@@ -6,6 +6,7 @@
  */
 import {
   ForbiddenError,
+  InstanceDisabledError,
   NotFoundError,
   RateLimitedError,
   UnavailableError,
@@ -75,9 +76,10 @@ export function gatewayTimeoutPage(): ErrorPage {
 
 /**
  * The answer when no target could be found for a request: 404 for an unknown service or id, 403
- * when it is not allowed, 429 with `Retry-After` when the client is over a per-client rate, else
- * 503 with `Retry-After` (an HTML page for clients that accept `text/html`, so a browser shows
- * something readable). A client that went away meanwhile gets no answer at all.
+ * when it is not allowed (naming the instance when the operator disabled it), 429 with
+ * `Retry-After` when the client is over a per-client rate, else 503 with `Retry-After` (an HTML
+ * page for clients that accept `text/html`, so a browser shows something readable). A client that
+ * went away meanwhile gets no answer at all.
  *
  * @example
  * ```ts
@@ -94,6 +96,7 @@ export function resolveFailurePage(
   request: { readonly accept: string | null },
 ): ErrorPage {
   if (err instanceof NotFoundError) return plainPage(404, "Not found");
+  if (err instanceof InstanceDisabledError) return disabledPage(err.instance, request);
   if (err instanceof ForbiddenError) return plainPage(403, "Forbidden");
   if (err instanceof RateLimitedError) {
     return plainPage(429, "Too many requests, retry later", [
@@ -108,6 +111,36 @@ export function resolveFailurePage(
     return { status: 503, headers: [retry, ["content-type", HTML]], body: UNAVAILABLE_HTML };
   }
   return plainPage(503, "Service temporarily unavailable", [retry]);
+}
+
+/**
+ * 403 for an instance the operator disabled (`ten disable`): it names the instance (which the
+ * Host names already), as HTML for browsers.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(disabledPage("notes:alice", { accept: null }).body, "notes:alice is disabled by the operator\n");
+ * ```
+ */
+export function disabledPage(
+  instance: string,
+  request: { readonly accept: string | null },
+): ErrorPage {
+  const text = `${instance} is disabled by the operator`;
+  if (!(request.accept ?? "").includes("text/html")) return plainPage(403, text);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Disabled</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
+</head><body><h1>Disabled</h1>
+<p>${escapeHtml(text)}.</p></body></html>
+`;
+  return { status: 403, headers: [["content-type", HTML]], body: html };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** Options for {@linkcode serializeErrorPage}. */

@@ -1,5 +1,10 @@
 import { equal, ok } from "node:assert/strict";
-import { ForbiddenError, NotFoundError, UnavailableError } from "../core/errors.ts";
+import {
+  ForbiddenError,
+  InstanceDisabledError,
+  NotFoundError,
+  UnavailableError,
+} from "../core/errors.ts";
 import {
   badGatewayPage,
   gatewayTimeoutPage,
@@ -36,4 +41,22 @@ Deno.test("serializeErrorPage() frames the page for the wire", () => {
   const keep = decoder.decode(serializeErrorPage(invalidHostPage("x"), { isKeepAlive10: true }));
   ok(keep.startsWith("HTTP/1.1 400 Bad Request\r\n"));
   ok(keep.includes("connection: keep-alive\r\n"));
+});
+
+Deno.test("resolveFailurePage() answers a disabled instance with 403 naming it", async (t) => {
+  const err = new InstanceDisabledError("notes:alice");
+  await t.step("plain text", () => {
+    const page = resolveFailurePage(err, { accept: null });
+    equal(page.status, 403);
+    equal(page.body, "notes:alice is disabled by the operator\n");
+  });
+  await t.step("HTML for a browser", () => {
+    const page = resolveFailurePage(err, { accept: "text/html,*/*" });
+    equal(page.status, 403);
+    ok(page.body.includes("<p>notes:alice is disabled by the operator.</p>"), page.body);
+    equal(page.headers.find(([name]) => name === "content-type")?.[1], "text/html; charset=utf-8");
+  });
+  await t.step("other refusals stay a bare 403", () => {
+    equal(resolveFailurePage(new ForbiddenError("x"), { accept: null }).body, "Forbidden\n");
+  });
 });

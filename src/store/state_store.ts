@@ -21,6 +21,8 @@ export interface InstanceValue {
   readonly desired: "running" | "asleep" | "stopped";
   readonly origin: "config" | "api" | "request";
   readonly restartsTotal: number;
+  /** `ten disable`: nothing starts it until `ten enable` (absent in records made before). */
+  readonly isDisabled?: boolean;
   readonly process:
     | {
       readonly pid: number;

@@ -22,6 +22,7 @@ import type { LiveConfig } from "./live_config.ts";
 import type { Clock, StateRepo, WeightChange } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 import { stderrDetails } from "./startup_wait.ts";
+import { refuseIfDisabled } from "./instance_disable.ts";
 
 /** Longest pause between two looks at a deploying instance. */
 const DEPLOY_STEP_MS = 250;
@@ -71,6 +72,7 @@ export class Deployments {
   async deploy(ref: InstanceRef, options: DeployOptions): Promise<InstanceSnapshot> {
     const { live, clock, repo, table, runner } = this.#deps;
     const svc = serviceNamed(live.current, ref.service);
+    refuseIfDisabled(table.get(ref));
     const current = table.get(ref)?.weight;
     const entry = table.entryFor(ref, "api", clock.now());
     const isHealthyNow = (): boolean =>

@@ -85,6 +85,8 @@ export function whyForget(
   nowMs: number,
 ): string | undefined {
   if (entry.origin !== "request" || entry.handle !== undefined) return undefined;
+  // Forgetting a disabled instance would lift the operator's ban: its next request recreates it.
+  if (entry.isDisabled) return undefined;
   if (entry.activeRequests + entry.waitingRequests > 0) return undefined;
   const kind = entry.state.kind;
   const unusedMs = nowMs - entry.lastActivityMs;

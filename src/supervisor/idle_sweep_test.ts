@@ -165,3 +165,13 @@ auto_create_limit = 1
   supervisor.beginRequest(await supervisor.resolveDirect("notes", "alice", NEVER_ABORTED))();
   equal(supervisor.get({ service: "notes", id: "alice" })?.status, "running");
 });
+
+Deno.test("a disabled request-created instance is never forgotten: that would lift the ban", async () => {
+  await using t = createTestSupervisor(FORGET);
+  const { supervisor, clock } = t;
+  await supervisor.start();
+  supervisor.beginRequest(await supervisor.resolveDirect("notes", "old", NEVER_ABORTED))();
+  await supervisor.disable({ service: "notes", id: "old" });
+  await clock.advance(4 * 60 * 60_000);
+  equal(supervisor.get({ service: "notes", id: "old" })?.isDisabled, true);
+});

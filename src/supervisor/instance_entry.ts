@@ -38,6 +38,8 @@ export interface InstanceSnapshot {
   readonly origin: StoredInstance["origin"];
   /** When a backoff or failed instance is started again. */
   readonly retryAtMs: number | undefined;
+  /** Disabled by the operator (`ten disable`): stopped, and no request wakes it. */
+  readonly isDisabled: boolean;
 }
 
 /** Mutable supervisor state of one instance. */
@@ -73,6 +75,8 @@ export interface InstanceEntry {
    * instance that never was is forgotten once its start failed (`idle_sweep.ts`).
    */
   hasBeenReady: boolean;
+  /** Disabled by the operator (`ten disable`): nothing starts it until `ten enable`. */
+  isDisabled: boolean;
   /** When a request found the instance asleep or stopped and woke it; taken by the next launch. */
   wakeRequestedAtMs: number | undefined;
   /** Times of the current run's start, for the wake report. */
@@ -134,6 +138,7 @@ export function newEntry(
     definition: undefined,
     isForgotten: false,
     hasBeenReady: false,
+    isDisabled: false,
     wakeRequestedAtMs: undefined,
     startTimes: {
       requestedAtMs: undefined,
@@ -186,5 +191,6 @@ export function snapshotOf(e: InstanceEntry): InstanceSnapshot {
     reason: reasonOf(e.state),
     origin: e.origin,
     retryAtMs: retryAtOf(e.state),
+    isDisabled: e.isDisabled,
   };
 }

@@ -19,6 +19,7 @@ export function persistEntry(entry: InstanceEntry, repo: StateRepo, reaper: Orph
     desired: entry.desired,
     origin: entry.origin,
     restartsTotal: entry.restartsTotal,
+    ...(entry.isDisabled ? { isDisabled: true } : {}),
     process: handle
       ? {
         pid: handle.pid,

@@ -36,6 +36,7 @@ Deno.test("planInstance() splits a command without args into shell words after i
   const p = plan(`
 [service.notes]
 command = "python3 -m http.server {port} --bind '127.0.0.1' --directory \\"{data_dir}/{id}\\""
+auto_create = false
 `);
   deepEqual(p.argv, [
     "python3",
@@ -54,6 +55,7 @@ Deno.test("planInstance() keeps a data_dir with spaces as one word of a split co
     `
 [service.notes]
 command = "./app --db {data_dir}/{id}.db"
+auto_create = false
 `,
     "/Users/me/Application Support/tenement",
   );

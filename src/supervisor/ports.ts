@@ -83,6 +83,8 @@ export interface StoredInstance {
   /** How it came to exist. */
   readonly origin: "config" | "api" | "request";
   readonly restartsTotal: number;
+  /** Disabled by the operator (`ten disable`): stopped, and nothing starts it until enabled. */
+  readonly isDisabled?: boolean;
   /** The process group the last run of the daemon left, for orphan clean-up. */
   readonly process: StoredProcess | undefined;
 }

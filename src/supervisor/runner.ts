@@ -37,6 +37,7 @@ import { Semaphore } from "../core/semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
 import { awaitStartup, seconds } from "./startup_wait.ts";
 import { persistEntry } from "./instance_record.ts";
+import { refuseIfDisabled } from "./instance_disable.ts";
 import type { LiveConfig } from "./live_config.ts";
 import { describeWake } from "./wake_report.ts";
 
@@ -230,6 +231,7 @@ export class Runner {
   async #launch(entry: InstanceEntry, isExplicit = false): Promise<void> {
     const deps = this.#deps;
     if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${entry.key}`);
+    refuseIfDisabled(entry);
     entry.isExplicitStart = isExplicit;
     entry.startupFailure = undefined;
     // Starts are CPU bound: the slot is held until the instance is ready or its start-up time ends.

@@ -25,6 +25,12 @@ import {
   type ForgetOptions,
   type ForgetResult,
 } from "./instance_forget.ts";
+import {
+  disableInstance,
+  type DisableResult,
+  enableInstance,
+  refuseIfDisabled,
+} from "./instance_disable.ts";
 import { type InstanceSnapshot, newEntry, snapshotOf } from "./instance_entry.ts";
 import { defaultWeight, InstanceTable, type ListOptions, serviceNamed } from "./instance_table.ts";
 import { LiveConfig } from "./live_config.ts";
@@ -34,6 +40,7 @@ import { TargetResolution } from "./target_resolution.ts";
 
 export type { ListOptions } from "./instance_table.ts";
 export type { ForgetOptions, ForgetResult } from "./instance_forget.ts";
+export type { DisableResult } from "./instance_disable.ts";
 
 /** An instance after a spawn or restart: a warning when it listens but its check failed. */
 export interface SpawnedInstance extends InstanceSnapshot {
@@ -102,6 +109,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         restartsTotal: stored.restartsTotal,
       }, clock.now());
       entry.hasBeenReady = true;
+      entry.isDisabled = stored.isDisabled === true;
       this.#table.add(entry);
       if (stored.process) this.#runner.persist(entry);
     }
@@ -114,7 +122,12 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     }
     const runner = this.#runner;
     for (const entry of this.#table.values()) {
-      if (entry.desired !== "running") continue;
+      if (entry.isDisabled && config.instances.get(entry.service)?.includes(entry.id)) {
+        log.info("Not starting {key} from [instances]: it is disabled (ten enable {key})", {
+          key: entry.key,
+        });
+      }
+      if (entry.desired !== "running" || entry.isDisabled) continue;
       runner.apply(entry, { kind: "queued" });
       runner.tasks.run(`start:${entry.key}`, async () => {
         try {
@@ -168,6 +181,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     origin: StoredInstance["origin"] = "api",
   ): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#live.current, ref.service);
+    refuseIfDisabled(this.#table.get(ref));
     if (origin === "request") this.#targets.admitTenantCreate(ref);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     if (!isAwake(entry.state) || entry.state.kind === "failed") {
@@ -200,6 +214,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     origin: StoredInstance["origin"] = "api",
   ): Promise<SpawnedInstance> {
     const service = serviceNamed(this.#live.current, ref.service);
+    refuseIfDisabled(this.#table.get(ref));
     if (origin === "request") this.#targets.admitTenantCreate(ref);
     const entry = this.#table.entryFor(ref, origin, this.#deps.clock.now());
     await this.#runner.stop(entry, "stopped", undefined);
@@ -237,6 +252,16 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   #forgetDeps(): ForgetDeps {
     const { files, repo } = this.#deps;
     return { live: this.#live, table: this.#table, runner: this.#runner, files, repo };
+  }
+
+  /** See {@linkcode disableInstance}. */
+  disable(ref: InstanceRef): Promise<DisableResult> {
+    return disableInstance({ table: this.#table, runner: this.#runner }, ref);
+  }
+
+  /** See {@linkcode enableInstance}. */
+  enable(ref: InstanceRef): Promise<DisableResult> {
+    return enableInstance({ table: this.#table, runner: this.#runner }, ref);
   }
 
   // ---- deployments -------------------------------------------------------------------------

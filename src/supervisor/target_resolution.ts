@@ -8,7 +8,13 @@
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
 import { type AutoCreateHistory, judgeAutoCreate } from "../core/auto_create.ts";
-import { ForbiddenError, messageOf, NotFoundError, UnavailableError } from "../core/errors.ts";
+import {
+  ForbiddenError,
+  InstanceDisabledError,
+  messageOf,
+  NotFoundError,
+  UnavailableError,
+} from "../core/errors.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { reasonOf, retryAtOf } from "../core/lifecycle.ts";
 import { stickyCookie } from "../core/sticky.ts";
@@ -73,6 +79,7 @@ export class TargetResolution implements TargetResolver {
     const svc = serviceForHost(this.#live.current, service);
     if (!svc) return this.#retiredTarget(service, id);
     let entry = this.#table.forHost(svc.name, id);
+    if (entry?.isDisabled === true) throw new InstanceDisabledError(entry.key);
     if (entry && entry.state.kind === "ready") return this.#target(entry, svc);
     if (!entry) {
       this.#admitCreate(svc, id, "host", clientIp);
@@ -125,7 +132,7 @@ export class TargetResolution implements TargetResolver {
     }
     const eligible: InstanceEntry[] = [];
     for (const e of this.#table.ofService(svc.name)) {
-      if (e.weight > 0 && e.state.kind !== "failed") eligible.push(e);
+      if (e.weight > 0 && e.state.kind !== "failed" && !e.isDisabled) eligible.push(e);
     }
     const isUp = (e: InstanceEntry): boolean =>
       e.state.kind === "ready" && e.state.health !== "unhealthy";
@@ -227,6 +234,7 @@ export class TargetResolution implements TargetResolver {
       while (true) {
         // Forgotten (`ten rm`) while this request waited: it no longer exists.
         if (entry.isForgotten) throw new NotFoundError(`Instance not found: ${entry.key}`);
+        if (entry.isDisabled) throw new InstanceDisabledError(entry.key);
         const state = entry.state;
         if (state.kind === "ready") return this.#target(entry, svc);
         if (state.kind === "failed") {

@@ -141,7 +141,7 @@ export function judgeOnDemand(serverName: string, policy: OnDemandPolicy): OnDem
   if (name === base) return { kind: "allowed", name };
   const route = parseHostRoute(name, base);
   if (route.kind === "builtin") return refused(`not under "${base}"`);
-  if (route.kind === "invalid") return refused(route.reason);
+  if (route.kind === "invalid" || route.kind === "unknown") return refused(route.reason);
   const service = policy.services.find((s) => s.toLowerCase() === route.service);
   if (service === undefined) return refused(`no service "${route.service}" is configured`);
   if (route.kind === "weighted") return { kind: "allowed", name };

@@ -1,18 +1,26 @@
 /**
- * `/api/instances…`: list, spawn, stop, restart, weight and health of instances.
+ * `/api/instances…`: list, spawn, stop, restart, weight, health, forget, disable and enable of
+ * instances.
  * @module
  */
 import { messageOf } from "../../core/errors.ts";
 import { formatInstanceKey, type InstanceRef, parseInstanceKey } from "../../core/instance_key.ts";
 import { assertWeight } from "../../core/weights.ts";
-import type { InstanceControl, SpawnedView, SpawnOrigin, StorageUsage } from "../api_ports.ts";
+import type {
+  DisabledView,
+  InstanceControl,
+  SpawnedView,
+  SpawnOrigin,
+  StorageUsage,
+} from "../api_ports.ts";
 import { type MeasuredView, withStorage } from "../measured_view.ts";
 import { assertAccess, canAccess, type Identity } from "../auth.ts";
 import { audited, type AuditSink } from "../audit.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import { readJsonObject, stringField } from "../read_json.ts";
-import type { RouteHandler, Router } from "../router.ts";
+import type { RouteContext, RouteHandler, Router } from "../router.ts";
 import type {
+  DisableResponse,
   ForgetResponse,
   HealthResponse,
   InstanceJson,
@@ -49,13 +57,14 @@ function instanceJson(view: MeasuredView, nowMs: number): InstanceJson {
     weight: view.weight,
     service: view.service,
     instance: view.id,
-    status: view.status,
+    status: view.isDisabled === true ? "disabled" : view.status,
     pid: view.pid ?? null,
     port: view.port ?? null,
     reason: view.reason ?? null,
     retry_in_secs: view.retryAtMs === undefined
       ? null
       : Math.max(0, Math.ceil((view.retryAtMs - nowMs) / 1000)),
+    disabled: view.isDisabled === true,
   };
 }
 
@@ -113,6 +122,40 @@ export function addInstanceRoutes<C extends AuthedContext>(
       target: formatInstanceKey(ref),
       ...(details === undefined ? {} : { details }),
     }, run);
+
+  /**
+   * `ten disable` / `ten enable`: admin only, audited; a repeat changes nothing and its audit
+   * entry says so.
+   */
+  const switchDisabled = async (
+    ctx: C & RouteContext,
+    action: "disable" | "enable",
+  ): Promise<Response> => {
+    const ref = refOf(ctx.params["id"]);
+    if (ctx.identity.kind !== "admin") {
+      const doing = action === "disable" ? "Disabling" : "Enabling";
+      throw new HttpError(403, `${doing} an instance requires admin token`);
+    }
+    const base = { atMs: deps.now(), actor: "admin", action, target: formatInstanceKey(ref) };
+    let result: DisabledView;
+    try {
+      result = await (action === "disable" ? instances.disable(ref) : instances.enable(ref));
+    } catch (err: unknown) {
+      await deps.record({ ...base, outcome: "error", details: messageOf(err) });
+      throw err;
+    }
+    const { instance: view, isChanged } = result;
+    await deps.record({ ...base, outcome: "ok", details: isChanged ? "" : `already ${action}d` });
+    const isDisabled = view.isDisabled === true;
+    return jsonResponse(
+      {
+        instance: view.key,
+        disabled: isDisabled,
+        changed: isChanged,
+        status: isDisabled ? "disabled" : view.status,
+      } satisfies DisableResponse,
+    );
+  };
 
   const list: RouteHandler<C> = async (_req, ctx) => {
     const all = isYes(ctx.url.searchParams.get("all"));
@@ -207,6 +250,8 @@ export function addInstanceRoutes<C extends AuthedContext>(
         } satisfies ForgetResponse,
       );
     })
+    .add("POST", "/api/instances/:id/disable", (_req, ctx) => switchDisabled(ctx, "disable"))
+    .add("POST", "/api/instances/:id/enable", (_req, ctx) => switchDisabled(ctx, "enable"))
     .add("GET", "/api/instances/:id/health", async (_req, ctx) => {
       const ref = refOf(ctx.params["id"]);
       assertAccess(ctx.identity, ref.service, ref.id);

@@ -1,6 +1,6 @@
 /**
  * `ten ps` / `ten ls`: the instance table, as the original prints it; `--all` adds asleep,
- * stopped and failed instances with their status and reason. Columns keep the original widths
+ * stopped, failed and disabled instances with their status and reason. Columns keep the original widths
  * and widen to fit their longest value, so every row stays aligned.
  * @module
  */

@@ -21,6 +21,7 @@ function instance(id: string, fields: Partial<InstanceJson> = {}): InstanceJson 
     port: 30001,
     reason: null,
     retry_in_secs: null,
+    disabled: false,
     ...fields,
   };
 }
