@@ -74,6 +74,8 @@ export interface InstanceEntry {
   startTimes: StartTimes;
   port: number | undefined;
   socketPath: string | undefined;
+  /** The current run's app accepts connections on `socketPath` (the proxy then prefers it). */
+  isSocketListening: boolean;
   startedAtMs: number | undefined;
   lastActivityMs: number;
   activeRequests: number;
@@ -137,6 +139,7 @@ export function newEntry(
     },
     port: undefined,
     socketPath: undefined,
+    isSocketListening: false,
     startedAtMs: undefined,
     lastActivityMs: nowMs,
     activeRequests: 0,
