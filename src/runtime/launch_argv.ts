@@ -181,7 +181,8 @@ function sandboxPrefix(w: WrapInputs): string[] {
   for (const m of w.mounts ?? []) {
     args.push(m.readonly ? "--ro-bind" : "--bind", m.source, m.destination);
   }
-  args.push("--chdir", w.cwd ?? "/", "--");
+  // The sandbox's own root (a tmpfs holding the mount points) is read-only too.
+  args.push("--remount-ro", "/", "--chdir", w.cwd ?? "/", "--");
   return args;
 }
 

@@ -109,12 +109,16 @@ export class GroupLauncher {
       mounts: spec.mounts,
       view: isolated.view,
     });
+    const env = { ...spec.env };
+    // A socket whose directory is shared (e.g. with the API socket) is not bound into a namespace
+    // or sandbox: the app listens on PORT alone, instead of failing to bind a hidden path.
+    if (spec.isolation !== "process" && isolated.socketDir === undefined) delete env["SOCKET_PATH"];
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(outer!, {
         args: outerArgs,
         cwd: spec.cwd,
-        env: { ...spec.env },
+        env,
         clearEnv: true,
         stdin: "null",
         stdout: "piped",
