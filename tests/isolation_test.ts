@@ -130,7 +130,7 @@ Deno.test(
     await assertCan(d, "alice.ns", "write", `${d.dataDir}/ns/alice/mine.txt`);
     await assertCannot(d, "alice.ns", "exists", `${d.dataDir}/other/bob/secret.txt`);
     await assertCannot(d, "alice.ns", "exists", `${d.dataDir}/other`);
-    for (const entry of Deno.readDirSync(d.dataDir)) {
+    for await (const entry of Deno.readDir(d.dataDir)) {
       if (entry.name === "ns") continue;
       await assertCannot(d, "alice.ns", "exists", `${d.dataDir}/${entry.name}`);
     }
@@ -191,7 +191,7 @@ Deno.test(
     ) {
       await assertCannot(d, host, "read", path);
     }
-    for (const entry of Deno.readDirSync(d.dataDir)) {
+    for await (const entry of Deno.readDir(d.dataDir)) {
       if (entry.name !== "box") await assertCannot(d, host, "exists", `${d.dataDir}/${entry.name}`);
     }
     await assertCannot(d, host, "connect_unix", `${d.dataDir}/run/api.sock`);
