@@ -21,6 +21,8 @@ import {
 } from "../testkit/mod.ts";
 import type { Daemon } from "../testkit/mod.ts";
 import { listDescendants } from "../src/runtime/proc_stat.ts";
+import { prepareIsolation } from "../src/runtime/isolation_setup.ts";
+import { wrapArgv } from "../src/runtime/launch_argv.ts";
 
 const PY = "/usr/bin/python3";
 const isRoot = Deno.uid() === 0;
@@ -274,6 +276,72 @@ Deno.test("the bundled examples serve under namespace and sandbox", {
     });
   }
 });
+
+Deno.test("the proxy takes the Unix socket when the app listens on it, TCP otherwise", async () => {
+  await using tmp = await openTempDir();
+  await using d = await startDaemon({
+    dir: tmp.path,
+    config: settingsBlock() +
+      serviceBlock("both", {
+        command: `${PY} ${FIXTURES}/unix_socket_server.py`,
+        health: "/health",
+        socket: "{data_dir}/run/{name}.{id}/app.sock",
+      }),
+  });
+  await apiSpawn(d, "both", "alice");
+  const res = await rawRequest(d.port, "alice.both.localhost", "/", { timeoutMs: 10_000 });
+  equal((JSON.parse(res.body) as { via: string }).via, "unix");
+});
+
+Deno.test(
+  "sandbox as an unprivileged daemon user: bwrap in a user namespace, nothing of the host writable",
+  {
+    ignore: !isRoot || !hasBwrap,
+  },
+  async () => {
+    await using tmp = await openTempDir();
+    const instance = `${tmp.path}/data/box/alice`;
+    await Deno.mkdir(instance, { recursive: true });
+    await Deno.chmod(`${tmp.path}/data`, 0o755);
+    await Deno.chown(instance, 65534, 65534);
+    const request = {
+      isolation: "sandbox" as const,
+      argv: ["/bin/sh", "-c", SANDBOX_REPORT, "sh", instance],
+      cwd: instance,
+      pathVar: "/usr/bin:/bin",
+      dataDir: `${tmp.path}/data`,
+      instanceDir: instance,
+      daemonUid: 65534,
+    };
+    const plan = await prepareIsolation(request);
+    equal(plan.user, undefined, "a non-root daemon runs the sandbox as itself");
+    const argv = wrapArgv({ ...request, ...plan, cwd: instance });
+    // The daemon as `nobody`: what a non-root `ten serve` would run.
+    const out = await new Deno.Command("setpriv", {
+      args: ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ...argv],
+      env: { PATH: "/usr/bin:/bin" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    if (/No permissions to create new namespace|setting up uid map/.test(text)) {
+      progress(`isolation_test: unprivileged user namespaces refused, skipped: ${text.trim()}`);
+      return;
+    }
+    equal(out.code, 0, text);
+    deepEqual(text.trim().split("\n"), ["uid 65534", "shadow no", "etc no", "data yes"]);
+    ok(await exists(`${instance}/f`), "the write to the instance dir reached the host");
+  },
+);
+
+/** Reports, one line each, the uid and whether /etc/shadow is readable, /etc and $1 writable. */
+const SANDBOX_REPORT = [
+  'echo "uid $(id -u)"',
+  'if cat /etc/shadow >/dev/null 2>&1; then echo "shadow yes"; else echo "shadow no"; fi',
+  'if touch /etc/x 2>/dev/null; then echo "etc yes"; else echo "etc no"; fi',
+  'if touch "$1/f"; then echo "data yes"; else echo "data no"; fi',
+].join("\n");
 
 async function exists(path: string): Promise<boolean> {
   try {

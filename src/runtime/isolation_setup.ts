@@ -32,6 +32,8 @@ export interface IsolationRequest {
   readonly user?: WrapUser | undefined;
   readonly network?: Network | undefined;
   readonly mounts?: readonly Mount[] | undefined;
+  /** The daemon's uid. @default {Deno.uid()} */
+  readonly daemonUid?: number | undefined;
 }
 
 /** The extra inputs of `wrapArgv` for a namespace or sandbox. */
@@ -44,8 +46,9 @@ export interface IsolationPlan {
 /** Checks the host and gathers what `wrapArgv` needs; throws SpawnError with the fix. */
 export async function prepareIsolation(r: IsolationRequest): Promise<IsolationPlan> {
   const socketDir = ownSocketDir(r);
+  const daemonUid = r.daemonUid ?? Deno.uid();
   if (r.isolation === "namespace") {
-    if (Deno.uid() !== 0) {
+    if (daemonUid !== 0) {
       throw new SpawnError(
         'Cannot start with isolation = "namespace": it needs ten serve to run as root (new mount and PID namespaces need CAP_SYS_ADMIN); run the daemon as root, or use isolation = "sandbox" (works unprivileged where the kernel allows user namespaces) or isolation = "process"',
       );
@@ -73,7 +76,7 @@ export async function prepareIsolation(r: IsolationRequest): Promise<IsolationPl
   }
   // A root daemon never runs a sandbox as root: bwrap then runs as an unprivileged user (in a
   // user namespace), so the app cannot act as root on anything bound into it.
-  const user = r.user ?? (Deno.uid() === 0 ? SANDBOX_FALLBACK_USER : undefined);
+  const user = r.user ?? (daemonUid === 0 ? SANDBOX_FALLBACK_USER : undefined);
   if (user !== undefined && r.user === undefined) {
     for (const dir of [r.instanceDir, socketDir]) {
       if (dir !== undefined) await ensureOwner(dir, user);
