@@ -277,7 +277,7 @@ Deno.test("the bundled examples serve under namespace and sandbox", {
   }
 });
 
-Deno.test("the proxy takes the Unix socket when the app listens on it, TCP otherwise", async () => {
+Deno.test("the proxy takes the Unix socket when the app listens on it", async () => {
   await using tmp = await openTempDir();
   await using d = await startDaemon({
     dir: tmp.path,
