@@ -158,6 +158,7 @@ Deno.test(
       dir: tmp.path,
       config: settingsBlock() + serviceBlock("box", probe({ isolation: "sandbox" })) +
         serviceBlock("other", probe()) +
+        serviceBlock("boxdefault", { ...probe({ isolation: "sandbox" }), workdir: "." }) +
         serviceBlock("slow", {
           command: `${PY} ${FIXTURES}/sigterm_slow.py`,
           workdir: FIXTURES,
@@ -197,6 +198,11 @@ Deno.test(
       if (entry.name !== "box") await assertCannot(d, host, "exists", `${d.dataDir}/${entry.name}`);
     }
     await assertCannot(d, host, "connect_unix", `${d.dataDir}/run/api.sock`);
+    // With the default workdir (the config's dir, which holds ./data) the data dir stays covered.
+    await apiSpawn(d, "boxdefault", "carol");
+    await assertCan(d, "carol.boxdefault", "exists", `${d.dir}/tenement.toml`);
+    await assertCannot(d, "carol.boxdefault", "exists", `${d.dataDir}/other/bob/secret.txt`);
+    await assertCannot(d, "carol.boxdefault", "exists", `${d.dataDir}/box`);
     await assertCannot(d, host, "signal", String(otherPid));
 
     await d.spawn("slow", "s");

@@ -191,7 +191,7 @@ async function readonlyPaths(r: IsolationRequest): Promise<string[]> {
       // Not a path on this host.
     }
   }
-  const system = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/tmp"];
+  const system = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev"];
   const paths: string[] = [];
   for (const path of candidates) {
     if (path === "/" || system.some((s) => isWithin(path, s))) continue;

@@ -175,6 +175,12 @@ function sandboxPrefix(w: WrapInputs): string[] {
   for (const dir of view.maskedDirs) args.push("--tmpfs", dir);
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
   for (const path of view.readonlyPaths) args.push("--ro-bind", path, path);
+  // A workdir that holds the data dir (the default `./data` beside tenement.toml) must not show
+  // it: an empty tmpfs covers it again before the instance's own dirs are bound in.
+  const dataDir = w.dataDir;
+  if (dataDir !== undefined && view.readonlyPaths.some((p) => isWithin(dataDir, p))) {
+    args.push("--tmpfs", dataDir);
+  }
   for (const path of [w.instanceDir, w.socketDir]) {
     if (path !== undefined) args.push("--bind", path, path);
   }

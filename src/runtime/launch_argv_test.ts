@@ -90,6 +90,11 @@ Deno.test("wrapArgv() sandbox: the user drop before bwrap; read-only system, pri
     ok(indexOfRun(argv, run) > bwrap, run.join(" "));
   }
   ok(!argv.includes("/var/lib/tenement"), "the data dir itself is never bound");
+  const beside = wrapArgv({ ...base, view: { ...view, readonlyPaths: ["/var/lib"] } });
+  ok(
+    indexOfRun(beside, ["--ro-bind", "/var/lib", "/var/lib", "--tmpfs", "/var/lib/tenement"]) > 0,
+    "a read-only workdir holding the data dir gets the data dir covered again",
+  );
   const offline = wrapArgv({ ...base, network: "none" });
   ok(!offline.includes("--share-net"), 'network = "none" keeps the network unshared');
 });
