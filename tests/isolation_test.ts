@@ -159,6 +159,12 @@ Deno.test(
       config: settingsBlock() + serviceBlock("box", probe({ isolation: "sandbox" })) +
         serviceBlock("other", probe()) +
         serviceBlock("boxdefault", { ...probe({ isolation: "sandbox" }), workdir: "." }) +
+        serviceBlock("stubborn", {
+          command: `${PY} ${FIXTURES}/ignore_sigterm.py`,
+          workdir: FIXTURES,
+          isolation: "sandbox",
+          stop_grace_period: 1,
+        }) +
         serviceBlock("slow", {
           command: `${PY} ${FIXTURES}/sigterm_slow.py`,
           workdir: FIXTURES,
@@ -215,6 +221,13 @@ Deno.test(
     const messages = (JSON.parse(logs.body) as Array<{ message: string }>).map((e) => e.message);
     ok(messages.includes("shutdown complete"), `no graceful stop: ${messages.join("|")}`);
     ok(await isGone(tree), "a process of the sandbox outlived the stop");
+
+    // An app that ignores SIGTERM is killed after the grace period, with the whole sandbox.
+    await d.spawn("stubborn", "s");
+    await d.running("stubborn:s");
+    const stubborn = await treeOf((await d.instance("stubborn:s"))!.pid!);
+    equal((await d.api("DELETE", "/api/instances/stubborn:s")).status, 204);
+    ok(await isGone(stubborn), "a process of the stubborn sandbox outlived the stop");
   },
 );
 
