@@ -413,11 +413,11 @@ Deno.test("ten serve stops instances on SIGTERM and they come back on the next s
 
 Deno.test("isolation modes not built yet refuse to start with a message, never run unisolated", async () => {
   await using ten = await startDaemon({
-    config: { services: { boxed: { fixture: "ok_server.py", isolation: "namespace" } } },
+    config: { services: { boxed: { fixture: "ok_server.py", isolation: "litebox" } } },
   });
   const res = await ten.api("POST", "/api/instances/spawn", { process: "boxed", id: "a" });
   ok(res.status >= 400, `status ${res.status}`);
-  match(JSON.parse(res.body).error, /isolation = "namespace"/);
+  match(JSON.parse(res.body).error, /isolation = "litebox"/);
   const row = await ten.instance("boxed:a");
   equal(row?.pid, null, "no process was started");
   equal((await ten.request("a.boxed.localhost", "/")).status, 503);

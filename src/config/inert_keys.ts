@@ -14,9 +14,11 @@ import {
 import type { ConfigWarning } from "./schema.ts";
 
 const ISOLATION_NOT_RUN =
-  'only isolation = "process" runs, so instances of this service will fail to start';
+  'only isolation = "process", "namespace" and "sandbox" run, so instances of this service will fail to start';
 const ONLY_PROCESS =
-  'used only by isolation modes this version does not run (it runs isolation = "process" only)';
+  'used only by isolation modes this version does not run (it runs "process", "namespace" and "sandbox")';
+/** The isolation levels that run. */
+const RUNNING_ISOLATIONS = ["process", "namespace", "sandbox"];
 
 /** `[service.X]` keys that are parsed but not acted on, with what the user should know. */
 const INERT_SERVICE_KEYS: Readonly<Record<string, string>> = {
@@ -25,7 +27,6 @@ const INERT_SERVICE_KEYS: Readonly<Record<string, string>> = {
   storage_quota_mb:
     "not enforced yet: the quota is only reported (storage_quota_bytes in the API), nothing warns or stops at it",
   image: ONLY_PROCESS,
-  mounts: ONLY_PROCESS,
   rootfs: ONLY_PROCESS,
   kernel: ONLY_PROCESS,
   memory_mb: ONLY_PROCESS,
@@ -73,8 +74,11 @@ export function findInertKeys(
       if (why !== undefined) warn(["service", name, key], why);
     }
     const isolation = table["isolation"];
-    if (typeof isolation === "string" && isolation !== "process") {
+    if (typeof isolation === "string" && !RUNNING_ISOLATIONS.includes(isolation)) {
       warn(["service", name, "isolation"], `not implemented yet: ${ISOLATION_NOT_RUN}`);
+    }
+    if (table["mounts"] !== undefined && isolation !== "sandbox") {
+      warn(["service", name, "mounts"], 'used only with isolation = "sandbox" (binds into it)');
     }
   }
   if (tableOf(tableOf(root["settings"])["tls"])["dns_provider"] !== undefined) {

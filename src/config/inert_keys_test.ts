@@ -18,7 +18,7 @@ storage_persist = true
 
 [service.box]
 command = "./box"
-isolation = "sandbox"
+isolation = "litebox"
 image = "alpine"
 
 [routing]
@@ -49,4 +49,31 @@ Deno.test("parseConfig has no warnings for a config that sets only working keys"
     path: "tenement.toml",
   });
   deepEqual(config.warnings, []);
+});
+
+Deno.test("parseConfig accepts namespace and sandbox without warnings, and warns about mounts outside a sandbox", () => {
+  const config = parseConfig(
+    `[service.ns]
+command = "./app"
+isolation = "namespace"
+
+[service.box]
+command = "./app"
+isolation = "sandbox"
+network = "none"
+[[service.box.mounts]]
+source = "/srv/shared"
+destination = "/shared"
+
+[service.plain]
+command = "./app"
+[[service.plain.mounts]]
+source = "/srv/shared"
+destination = "/shared"
+`,
+    { path: "tenement.toml" },
+  );
+  deepEqual(config.warnings?.map((w) => w.at.key), ["service.plain.mounts"]);
+  deepEqual(config.services.get("box")?.network, "none");
+  deepEqual(config.services.get("ns")?.network, "host");
 });

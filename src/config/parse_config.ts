@@ -45,8 +45,11 @@ import {
   type Config,
   type ConfigWarning,
   isDaemonSecret,
+  type Isolation,
   ISOLATIONS,
   type Mount,
+  type Network,
+  NETWORKS,
   RESTART_POLICIES,
   type RoutingConfig,
   SERVICE_DEFAULTS,
@@ -159,6 +162,7 @@ const SERVICE_FIELDS = {
   storage_persist: BOOLEAN,
   image: TEXT,
   mounts: TABLE_LIST,
+  network: oneOf(NETWORKS),
   rootfs: TEXT,
   kernel: TEXT,
   memory_mb: wholeNumber(1, "megabytes"),
@@ -248,6 +252,7 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     storagePersist: values.storage_persist ?? defaults.storage_persist,
     image: values.image,
     mounts: readMounts(ctx, values.mounts ?? [], [...path, "mounts"], dir),
+    network: readNetwork(ctx, values.network, values.isolation ?? defaults.isolation, path),
     rootfs: values.rootfs === undefined ? undefined : resolvePath(dir, values.rootfs),
     autoCreate: values.auto_create ?? defaults.auto_create,
     autoCreateLimit: values.auto_create_limit ?? defaults.auto_create_limit,
@@ -382,6 +387,25 @@ function readPassthrough(
   return [...names];
 }
 
+/** `network = "none"` only makes sense in a sandbox: the other levels share the host's network. */
+function readNetwork(
+  ctx: Context,
+  network: Network | undefined,
+  isolation: Isolation,
+  path: readonly KeySegment[],
+): Network {
+  if (network === "none" && isolation !== "sandbox") {
+    report(
+      ctx,
+      [...path, "network"],
+      `network = "none" needs isolation = "sandbox" (isolation = ${
+        JSON.stringify(isolation)
+      } shares the host's network); set isolation = "sandbox" or remove network`,
+    );
+  }
+  return network ?? SERVICE_DEFAULTS.network;
+}
+
 const MOUNT_FIELDS = { source: TEXT, destination: TEXT, readonly: BOOLEAN };
 
 function readMounts(
@@ -400,6 +424,15 @@ function readMounts(
       if (isMissing(raw, key, MOUNT_FIELDS)) {
         report(ctx, [...at, key], `missing required key "${key}" ${where}`);
       }
+    }
+    if (values.destination !== undefined && !values.destination.startsWith("/")) {
+      report(
+        ctx,
+        [...at, "destination"],
+        `invalid destination ${
+          JSON.stringify(values.destination)
+        } ${where}: expected an absolute path inside the sandbox, e.g. "/srv/shared"`,
+      );
     }
     if (values.source !== undefined && values.destination !== undefined) {
       const source = resolvePath(dir, values.source);

@@ -119,6 +119,7 @@ Deno.test("parseConfig() fills every default", () => {
     storagePersist: true,
     image: undefined,
     mounts: [],
+    network: "host",
     rootfs: undefined,
     autoCreate: true,
     autoCreateLimit: 100,
@@ -471,6 +472,18 @@ const BAD_CONFIGS: [string, string][] = [
   [
     '[service.notes]\ncommand = "x"\n\n[[service.notes.mounts]]\nsource = "a"\ndestinaton = "/a"\n',
     'tenement.toml:6:1: unknown key "destinaton" in [[service.notes.mounts]] (did you mean "destination"?)',
+  ],
+  [
+    '[service.notes]\ncommand = "x"\n\n[[service.notes.mounts]]\nsource = "/a"\ndestination = "a"\n',
+    'tenement.toml:6:1: invalid destination "a" in [[service.notes.mounts]]: expected an absolute path inside the sandbox, e.g. "/srv/shared"',
+  ],
+  [
+    '[service.notes]\ncommand = "x"\nnetwork = "none"\n',
+    'tenement.toml:3:1: network = "none" needs isolation = "sandbox" (isolation = "process" shares the host\'s network); set isolation = "sandbox" or remove network',
+  ],
+  [
+    '[service.notes]\ncommand = "x"\nisolation = "sandbox"\nnetwork = "off"\n',
+    'tenement.toml:4:1: invalid value for "service.notes.network": expected one of "host", "none", got "off"',
   ],
   [
     '[service.notes]\ncommand = "x"\nstop_grace_period = 1\nstop_grace_period_secs = 2\n',

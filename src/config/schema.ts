@@ -27,6 +27,12 @@ export const ISOLATIONS: readonly Isolation[] = [
   "qemu",
 ];
 
+/** A sandbox's network: the host's, or none at all (reached through its Unix socket only). */
+export type Network = "host" | "none";
+
+/** Every network value the config accepts. */
+export const NETWORKS: readonly Network[] = ["host", "none"];
+
 /** When a process that exited on its own is started again. */
 export type RestartPolicy = "always" | "on-failure" | "never";
 
@@ -143,6 +149,8 @@ export interface ServiceConfig {
   readonly storagePersist: boolean;
   readonly image: string | undefined;
   readonly mounts: readonly Mount[];
+  /** `"none"`: the sandbox has no network; the app is reached through its Unix socket. */
+  readonly network: Network;
   readonly rootfs: string | undefined;
   /** May a request for a never-seen id create that instance? */
   readonly autoCreate: boolean;
@@ -241,6 +249,7 @@ export function isDaemonSecret(name: string): boolean {
 /** Defaults for `[service.X]` (durations in seconds, as in the TOML). */
 export const SERVICE_DEFAULTS = {
   isolation: "process" as Isolation,
+  network: "host" as Network,
   // "." appears in no service name or id, so two instances never share a path.
   socket: "{data_dir}/run/{name}.{id}.sock",
   env_clear: false,

@@ -9,6 +9,7 @@ export interface Target {
   readonly service: string;
   readonly id: string;
   readonly port: number;
+  /** The instance's Unix socket, set only while its app listens there (else TCP `port`). */
   readonly socketPath: string | undefined;
   readonly requestTimeoutMs: number;
   /** A Set-Cookie value to add to the response (sticky canary routing), if any. */

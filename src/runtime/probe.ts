@@ -16,12 +16,19 @@ export interface ProbeOutcome {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Probes instances on 127.0.0.1. */
+/** Connects to 127.0.0.1:port, or to the Unix socket `socketPath` when given. */
+function connectTo(port: number, socketPath: string | undefined): Promise<Deno.Conn> {
+  return socketPath === undefined
+    ? Deno.connect({ hostname: "127.0.0.1", port })
+    : Deno.connect({ transport: "unix", path: socketPath });
+}
+
+/** Probes instances on 127.0.0.1 (or on their Unix socket, for a sandbox without network). */
 export class NetProber {
-  /** Connects to 127.0.0.1:port and closes again. */
-  async tcp(port: number, timeoutMs: number): Promise<ProbeOutcome> {
+  /** Connects to 127.0.0.1:port (or `socketPath`) and closes again. */
+  async tcp(port: number, timeoutMs: number, socketPath?: string): Promise<ProbeOutcome> {
     try {
-      const conn = await withTimeout(Deno.connect({ hostname: "127.0.0.1", port }), timeoutMs);
+      const conn = await withTimeout(connectTo(port, socketPath), timeoutMs);
       conn.close();
       return { isPass: true, detail: "connected", isRefused: false };
     } catch (err: unknown) {
@@ -29,12 +36,17 @@ export class NetProber {
     }
   }
 
-  /** GETs `path`; passes on 2xx. */
-  async http(port: number, path: string, timeoutMs: number): Promise<ProbeOutcome> {
-    let conn: Deno.TcpConn | undefined;
+  /** GETs `path` on 127.0.0.1:port (or `socketPath`); passes on 2xx. */
+  async http(
+    port: number,
+    path: string,
+    timeoutMs: number,
+    socketPath?: string,
+  ): Promise<ProbeOutcome> {
+    let conn: Deno.Conn | undefined;
     const timer = setTimeout(() => conn?.close(), timeoutMs);
     try {
-      conn = await withTimeout(Deno.connect({ hostname: "127.0.0.1", port }), timeoutMs);
+      conn = await withTimeout(connectTo(port, socketPath), timeoutMs);
       await conn.write(
         encoder.encode(
           `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: tenement-health\r\nConnection: close\r\n\r\n`,
@@ -102,12 +114,14 @@ function failure(err: unknown, timeoutMs: number): ProbeOutcome {
   return {
     isPass: false,
     detail: describe(err, timeoutMs),
-    isRefused: err instanceof Deno.errors.ConnectionRefused,
+    // A Unix socket path with no file yet: nothing listens, as a refused port.
+    isRefused: err instanceof Deno.errors.ConnectionRefused || err instanceof Deno.errors.NotFound,
   };
 }
 
 function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  if (err instanceof Deno.errors.NotFound) return "no socket file yet";
   if (err instanceof Deno.errors.TimedOut) return `timed out after ${timeoutMs} ms`;
   if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
     return `timed out after ${timeoutMs} ms`;

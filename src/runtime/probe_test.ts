@@ -47,3 +47,24 @@ Deno.test("NetProber reports a listening app's failing status as not refused", a
     await server.finished;
   }
 });
+
+Deno.test("NetProber probes over a Unix socket when given one; a missing socket file counts as refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/app.sock`;
+  const prober = new NetProber();
+  try {
+    const missing = await prober.http(1, "/health", 1000, path);
+    deepEqual([missing.isPass, missing.isRefused], [false, true]);
+    const controller = new AbortController();
+    const server = Deno.serve(
+      { transport: "unix", path, signal: controller.signal, onListen: () => {} },
+      () => new Response("ok"),
+    );
+    deepEqual((await prober.http(1, "/health", 1000, path)).isPass, true);
+    deepEqual((await prober.tcp(1, 1000, path)).isPass, true);
+    controller.abort();
+    await server.finished;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -71,3 +71,29 @@ export function readBootId(): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Pids of every live process below `rootPid` (children, their children, …), found through the
+ * parent pids in `/proc`: a sandbox's app runs in its own session and process group, out of
+ * reach of a signal to the launcher's group.
+ */
+export async function listDescendants(rootPid: number): Promise<ProcStat[]> {
+  const byParent = new Map<number, ProcStat[]>();
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!entry.isDirectory || !/^\d+$/.test(entry.name)) continue;
+    const stat = await readProcStat(Number(entry.name));
+    if (stat === undefined || stat.state === "Z") continue;
+    const siblings = byParent.get(stat.ppid) ?? [];
+    siblings.push(stat);
+    byParent.set(stat.ppid, siblings);
+  }
+  const found: ProcStat[] = [];
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    for (const child of byParent.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}

@@ -8,9 +8,10 @@
 import { getLogger } from "@logtape/logtape";
 import { messageOf, SpawnError } from "../core/errors.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
-import type { Isolation } from "../config/schema.ts";
-import { listGroupMembers, readProcStatNow } from "./proc_stat.ts";
+import type { Isolation, Mount, Network } from "../config/schema.ts";
+import { listDescendants, listGroupMembers, readProcStatNow } from "./proc_stat.ts";
 import { wrapArgv, type WrapUser } from "./launch_argv.ts";
+import { prepareIsolation } from "./isolation_setup.ts";
 
 const log = getLogger(["tenement", "process"]);
 
@@ -28,7 +29,13 @@ export interface GroupLaunchSpec {
   readonly socketPath?: string;
   readonly user?: WrapUser;
   readonly cgroupProcs?: readonly string[];
+  readonly dataDir?: string;
+  readonly network?: Network;
+  readonly mounts?: readonly Mount[];
 }
+
+/** The isolation levels this build runs. */
+const RUNNABLE: readonly Isolation[] = ["process", "namespace", "sandbox"];
 
 /** Finds the program to run: paths with a slash resolve against `cwd`, bare names via PATH. */
 async function resolveProgram(
@@ -64,11 +71,11 @@ async function isExecutable(path: string): Promise<boolean> {
 export class GroupLauncher {
   /** Spawns `spec.argv` as a new process group; throws SpawnError with the reason on failure. */
   async launch(spec: GroupLaunchSpec): Promise<GroupHandle> {
-    if (spec.isolation !== "process") {
+    if (!RUNNABLE.includes(spec.isolation)) {
       throw new SpawnError(
         `Cannot start with isolation = ${
           JSON.stringify(spec.isolation)
-        }: this build of tenement runs isolation = "process" only; set isolation = "process" for this service`,
+        }: this build of tenement runs isolation = "process", "namespace" or "sandbox"; set one of them for this service`,
       );
     }
     const [program, ...args] = spec.argv;
@@ -76,18 +83,42 @@ export class GroupLauncher {
       throw new SpawnError("Cannot start: empty command");
     }
     const resolved = await resolveProgram(program, spec.cwd, spec.env["PATH"]);
-    const [outer, ...outerArgs] = wrapArgv({
-      argv: [resolved, ...args],
+    const argv = [resolved, ...args];
+    const isolated = await prepareIsolation({
       isolation: spec.isolation,
+      argv,
+      cwd: spec.cwd,
+      pathVar: spec.env["PATH"],
+      dataDir: spec.dataDir,
+      instanceDir: spec.instanceDir,
+      socketPath: spec.socketPath,
       user: spec.user,
-      cgroupProcs: spec.cgroupProcs,
+      network: spec.network,
+      mounts: spec.mounts,
     });
+    const [outer, ...outerArgs] = wrapArgv({
+      argv,
+      isolation: spec.isolation,
+      user: isolated.user,
+      cgroupProcs: spec.cgroupProcs,
+      dataDir: spec.dataDir,
+      instanceDir: spec.instanceDir,
+      socketDir: isolated.socketDir,
+      cwd: spec.cwd,
+      network: spec.network,
+      mounts: spec.mounts,
+      view: isolated.view,
+    });
+    const env = { ...spec.env };
+    // A socket whose directory is shared (e.g. with the API socket) is not bound into a namespace
+    // or sandbox: the app listens on PORT alone, instead of failing to bind a hidden path.
+    if (spec.isolation !== "process" && isolated.socketDir === undefined) delete env["SOCKET_PATH"];
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(outer!, {
         args: outerArgs,
         cwd: spec.cwd,
-        env: { ...spec.env },
+        env,
         clearEnv: true,
         stdin: "null",
         stdout: "piped",
@@ -104,7 +135,7 @@ export class GroupLauncher {
       pumpLines(child.stdout, (line) => spec.onLine("stdout", line)),
       pumpLines(child.stderr, (line) => spec.onLine("stderr", line)),
     ]).then(() => {});
-    return new GroupHandle(child, stat?.startTicks, outputDone);
+    return new GroupHandle(child, stat?.startTicks, outputDone, spec.isolation === "sandbox");
   }
 }
 
@@ -114,11 +145,22 @@ export class GroupHandle {
   readonly startTicks: number | undefined;
   readonly exited: Promise<ExitInfo>;
   readonly #outputDone: Promise<void>;
+  /**
+   * bwrap's `--new-session` puts the app in a session and group of its own: a stop signals it
+   * there, and never bwrap itself, which would take the sandbox down without a grace period.
+   */
+  readonly #isSandbox: boolean;
 
-  constructor(child: Deno.ChildProcess, startTicks: number | undefined, outputDone: Promise<void>) {
+  constructor(
+    child: Deno.ChildProcess,
+    startTicks: number | undefined,
+    outputDone: Promise<void>,
+    isSandbox = false,
+  ) {
     this.pid = child.pid;
     this.startTicks = startTicks;
     this.#outputDone = outputDone;
+    this.#isSandbox = isSandbox;
     this.exited = child.status.then((s) => ({
       code: s.signal === null ? s.code : null,
       signal: s.signal,
@@ -127,7 +169,8 @@ export class GroupHandle {
 
   /** SIGTERM the group, wait up to `graceMs`, SIGKILL what is left; resolves when all are gone. */
   async stop(graceMs: number): Promise<ExitInfo> {
-    signalGroup(this.pid, "SIGTERM");
+    if (this.#isSandbox) await signalOutsideGroup(this.pid, "SIGTERM");
+    else signalGroup(this.pid, "SIGTERM");
     const isGone = await waitGroupGone(this.pid, this.exited, graceMs);
     if (!isGone) {
       log.info("Process group {pid} still running after {graceMs} ms grace, sending SIGKILL", {
@@ -142,11 +185,24 @@ export class GroupHandle {
 
   /** SIGKILL every member of the group and wait until none is left. */
   async killRemnants(): Promise<void> {
+    if (this.#isSandbox) await signalOutsideGroup(this.pid, "SIGKILL");
     signalGroup(this.pid, "SIGKILL");
     if (!await waitGroupGone(this.pid, this.exited, 5_000)) {
       log.error("Process group {pid} survived SIGKILL for 5 s", { pid: this.pid });
     }
     await this.#outputDone;
+  }
+}
+
+/** Sends `signal` to every descendant of `pid` that left its process group (a sandbox's app). */
+async function signalOutsideGroup(pid: number, signal: Deno.Signal): Promise<void> {
+  for (const stat of await listDescendants(pid)) {
+    if (stat.pgid === pid) continue;
+    try {
+      Deno.kill(stat.pid, signal);
+    } catch {
+      // Gone meanwhile.
+    }
   }
 }
 

@@ -59,6 +59,8 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
     if (entry.generation !== generation) return;
     entry.lastProbe = result.lastDetail;
     if (result.isReady) {
+      entry.isSocketListening = await isSocketListening(deps.prober, entry, svc);
+      if (entry.generation !== generation) return;
       deps.apply(entry, { kind: "became_ready", nowMs: deps.clock.now() });
     } else if (isRefused && entry.isExplicitStart) {
       deps.neverListened(entry, generation);
@@ -99,7 +101,10 @@ export function applyProbe(
   });
 }
 
-/** Probes the entry's port: its HTTP health path when the service has one, else a TCP connect. */
+/**
+ * Probes the entry: its HTTP health path when the service has one, else a connect; on its port,
+ * or on its Unix socket when the service has no network (`network = "none"`).
+ */
 export function probeInstance(
   prober: Prober,
   entry: InstanceEntry,
@@ -107,7 +112,31 @@ export function probeInstance(
 ): Promise<ProbeResult> {
   const port = entry.port;
   if (port === undefined) return Promise.resolve({ isPass: false, detail: "not running" });
+  const socketPath = svc.network === "none" ? entry.socketPath : undefined;
+  if (socketPath === undefined) {
+    return svc.health !== undefined
+      ? prober.http(port, svc.health, PROBE_TIMEOUT_MS)
+      : prober.tcp(port, PROBE_TIMEOUT_MS);
+  }
   return svc.health !== undefined
-    ? prober.http(port, svc.health, PROBE_TIMEOUT_MS)
-    : prober.tcp(port, PROBE_TIMEOUT_MS);
+    ? prober.http(port, svc.health, PROBE_TIMEOUT_MS, socketPath)
+    : prober.tcp(port, PROBE_TIMEOUT_MS, socketPath);
 }
+
+/**
+ * Whether the ready app accepts connections on its Unix socket: then the proxy prefers it, else
+ * it goes over TCP (a socket path is set for every instance, but most apps only listen on PORT).
+ */
+async function isSocketListening(
+  prober: Prober,
+  entry: InstanceEntry,
+  svc: ServiceConfig,
+): Promise<boolean> {
+  const socketPath = entry.socketPath;
+  if (socketPath === undefined || entry.port === undefined) return false;
+  if (svc.network === "none") return true;
+  return (await prober.tcp(entry.port, SOCKET_CHECK_TIMEOUT_MS, socketPath)).isPass;
+}
+
+/** A local socket answers at once or not at all. */
+const SOCKET_CHECK_TIMEOUT_MS = 1_000;

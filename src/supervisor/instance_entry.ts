@@ -83,6 +83,8 @@ export interface InstanceEntry {
   startTimes: StartTimes;
   port: number | undefined;
   socketPath: string | undefined;
+  /** The current run's app accepts connections on `socketPath` (the proxy then prefers it). */
+  isSocketListening: boolean;
   startedAtMs: number | undefined;
   lastActivityMs: number;
   activeRequests: number;
@@ -148,6 +150,7 @@ export function newEntry(
     },
     port: undefined,
     socketPath: undefined,
+    isSocketListening: false,
     startedAtMs: undefined,
     lastActivityMs: nowMs,
     activeRequests: 0,

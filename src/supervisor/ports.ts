@@ -3,7 +3,7 @@
  * metrics) satisfy them structurally; tests may pass real edges or small fakes of these shapes.
  * @module
  */
-import type { Config, Isolation } from "../config/schema.ts";
+import type { Config, Isolation, Mount, Network } from "../config/schema.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 
 /** Everything needed to start one instance's process. */
@@ -25,6 +25,12 @@ export interface LaunchSpec {
    * per controller for v1); empty or undefined: no cgroup.
    */
   readonly cgroupProcs?: readonly string[];
+  /** The daemon's `data_dir`: hidden inside a namespace or sandbox but for the instance's dir. */
+  readonly dataDir?: string;
+  /** Sandbox network: `"none"` leaves the app reachable through its Unix socket only. */
+  readonly network?: Network;
+  /** Extra binds into a sandbox (the service's `mounts`). */
+  readonly mounts?: readonly Mount[];
 }
 
 /** The user an instance runs as (the runtime's `WrapUser`). */
@@ -62,10 +68,13 @@ export interface ProbeResult {
 
 /** Checks whether an instance answers. */
 export interface Prober {
-  /** HTTP GET of `path` on 127.0.0.1:port; passes only on a 2xx status. */
-  http(port: number, path: string, timeoutMs: number): Promise<ProbeResult>;
-  /** TCP connect to 127.0.0.1:port. */
-  tcp(port: number, timeoutMs: number): Promise<ProbeResult>;
+  /**
+   * HTTP GET of `path` on 127.0.0.1:port (over the Unix socket `socketPath` instead when given);
+   * passes only on a 2xx status.
+   */
+  http(port: number, path: string, timeoutMs: number, socketPath?: string): Promise<ProbeResult>;
+  /** Connect to 127.0.0.1:port (to the Unix socket `socketPath` instead when given). */
+  tcp(port: number, timeoutMs: number, socketPath?: string): Promise<ProbeResult>;
 }
 
 /** Hands out instance ports that are free at the time of allocation. */

@@ -293,6 +293,9 @@ export class Runner {
         isolation: svc.isolation,
         instanceDir: plan.instanceDir,
         socketPath: plan.socketPath,
+        dataDir: config.settings.dataDir,
+        network: svc.network,
+        mounts: svc.mounts,
         onLine: (stream, line) => {
           if (stream === "stderr" && line.trim() !== "") {
             entry.lastStderr = line;
@@ -325,6 +328,7 @@ export class Runner {
     entry.startTimes.launchedAtMs = launchedAtMs;
     entry.port = port;
     entry.socketPath = plan.socketPath;
+    entry.isSocketListening = false;
     entry.startedAtMs = launchedAtMs;
     entry.lastActivityMs = deps.clock.now();
     entry.lastStderr = "";

@@ -397,9 +397,11 @@ export class TargetResolution implements TargetResolver {
   #target(entry: InstanceEntry, svc: ServiceConfig): Target {
     entry.lastActivityMs = this.#clock.now();
     const cached = entry.target;
+    // The socket only when the app listens on it: most apps listen on PORT alone.
+    const socketPath = entry.isSocketListening ? entry.socketPath : undefined;
     if (
       cached !== undefined && cached.port === entry.port &&
-      cached.socketPath === entry.socketPath && cached.requestTimeoutMs === svc.requestTimeoutMs
+      cached.socketPath === socketPath && cached.requestTimeoutMs === svc.requestTimeoutMs
     ) {
       return cached;
     }
@@ -407,7 +409,7 @@ export class TargetResolution implements TargetResolver {
       service: entry.service,
       id: entry.id,
       port: entry.port!,
-      socketPath: entry.socketPath,
+      socketPath,
       requestTimeoutMs: svc.requestTimeoutMs,
     };
     entry.target = target;
