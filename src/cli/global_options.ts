@@ -8,6 +8,7 @@ import { type InstalledService, readInstalledService } from "./installed_service
 import { INSTALL_PATHS } from "./systemd_unit.ts";
 import type { Config } from "../config/schema.ts";
 import { TenementError } from "../core/errors.ts";
+import { locateStatePaths } from "./state_location.ts";
 
 /** Raw global options from the command line. */
 export interface GlobalOptions {
@@ -85,7 +86,8 @@ export async function installedWhenNoProjectConfig(
 }
 
 /**
- * The bearer token: `--token`, then `TENEMENT_TOKEN`, then `{data_dir}/api_token`.
+ * The bearer token: `--token`, then `TENEMENT_TOKEN`, then `{data_dir}/.tenement/api_token` (or
+ * `{data_dir}/api_token`, where a daemon not yet restarted since an upgrade keeps it).
  */
 export async function resolveToken(globals: GlobalOptions): Promise<string> {
   const direct = globals.token ?? Deno.env.get("TENEMENT_TOKEN");
@@ -103,7 +105,7 @@ export async function resolveToken(globals: GlobalOptions): Promise<string> {
       { cause },
     );
   }
-  const file = `${config.settings.dataDir}/api_token`;
+  const file = (await locateStatePaths(config.settings.dataDir)).apiToken;
   let text: string;
   try {
     text = await Deno.readTextFile(file);

@@ -33,6 +33,7 @@ import { parentDir, resolvePath } from "./config_paths.ts";
 import { findStrayDataPaths } from "./data_dir_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
 import { readSettings } from "./read_settings.ts";
+import { USER_SETTING } from "./user_values.ts";
 import {
   findKeyPosition,
   formatKeyPath,
@@ -99,7 +100,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const top = readTable(ctx, rest, [], TOP_FIELDS, "at the top level");
   const dataDir = override === undefined ? undefined : resolvePath(cwd, override.value);
   const settings = readSettings(ctx, top.settings ?? {}, { dir, dataDir });
-  const services = readServices(ctx, top.service ?? {}, dir);
+  const services = readServices(ctx, top.service ?? {}, { dir, defaultUser: settings.defaultUser });
   const serviceNames = new Set(Object.keys(top.service ?? {}));
   const instances = readInstances(ctx, top.instances ?? {}, serviceNames);
   const routing = readRouting(ctx, top.routing ?? {}, serviceNames);
@@ -139,6 +140,7 @@ const SERVICE_FIELDS = {
   args: STRING_LIST,
   health: HTTP_PATH,
   isolation: oneOf(ISOLATIONS),
+  user: USER_SETTING,
   env: TABLE,
   env_clear: BOOLEAN,
   env_passthrough: STRING_LIST,
@@ -175,8 +177,11 @@ const SERVICE_FIELDS = {
  * would delete) tenement's own files.
  */
 const RESERVED_SERVICE_NAMES: ReadonlyMap<string, string> = new Map([
-  ["acme", "{data_dir}/acme holds built-in HTTPS's certificates and private keys"],
-  ["run", "{data_dir}/run holds the management API's socket"],
+  [
+    "acme",
+    "{data_dir}/acme held built-in HTTPS's certificates and private keys before they moved to {data_dir}/.tenement/acme",
+  ],
+  ["run", "{data_dir}/run holds the instances' sockets"],
 ]);
 
 function reservedProblem(name: string): string | undefined {
@@ -186,7 +191,19 @@ function reservedProblem(name: string): string | undefined {
     : `reserved (instance data dirs are {data_dir}/{service}/{id}, and ${why}); pick another name`;
 }
 
-function readServices(ctx: Context, table: Table, dir: string): Map<string, ServiceConfig> {
+/** What every service inherits from outside its own table. */
+interface ServiceDefaults {
+  /** The config file's directory. */
+  readonly dir: string;
+  /** `[settings] default_user`. */
+  readonly defaultUser: string;
+}
+
+function readServices(
+  ctx: Context,
+  table: Table,
+  outer: ServiceDefaults,
+): Map<string, ServiceConfig> {
   const services = new Map<string, ServiceConfig>();
   for (const name of keysInFileOrder(ctx, table, ["service"])) {
     const path = ["service", name];
@@ -195,13 +212,19 @@ function readServices(ctx: Context, table: Table, dir: string): Map<string, Serv
       report(ctx, path, `invalid service name ${JSON.stringify(name)}: ${problem}`);
     }
     const body = table[name];
-    if (isTable(body)) services.set(name, readService(ctx, name, body, dir));
+    if (isTable(body)) services.set(name, readService(ctx, name, body, outer));
     else badValue(ctx, path, TABLE, body);
   }
   return services;
 }
 
-function readService(ctx: Context, name: string, table: Table, dir: string): ServiceConfig {
+function readService(
+  ctx: Context,
+  name: string,
+  table: Table,
+  outer: ServiceDefaults,
+): ServiceConfig {
+  const dir = outer.dir;
   const path = ["service", name];
   const where = `in [${formatKeyPath(path)}]`;
   const values = readTable(ctx, table, path, SERVICE_FIELDS, where);
@@ -223,6 +246,7 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     args: values.args ?? [],
     health: values.health,
     isolation: values.isolation ?? defaults.isolation,
+    user: values.user ?? outer.defaultUser,
     env: readEnv(ctx, values.env ?? {}, [...path, "env"]),
     envClear: values.env_clear ?? defaults.env_clear,
     envPassthrough: readPassthrough(ctx, values.env_passthrough ?? [], [

@@ -20,6 +20,8 @@ import {
 } from "./config_fields.ts";
 import { cidrProblem } from "../core/cidr.ts";
 import { resolvePath } from "./config_paths.ts";
+import { statePaths } from "../core/state_paths.ts";
+import { UID_RANGE, USER_SETTING } from "./user_values.ts";
 import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
 import {
   type ListenAddress,
@@ -71,6 +73,8 @@ const SETTINGS_FIELDS = {
   max_connections_per_client: wholeNumber(0),
   metrics_bind: LISTEN_ADDRESS,
   metrics_instance_label: BOOLEAN,
+  default_user: USER_SETTING,
+  auto_user_range: UID_RANGE,
   tls: TABLE,
 };
 
@@ -126,6 +130,8 @@ export function readSettings(
     metricsBind: values.metrics_bind,
     metricsInstanceLabel: values.metrics_instance_label ??
       SETTINGS_DEFAULTS.metrics_instance_label,
+    defaultUser: values.default_user ?? SETTINGS_DEFAULTS.default_user,
+    autoUserRange: values.auto_user_range ?? SETTINGS_DEFAULTS.auto_user_range,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }
@@ -202,7 +208,7 @@ function readTls(
     acmeEmail: values.acme_email,
     domain: values.domain,
     cacheDir: values.cache_dir === undefined
-      ? resolvePath(paths.dataDir, "acme")
+      ? statePaths(paths.dataDir).acmeDir
       : resolvePath(paths.dir, values.cache_dir),
     staging: values.staging ?? TLS_DEFAULTS.staging,
     httpsPort,

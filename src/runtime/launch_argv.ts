@@ -18,6 +18,8 @@ export interface WrapInputs {
   readonly argv: readonly string[];
   readonly isolation: Isolation;
   readonly user?: WrapUser | undefined;
+  /** Absolute path of `setpriv`, found by the launcher. @default {"setpriv"} */
+  readonly setprivPath?: string | undefined;
   /** `cgroup.procs` files to join first. */
   readonly cgroupProcs?: readonly string[] | undefined;
 }
@@ -40,10 +42,10 @@ export function cgroupJoinPrefix(procsFiles: readonly string[] | undefined): str
  * Prefix that drops to `user` (real, effective and saved ids, no supplementary groups, no new
  * privileges) before exec; empty without a user.
  */
-export function dropUserPrefix(user: WrapUser | undefined): string[] {
+export function dropUserPrefix(user: WrapUser | undefined, setprivPath = "setpriv"): string[] {
   if (user === undefined) return [];
   return [
-    "setpriv",
+    setprivPath,
     `--reuid=${user.uid}`,
     `--regid=${user.gid}`,
     "--clear-groups",
@@ -69,5 +71,5 @@ export function wrapArgv(w: WrapInputs): string[] {
   if (w.isolation !== "process") {
     throw new Error(`isolation = ${JSON.stringify(w.isolation)} is not supported by wrapArgv`);
   }
-  return [...cgroupJoinPrefix(w.cgroupProcs), ...dropUserPrefix(w.user), ...w.argv];
+  return [...cgroupJoinPrefix(w.cgroupProcs), ...dropUserPrefix(w.user, w.setprivPath), ...w.argv];
 }

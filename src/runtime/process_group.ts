@@ -11,6 +11,7 @@ import type { ExitInfo } from "../core/lifecycle.ts";
 import type { Isolation } from "../config/schema.ts";
 import { listGroupMembers, readProcStatNow } from "./proc_stat.ts";
 import { wrapArgv, type WrapUser } from "./launch_argv.ts";
+import { findSystemTool } from "./system_tool.ts";
 
 const log = getLogger(["tenement", "process"]);
 
@@ -80,6 +81,9 @@ export class GroupLauncher {
       argv: [resolved, ...args],
       isolation: spec.isolation,
       user: spec.user,
+      setprivPath: spec.user === undefined
+        ? undefined
+        : await findSystemTool("setpriv", "util-linux"),
       cgroupProcs: spec.cgroupProcs,
     });
     let child: Deno.ChildProcess;

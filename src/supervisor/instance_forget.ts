@@ -10,7 +10,7 @@ import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { notifyChanged } from "./instance_entry.ts";
 import type { InstanceTable } from "./instance_table.ts";
 import type { LiveConfig } from "./live_config.ts";
-import type { InstanceFiles, StateRepo } from "./ports.ts";
+import type { InstanceFiles, InstanceUsers, StateRepo } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
@@ -22,6 +22,8 @@ export interface ForgetDeps {
   readonly runner: Runner;
   readonly files: InstanceFiles;
   readonly repo: StateRepo;
+  /** Frees a purged instance's uid (`user = "auto"`); a plain forget keeps it with the data. */
+  readonly users?: InstanceUsers | undefined;
 }
 
 /** Options of {@linkcode forgetInstance}. */
@@ -85,6 +87,8 @@ export async function forgetInstance(
     entry.isForgotten = false;
     throw err;
   }
+  // Its data dir is gone, so nothing needs its uid any more.
+  if (options.purge) await deps.users?.release(entry.service, entry.id);
   runner.dropRetry(entry);
   table.remove(entry);
   notifyChanged(entry);

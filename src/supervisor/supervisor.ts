@@ -205,7 +205,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
 
   /** See {@linkcode forgetInstance}. */
   forget(ref: InstanceRef, options: ForgetOptions): Promise<ForgetResult> {
-    const { files, repo } = this.#deps;
+    const { files, repo, users } = this.#deps;
     return forgetInstance(
       {
         live: this.#live,
@@ -213,6 +213,7 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
         runner: this.#runner,
         files,
         repo,
+        users,
       },
       ref,
       options,
