@@ -9,7 +9,7 @@
  */
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import {
-  Daemon,
+  type Daemon,
   FIXTURES,
   PYTHON,
   serviceBlock,

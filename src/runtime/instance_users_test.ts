@@ -81,7 +81,10 @@ Deno.test({
   async fn() {
     await withDataDir(async (dataDir) => {
       const store = new MemoryUids();
-      const users = new InstanceUsers(store, { daemonUid: 0, readAccounts: async () => ACCOUNTS });
+      const users = new InstanceUsers(store, {
+        daemonUid: 0,
+        readAccounts: () => Promise.resolve(ACCOUNTS),
+      });
       const auto = serviceWith("auto");
       const ids = ["a", "b", "c", "d", "e", "f"];
       const given = await Promise.all(ids.map((id) => users.prepare(request(auto, id, dataDir))));
@@ -117,7 +120,7 @@ Deno.test({
       };
       const users = new InstanceUsers(new MemoryUids(), {
         daemonUid: 0,
-        readAccounts: async () => accounts,
+        readAccounts: () => Promise.resolve(accounts),
       });
       const auto = serviceWith("auto");
       const user = await users.prepare(request(auto, "a", dataDir, range));
@@ -138,7 +141,7 @@ Deno.test({
     await withDataDir(async (dataDir) => {
       const users = new InstanceUsers(new MemoryUids(), {
         daemonUid: 0,
-        readAccounts: async () => ACCOUNTS,
+        readAccounts: () => Promise.resolve(ACCOUNTS),
       });
       deepEqual(await users.prepare(request(serviceWith("deploy"), "a", dataDir)), {
         uid: 1000,
@@ -158,7 +161,7 @@ Deno.test("InstanceUsers: not root, auto runs as the daemon and only root switch
   await withDataDir(async (dataDir) => {
     const users = new InstanceUsers(new MemoryUids(), {
       daemonUid: 1000,
-      readAccounts: async () => ACCOUNTS,
+      readAccounts: () => Promise.resolve(ACCOUNTS),
     });
     equal(await users.prepare(request(serviceWith("auto"), "a", dataDir)), undefined);
     equal(await users.prepare(request(serviceWith("inherit"), "a", dataDir)), undefined);
@@ -182,7 +185,7 @@ Deno.test({
       await Deno.writeTextFile(`${hidden}/app.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
       const users = new InstanceUsers(new MemoryUids(), {
         daemonUid: 0,
-        readAccounts: async () => ACCOUNTS,
+        readAccounts: () => Promise.resolve(ACCOUNTS),
       });
       const req = { ...request(serviceWith("auto"), "a", dataDir), argv: ["app.sh"] };
       const env = { PATH: `${hidden}:/usr/bin:/bin` };
