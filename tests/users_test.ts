@@ -10,6 +10,7 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import {
   type Daemon,
+  EXAMPLES,
   FIXTURES,
   PYTHON,
   serviceBlock,
@@ -248,5 +249,38 @@ Deno.test({
     await Deno.rename(`${d.dataDir}/.tenement/api_token`, `${d.dataDir}/api_token`);
     const ps = await d.ten(["ps"]);
     equal(ps.code, 0, ps.stderr);
+  },
+});
+
+Deno.test({
+  name: 'the bundled examples (Python, Node, Go) run with user = "auto" and a system PATH',
+  ignore: !isRoot,
+  async fn() {
+    await using tmp = await openTempDir();
+    const copied = await new Deno.Command("cp", { args: ["-a", `${EXAMPLES}/.`, tmp.path] })
+      .output();
+    ok(copied.success);
+    await Deno.remove(`${tmp.path}/tenement-data`, { recursive: true }).catch(() => {});
+    const text = (await Deno.readTextFile(`${tmp.path}/tenement.toml`))
+      .replace("health_check_interval = 10", 'health_check_interval = 1\ndefault_user = "auto"')
+      .replace(/\n\[instances\]\n[\s\S]*$/, "\n");
+    // A system PATH, as under systemd: a pyenv or nvm toolchain in /root is out of the
+    // instances' reach (the spawn error says so; see the reachability test above).
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: text,
+      env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
+    const uids = new Set<number>();
+    for (const service of ["notes", "node", "go"]) {
+      const spawned = await d.ten(["spawn", `${service}:alice`]);
+      equal(spawned.code, 0, spawned.stderr);
+      const res = await d.request(`alice.${service}.localhost`, "/");
+      equal(res.status, 200, `${service}: ${res.body}`);
+      const dir = await Deno.stat(`${tmp.path}/tenement-data/${service}/alice`);
+      ok(dir.uid !== null && dir.uid >= RANGE.start && dir.uid <= RANGE.end, `${dir.uid}`);
+      uids.add(dir.uid);
+    }
+    equal(uids.size, 3);
   },
 });
