@@ -13,6 +13,7 @@ import {
   EXAMPLES,
   FIXTURES,
   PYTHON,
+  runTen,
   serviceBlock,
   settingsBlock,
   startDaemon,
@@ -283,4 +284,20 @@ Deno.test({
     }
     equal(uids.size, 3);
   },
+});
+
+Deno.test("ten config warns about a named user this machine lacks, and shows each service's user", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.path}/tenement.toml`,
+    '[settings]\ndefault_user = "auto"\n[service.a]\ncommand = "x"\n[service.b]\ncommand = "x"\nuser = "no-such-user-here"\n[service.c]\ncommand = "x"\nuser = "root"\n',
+  );
+  const res = await runTen(["--config", `${tmp.path}/tenement.toml`, "config"], { cwd: tmp.path });
+  equal(res.code, 0, res.stderr);
+  match(
+    res.stderr,
+    /service "b" runs as user = "no-such-user-here", which is not a user of this machine/,
+  );
+  ok(!res.stderr.includes('service "c"'), res.stderr);
+  match(res.stdout, /\[a\]\n(.*\n)*? {4}user: auto\n/);
 });
