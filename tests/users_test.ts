@@ -169,6 +169,9 @@ Deno.test({
       const purged = await d.ten(["rm", "--purge", "--yes", "probe:bob"]);
       equal(purged.code, 0, purged.stderr);
       equal((await uidsHeld()).get("probe:bob"), undefined);
+      // Its socket dir goes with its data; alice's (plain rm) stays.
+      await Deno.stat(`${d.dataDir}/run/probe.bob`).then(() => ok(false, "kept"), () => {});
+      await Deno.stat(`${d.dataDir}/run/probe.alice`);
     });
   },
 });

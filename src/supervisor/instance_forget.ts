@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { instanceDir } from "../core/instance_dir.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { notifyChanged } from "./instance_entry.ts";
+import { ownSocketDir } from "./launch_spec.ts";
 import type { InstanceTable } from "./instance_table.ts";
 import type { LiveConfig } from "./live_config.ts";
 import type { InstanceFiles, InstanceUsers, StateRepo } from "./ports.ts";
@@ -75,7 +76,12 @@ export async function forgetInstance(
   const hadDataDir = await files.exists(dataDir);
   const result = { key: entry.key, dataDir, isPurged: options.purge && hadDataDir, hadDataDir };
   if (options.dryRun) return result;
-  if (options.purge) await files.removeDir(dataDir);
+  if (options.purge) {
+    await files.removeDir(dataDir);
+    const svc = deps.live.service(entry.service) ?? entry.definition;
+    const socketDir = svc && ownSocketDir(svc, entry.id, deps.live.current.settings.dataDir);
+    if (socketDir !== undefined) await files.removeDir(socketDir);
+  }
   // No write of the record may follow the delete: the flag stops new ones, and the delete is
   // queued behind those already made.
   entry.isForgotten = true;

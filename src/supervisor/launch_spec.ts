@@ -124,6 +124,20 @@ export function planInstance(p: PlanInputs): InstancePlan {
 }
 
 /**
+ * The instance's own socket dir `{data_dir}/run/{name}.{id}` when its service keeps the default
+ * socket template; undefined for a custom template (whose dir may be shared).
+ */
+export function ownSocketDir(
+  service: Pick<ServiceConfig, "name" | "socket">,
+  id: string,
+  dataDir: string,
+): string | undefined {
+  if (service.socket !== SERVICE_DEFAULTS.socket) return undefined;
+  const vars = { name: service.name, id, data_dir: dataDir, port: "", socket: "" };
+  return parentDir(interpolate(service.socket, vars));
+}
+
+/**
  * What the instance's user is decided from: the plan, and the socket's own directory when the
  * default socket template gives each instance one (a custom template's dir is only made).
  */
@@ -141,7 +155,7 @@ export function userRequestOf(
     env: plan.env,
     cwd: plan.cwd,
     instanceDir: plan.instanceDir,
-    socketDir: service.socket === SERVICE_DEFAULTS.socket ? parentDir(plan.socketPath) : undefined,
+    socketDir: ownSocketDir(service, id, settings.dataDir),
   };
 }
 
