@@ -136,7 +136,7 @@ Deno.test("ten token-gen replaces the admin token while the daemon runs; --tenan
   await using d = await startDaemon({
     config: settingsBlock() + okService("notes"),
   });
-  const file = `${d.dataDir}/api_token`;
+  const file = `${d.dataDir}/.tenement/api_token`;
   const first = d.token;
   ok(TOKEN_PATTERN.test(first), first);
   equal((await d.api("GET", "/api/instances")).status, 200);
@@ -155,7 +155,7 @@ Deno.test("ten token-gen replaces the admin token while the daemon runs; --tenan
     second = lines[2]!.slice(2);
     ok(TOKEN_PATTERN.test(second), `token ${JSON.stringify(second)} is not 43 url-safe chars`);
     equal(lines[3], "");
-    equal(lines[4], `Token saved to ${d.dataDir}/api_token`);
+    equal(lines[4], `Token saved to ${d.dataDir}/.tenement/api_token`);
     equal(lines[5], `Use it in the Authorization header: Bearer ${second}`);
     // Scripts take the first line starting with two spaces: no earlier line may.
     equal(tokenOf(res.stdout), second);

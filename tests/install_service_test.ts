@@ -82,10 +82,12 @@ Deno.test("ten install --dry-run: numbered actions, the unit and a starter confi
   deepEqual(unitValues(unit, "KillMode"), ["mixed"]);
   deepEqual(unitValues(unit, "Restart"), ["on-failure"]);
   deepEqual(unitValues(unit, "ReadWritePaths"), [`${tmp.path}/data`]);
-  match(
-    printedFile(result.stdout, "/etc/tenement/tenement.toml"),
-    /alice\.notes\.apps\.example\.com/,
-  );
+  const starter = printedFile(result.stdout, "/etc/tenement/tenement.toml");
+  match(starter, /alice\.notes\.apps\.example\.com/);
+  // Instances get users of their own, and the example app lives where such a user can reach it.
+  match(starter, /^default_user = "auto"$/m);
+  match(starter, /^# workdir = "\/srv\/notes"$/m);
+  match(starter, /^# command = "\/usr\/bin\/python3 app\.py"$/m);
   await Deno.stat(`${tmp.path}/data`).then(
     () => ok(false, "dry run created the data dir"),
     () => {},

@@ -83,6 +83,6 @@ Deno.test("notes:a-b and notes-a:b get different socket paths", async () => {
   await apiSpawn(d, "notes-a", "b");
   const first = JSON.parse((await d.request("a-b.notes.localhost")).body) as EnvEcho;
   const second = JSON.parse((await d.request("b.notes-a.localhost")).body) as EnvEcho;
-  equal(first.env["SOCKET_PATH"], `${d.dataDir}/run/notes.a-b.sock`);
-  equal(second.env["SOCKET_PATH"], `${d.dataDir}/run/notes-a.b.sock`);
+  equal(first.env["SOCKET_PATH"], `${d.dataDir}/run/notes.a-b/app.sock`);
+  equal(second.env["SOCKET_PATH"], `${d.dataDir}/run/notes-a.b/app.sock`);
 });

@@ -98,7 +98,7 @@ Deno.test("two admin tokens both work; a revoked token is refused on the next re
   await t.step("both admin tokens work, and --add left the token file alone", async () => {
     equal((await d.apiAs(file, "GET", "/api/instances")).status, 200);
     equal((await d.apiAs(second, "GET", "/api/instances")).status, 200);
-    equal((await Deno.readTextFile(`${d.dataDir}/api_token`)).trim(), file);
+    equal((await Deno.readTextFile(`${d.dataDir}/.tenement/api_token`)).trim(), file);
   });
 
   await t.step("revoking a tenant token: its next request is 401", async () => {
@@ -139,7 +139,7 @@ Deno.test("an expired token gets 401 from the next request on", async () => {
   let token: string;
   {
     // The daemon holds the same KV file open: Deno KV takes several processes on one file.
-    using store = await StateStore.open(`${d.dataDir}/tenement.kv`);
+    using store = await StateStore.open(`${d.dataDir}/.tenement/tenement.kv`);
     token = (await issueToken(store, { kind: "tenant", tenant: "alice", services: undefined }, {
       description: "short-lived",
       nowMs: Date.now(),
@@ -212,7 +212,7 @@ Deno.test("--services narrows a bare-id tenant token; a metrics token gets 403 o
 
 Deno.test("the token file is 0600, replaced atomically, and never written through a symlink", async (t) => {
   await using d = await startDaemon({ config: settingsBlock() + okService("notes") });
-  const file = `${d.dataDir}/api_token`;
+  const file = `${d.dataDir}/.tenement/api_token`;
 
   await t.step(
     "token-gen replaces the file by a rename, 0600, with no temp file left",
@@ -237,7 +237,7 @@ Deno.test("the token file is 0600, replaced atomically, and never written throug
       // A reader saw the old token or the new one, whole, never a part.
       for (const text of reads) match(text, /^[A-Za-z0-9_-]{43}\n$/);
       const names = [];
-      for await (const e of Deno.readDir(d.dataDir)) names.push(e.name);
+      for await (const e of Deno.readDir(`${d.dataDir}/.tenement`)) names.push(e.name);
       deepEqual(names.filter((n) => n.includes("api_token")), ["api_token"]);
       d.token = token;
     },
@@ -267,14 +267,14 @@ Deno.test("the data dir is 0700 and the KV file 0600 (with its -wal and -shm)", 
     withToken: false,
   });
   equal(modeOf(await Deno.stat(d.dataDir)), 0o700);
-  for await (const e of Deno.readDir(d.dataDir)) {
+  for await (const e of Deno.readDir(`${d.dataDir}/.tenement`)) {
     if (!e.name.startsWith("tenement.kv")) continue;
-    equal(modeOf(await Deno.stat(`${d.dataDir}/${e.name}`)), 0o600, e.name);
+    equal(modeOf(await Deno.stat(`${d.dataDir}/.tenement/${e.name}`)), 0o600, e.name);
   }
   // A new token from the CLI with the daemon running leaves the modes as they are.
   await d.makeToken();
-  equal(modeOf(await Deno.stat(`${d.dataDir}/tenement.kv`)), 0o600);
-  equal(modeOf(await Deno.stat(`${d.dataDir}/api_token`)), 0o600);
+  equal(modeOf(await Deno.stat(`${d.dataDir}/.tenement/tenement.kv`)), 0o600);
+  equal(modeOf(await Deno.stat(`${d.dataDir}/.tenement/api_token`)), 0o600);
 });
 
 Deno.test("a data dir from before token ids: the old admin and tenant tokens still authenticate", async () => {

@@ -233,7 +233,7 @@ export interface TokenJson {
   readonly last_used_at: string | null;
   readonly expires_at: string | null;
   readonly expired: boolean;
-  /** The admin token saved to `{data_dir}/api_token` (the next `ten token-gen` replaces it). */
+  /** The admin token saved to `{data_dir}/.tenement/api_token` (the next `ten token-gen` replaces it). */
   readonly file_token: boolean;
 }
 

@@ -8,6 +8,7 @@ import { type InstalledService, readInstalledService } from "./installed_service
 import { INSTALL_PATHS } from "./systemd_unit.ts";
 import type { Config } from "../config/schema.ts";
 import { TenementError } from "../core/errors.ts";
+import { legacyStatePaths, statePaths } from "../core/state_paths.ts";
 
 /** Raw global options from the command line. */
 export interface GlobalOptions {
@@ -85,7 +86,8 @@ export async function installedWhenNoProjectConfig(
 }
 
 /**
- * The bearer token: `--token`, then `TENEMENT_TOKEN`, then `{data_dir}/api_token`.
+ * The bearer token: `--token`, then `TENEMENT_TOKEN`, then `{data_dir}/.tenement/api_token` (or
+ * `{data_dir}/api_token`, where a daemon not yet restarted since an upgrade keeps it).
  */
 export async function resolveToken(globals: GlobalOptions): Promise<string> {
   const direct = globals.token ?? Deno.env.get("TENEMENT_TOKEN");
@@ -103,11 +105,11 @@ export async function resolveToken(globals: GlobalOptions): Promise<string> {
       { cause },
     );
   }
-  const file = `${config.settings.dataDir}/api_token`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch {
+  const dataDir = config.settings.dataDir;
+  // The old place too: a daemon not yet restarted since an upgrade keeps the token there.
+  const [file, legacy] = [statePaths(dataDir).apiToken, legacyStatePaths(dataDir).apiToken];
+  const text = await readTextOrUndefined(file) ?? await readTextOrUndefined(legacy);
+  if (text === undefined) {
     throw new TenementError(
       `No API token found. Tried --token, the TENEMENT_TOKEN environment variable and ${file}. Run \`ten token-gen\` first to create a token.`,
     );
@@ -115,4 +117,12 @@ export async function resolveToken(globals: GlobalOptions): Promise<string> {
   const token = text.trim();
   if (token === "") throw new TenementError(`The API token in ${file} is empty`);
   return token;
+}
+
+async function readTextOrUndefined(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
 }

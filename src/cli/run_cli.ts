@@ -46,7 +46,7 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option(
       "--token <token>",
       "API token; discouraged, as it is visible in ps: prefer env TENEMENT_TOKEN or the token " +
-        "file {data_dir}/api_token (the default)",
+        "file {data_dir}/.tenement/api_token (the default)",
     )
     .option("--data-dir <path>", "override settings.data_dir (env TENEMENT_DATA_DIR)")
     .option("--config <path>", "path to tenement.toml (env TENEMENT_CONFIG)")

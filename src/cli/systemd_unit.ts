@@ -147,6 +147,7 @@ ${hook}`;
  * ```ts
  * import { ok } from "node:assert/strict";
  * ok(starterConfig("example.com", "/var/lib/tenement").includes("alice.notes.example.com"));
+ * ok(starterConfig("example.com", "/var/lib/tenement").includes('\ndefault_user = "auto"\n'));
  * ```
  */
 export function starterConfig(domain: string, dataDir: string, tls?: StarterTls): string {
@@ -158,9 +159,14 @@ export function starterConfig(domain: string, dataDir: string, tls?: StarterTls)
 [settings]
 # The unit sets the data dir (TENEMENT_DATA_DIR=${dataDir}).
 health_check_interval = 10
+# Each instance runs as a user of its own (a uid from auto_user_range), owns its data dir
+# (mode 0700) and cannot read the others' or tenement's files. Its program and workdir must be
+# reachable by that user: keep apps under /srv or /opt and toolchains system-wide (/usr/bin),
+# not under /root. A service can set user = "inherit" (run as root) or a user name instead.
+default_user = "auto"
 ${tls === undefined ? "" : starterTls(domain, tls)}
 # [service.notes]
-# command = "python3 app.py"
+# command = "/usr/bin/python3 app.py"
 # workdir = "/srv/notes"
 # health = "/health"
 # idle_timeout = 300

@@ -4,7 +4,7 @@
  * daemon runs. Pure: compares two parsed configs.
  * @module
  */
-import { resolvePath } from "./config_paths.ts";
+import { statePaths } from "../core/state_paths.ts";
 import type { Config, ServiceConfig, Settings } from "./schema.ts";
 
 /**
@@ -22,6 +22,7 @@ export const START_KEYS: readonly (keyof ServiceConfig)[] = [
   "workdir",
   "socket",
   "isolation",
+  "user",
   "image",
   "mounts",
   "network",
@@ -53,6 +54,7 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   args: "args",
   health: "health",
   isolation: "isolation",
+  user: "user",
   env: "env",
   envClear: "env_clear",
   envPassthrough: "env_passthrough",
@@ -102,6 +104,8 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   maxConnectionsPerClient: "settings.max_connections_per_client",
   metricsBind: "settings.metrics_bind",
   metricsInstanceLabel: "settings.metrics_instance_label",
+  defaultUser: "settings.default_user",
+  autoUserRange: "settings.auto_user_range",
   tls: "settings.tls",
 };
 
@@ -191,7 +195,7 @@ export function isStartChanged(ran: ServiceConfig, now: ServiceConfig): boolean 
 function comparable(settings: Settings, key: keyof Settings): unknown {
   if (key !== "tls") return settings[key];
   const tls = settings.tls;
-  const isDefault = tls.cacheDir === resolvePath(settings.dataDir, "acme");
+  const isDefault = tls.cacheDir === statePaths(settings.dataDir).acmeDir;
   return isDefault ? { ...tls, cacheDir: "<default>" } : tls;
 }
 

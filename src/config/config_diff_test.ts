@@ -34,7 +34,7 @@ Deno.test("diffConfigs() reports a new data_dir once, not as a TLS change too", 
   deepEqual(diff.settings, ["settings.backoff_max_ms"]);
   const applied = applicableConfig(old, next);
   equal(applied.settings.dataDir, "/a");
-  equal(applied.settings.tls.cacheDir, "/a/acme");
+  equal(applied.settings.tls.cacheDir, "/a/.tenement/acme");
   equal(applied.settings.backoffMaxMs, 5000);
 });
 

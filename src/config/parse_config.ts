@@ -35,6 +35,7 @@ import { findStrayDataPaths } from "./data_dir_paths.ts";
 import { findIdPaths } from "./id_paths.ts";
 import { findInertKeys } from "./inert_keys.ts";
 import { readSettings } from "./read_settings.ts";
+import { USER_SETTING } from "./user_values.ts";
 import {
   findKeyPosition,
   formatKeyPath,
@@ -104,7 +105,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   const top = readTable(ctx, rest, [], TOP_FIELDS, "at the top level");
   const dataDir = override === undefined ? undefined : resolvePath(cwd, override.value);
   const settings = readSettings(ctx, top.settings ?? {}, { dir, dataDir });
-  const services = readServices(ctx, top.service ?? {}, dir);
+  const services = readServices(ctx, top.service ?? {}, { dir, defaultUser: settings.defaultUser });
   reportIdPaths(ctx, services);
   const serviceNames = new Set(Object.keys(top.service ?? {}));
   const instances = readInstances(ctx, top.instances ?? {}, serviceNames);
@@ -145,6 +146,7 @@ const SERVICE_FIELDS = {
   args: STRING_LIST,
   health: HTTP_PATH,
   isolation: oneOf(ISOLATIONS),
+  user: USER_SETTING,
   env: TABLE,
   env_clear: BOOLEAN,
   env_passthrough: STRING_LIST,
@@ -184,8 +186,11 @@ const SERVICE_FIELDS = {
  * would delete) tenement's own files.
  */
 const RESERVED_SERVICE_NAMES: ReadonlyMap<string, string> = new Map([
-  ["acme", "{data_dir}/acme holds built-in HTTPS's certificates and private keys"],
-  ["run", "{data_dir}/run holds the management API's socket"],
+  [
+    "acme",
+    "{data_dir}/acme held built-in HTTPS's certificates and private keys before they moved to {data_dir}/.tenement/acme",
+  ],
+  ["run", "{data_dir}/run holds the instances' sockets"],
 ]);
 
 function reservedProblem(name: string): string | undefined {
@@ -195,7 +200,19 @@ function reservedProblem(name: string): string | undefined {
     : `reserved (instance data dirs are {data_dir}/{service}/{id}, and ${why}); pick another name`;
 }
 
-function readServices(ctx: Context, table: Table, dir: string): Map<string, ServiceConfig> {
+/** What every service inherits from outside its own table. */
+interface ServiceDefaults {
+  /** The config file's directory. */
+  readonly dir: string;
+  /** `[settings] default_user`. */
+  readonly defaultUser: string;
+}
+
+function readServices(
+  ctx: Context,
+  table: Table,
+  outer: ServiceDefaults,
+): Map<string, ServiceConfig> {
   const services = new Map<string, ServiceConfig>();
   for (const name of keysInFileOrder(ctx, table, ["service"])) {
     const path = ["service", name];
@@ -204,13 +221,19 @@ function readServices(ctx: Context, table: Table, dir: string): Map<string, Serv
       report(ctx, path, `invalid service name ${JSON.stringify(name)}: ${problem}`);
     }
     const body = table[name];
-    if (isTable(body)) services.set(name, readService(ctx, name, body, dir));
+    if (isTable(body)) services.set(name, readService(ctx, name, body, outer));
     else badValue(ctx, path, TABLE, body);
   }
   return services;
 }
 
-function readService(ctx: Context, name: string, table: Table, dir: string): ServiceConfig {
+function readService(
+  ctx: Context,
+  name: string,
+  table: Table,
+  outer: ServiceDefaults,
+): ServiceConfig {
+  const dir = outer.dir;
   const path = ["service", name];
   const where = `in [${formatKeyPath(path)}]`;
   const values = readTable(ctx, table, path, SERVICE_FIELDS, where);
@@ -232,6 +255,7 @@ function readService(ctx: Context, name: string, table: Table, dir: string): Ser
     args: values.args ?? [],
     health: values.health,
     isolation: values.isolation ?? defaults.isolation,
+    user: values.user ?? outer.defaultUser,
     env: readEnv(ctx, values.env ?? {}, [...path, "env"]),
     envClear: values.env_clear ?? defaults.env_clear,
     envPassthrough: readPassthrough(ctx, values.env_passthrough ?? [], [

@@ -82,11 +82,13 @@ Deno.test("parseConfig() fills every default", () => {
     maxConnectionsPerClient: 256,
     metricsBind: undefined,
     metricsInstanceLabel: true,
+    defaultUser: "inherit",
+    autoUserRange: { start: 61184, end: 65519 },
     tls: {
       enabled: false,
       acmeEmail: undefined,
       domain: undefined,
-      cacheDir: "/srv/app/tenement-data/acme",
+      cacheDir: "/srv/app/tenement-data/.tenement/acme",
       staging: false,
       httpsPort: 443,
       httpPort: 80,
@@ -103,11 +105,12 @@ Deno.test("parseConfig() fills every default", () => {
     args: [],
     health: undefined,
     isolation: "process",
+    user: "inherit",
     env: {},
     envClear: false,
     envPassthrough: [],
     workdir: "/srv/app",
-    socket: "{data_dir}/run/{name}.{id}.sock",
+    socket: "{data_dir}/run/{name}.{id}/app.sock",
     restart: "on-failure",
     idleTimeoutMs: 0,
     startupTimeoutMs: 10_000,
@@ -280,7 +283,7 @@ Deno.test("parseConfig() applies a data dir override, relative to cwd", () => {
     dataDirOverride: { value: "other", source: "--data-dir" },
   });
   equal(withFlag.settings.dataDir, "/home/me/other");
-  equal(withFlag.settings.tls.cacheDir, "/home/me/other/acme");
+  equal(withFlag.settings.tls.cacheDir, "/home/me/other/.tenement/acme");
   equal(withFlag.dir, "/srv/app");
   const absolute = parseConfig(SAMPLE, {
     ...OPTIONS,
@@ -399,11 +402,11 @@ const BAD_CONFIGS: [string, string][] = [
   ],
   [
     '[service.acme]\ncommand = "x"\n',
-    'tenement.toml:1:1: invalid service name "acme": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/acme holds built-in HTTPS\'s certificates and private keys); pick another name',
+    'tenement.toml:1:1: invalid service name "acme": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/acme held built-in HTTPS\'s certificates and private keys before they moved to {data_dir}/.tenement/acme); pick another name',
   ],
   [
     '[service.Run]\ncommand = "x"\n',
-    'tenement.toml:1:1: invalid service name "Run": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/run holds the management API\'s socket); pick another name',
+    'tenement.toml:1:1: invalid service name "Run": reserved (instance data dirs are {data_dir}/{service}/{id}, and {data_dir}/run holds the instances\' sockets); pick another name',
   ],
   [
     '[service.notes]\nhealth = "/health"\n',

@@ -22,6 +22,8 @@ import { cidrProblem } from "../core/cidr.ts";
 import { parseRate } from "../core/client_rate.ts";
 import { RATE } from "./capacity_fields.ts";
 import { resolvePath } from "./config_paths.ts";
+import { statePaths } from "../core/state_paths.ts";
+import { UID_RANGE, USER_SETTING } from "./user_values.ts";
 import { acmeDirectoryProblem, emailProblem, tlsDomainProblem } from "./tls_values.ts";
 import {
   type ListenAddress,
@@ -76,6 +78,8 @@ const SETTINGS_FIELDS = {
   max_connections_per_client: wholeNumber(0),
   metrics_bind: LISTEN_ADDRESS,
   metrics_instance_label: BOOLEAN,
+  default_user: USER_SETTING,
+  auto_user_range: UID_RANGE,
   tls: TABLE,
 };
 
@@ -136,6 +140,8 @@ export function readSettings(
     metricsBind: values.metrics_bind,
     metricsInstanceLabel: values.metrics_instance_label ??
       SETTINGS_DEFAULTS.metrics_instance_label,
+    defaultUser: values.default_user ?? SETTINGS_DEFAULTS.default_user,
+    autoUserRange: values.auto_user_range ?? SETTINGS_DEFAULTS.auto_user_range,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }
@@ -212,7 +218,7 @@ function readTls(
     acmeEmail: values.acme_email,
     domain: values.domain,
     cacheDir: values.cache_dir === undefined
-      ? resolvePath(paths.dataDir, "acme")
+      ? statePaths(paths.dataDir).acmeDir
       : resolvePath(paths.dir, values.cache_dir),
     staging: values.staging ?? TLS_DEFAULTS.staging,
     httpsPort,

@@ -5,6 +5,7 @@
  */
 import type { Rate } from "../core/client_rate.ts";
 import type { ConfigLocation } from "../core/errors.ts";
+import type { UidRange } from "./user_values.ts";
 
 /** How an instance's process is isolated. Only `process` runs today; see README. */
 export type Isolation =
@@ -100,6 +101,10 @@ export interface Settings {
   readonly metricsBind: ListenAddress | undefined;
   /** Label `/metrics` series with instance ids; false sums them per service. */
   readonly metricsInstanceLabel: boolean;
+  /** `user` of services that set none: `"inherit"`, `"auto"` or a user name. */
+  readonly defaultUser: string;
+  /** Ids `user = "auto"` gives instances (uid and gid alike), inclusive. */
+  readonly autoUserRange: UidRange;
   readonly tls: TlsSettings;
 }
 
@@ -125,6 +130,11 @@ export interface ServiceConfig {
   /** HTTP path probed for health, e.g. `/health`; without it liveness + TCP connect decide. */
   readonly health: string | undefined;
   readonly isolation: Isolation;
+  /**
+   * Who instances run as: `"inherit"` (the daemon's user), `"auto"` (an id of their own from
+   * `auto_user_range`, when the daemon is root) or a user name; `default_user` when unset.
+   */
+  readonly user: string;
   readonly env: Readonly<Record<string, string>>;
   /**
    * Start instances from an empty environment instead of the daemon's: only `PATH`, `LANG`, `TZ`,
@@ -227,6 +237,9 @@ export const SETTINGS_DEFAULTS = {
   max_connections: 10_000,
   max_connections_per_client: 256,
   metrics_instance_label: true,
+  default_user: "inherit",
+  // systemd's DynamicUser range: ids no distribution hands out.
+  auto_user_range: { start: 61184, end: 65519 },
 } as const;
 
 /** Defaults for `[settings.tls]`. */
@@ -250,8 +263,9 @@ export function isDaemonSecret(name: string): boolean {
 export const SERVICE_DEFAULTS = {
   isolation: "process" as Isolation,
   network: "host" as Network,
-  // "." appears in no service name or id, so two instances never share a path.
-  socket: "{data_dir}/run/{name}.{id}.sock",
+  // "." appears in no service name or id, so two instances never share a path; the directory
+  // of its own lets tenement give it to the instance's user alone.
+  socket: "{data_dir}/run/{name}.{id}/app.sock",
   env_clear: false,
   restart: "on-failure" as RestartPolicy,
   idle_timeout: 0,

@@ -3,7 +3,7 @@
  * unwinds in reverse on SIGTERM/SIGINT (instances stopped in parallel within their grace) or when
  * a later step fails. The public listener is the raw HTTP/1.1 front (`proxy/front_server.ts`);
  * tenement's own routes (API, /health, /metrics) run on `Deno.serve` behind it, on a Unix socket
- * in the data dir (`run/api.sock`), reached the same raw way.
+ * in tenement's private directory (`.tenement/api.sock`), reached the same raw way.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -21,9 +21,11 @@ import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
 import { StateStore } from "../store/state_store.ts";
-import { ensureDataDir } from "../store/private_files.ts";
+import { ensureStateDir, migrateStateLayout } from "../store/state_layout.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
-import { rootInstancesWarning } from "../supervisor/launch_spec.ts";
+import { rootInstancesWarning, sharedUserWarning } from "../supervisor/launch_spec.ts";
+import { InstanceUsers } from "../runtime/instance_users.ts";
+import { readSystemAccounts } from "../runtime/system_accounts.ts";
 import { realClock } from "../supervisor/real_clock.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import type { Target, TargetResolver } from "../proxy/target.ts";
@@ -66,17 +68,20 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { config } = options;
   const dataDir = config.settings.dataDir;
-  await ensureDataDir(dataDir);
+  const paths = await ensureStateDir(dataDir);
   await using stack = new AsyncDisposableStack();
   // One daemon per data dir: a second one would take the first one's instances for orphans.
-  const lock = stack.use(await Deno.open(`${dataDir}/ten.lock`, { create: true, write: true }));
+  const lock = stack.use(await Deno.open(paths.lockFile, { create: true, write: true }));
   if (!await lock.tryLock(true)) {
     throw new TenementError(`Another ten serve is already using the data dir ${dataDir}`);
   }
-  const store = stack.use(await StateStore.open(`${dataDir}/tenement.kv`));
+  await migrateStateLayout(dataDir, { acmeCacheDir: config.settings.tls.cacheDir });
+  const store = stack.use(await StateStore.open(paths.stateFile));
   await checkDescriptorLimit(config.settings.maxConnections);
   const rootWarning = rootInstancesWarning(config.services.values(), Deno.uid());
   if (rootWarning !== undefined) log.warn("{warning}", { warning: rootWarning });
+  const userWarning = sharedUserWarning(config.services.values(), Deno.uid(), await userName());
+  if (userWarning !== undefined) log.warn("{warning}", { warning: userWarning });
   const logs = new LogRing();
   const metrics = new MetricsRegistry();
   // Request metrics per target: the supervisor hands out one target object per instance run.
@@ -102,6 +107,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     clock: realClock,
     reaper: new OrphanReaper(),
     files: new InstanceFiles(),
+    users: new InstanceUsers(store),
     baseEnv: Deno.env.toObject(),
     metrics,
     onStopped: (port) => front?.closeUpstream({ kind: "tcp", hostname: "127.0.0.1", port }),
@@ -185,7 +191,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const started = Promise.withResolvers<void>();
   let isStarted = false;
   const api = await serveApi(
-    dataDir,
+    paths.apiSocket,
     (req) => isStarted ? apiDispatch(req) : started.promise.then(() => apiDispatch(req)),
   );
   // `metrics_bind`: /metrics without a token, on an address only the scraper reaches.
@@ -337,16 +343,13 @@ interface ApiListener {
 const MAX_SOCKET_PATH = 107;
 
 /**
- * Serves tenement's own routes on `{data_dir}/run/api.sock`, or on 127.0.0.1 with a free port
- * when that path is too long for a Unix socket.
+ * Serves tenement's own routes on `path` (`{data_dir}/.tenement/api.sock`), or on 127.0.0.1
+ * with a free port when that path is too long for a Unix socket.
  */
 async function serveApi(
-  dataDir: string,
+  path: string,
   handler: (req: Request) => Promise<Response>,
 ): Promise<ApiListener> {
-  const runDir = `${dataDir}/run`;
-  await Deno.mkdir(runDir, { recursive: true, mode: 0o700 });
-  const path = `${runDir}/api.sock`;
   if (new TextEncoder().encode(path).length <= MAX_SOCKET_PATH) {
     // The data dir is locked by this daemon: a socket left there is from one that crashed.
     await Deno.remove(path).catch(() => {});
@@ -360,6 +363,13 @@ async function serveApi(
     target: { kind: "tcp", hostname: "127.0.0.1", port: server.addr.port },
     socketPath: undefined,
   };
+}
+
+/** The daemon's own user name, from /etc/passwd (its uid when it has none). */
+async function userName(): Promise<string> {
+  const uid = Deno.uid();
+  const entry = (await readSystemAccounts()).users.find((u) => u.uid === uid);
+  return entry?.name ?? `uid ${uid}`;
 }
 
 async function removeSocket(path: string | undefined): Promise<void> {

@@ -42,6 +42,8 @@ export interface WrapInputs {
   readonly argv: readonly string[];
   readonly isolation: Isolation;
   readonly user?: WrapUser | undefined;
+  /** Absolute path of `setpriv`, found by the launcher. @default {"setpriv"} */
+  readonly setprivPath?: string | undefined;
   /** `cgroup.procs` files to join first. */
   readonly cgroupProcs?: readonly string[] | undefined;
   /** The daemon's `data_dir` (hidden inside a namespace or sandbox but for the instance's own). */
@@ -78,10 +80,10 @@ export function cgroupJoinPrefix(procsFiles: readonly string[] | undefined): str
  * Prefix that drops to `user` (real, effective and saved ids, no supplementary groups, no new
  * privileges) before exec; empty without a user.
  */
-export function dropUserPrefix(user: WrapUser | undefined): string[] {
+export function dropUserPrefix(user: WrapUser | undefined, setprivPath = "setpriv"): string[] {
   if (user === undefined) return [];
   return [
-    "setpriv",
+    setprivPath,
     `--reuid=${user.uid}`,
     `--regid=${user.gid}`,
     "--clear-groups",
@@ -208,7 +210,7 @@ function sandboxPrefix(w: WrapInputs): string[] {
  */
 export function wrapArgv(w: WrapInputs): string[] {
   const cgroup = cgroupJoinPrefix(w.cgroupProcs);
-  const drop = dropUserPrefix(w.user);
+  const drop = dropUserPrefix(w.user, w.setprivPath);
   switch (w.isolation) {
     case "process":
       return [...cgroup, ...drop, ...w.argv];

@@ -12,6 +12,7 @@ import type { Isolation, Mount, Network } from "../config/schema.ts";
 import { listDescendants, listGroupMembers, readProcStatNow } from "./proc_stat.ts";
 import { wrapArgv, type WrapUser } from "./launch_argv.ts";
 import { prepareIsolation } from "./isolation_setup.ts";
+import { findSystemTool } from "./system_tool.ts";
 
 const log = getLogger(["tenement", "process"]);
 
@@ -100,6 +101,9 @@ export class GroupLauncher {
       argv,
       isolation: spec.isolation,
       user: isolated.user,
+      setprivPath: isolated.user === undefined
+        ? undefined
+        : await findSystemTool("setpriv", "util-linux"),
       cgroupProcs: spec.cgroupProcs,
       dataDir: spec.dataDir,
       instanceDir: spec.instanceDir,

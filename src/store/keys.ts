@@ -13,6 +13,8 @@
  * | `["tokens_last_used", tokenId]` | `{ v, atMs }`: last use, written at most once a minute |
  * | `["routes", service]` | RouteValue: the weights the last route change replaced (rollback) |
  * | `["audit", timeMs, seq]` | AuditValue: one management action |
+ * | `["uids", uid]` | UidValue: the instance `user = "auto"` gave this uid (and gid) to |
+ * | `["uids_by_instance", service, id]` | `{ v, uid }`: that instance's uid |
  * @module
  */
 
@@ -30,6 +32,9 @@ export const keys = {
   lastRoute: (service: string): Deno.KvKey => ["routes", service],
   audit: (timeMs: number, seq: number): Deno.KvKey => ["audit", timeMs, seq],
   audits: (): Deno.KvKey => ["audit"],
+  uid: (uid: number): Deno.KvKey => ["uids", uid],
+  uids: (): Deno.KvKey => ["uids"],
+  uidByInstance: (service: string, id: string): Deno.KvKey => ["uids_by_instance", service, id],
   tokenByTenant: (tenant: string, tokenId: string): Deno.KvKey => [
     "tokens_by_tenant",
     tenant,

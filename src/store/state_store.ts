@@ -1,5 +1,5 @@
 /**
- * Durable state in Deno KV (`{data_dir}/tenement.kv`): instances, weights and API tokens. The
+ * Durable state in Deno KV (`{data_dir}/.tenement/tenement.kv`): instances, weights and API tokens. The
  * supervisor keeps the working copy in memory; this is the copy that survives `kill -9`.
  * @module
  */
@@ -50,7 +50,7 @@ export interface TokenValue {
   readonly createdAtMs: number;
   /** Refused from this time on; undefined never expires. */
   readonly expiresAtMs: number | undefined;
-  /** The admin token saved to `{data_dir}/api_token`, which the next `ten token-gen` replaces. */
+  /** The admin token saved to `{data_dir}/.tenement/api_token`, which the next `ten token-gen` replaces. */
   readonly isFileToken: boolean;
 }
 
@@ -76,6 +76,13 @@ export interface AuditValue {
   readonly target: string;
   readonly outcome: "ok" | "error";
   readonly details: string;
+}
+
+/** The instance a uid of `auto_user_range` belongs to. */
+export interface UidValue {
+  readonly v: 1;
+  readonly service: string;
+  readonly id: string;
 }
 
 /** Most audit entries kept; the oldest go first. */
@@ -162,6 +169,49 @@ export class StateStore implements Disposable {
       .delete(keys.weight(service, id))
       .commit();
     if (!res.ok) throw new Error(`Cannot forget "${service}:${id}" in the store`);
+  }
+
+  /** The uid `user = "auto"` gave instance `service:id`, if any. */
+  async uidOf(service: string, id: string): Promise<number | undefined> {
+    const value = (await this.#kv.get<{ v: 1; uid: number }>(keys.uidByInstance(service, id)))
+      .value;
+    return value === null ? undefined : value.uid;
+  }
+
+  /** Every uid held by an instance. */
+  async claimedUids(): Promise<Set<number>> {
+    const uids = new Set<number>();
+    for await (const entry of this.#kv.list<UidValue>({ prefix: keys.uids() })) {
+      const uid = entry.key[1];
+      if (typeof uid === "number") uids.add(uid);
+    }
+    return uids;
+  }
+
+  /**
+   * Gives `uid` to instance `service:id` in one atomic commit, only when neither the uid nor the
+   * instance holds one yet; false when either does (a race: look again).
+   */
+  async claimUid(service: string, id: string, uid: number): Promise<boolean> {
+    const res = await this.#kv.atomic()
+      .check({ key: keys.uid(uid), versionstamp: null })
+      .check({ key: keys.uidByInstance(service, id), versionstamp: null })
+      .set(keys.uid(uid), { v: 1, service, id } satisfies UidValue)
+      .set(keys.uidByInstance(service, id), { v: 1, uid })
+      .commit();
+    return res.ok;
+  }
+
+  /** Frees the uid of instance `service:id` (`ten rm --purge`); nothing when it holds none. */
+  async releaseUid(service: string, id: string): Promise<void> {
+    const held = await this.#kv.get<{ v: 1; uid: number }>(keys.uidByInstance(service, id));
+    if (held.value === null) return;
+    const res = await this.#kv.atomic()
+      .check(held)
+      .delete(keys.uid(held.value.uid))
+      .delete(keys.uidByInstance(service, id))
+      .commit();
+    if (!res.ok) throw new Error(`Cannot free the uid of "${service}:${id}": it changed meanwhile`);
   }
 
   /**

@@ -100,7 +100,7 @@ export interface LegacyTokenValue {
 export type TokenGrantRequest =
   | {
     readonly kind: "admin";
-    /** Save it as the token of `{data_dir}/api_token`, replacing the one saved there before. */
+    /** Save it as the token of `{data_dir}/.tenement/api_token`, replacing the one saved there before. */
     readonly isFileToken: boolean;
   }
   | {

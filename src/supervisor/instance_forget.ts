@@ -8,9 +8,10 @@ import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { instanceDir } from "../core/instance_dir.ts";
 import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { notifyChanged } from "./instance_entry.ts";
+import { ownSocketDir } from "./launch_spec.ts";
 import type { InstanceTable } from "./instance_table.ts";
 import type { LiveConfig } from "./live_config.ts";
-import type { InstanceFiles, StateRepo } from "./ports.ts";
+import type { InstanceFiles, InstanceUsers, StateRepo } from "./ports.ts";
 import type { Runner } from "./runner.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
@@ -22,6 +23,8 @@ export interface ForgetDeps {
   readonly runner: Runner;
   readonly files: InstanceFiles;
   readonly repo: StateRepo;
+  /** Frees a purged instance's uid (`user = "auto"`); a plain forget keeps it with the data. */
+  readonly users?: InstanceUsers | undefined;
 }
 
 /** Options of {@linkcode forgetInstance}. */
@@ -73,7 +76,12 @@ export async function forgetInstance(
   const hadDataDir = await files.exists(dataDir);
   const result = { key: entry.key, dataDir, isPurged: options.purge && hadDataDir, hadDataDir };
   if (options.dryRun) return result;
-  if (options.purge) await files.removeDir(dataDir);
+  if (options.purge) {
+    await files.removeDir(dataDir);
+    const svc = deps.live.service(entry.service) ?? entry.definition;
+    const socketDir = svc && ownSocketDir(svc, entry.id, deps.live.current.settings.dataDir);
+    if (socketDir !== undefined) await files.removeDir(socketDir);
+  }
   // No write of the record may follow the delete: the flag stops new ones, and the delete is
   // queued behind those already made.
   entry.isForgotten = true;
@@ -85,6 +93,8 @@ export async function forgetInstance(
     entry.isForgotten = false;
     throw err;
   }
+  // Its data dir is gone, so nothing needs its uid any more.
+  if (options.purge) await deps.users?.release(entry.service, entry.id);
   runner.dropRetry(entry);
   table.remove(entry);
   notifyChanged(entry);

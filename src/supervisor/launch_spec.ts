@@ -3,7 +3,14 @@
  * inherited environment is passed in.
  * @module
  */
-import { isDaemonSecret, type ServiceConfig } from "../config/schema.ts";
+import {
+  isDaemonSecret,
+  SERVICE_DEFAULTS,
+  type ServiceConfig,
+  type Settings,
+} from "../config/schema.ts";
+import { parentDir } from "../config/config_paths.ts";
+import type { LaunchUser, UserRequest } from "./ports.ts";
 import { splitCommandLine } from "../core/command_line.ts";
 import { interpolate } from "../core/template.ts";
 import { instanceDir } from "../core/instance_dir.ts";
@@ -41,19 +48,43 @@ export function inheritedEnv(
 
 /**
  * The warning `ten serve` logs once at start when it runs as root (`uid` 0) and services would run
- * their instances as root with nothing between them (today every service: `isolation = "process"`
- * and no `user` key yet); undefined otherwise.
+ * their instances as root with nothing between them (`user` resolving to root, i.e. `"inherit"`
+ * or `"root"`, and `isolation = "process"`); undefined otherwise.
  */
 export function rootInstancesWarning(
-  services: Iterable<Pick<ServiceConfig, "name" | "isolation">>,
+  services: Iterable<Pick<ServiceConfig, "name" | "isolation" | "user">>,
   uid: number | null,
 ): string | undefined {
   if (uid !== 0) return undefined;
-  const names = [...services].filter((s) => s.isolation === "process").map((s) => s.name);
+  const names = [...services]
+    .filter((s) => s.isolation === "process" && (s.user === "inherit" || s.user === "root"))
+    .map((s) => s.name);
   if (names.length === 0) return undefined;
   return `ten serve runs as root, so the instances of ${
     names.join(", ")
   } run as root too, with nothing between them and tenement's files: one compromised app owns every tenant and the daemon. See docs/security.md ("Isolation") for the choices`;
+}
+
+/**
+ * The warning `ten serve` logs once at start when it is not root and services set
+ * `user = "auto"`: only root can switch users, so their instances run as the daemon's own user
+ * (`userName`); undefined otherwise.
+ */
+export function sharedUserWarning(
+  services: Iterable<Pick<ServiceConfig, "name" | "user">>,
+  uid: number | null,
+  userName: string,
+): string | undefined {
+  if (uid === 0 || uid === null) return undefined;
+  const names = [...services].filter((s) => s.user === "auto").map((s) => s.name);
+  if (names.length === 0) return undefined;
+  return `ten serve runs as ${
+    JSON.stringify(userName)
+  } (uid ${uid}), not root, so user = "auto" has no effect: the instances of ${
+    names.join(", ")
+  } run as ${
+    JSON.stringify(userName)
+  } too and can read one another's data. Run ten serve as root to give each instance a user of its own`;
 }
 
 /** Inputs that vary per start. */
@@ -90,4 +121,59 @@ export function planInstance(p: PlanInputs): InstancePlan {
     instanceDir: instanceDir(p.dataDir, p.service.name, p.id),
     socketPath,
   };
+}
+
+/**
+ * The instance's own socket dir `{data_dir}/run/{name}.{id}` when its service keeps the default
+ * socket template; undefined for a custom template (whose dir may be shared).
+ */
+export function ownSocketDir(
+  service: Pick<ServiceConfig, "name" | "socket">,
+  id: string,
+  dataDir: string,
+): string | undefined {
+  if (service.socket !== SERVICE_DEFAULTS.socket) return undefined;
+  const vars = { name: service.name, id, data_dir: dataDir, port: "", socket: "" };
+  return parentDir(interpolate(service.socket, vars));
+}
+
+/**
+ * What the instance's user is decided from: the plan, and the socket's own directory when the
+ * default socket template gives each instance one (a custom template's dir is only made).
+ */
+export function userRequestOf(
+  service: ServiceConfig,
+  id: string,
+  settings: Pick<Settings, "dataDir" | "autoUserRange">,
+  plan: InstancePlan,
+): UserRequest {
+  return {
+    service,
+    id,
+    settings,
+    argv: plan.argv,
+    env: plan.env,
+    cwd: plan.cwd,
+    instanceDir: plan.instanceDir,
+    socketDir: ownSocketDir(service, id, settings.dataDir),
+  };
+}
+
+/**
+ * The plan's environment for a start as `user`: under a user of its own, `HOME` is the
+ * instance's data dir (the daemon's `HOME`, e.g. `/root`, is not its to use).
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const plan = { argv: ["app"], env: { HOME: "/root" }, cwd: "/srv", instanceDir: "/d/n/a", socketPath: "/s" };
+ * equal(envForUser(plan, { uid: 61190, gid: 61190 })["HOME"], "/d/n/a");
+ * equal(envForUser(plan, undefined)["HOME"], "/root");
+ * ```
+ */
+export function envForUser(
+  plan: InstancePlan,
+  user: LaunchUser | undefined,
+): Readonly<Record<string, string>> {
+  return user === undefined ? plan.env : { ...plan.env, HOME: plan.instanceDir };
 }

@@ -1,7 +1,13 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { parseConfig } from "../config/parse_config.ts";
 import type { ServiceConfig } from "../config/schema.ts";
-import { type InstancePlan, planInstance, rootInstancesWarning } from "./launch_spec.ts";
+import {
+  type InstancePlan,
+  planInstance,
+  rootInstancesWarning,
+  sharedUserWarning,
+  userRequestOf,
+} from "./launch_spec.ts";
 
 /** A real ServiceConfig, parsed from TOML the way `ten serve` gets it. */
 function serviceFrom(toml: string): ServiceConfig {
@@ -27,7 +33,7 @@ args = ["--port", "{port}", "--db={data_dir}/{name}/{id}.db", "--socket", "{sock
     "30001",
     "--db=/srv/data/notes/alice.db",
     "--socket",
-    "/srv/data/run/notes.alice.sock",
+    "/srv/data/run/notes.alice/app.sock",
     "a b",
   ]);
 });
@@ -74,7 +80,7 @@ env = { PORT = "1", SOCKET_PATH = "/tmp/mine.sock", DB = "{data_dir}/{name}/{id}
   );
   deepEqual(p.env, {
     PORT: "30001",
-    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
+    SOCKET_PATH: "/srv/data/run/notes.alice/app.sock",
     HOME: "/home/me",
     DB: "/srv/data/notes/alice.db",
     ECHO_PORT: "30001",
@@ -110,7 +116,7 @@ Deno.test("planInstance() never passes TENEMENT_* or SSH_AUTH_SOCK on to an inst
   deepEqual(p.env, {
     GOCACHE: "/cache",
     PORT: "30001",
-    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
+    SOCKET_PATH: "/srv/data/run/notes.alice/app.sock",
   });
 });
 
@@ -141,7 +147,7 @@ env = { APP = "1" }
     NVM_DIR: "/nvm",
     APP: "1",
     PORT: "30001",
-    SOCKET_PATH: "/srv/data/run/notes.alice.sock",
+    SOCKET_PATH: "/srv/data/run/notes.alice/app.sock",
   });
 });
 
@@ -154,20 +160,50 @@ Deno.test("planInstance() gives notes:a-b and notes-a:b different socket paths",
       port: 1,
       baseEnv: {},
     }).socketPath;
-  equal(socketOf("notes", "a-b"), "/d/run/notes.a-b.sock");
-  equal(socketOf("notes-a", "b"), "/d/run/notes-a.b.sock");
+  equal(socketOf("notes", "a-b"), "/d/run/notes.a-b/app.sock");
+  equal(socketOf("notes-a", "b"), "/d/run/notes-a.b/app.sock");
 });
 
-Deno.test("rootInstancesWarning() names process-isolated services only when the daemon is root", () => {
+Deno.test("rootInstancesWarning() names only services whose instances really run as root", () => {
   const services = [
-    { name: "notes", isolation: "process" as const },
-    { name: "boxed", isolation: "sandbox" as const },
-    { name: "api", isolation: "process" as const },
+    { name: "notes", isolation: "process" as const, user: "inherit" },
+    { name: "boxed", isolation: "sandbox" as const, user: "inherit" },
+    { name: "api", isolation: "process" as const, user: "root" },
+    { name: "own", isolation: "process" as const, user: "auto" },
+    { name: "www", isolation: "process" as const, user: "www-data" },
   ];
   const warning = rootInstancesWarning(services, 0);
   ok(warning?.includes("notes, api run as root"), warning);
   ok(warning?.includes("docs/security.md"), warning);
   equal(rootInstancesWarning(services, 1000), undefined);
   equal(rootInstancesWarning(services, null), undefined);
-  equal(rootInstancesWarning([{ name: "boxed", isolation: "sandbox" as const }], 0), undefined);
+  equal(rootInstancesWarning(services.slice(3), 0), undefined);
+});
+
+Deno.test("sharedUserWarning() names the daemon's user and the auto services when not root", () => {
+  const services = [
+    { name: "notes", user: "auto" },
+    { name: "api", user: "inherit" },
+  ];
+  const warning = sharedUserWarning(services, 1000, "deploy");
+  ok(warning?.includes('runs as "deploy" (uid 1000), not root'), warning);
+  ok(warning?.includes("instances of notes run as"), warning);
+  equal(sharedUserWarning(services, 0, "root"), undefined);
+  equal(sharedUserWarning(services.slice(1), 1000, "deploy"), undefined);
+});
+
+Deno.test("userRequestOf() gives the instance its socket dir only with the default template", () => {
+  const plan: InstancePlan = {
+    argv: ["app"],
+    env: {},
+    cwd: "/srv",
+    instanceDir: "/d/notes/alice",
+    socketPath: "/d/run/notes.alice/app.sock",
+  };
+  const settings = { dataDir: "/d", autoUserRange: { start: 61184, end: 65519 } };
+  const svc = parseConfig('[service.notes]\ncommand = "app"\n', { path: "/t.toml" }).services
+    .get("notes")!;
+  equal(userRequestOf(svc, "alice", settings, plan).socketDir, "/d/run/notes.alice");
+  const custom = { ...svc, socket: "/run/{name}.{id}.sock" };
+  equal(userRequestOf(custom, "alice", settings, plan).socketDir, undefined);
 });

@@ -3,7 +3,14 @@
  * metrics) satisfy them structurally; tests may pass real edges or small fakes of these shapes.
  * @module
  */
-import type { Config, Isolation, Mount, Network } from "../config/schema.ts";
+import type {
+  Config,
+  Isolation,
+  Mount,
+  Network,
+  ServiceConfig,
+  Settings,
+} from "../config/schema.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 
 /** Everything needed to start one instance's process. */
@@ -175,6 +182,30 @@ export interface InstanceFiles {
   exists(path: string): Promise<boolean>;
 }
 
+/** One start's inputs for {@linkcode InstanceUsers.prepare}. */
+export interface UserRequest {
+  readonly service: ServiceConfig;
+  readonly id: string;
+  readonly settings: Pick<Settings, "dataDir" | "autoUserRange">;
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly instanceDir: string;
+  /** The socket's own dir (default socket template), given to the user; else undefined. */
+  readonly socketDir: string | undefined;
+}
+
+/** Decides who each instance runs as (`user`), and gives it its dirs. */
+export interface InstanceUsers {
+  /**
+   * The user the instance runs as (undefined: the daemon's own), with its data dir and socket
+   * dir owned by it and its program and working dir checked reachable; SpawnError otherwise.
+   */
+  prepare(req: UserRequest): Promise<LaunchUser | undefined>;
+  /** Frees what `user = "auto"` gave the instance (`ten rm --purge`). */
+  release(service: string, id: string): Promise<void>;
+}
+
 /** Everything the supervisor is built from. */
 export interface SupervisorDeps {
   readonly config: Config;
@@ -189,6 +220,8 @@ export interface SupervisorDeps {
   readonly files: InstanceFiles;
   /** Environment inherited by every instance. */
   readonly baseEnv: Readonly<Record<string, string>>;
+  /** Who instances run as; undefined: always the daemon's user, dirs as `files` makes them. */
+  readonly users?: InstanceUsers;
   readonly metrics?: SupervisorMetrics;
   /** Called when an instance's port goes away, so pooled upstream connections are closed. */
   readonly onStopped?: (port: number) => void;

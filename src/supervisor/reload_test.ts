@@ -136,7 +136,8 @@ Deno.test("forget: refuses running instances, removes stopped ones from memory a
   equal(supervisor.list({ all: true }).length, 0);
   equal(repo.instances.has("app:a"), false);
   equal(repo.weights.has("app:a"), false);
-  deepEqual(files.removedDirs, ["/data/app/a"]);
+  // The purge takes its socket dir along (default socket template).
+  deepEqual(files.removedDirs, ["/data/app/a", "/data/run/app.a"]);
   await rejects(supervisor.forget(A, { purge: false, dryRun: false }), NotFoundError);
 });
 

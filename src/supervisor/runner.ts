@@ -30,7 +30,7 @@ import { applyProbe, type HealthLoopDeps, probeInstance, watchRun } from "./heal
 import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { instanceDir } from "../core/instance_dir.ts";
-import { type InstancePlan, planInstance } from "./launch_spec.ts";
+import { envForUser, type InstancePlan, planInstance, userRequestOf } from "./launch_spec.ts";
 import type { SupervisorDeps } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "../core/semaphore.ts";
@@ -286,9 +286,10 @@ export class Runner {
         files.ensureDir(plan.instanceDir),
         files.ensureDir(parentDir(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
       ]);
+      const user = await deps.users?.prepare(userRequestOf(svc, entry.id, config.settings, plan));
       handle = await deps.launcher.launch({
         argv: plan.argv,
-        env: plan.env,
+        env: envForUser(plan, user),
         cwd: plan.cwd,
         isolation: svc.isolation,
         instanceDir: plan.instanceDir,
@@ -296,6 +297,7 @@ export class Runner {
         dataDir: config.settings.dataDir,
         network: svc.network,
         mounts: svc.mounts,
+        ...(user === undefined ? {} : { user }),
         onLine: (stream, line) => {
           if (stream === "stderr" && line.trim() !== "") {
             entry.lastStderr = line;

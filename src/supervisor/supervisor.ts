@@ -250,8 +250,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
   }
 
   #forgetDeps(): ForgetDeps {
-    const { files, repo } = this.#deps;
-    return { live: this.#live, table: this.#table, runner: this.#runner, files, repo };
+    const { files, repo, users } = this.#deps;
+    return { live: this.#live, table: this.#table, runner: this.#runner, files, repo, users };
   }
 
   /** See {@linkcode disableInstance}. */

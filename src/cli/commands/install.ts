@@ -4,6 +4,7 @@
  * `--dry-run` prints every action and every file instead, and needs no root.
  * @module
  */
+import { legacyStatePaths, statePaths } from "../../core/state_paths.ts";
 import { loadConfig } from "../../config/load_config.ts";
 import { InvalidInputError, messageOf, TenementError } from "../../core/errors.ts";
 import { resolvePath } from "../../config/config_paths.ts";
@@ -69,9 +70,14 @@ export function parsePort(text: string): number {
   return port;
 }
 
+/** True when `dir` holds tenement's state file (in `.tenement/`, or at the top as before). */
+async function holdsStateFile(dir: string): Promise<boolean> {
+  return await exists(statePaths(dir).stateFile) || await exists(legacyStatePaths(dir).stateFile);
+}
+
 /** Why an existing `dir` holds something other than tenement's data, if it does. */
 async function strangerFiles(dir: string): Promise<string | undefined> {
-  if (dir === INSTALL_PATHS.dataDir || await exists(`${dir}/tenement.kv`)) return undefined;
+  if (dir === INSTALL_PATHS.dataDir || await holdsStateFile(dir)) return undefined;
   try {
     for await (const _ of Deno.readDir(dir)) {
       return "it holds other files and no tenement.kv (name an empty or new directory)";
@@ -371,7 +377,7 @@ export async function uninstallVerb(options: UninstallOptions): Promise<number> 
     { kind: "run", argv: ["systemctl", "daemon-reload"] },
   ];
   if (options.purge) {
-    const problem = purgeProblem(dataDir, await exists(`${dataDir}/tenement.kv`));
+    const problem = purgeProblem(dataDir, await holdsStateFile(dataDir));
     if (problem !== undefined) {
       throw new TenementError(`Refusing to purge ${dataDir}: ${problem}; remove it by hand`);
     }

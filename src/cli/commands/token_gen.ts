@@ -1,5 +1,5 @@
 /**
- * `ten token-gen`: makes an admin token (replacing the one saved to `{data_dir}/api_token`, or
+ * `ten token-gen`: makes an admin token (replacing the one saved to `{data_dir}/.tenement/api_token`, or
  * an additional one with `--add`), a tenant token or a metrics token. Works on the state file
  * directly; a running daemon accepts it at once.
  * @module
@@ -9,6 +9,8 @@ import { InvalidInputError } from "../../core/errors.ts";
 import { assertValidName } from "../../core/instance_key.ts";
 import { assertNotSymlink, ensureDataDir, writeSecretFile } from "../../store/private_files.ts";
 import { StateStore } from "../../store/state_store.ts";
+import { ensureStateDir } from "../../store/state_layout.ts";
+import { locateStatePaths } from "../state_location.ts";
 import { issueToken, type TokenGrantRequest } from "../../store/tokens.ts";
 import { type GlobalOptions, loadConfigFor } from "../global_options.ts";
 import { out } from "../output.ts";
@@ -36,11 +38,14 @@ export async function tokenGenVerb(
   const expiresAtMs = options.expires === undefined
     ? undefined
     : parseExpiry(options.expires, nowMs);
-  const file = `${dataDir}/api_token`;
-  await ensureDataDir(dataDir);
+  // A daemon of an earlier version that was not restarted yet keeps its files at the top.
+  const paths = await locateStatePaths(dataDir);
+  if (paths.dir === dataDir) await ensureDataDir(dataDir);
+  else await ensureStateDir(dataDir);
+  const file = paths.apiToken;
   // Refuse a link at the file's path before any token is stored.
   if (grant.kind === "admin" && grant.isFileToken) await assertNotSymlink(file);
-  using store = await StateStore.open(`${dataDir}/tenement.kv`);
+  using store = await StateStore.open(paths.stateFile);
   const { token } = await issueToken(store, grant, {
     description: options.description,
     nowMs,
