@@ -27,6 +27,7 @@ export const START_KEYS: readonly (keyof ServiceConfig)[] = [
   "rootfs",
   "memoryLimitMb",
   "cpuShares",
+  "pidsLimit",
   "health",
   "startupTimeoutMs",
 ];
@@ -42,6 +43,7 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "maxConnections",
   "maxConnectionsPerClient",
   "metricsBind",
+  "cgroupRoot",
   "tls",
 ];
 
@@ -64,6 +66,7 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   stopGracePeriodMs: "stop_grace_period",
   memoryLimitMb: "memory_limit_mb",
   cpuShares: "cpu_shares",
+  pidsLimit: "pids_limit",
   storageQuotaMb: "storage_quota_mb",
   storagePersist: "storage_persist",
   image: "image",
@@ -95,6 +98,7 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   maxConnectionsPerClient: "settings.max_connections_per_client",
   metricsBind: "settings.metrics_bind",
   metricsInstanceLabel: "settings.metrics_instance_label",
+  cgroupRoot: "settings.cgroup_root",
   tls: "settings.tls",
 };
 

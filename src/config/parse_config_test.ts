@@ -79,6 +79,7 @@ Deno.test("parseConfig() fills every default", () => {
     maxConnectionsPerClient: 256,
     metricsBind: undefined,
     metricsInstanceLabel: true,
+    cgroupRoot: "/sys/fs/cgroup",
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -112,6 +113,7 @@ Deno.test("parseConfig() fills every default", () => {
     stopGracePeriodMs: 10_000,
     memoryLimitMb: undefined,
     cpuShares: undefined,
+    pidsLimit: undefined,
     storageQuotaMb: undefined,
     storagePersist: true,
     image: undefined,
@@ -612,4 +614,20 @@ command = "./d"
   ok(messages[0]?.includes("notes:a-b and notes-a:b"), messages[0]);
   ok(messages[1]?.startsWith('tenement.toml:7:1: "service.b.socket"'), messages[1]);
   ok(messages[1]?.includes("no {id}"), messages[1]);
+});
+
+Deno.test("parseConfig reads pids_limit and cgroup_root, and rejects bad values at their line", () => {
+  const config = parseConfig(
+    '[settings]\ncgroup_root = "/srv/cg"\n[service.app]\ncommand = "./app"\npids_limit = 20\n',
+    OPTIONS,
+  );
+  equal(config.services.get("app")?.pidsLimit, 20);
+  equal(config.settings.cgroupRoot, "/srv/cg");
+  const problems = problemsOf(
+    '[settings]\ncgroup_root = "cg"\n[service.app]\ncommand = "./app"\npids_limit = 0\n',
+  );
+  equal(problems.length, 2);
+  ok(problems[0]!.includes(':2:1: "settings.cgroup_root" must be an absolute path'), problems[0]);
+  ok(problems[1]!.includes(":5:"), problems[1]);
+  ok(problems[1]!.includes("pids_limit"), problems[1]);
 });

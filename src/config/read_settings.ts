@@ -71,6 +71,7 @@ const SETTINGS_FIELDS = {
   max_connections_per_client: wholeNumber(0),
   metrics_bind: LISTEN_ADDRESS,
   metrics_instance_label: BOOLEAN,
+  cgroup_root: TEXT,
   tls: TABLE,
 };
 
@@ -106,6 +107,16 @@ export function readSettings(
       `"settings.port_range_start" (${portRangeStart}) must not be greater than "settings.port_range_end" (${portRangeEnd})`,
     );
   }
+  const cgroupRoot = values.cgroup_root ?? SETTINGS_DEFAULTS.cgroup_root;
+  if (!cgroupRoot.startsWith("/")) {
+    report(
+      ctx,
+      ["settings", "cgroup_root"],
+      `"settings.cgroup_root" must be an absolute path such as "/sys/fs/cgroup", not ${
+        JSON.stringify(cgroupRoot)
+      }`,
+    );
+  }
   return {
     dataDir,
     healthCheckIntervalMs: values.health_check_interval ??
@@ -126,6 +137,7 @@ export function readSettings(
     metricsBind: values.metrics_bind,
     metricsInstanceLabel: values.metrics_instance_label ??
       SETTINGS_DEFAULTS.metrics_instance_label,
+    cgroupRoot,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }

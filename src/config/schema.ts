@@ -87,6 +87,11 @@ export interface Settings {
   readonly metricsBind: ListenAddress | undefined;
   /** Label `/metrics` series with instance ids; false sums them per service. */
   readonly metricsInstanceLabel: boolean;
+  /**
+   * The cgroup file system tenement puts limited instances in (`cgroup_root`), absolute; its
+   * `tenement/` (v2) or `{controller}/tenement/` (v1) is tenement's. @default {"/sys/fs/cgroup"}
+   */
+  readonly cgroupRoot: string;
   readonly tls: TlsSettings;
 }
 
@@ -132,6 +137,8 @@ export interface ServiceConfig {
   readonly stopGracePeriodMs: number;
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
+  /** Most processes (and threads) the instance may have at once; undefined: no limit. */
+  readonly pidsLimit: number | undefined;
   readonly storageQuotaMb: number | undefined;
   readonly storagePersist: boolean;
   readonly image: string | undefined;
@@ -205,6 +212,7 @@ export const SETTINGS_DEFAULTS = {
   max_connections: 10_000,
   max_connections_per_client: 256,
   metrics_instance_label: true,
+  cgroup_root: "/sys/fs/cgroup",
 } as const;
 
 /** Defaults for `[settings.tls]`. */

@@ -3,7 +3,7 @@
  * metrics) satisfy them structurally; tests may pass real edges or small fakes of these shapes.
  * @module
  */
-import type { Config, Isolation } from "../config/schema.ts";
+import type { Config, Isolation, ServiceConfig } from "../config/schema.ts";
 import type { ExitInfo } from "../core/lifecycle.ts";
 
 /** Everything needed to start one instance's process. */
@@ -137,6 +137,35 @@ export interface LogSink {
 export interface SupervisorMetrics {
   restarted(service: string, id: string): void;
   woke(service: string, id: string, ms: number): void;
+  /** The kernel's OOM killer ended a run at the instance's memory limit. */
+  oomKilled?(service: string, id: string): void;
+}
+
+/** Puts instances with limits (`memory_limit_mb`, `cpu_shares`, `pids_limit`) in cgroups. */
+export interface CgroupPort {
+  /**
+   * Creates the instance's cgroup with its service's limits, before its process starts; undefined
+   * when the service sets no limit. Throws SpawnError naming the path and the fix when there is no
+   * usable cgroup: limits are never silently dropped.
+   */
+  create(service: ServiceConfig, id: string): Promise<InstanceCgroup | undefined>;
+  /**
+   * Removes the cgroups a previous daemon run left (called after orphans were reaped): empty ones,
+   * and those of `known` instances after killing what is still in them.
+   */
+  removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void>;
+}
+
+/** One instance's cgroup, for one run. */
+export interface InstanceCgroup {
+  /** The `cgroup.procs` files the process joins (see `LaunchSpec.cgroupProcs`). */
+  readonly procsFiles: readonly string[];
+  /** The memory limit in force, if any. */
+  readonly memoryLimitMb: number | undefined;
+  /** How many processes the OOM killer killed in the cgroup. */
+  oomKills(): Promise<number>;
+  /** Kills whatever is still in the cgroup (escaped children too), then removes it. */
+  destroy(): Promise<void>;
 }
 
 /**
@@ -177,6 +206,8 @@ export interface SupervisorDeps {
   /** Environment inherited by every instance. */
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly metrics?: SupervisorMetrics;
+  /** cgroups for instances with limits; without it, limits are not applied. */
+  readonly cgroups?: CgroupPort;
   /** Called when an instance's port goes away, so pooled upstream connections are closed. */
   readonly onStopped?: (port: number) => void;
   /** How often idle instances are looked for. @default {1000} */

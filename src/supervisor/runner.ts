@@ -36,6 +36,7 @@ import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "../core/semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
 import { awaitStartup, seconds } from "./startup_wait.ts";
+import { withCgroup } from "./cgroup_handle.ts";
 import { persistEntry } from "./instance_record.ts";
 import type { LiveConfig } from "./live_config.ts";
 import { describeWake } from "./wake_report.ts";
@@ -284,6 +285,8 @@ export class Runner {
         files.ensureDir(plan.instanceDir),
         files.ensureDir(parentDir(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
       ]);
+      // Created before the spawn, so the process is in it from its first instruction.
+      const cgroup = await deps.cgroups?.create(svc, entry.id);
       handle = await deps.launcher.launch({
         argv: plan.argv,
         env: plan.env,
@@ -291,6 +294,7 @@ export class Runner {
         isolation: svc.isolation,
         instanceDir: plan.instanceDir,
         socketPath: plan.socketPath,
+        ...(cgroup && { cgroupProcs: cgroup.procsFiles }),
         onLine: (stream, line) => {
           if (stream === "stderr" && line.trim() !== "") {
             entry.lastStderr = line;
@@ -299,7 +303,11 @@ export class Runner {
           }
           deps.logs.append(entry.service, entry.id, stream, line);
         },
+      }).catch(async (err: unknown) => {
+        await cgroup?.destroy();
+        throw err;
       });
+      if (cgroup) handle = withCgroup(handle, cgroup);
     } catch (err: unknown) {
       slot[Symbol.dispose]();
       deps.portPool.release(port);
@@ -359,6 +367,7 @@ export class Runner {
     }`;
     this.#deps.logs.append(entry.service, entry.id, "stderr", message);
     log.warn("{key}: {message}", { key: entry.key, message });
+    if (exit.oom) this.#reportOutOfMemory(entry, exit.oom.memoryLimitMb);
     if (handle) this.tasks.run(`reap:${entry.key}`, () => handle.killRemnants());
     if (this.#isShuttingDown) {
       this.apply(entry, { kind: "shutdown" });
@@ -370,6 +379,14 @@ export class Runner {
       return;
     }
     this.#decide(entry, { kind: "exited", exit, lastStderr: entry.lastStderr });
+  }
+
+  /** The OOM killer ended the entry's run at its memory limit: a log event and a metric. */
+  #reportOutOfMemory(entry: InstanceEntry, limitMb: number): void {
+    const line =
+      `tenement: out of memory: the kernel's OOM killer ended the run at its limit (memory_limit_mb = ${limitMb})`;
+    this.#deps.logs.append(entry.service, entry.id, "stderr", line);
+    this.#deps.metrics?.oomKilled?.(entry.service, entry.id);
   }
 
   /**

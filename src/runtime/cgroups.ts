@@ -1,0 +1,283 @@
+/**
+ * Creates, empties and removes instance cgroups on the host (v2 unified or v1 per controller),
+ * following the plan of `cgroup_plan.ts`. Limits that cannot be applied fail the spawn with the
+ * path and the fix; nothing here lets an instance run silently unlimited.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ServiceConfig } from "../config/schema.ts";
+import { messageOf, SpawnError } from "../core/errors.ts";
+import {
+  type CgroupPlan,
+  type CgroupVersion,
+  type Controller,
+  controllersOf,
+  limitsOf,
+  oomKillsIn,
+  planCgroup,
+  TENEMENT_CGROUP,
+} from "./cgroup_plan.ts";
+
+const log = getLogger(["tenement", "cgroups"]);
+
+const FIX =
+  "run ten serve as root, or delegate a cgroup subtree to tenement's user and set [settings] cgroup_root to it, or remove the limits from the service";
+/** Rounds of SIGKILL over a cgroup's members before giving up (processes may fork meanwhile). */
+const KILL_ROUNDS = 50;
+const CONTROLLERS: readonly Controller[] = ["memory", "cpu", "pids"];
+
+/** Options of {@link Cgroups}. */
+export interface CgroupsOptions {
+  /** The cgroup file system root. @default {"/sys/fs/cgroup"} */
+  readonly root?: string;
+}
+
+/** The host's cgroups, as the supervisor's `CgroupPort`. */
+export class Cgroups {
+  readonly #root: string;
+
+  constructor(options: CgroupsOptions = {}) {
+    this.#root = options.root ?? "/sys/fs/cgroup";
+  }
+
+  /** v2 when `{root}/cgroup.controllers` exists, v1 when a controller is mounted under root. */
+  async detect(): Promise<CgroupVersion | undefined> {
+    if (await exists(`${this.#root}/cgroup.controllers`)) return "v2";
+    for (const c of CONTROLLERS) {
+      if (await exists(`${this.#root}/${c}/cgroup.procs`)) return "v1";
+    }
+    return undefined;
+  }
+
+  /** Creates the cgroup of `service`'s instance `id`; undefined when it sets no limit. */
+  async create(service: ServiceConfig, id: string): Promise<InstanceCgroupHandle | undefined> {
+    const limits = limitsOf(service);
+    if (limits === undefined) return undefined;
+    const what = `Cannot apply the limits of "${service.name}:${id}"`;
+    const version = await this.detect();
+    if (version === undefined) {
+      throw new SpawnError(
+        `${what}: no cgroup file system at ${this.#root} (neither ${this.#root}/cgroup.controllers for cgroup v2 nor ${this.#root}/memory, cpu, pids for v1); mount cgroups, or ${FIX}`,
+      );
+    }
+    const plan = planCgroup({ version, root: this.#root, service: service.name, id, limits });
+    if (version === "v1") {
+      for (const c of controllersOf(limits)) {
+        const procs = `${this.#root}/${c}/cgroup.procs`;
+        if (!await exists(procs)) {
+          throw new SpawnError(
+            `${what}: the cgroup v1 "${c}" controller is not mounted (no ${procs}); mount it, or ${FIX}`,
+          );
+        }
+      }
+    }
+    // A leftover of an earlier run of this instance: its processes are this instance's.
+    await emptyAndRemove(plan.leafDirs);
+    try {
+      await carryOut(plan);
+    } catch (err: unknown) {
+      await emptyAndRemove(plan.leafDirs).catch(() => {});
+      throw new SpawnError(`${what}: ${messageOf(err)}; ${FIX}`, { cause: err });
+    }
+    return new InstanceCgroupHandle(plan, version, limits.memoryLimitMb);
+  }
+
+  /**
+   * Removes `tenement/*` cgroups left by a previous run: empty ones, and those of `known`
+   * instances after killing what is still in them (their orphans were reaped already, so what is
+   * left escaped its process group). Non-empty cgroups of unknown instances are left in place
+   * with a warning: they may belong to another tenement sharing this cgroup root.
+   */
+  async removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void> {
+    const version = await this.detect();
+    if (version === undefined) return;
+    const parents = version === "v2"
+      ? [`${this.#root}/${TENEMENT_CGROUP}`]
+      : CONTROLLERS.map((c) => `${this.#root}/${c}/${TENEMENT_CGROUP}`);
+    const knownNames = new Set(known.map((k) => `${k.service}.${k.id}`));
+    for (const parent of parents) {
+      for (const name of await listDirs(parent)) {
+        const dir = `${parent}/${name}`;
+        try {
+          const pids = await readProcs(dir);
+          if (pids.length > 0 && !knownNames.has(name)) {
+            log.warn("Leaving cgroup {dir}: {count} processes of no known instance run in it", {
+              dir,
+              count: pids.length,
+            });
+            continue;
+          }
+          if (pids.length > 0) {
+            log.warn("Killing {count} leftover processes in {dir}", { dir, count: pids.length });
+          }
+          await emptyAndRemove([dir]);
+        } catch (err: unknown) {
+          log.warn("Cannot remove leftover cgroup {dir}: {err}", { dir, err: messageOf(err) });
+        }
+      }
+    }
+  }
+}
+
+/** One instance's cgroup (the supervisor's `InstanceCgroup`). */
+export class InstanceCgroupHandle {
+  readonly procsFiles: readonly string[];
+  readonly memoryLimitMb: number | undefined;
+  readonly #plan: CgroupPlan;
+  readonly #version: CgroupVersion;
+
+  constructor(plan: CgroupPlan, version: CgroupVersion, memoryLimitMb: number | undefined) {
+    this.#plan = plan;
+    this.#version = version;
+    this.procsFiles = plan.procsFiles;
+    this.memoryLimitMb = memoryLimitMb;
+  }
+
+  /**
+   * OOM kills in the cgroup: the `oom_kill` counter, or on v1 kernels before 4.13 (no counter)
+   * 1 when the memory limit was ever hit (`memory.failcnt`).
+   */
+  async oomKills(): Promise<number> {
+    const file = this.#plan.oomFile;
+    if (file === undefined) return 0;
+    try {
+      const text = await Deno.readTextFile(file);
+      if (this.#version === "v1" && !/^oom_kill /m.test(text)) {
+        const failures = Number((await Deno.readTextFile(file.replace(/[^/]+$/, "memory.failcnt")))
+          .trim());
+        return failures > 0 ? 1 : 0;
+      }
+      return oomKillsIn(text);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Kills what is left in the cgroup, then removes it. */
+  async destroy(): Promise<void> {
+    try {
+      await emptyAndRemove(this.#plan.leafDirs);
+    } catch (err: unknown) {
+      log.warn("Cannot remove cgroup {dirs}: {err}", {
+        dirs: this.#plan.leafDirs.join(" "),
+        err: messageOf(err),
+      });
+    }
+  }
+}
+
+/** Creates the directories, enables the controllers and writes the limits of `plan`. */
+async function carryOut(plan: CgroupPlan): Promise<void> {
+  for (const dir of plan.dirs) {
+    try {
+      await Deno.mkdir(dir);
+    } catch (err: unknown) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) {
+        throw new Error(`cannot create the cgroup ${dir} (${messageOf(err)})`, { cause: err });
+      }
+    }
+  }
+  for (const write of plan.enable) {
+    await writeControl(write.path, write.value, "cannot enable the controllers");
+  }
+  for (const write of plan.limits) {
+    if (write.isOptional && !await exists(write.path)) continue;
+    await writeControl(write.path, write.value, "cannot set the limit");
+  }
+  // Joining happens in the child; an unwritable cgroup.procs is found here, before the spawn.
+  // (`create` opens the kernel's existing file; it never makes one on a real cgroup fs.)
+  for (const procs of plan.procsFiles) {
+    try {
+      (await Deno.open(procs, { write: true, create: true })).close();
+    } catch (err: unknown) {
+      throw new Error(`cannot join the cgroup: ${procs} is not writable (${messageOf(err)})`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+async function writeControl(path: string, value: string, what: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, value);
+  } catch (err: unknown) {
+    throw new Error(`${what}: writing "${value}" to ${path} failed (${messageOf(err)})`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * SIGKILLs every process in `dirs` (v2 `cgroup.kill` when present) until none is left, then
+ * removes them; a missing directory is already gone.
+ */
+async function emptyAndRemove(dirs: readonly string[]): Promise<void> {
+  const present = [];
+  for (const dir of dirs) if (await exists(dir)) present.push(dir);
+  if (present.length === 0) return;
+  for (let round = 0; round < KILL_ROUNDS; round++) {
+    let count = 0;
+    for (const dir of present) {
+      const pids = await readProcs(dir);
+      count += pids.length;
+      if (pids.length === 0) continue;
+      if (await exists(`${dir}/cgroup.kill`)) {
+        await Deno.writeTextFile(`${dir}/cgroup.kill`, "1").catch(() => {});
+      }
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    }
+    if (count === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, round < 5 ? 10 : 50));
+  }
+  for (const dir of present) await removeCgroupDir(dir);
+}
+
+/** rmdir, retried while the kernel still counts exiting processes (EBUSY). */
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await Deno.remove(dir);
+      return;
+    } catch (err: unknown) {
+      if (err instanceof Deno.errors.NotFound) return;
+      if (!(err instanceof Deno.errors.Busy) || attempt >= 40) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+/** The pids in a cgroup's `cgroup.procs`; none when it is gone. */
+async function readProcs(dir: string): Promise<number[]> {
+  try {
+    const text = await Deno.readTextFile(`${dir}/cgroup.procs`);
+    return text.split("\n").filter((line) => line.trim() !== "").map(Number);
+  } catch (err: unknown) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+async function listDirs(path: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(path)) if (entry.isDirectory) names.push(entry.name);
+  } catch (err: unknown) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return names.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Ties a run's process handle to its cgroup: the exit says whether the OOM killer ended the run,
+ * and the cgroup is emptied (escaped children too) and removed once the process group is gone.
+ * @module
+ */
+import type { ExitInfo } from "../core/lifecycle.ts";
+import type { InstanceCgroup, ProcessHandle } from "./ports.ts";
+
+/**
+ * `handle` with `cgroup` attached: `exited` carries `oom` when the run was SIGKILLed and the
+ * cgroup counted an OOM kill; `stop` and `killRemnants` also destroy the cgroup.
+ */
+export function withCgroup(handle: ProcessHandle, cgroup: InstanceCgroup): ProcessHandle {
+  const exited = handle.exited.then(async (exit): Promise<ExitInfo> => {
+    const limitMb = cgroup.memoryLimitMb;
+    // The OOM killer sends SIGKILL; a child killed while the app lived on does not count.
+    if (limitMb === undefined || exit.signal !== "SIGKILL") return exit;
+    return await cgroup.oomKills() > 0 ? { ...exit, oom: { memoryLimitMb: limitMb } } : exit;
+  });
+  return {
+    pid: handle.pid,
+    startTicks: handle.startTicks,
+    exited,
+    async stop(graceMs: number): Promise<ExitInfo> {
+      const exit = await handle.stop(graceMs);
+      await cgroup.destroy();
+      return exit;
+    },
+    async killRemnants(): Promise<void> {
+      await handle.killRemnants();
+      await cgroup.destroy();
+    },
+  };
+}
