@@ -17,6 +17,7 @@ import {
   planCgroup,
   TENEMENT_CGROUP,
 } from "./cgroup_plan.ts";
+import { listGroupMembers } from "./proc_stat.ts";
 
 const log = getLogger(["tenement", "cgroups"]);
 
@@ -153,6 +154,22 @@ export class InstanceCgroupHandle {
     }
   }
 
+  /** Waits until group `pgid` has no live member (at most `timeoutMs`), then kills the rest. */
+  async killEscapees(pgid: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await listGroupMembers(pgid)).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    try {
+      await killMembers(this.#plan.leafDirs);
+    } catch (err: unknown) {
+      log.warn("Cannot empty cgroup {dirs}: {err}", {
+        dirs: this.#plan.leafDirs.join(" "),
+        err: messageOf(err),
+      });
+    }
+  }
+
   /** Kills what is left in the cgroup, then removes it. */
   async destroy(): Promise<void> {
     try {
@@ -207,14 +224,17 @@ async function writeControl(path: string, value: string, what: string): Promise<
   }
 }
 
-/**
- * SIGKILLs every process in `dirs` (v2 `cgroup.kill` when present) until none is left, then
- * removes them; a missing directory is already gone.
- */
+/** Empties and removes the cgroup directories `dirs`; a missing one is already gone. */
 async function emptyAndRemove(dirs: readonly string[]): Promise<void> {
   const present = [];
   for (const dir of dirs) if (await exists(dir)) present.push(dir);
   if (present.length === 0) return;
+  await killMembers(present);
+  for (const dir of present) await removeCgroupDir(dir);
+}
+
+/** SIGKILLs every process in `dirs` (v2 `cgroup.kill` when present) until none is left. */
+async function killMembers(present: readonly string[]): Promise<void> {
   for (let round = 0; round < KILL_ROUNDS; round++) {
     let count = 0;
     for (const dir of present) {
@@ -232,10 +252,9 @@ async function emptyAndRemove(dirs: readonly string[]): Promise<void> {
         }
       }
     }
-    if (count === 0) break;
+    if (count === 0) return;
     await new Promise((resolve) => setTimeout(resolve, round < 5 ? 10 : 50));
   }
-  for (const dir of present) await removeCgroupDir(dir);
 }
 
 /** rmdir, retried while the kernel still counts exiting processes (EBUSY). */

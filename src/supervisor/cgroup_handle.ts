@@ -6,6 +6,9 @@
 import type { ExitInfo } from "../core/lifecycle.ts";
 import type { InstanceCgroup, ProcessHandle } from "./ports.ts";
 
+/** How long after the grace period the group may take to go before escapees are killed anyway. */
+const ESCAPEE_WAIT_MS = 10_000;
+
 /**
  * `handle` with `cgroup` attached: `exited` carries `oom` when the run was SIGKILLed and the
  * cgroup counted an OOM kill; `stop` and `killRemnants` also destroy the cgroup.
@@ -22,12 +25,18 @@ export function withCgroup(handle: ProcessHandle, cgroup: InstanceCgroup): Proce
     startTicks: handle.startTicks,
     exited,
     async stop(graceMs: number): Promise<ExitInfo> {
-      const exit = await handle.stop(graceMs);
+      // The group's stop ends when its output pipes close, which an escaped child would delay
+      // for as long as it lives: it is killed as soon as the group is gone.
+      const stopping = handle.stop(graceMs);
+      await cgroup.killEscapees(handle.pid, graceMs + ESCAPEE_WAIT_MS);
+      const exit = await stopping;
       await cgroup.destroy();
       return exit;
     },
     async killRemnants(): Promise<void> {
-      await handle.killRemnants();
+      const killing = handle.killRemnants();
+      await cgroup.killEscapees(handle.pid, ESCAPEE_WAIT_MS);
+      await killing;
       await cgroup.destroy();
     },
   };

@@ -164,7 +164,13 @@ export interface InstanceCgroup {
   readonly memoryLimitMb: number | undefined;
   /** How many processes the OOM killer killed in the cgroup. */
   oomKills(): Promise<number>;
-  /** Kills whatever is still in the cgroup (escaped children too), then removes it. */
+  /**
+   * Once no live process of group `pgid` is left (waiting at most `timeoutMs`), SIGKILLs what is
+   * still in the cgroup: children that left the group (setsid), which would otherwise live on and
+   * keep the run's output pipes open.
+   */
+  killEscapees(pgid: number, timeoutMs: number): Promise<void>;
+  /** Kills whatever is still in the cgroup, then removes it. */
   destroy(): Promise<void>;
 }
 

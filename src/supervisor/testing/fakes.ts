@@ -263,6 +263,9 @@ export class FakeCgroup implements InstanceCgroup {
   oomKills(): Promise<number> {
     return Promise.resolve(this.oomKillCount);
   }
+  killEscapees(_pgid: number, _timeoutMs: number): Promise<void> {
+    return Promise.resolve();
+  }
   destroy(): Promise<void> {
     this.isDestroyed = true;
     return Promise.resolve();
