@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig } from "../config/schema.ts";
 import { messageOf, SpawnError } from "../core/errors.ts";
 import {
+  cgroupLeafName,
   type CgroupPlan,
   type CgroupVersion,
   type Controller,
@@ -26,6 +27,14 @@ const FIX =
 /** Rounds of SIGKILL over a cgroup's members before giving up (processes may fork meanwhile). */
 const KILL_ROUNDS = 50;
 const CONTROLLERS: readonly Controller[] = ["memory", "cpu", "pids"];
+/** Longest wait for a previous run's cgroup to be removed before a restart makes its own. */
+const RELEASE_WAIT_MS = 30_000;
+
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
+}
 
 /** Options of {@link Cgroups}. */
 export interface CgroupsOptions {
@@ -36,6 +45,12 @@ export interface CgroupsOptions {
 /** The host's cgroups, as the supervisor's `CgroupPort`. */
 export class Cgroups {
   readonly #root: string;
+  /**
+   * Runs' cgroups being emptied and removed, by leaf name: a restart reuses the name, so its
+   * cgroup is made only once the previous run's is gone (or the clean-up of the previous run
+   * would kill the new one).
+   */
+  readonly #releasing = new Map<string, Promise<void>>();
 
   constructor(options: CgroupsOptions = {}) {
     this.#root = options.root ?? "/sys/fs/cgroup";
@@ -62,6 +77,9 @@ export class Cgroups {
       );
     }
     const plan = planCgroup({ version, root: this.#root, service: service.name, id, limits });
+    const name = cgroupLeafName(service.name, id);
+    const previous = this.#releasing.get(name);
+    if (previous !== undefined) await waitAtMost(previous, RELEASE_WAIT_MS);
     if (version === "v1") {
       for (const c of controllersOf(limits)) {
         const procs = `${this.#root}/${c}/cgroup.procs`;
@@ -80,7 +98,12 @@ export class Cgroups {
       await emptyAndRemove(plan.leafDirs).catch(() => {});
       throw new SpawnError(`${what}: ${messageOf(err)}; ${FIX}`, { cause: err });
     }
-    return new InstanceCgroupHandle(plan, version, limits.memoryLimitMb);
+    return new InstanceCgroupHandle(plan, version, limits.memoryLimitMb, (released) => {
+      this.#releasing.set(name, released);
+      void released.then(() => {
+        if (this.#releasing.get(name) === released) this.#releasing.delete(name);
+      });
+    });
   }
 
   /**
@@ -126,12 +149,29 @@ export class InstanceCgroupHandle {
   readonly memoryLimitMb: number | undefined;
   readonly #plan: CgroupPlan;
   readonly #version: CgroupVersion;
+  readonly #onRelease: (released: Promise<void>) => void;
+  #released: PromiseWithResolvers<void> | undefined;
 
-  constructor(plan: CgroupPlan, version: CgroupVersion, memoryLimitMb: number | undefined) {
+  constructor(
+    plan: CgroupPlan,
+    version: CgroupVersion,
+    memoryLimitMb: number | undefined,
+    onRelease: (released: Promise<void>) => void,
+  ) {
     this.#plan = plan;
     this.#version = version;
     this.procsFiles = plan.procsFiles;
     this.memoryLimitMb = memoryLimitMb;
+    this.#onRelease = onRelease;
+  }
+
+  /** Announces, once, that this run's cgroup is going away (until `destroy` is done). */
+  #beginRelease(): PromiseWithResolvers<void> {
+    if (this.#released === undefined) {
+      this.#released = Promise.withResolvers<void>();
+      this.#onRelease(this.#released.promise);
+    }
+    return this.#released;
   }
 
   /**
@@ -156,6 +196,7 @@ export class InstanceCgroupHandle {
 
   /** Waits until group `pgid` has no live member (at most `timeoutMs`), then kills the rest. */
   async killEscapees(pgid: number, timeoutMs: number): Promise<void> {
+    this.#beginRelease();
     const deadline = Date.now() + timeoutMs;
     while ((await listGroupMembers(pgid)).length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -172,6 +213,7 @@ export class InstanceCgroupHandle {
 
   /** Kills what is left in the cgroup, then removes it. */
   async destroy(): Promise<void> {
+    const released = this.#beginRelease();
     try {
       await emptyAndRemove(this.#plan.leafDirs);
     } catch (err: unknown) {
@@ -179,6 +221,8 @@ export class InstanceCgroupHandle {
         dirs: this.#plan.leafDirs.join(" "),
         err: messageOf(err),
       });
+    } finally {
+      released.resolve();
     }
   }
 }

@@ -164,3 +164,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cgroup v1: a restart waits for the previous run's cgroup to go before making its own",
+  ignore: !canWriteV1,
+  fn: async () => {
+    const cgroups = new Cgroups();
+    const id = `reuse${Deno.pid}`;
+    const service = serviceWith("pids_limit = 10");
+    const first = await cgroups.create(service, id);
+    ok(first !== undefined);
+    const sleeper = await new GroupLauncher().launch({
+      argv: ["/bin/sleep", "300"],
+      env: {},
+      cwd: "/",
+      isolation: "process",
+      cgroupProcs: first.procsFiles,
+      onLine: () => {},
+    });
+    // The previous run's clean-up is still going when the restart asks for the same cgroup.
+    const removing = (async () => {
+      await first.killEscapees(sleeper.pid, 300);
+      await sleeper.killRemnants();
+      // Slower than the restart's own set-up: without the wait, this would remove the new cgroup.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await first.destroy();
+    })();
+    const second = await cgroups.create(service, id);
+    ok(second !== undefined);
+    await removing;
+    try {
+      equal((await Deno.readTextFile(`${V1}/pids/tenement/app.${id}/pids.max`)).trim(), "10");
+    } finally {
+      await second.destroy();
+    }
+  },
+});

@@ -28,16 +28,21 @@ export function withCgroup(handle: ProcessHandle, cgroup: InstanceCgroup): Proce
       // The group's stop ends when its output pipes close, which an escaped child would delay
       // for as long as it lives: it is killed as soon as the group is gone.
       const stopping = handle.stop(graceMs);
-      await cgroup.killEscapees(handle.pid, graceMs + ESCAPEE_WAIT_MS);
-      const exit = await stopping;
-      await cgroup.destroy();
-      return exit;
+      try {
+        await cgroup.killEscapees(handle.pid, graceMs + ESCAPEE_WAIT_MS);
+        return await stopping;
+      } finally {
+        await cgroup.destroy();
+      }
     },
     async killRemnants(): Promise<void> {
       const killing = handle.killRemnants();
-      await cgroup.killEscapees(handle.pid, ESCAPEE_WAIT_MS);
-      await killing;
-      await cgroup.destroy();
+      try {
+        await cgroup.killEscapees(handle.pid, ESCAPEE_WAIT_MS);
+        await killing;
+      } finally {
+        await cgroup.destroy();
+      }
     },
   };
 }
