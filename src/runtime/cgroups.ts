@@ -19,13 +19,12 @@ import {
   TENEMENT_CGROUP,
 } from "./cgroup_plan.ts";
 import { listGroupMembers } from "./proc_stat.ts";
+import { emptyAndRemove, exists, killMembers, listDirs, readProcs } from "./cgroup_members.ts";
 
 const log = getLogger(["tenement", "cgroups"]);
 
 const FIX =
   "run ten serve as root, or delegate a cgroup subtree to tenement's user and set [settings] cgroup_root to it, or remove the limits from the service";
-/** Rounds of SIGKILL over a cgroup's members before giving up (processes may fork meanwhile). */
-const KILL_ROUNDS = 50;
 const CONTROLLERS: readonly Controller[] = ["memory", "cpu", "pids"];
 /** Longest wait for a previous run's cgroup to be removed before a restart makes its own. */
 const RELEASE_WAIT_MS = 30_000;
@@ -113,6 +112,18 @@ export class Cgroups {
    * with a warning: they may belong to another tenement sharing this cgroup root.
    */
   async removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void> {
+    try {
+      await this.#removeLeftovers(known);
+    } catch (err: unknown) {
+      // Best effort: a daemon without limits (or without rights) must still start.
+      log.warn("Cannot look for leftover cgroups under {root}: {err}", {
+        root: this.#root,
+        err: messageOf(err),
+      });
+    }
+  }
+
+  async #removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void> {
     const version = await this.detect();
     if (version === undefined) return;
     const parents = version === "v2"
@@ -265,82 +276,5 @@ async function writeControl(path: string, value: string, what: string): Promise<
     throw new Error(`${what}: writing "${value}" to ${path} failed (${messageOf(err)})`, {
       cause: err,
     });
-  }
-}
-
-/** Empties and removes the cgroup directories `dirs`; a missing one is already gone. */
-async function emptyAndRemove(dirs: readonly string[]): Promise<void> {
-  const present = [];
-  for (const dir of dirs) if (await exists(dir)) present.push(dir);
-  if (present.length === 0) return;
-  await killMembers(present);
-  for (const dir of present) await removeCgroupDir(dir);
-}
-
-/** SIGKILLs every process in `dirs` (v2 `cgroup.kill` when present) until none is left. */
-async function killMembers(present: readonly string[]): Promise<void> {
-  for (let round = 0; round < KILL_ROUNDS; round++) {
-    let count = 0;
-    for (const dir of present) {
-      const pids = await readProcs(dir);
-      count += pids.length;
-      if (pids.length === 0) continue;
-      if (await exists(`${dir}/cgroup.kill`)) {
-        await Deno.writeTextFile(`${dir}/cgroup.kill`, "1").catch(() => {});
-      }
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // Gone meanwhile.
-        }
-      }
-    }
-    if (count === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, round < 5 ? 10 : 50));
-  }
-}
-
-/** rmdir, retried while the kernel still counts exiting processes (EBUSY). */
-async function removeCgroupDir(dir: string): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      await Deno.remove(dir);
-      return;
-    } catch (err: unknown) {
-      if (err instanceof Deno.errors.NotFound) return;
-      if (!(err instanceof Deno.errors.Busy) || attempt >= 40) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
-/** The pids in a cgroup's `cgroup.procs`; none when it is gone. */
-async function readProcs(dir: string): Promise<number[]> {
-  try {
-    const text = await Deno.readTextFile(`${dir}/cgroup.procs`);
-    return text.split("\n").filter((line) => line.trim() !== "").map(Number);
-  } catch (err: unknown) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
-}
-
-async function listDirs(path: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(path)) if (entry.isDirectory) names.push(entry.name);
-  } catch (err: unknown) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  return names.sort();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
