@@ -29,6 +29,7 @@ export const START_KEYS: readonly (keyof ServiceConfig)[] = [
   "rootfs",
   "memoryLimitMb",
   "cpuShares",
+  "pidsLimit",
   "health",
   "startupTimeoutMs",
 ];
@@ -44,6 +45,7 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "maxConnections",
   "maxConnectionsPerClient",
   "metricsBind",
+  "cgroupRoot",
   "tls",
 ];
 
@@ -67,6 +69,7 @@ const SERVICE_KEY_NAMES: Readonly<Record<keyof ServiceConfig, string>> = {
   stopGracePeriodMs: "stop_grace_period",
   memoryLimitMb: "memory_limit_mb",
   cpuShares: "cpu_shares",
+  pidsLimit: "pids_limit",
   storageQuotaMb: "storage_quota_mb",
   storagePersist: "storage_persist",
   image: "image",
@@ -106,6 +109,7 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   metricsInstanceLabel: "settings.metrics_instance_label",
   defaultUser: "settings.default_user",
   autoUserRange: "settings.auto_user_range",
+  cgroupRoot: "settings.cgroup_root",
   tls: "settings.tls",
 };
 

@@ -22,8 +22,6 @@ const RUNNING_ISOLATIONS = ["process", "namespace", "sandbox"];
 
 /** `[service.X]` keys that are parsed but not acted on, with what the user should know. */
 const INERT_SERVICE_KEYS: Readonly<Record<string, string>> = {
-  memory_limit_mb: "not enforced yet: no memory limit is applied to the instance",
-  cpu_shares: "not enforced yet: no CPU weight is applied to the instance",
   storage_quota_mb:
     "not enforced yet: the quota is only reported (storage_quota_bytes in the API), nothing warns or stops at it",
   image: ONLY_PROCESS,
@@ -46,11 +44,11 @@ const ROUTING_NOT_USED =
  * ```ts
  * import { deepEqual } from "node:assert/strict";
  * import { indexKeyPositions } from "./key_positions.ts";
- * const text = '[service.app]\ncommand = "./app"\ncpu_shares = 512\n';
- * const root = { service: { app: { command: "./app", cpu_shares: 512 } } };
+ * const text = '[service.app]\ncommand = "./app"\nimage = "alpine"\n';
+ * const root = { service: { app: { command: "./app", image: "alpine" } } };
  * const warnings = findInertKeys(root, { file: "tenement.toml", positions: indexKeyPositions(text) });
  * deepEqual(warnings.map((w) => w.message), [
- *   'tenement.toml:3:1: "service.app.cpu_shares" is set but not enforced yet: no CPU weight is applied to the instance',
+ *   'tenement.toml:3:1: "service.app.image" is set but used only by isolation modes this version does not run (it runs isolation = "process" only)',
  * ]);
  * ```
  */

@@ -29,8 +29,6 @@ Deno.test("parseConfig warns about every accepted key that does nothing yet, wit
   const config = parseConfig(TOML, { path: "tenement.toml", cwd: "/srv" });
   deepEqual(config.warnings?.map((w) => [w.at.key, w.at.line, w.at.column]), [
     ["settings.tls.dns_provider", 7, 1],
-    ["service.app.memory_limit_mb", 11, 1],
-    ["service.app.cpu_shares", 12, 1],
     ["service.app.storage_quota_mb", 13, 1],
     ["service.box.isolation", 18, 1],
     ["service.box.image", 19, 1],
@@ -38,7 +36,7 @@ Deno.test("parseConfig warns about every accepted key that does nothing yet, wit
   ]);
   deepEqual(
     config.warnings?.[1]?.message,
-    'tenement.toml:11:1: "service.app.memory_limit_mb" is set but not enforced yet: no memory limit is applied to the instance',
+    'tenement.toml:13:1: "service.app.storage_quota_mb" is set but not enforced yet: the quota is only reported (storage_quota_bytes in the API), nothing warns or stops at it',
   );
   // The keys still load, so files written for the original keep working.
   deepEqual(config.services.get("app")?.memoryLimitMb, 256);

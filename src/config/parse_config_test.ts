@@ -84,6 +84,7 @@ Deno.test("parseConfig() fills every default", () => {
     metricsInstanceLabel: true,
     defaultUser: "inherit",
     autoUserRange: { start: 61184, end: 65519 },
+    cgroupRoot: "/sys/fs/cgroup",
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -118,6 +119,7 @@ Deno.test("parseConfig() fills every default", () => {
     stopGracePeriodMs: 10_000,
     memoryLimitMb: undefined,
     cpuShares: undefined,
+    pidsLimit: undefined,
     storageQuotaMb: undefined,
     storagePersist: true,
     image: undefined,
@@ -688,4 +690,20 @@ Deno.test("parseConfig() refuses ids and service names that start with - or _", 
     'tenement.toml:1:1: invalid service name "_notes": starts with "_" (it must start with a letter or digit)',
     'tenement.toml:4:11: invalid instance id "-rf" in "instances._notes": starts with "-" (it must start with a letter or digit)',
   ]);
+});
+
+Deno.test("parseConfig reads pids_limit and cgroup_root, and rejects bad values at their line", () => {
+  const config = parseConfig(
+    '[settings]\ncgroup_root = "/srv/cg"\n[service.app]\ncommand = "./app"\npids_limit = 20\n',
+    OPTIONS,
+  );
+  equal(config.services.get("app")?.pidsLimit, 20);
+  equal(config.settings.cgroupRoot, "/srv/cg");
+  const problems = problemsOf(
+    '[settings]\ncgroup_root = "cg"\n[service.app]\ncommand = "./app"\npids_limit = 0\n',
+  );
+  equal(problems.length, 2);
+  ok(problems[0]!.includes(':2:1: "settings.cgroup_root" must be an absolute path'), problems[0]);
+  ok(problems[1]!.includes(":5:"), problems[1]);
+  ok(problems[1]!.includes("pids_limit"), problems[1]);
 });

@@ -80,6 +80,7 @@ const SETTINGS_FIELDS = {
   metrics_instance_label: BOOLEAN,
   default_user: USER_SETTING,
   auto_user_range: UID_RANGE,
+  cgroup_root: TEXT,
   tls: TABLE,
 };
 
@@ -115,6 +116,16 @@ export function readSettings(
       `"settings.port_range_start" (${portRangeStart}) must not be greater than "settings.port_range_end" (${portRangeEnd})`,
     );
   }
+  const cgroupRoot = values.cgroup_root ?? SETTINGS_DEFAULTS.cgroup_root;
+  if (!cgroupRoot.startsWith("/")) {
+    report(
+      ctx,
+      ["settings", "cgroup_root"],
+      `"settings.cgroup_root" must be an absolute path such as "/sys/fs/cgroup", not ${
+        JSON.stringify(cgroupRoot)
+      }`,
+    );
+  }
   return {
     dataDir,
     healthCheckIntervalMs: values.health_check_interval ??
@@ -142,6 +153,7 @@ export function readSettings(
       SETTINGS_DEFAULTS.metrics_instance_label,
     defaultUser: values.default_user ?? SETTINGS_DEFAULTS.default_user,
     autoUserRange: values.auto_user_range ?? SETTINGS_DEFAULTS.auto_user_range,
+    cgroupRoot,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }

@@ -105,6 +105,11 @@ export interface Settings {
   readonly defaultUser: string;
   /** Ids `user = "auto"` gives instances (uid and gid alike), inclusive. */
   readonly autoUserRange: UidRange;
+  /**
+   * The cgroup file system tenement puts limited instances in (`cgroup_root`), absolute; its
+   * `tenement/` (v2) or `{controller}/tenement/` (v1) is tenement's. @default {"/sys/fs/cgroup"}
+   */
+  readonly cgroupRoot: string;
   readonly tls: TlsSettings;
 }
 
@@ -155,6 +160,8 @@ export interface ServiceConfig {
   readonly stopGracePeriodMs: number;
   readonly memoryLimitMb: number | undefined;
   readonly cpuShares: number | undefined;
+  /** Most processes (and threads) the instance may have at once; undefined: no limit. */
+  readonly pidsLimit: number | undefined;
   readonly storageQuotaMb: number | undefined;
   readonly storagePersist: boolean;
   readonly image: string | undefined;
@@ -240,6 +247,7 @@ export const SETTINGS_DEFAULTS = {
   default_user: "inherit",
   // systemd's DynamicUser range: ids no distribution hands out.
   auto_user_range: { start: 61184, end: 65519 },
+  cgroup_root: "/sys/fs/cgroup",
 } as const;
 
 /** Defaults for `[settings.tls]`. */

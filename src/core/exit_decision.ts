@@ -52,15 +52,19 @@ export type ExitDecision =
 
 /**
  * Describes an exit for people: `exited with code 3`, `killed by SIGKILL`, with the last stderr
- * line when there is one.
+ * line when there is one; `out of memory (memory_limit_mb = 64)` when the OOM killer ended it.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * equal(describeExit({ code: 3, signal: null }, "no db"), 'exited with code 3 (last stderr: "no db")');
+ * equal(describeExit({ code: null, signal: "SIGKILL", oom: { memoryLimitMb: 64 } }),
+ *   "out of memory (memory_limit_mb = 64)");
  * ```
  */
 export function describeExit(exit: ExitInfo, lastStderr?: string): string {
+  // The app's last words are about what it was doing, not why it died: the kernel killed it.
+  if (exit.oom) return `out of memory (memory_limit_mb = ${exit.oom.memoryLimitMb})`;
   const how = exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
   const tail = lastStderr?.trim();
   return tail ? `${how} (last stderr: ${JSON.stringify(tail.slice(0, 200))})` : how;

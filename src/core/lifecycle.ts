@@ -36,6 +36,8 @@ export interface ExitInfo {
   /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
   readonly signal: string | null;
+  /** Set when the kernel's OOM killer ended the run at the instance's memory limit. */
+  readonly oom?: { readonly memoryLimitMb: number };
 }
 
 // ---- the state machine ------------------------------------------------------------------------

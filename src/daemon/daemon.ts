@@ -17,6 +17,7 @@ import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
 import type { UpstreamTarget } from "../proxy/upstream_pool.ts";
 import { InstanceFiles } from "../runtime/instance_files.ts";
 import { OrphanReaper } from "../runtime/orphan_reaper.ts";
+import { Cgroups } from "../runtime/cgroups.ts";
 import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
@@ -108,6 +109,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     reaper: new OrphanReaper(),
     files: new InstanceFiles(),
     users: new InstanceUsers(store),
+    cgroups: new Cgroups({ root: config.settings.cgroupRoot }),
     baseEnv: Deno.env.toObject(),
     metrics,
     onStopped: (port) => front?.closeUpstream({ kind: "tcp", hostname: "127.0.0.1", port }),

@@ -166,6 +166,11 @@ export class MetricsRegistry {
     "Restarts of an instance",
     "counter",
   );
+  readonly oomKills = new ValueFamily(
+    "tenement_oom_kills_total",
+    "Runs of an instance ended by the kernel's OOM killer at its memory_limit_mb",
+    "counter",
+  );
   readonly wakeDuration = new HistogramFamily(
     "tenement_wake_duration_seconds",
     "Time from process start to ready",
@@ -181,6 +186,11 @@ export class MetricsRegistry {
   /** Supervisor hook: one restart. */
   restarted(service: string, id: string): void {
     this.restarts.inc({ id, process: service });
+  }
+
+  /** Supervisor hook: the OOM killer ended a run. */
+  oomKilled(service: string, id: string): void {
+    this.oomKills.inc({ instance: id, service });
   }
 
   /** Supervisor hook: an instance became ready `ms` after its start. */

@@ -157,6 +157,41 @@ export interface SupervisorMetrics {
   woke(service: string, id: string, ms: number): void;
   /** An instance of `service` was put to sleep to make room under `max_awake`. */
   evicted?(service: string): void;
+  /** The kernel's OOM killer ended a run at the instance's memory limit. */
+  oomKilled?(service: string, id: string): void;
+}
+
+/** Puts instances with limits (`memory_limit_mb`, `cpu_shares`, `pids_limit`) in cgroups. */
+export interface CgroupPort {
+  /**
+   * Creates the instance's cgroup with its service's limits, before its process starts; undefined
+   * when the service sets no limit. Throws SpawnError naming the path and the fix when there is no
+   * usable cgroup: limits are never silently dropped.
+   */
+  create(service: ServiceConfig, id: string): Promise<InstanceCgroup | undefined>;
+  /**
+   * Removes the cgroups a previous daemon run left (called after orphans were reaped): empty ones,
+   * and those of `known` instances after killing what is still in them.
+   */
+  removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void>;
+}
+
+/** One instance's cgroup, for one run. */
+export interface InstanceCgroup {
+  /** The `cgroup.procs` files the process joins (see `LaunchSpec.cgroupProcs`). */
+  readonly procsFiles: readonly string[];
+  /** The memory limit in force, if any. */
+  readonly memoryLimitMb: number | undefined;
+  /** How many processes the OOM killer killed in the cgroup. */
+  oomKills(): Promise<number>;
+  /**
+   * Once no live process of group `pgid` is left (waiting at most `timeoutMs`), SIGKILLs what is
+   * still in the cgroup: children that left the group (setsid), which would otherwise live on and
+   * keep the run's output pipes open.
+   */
+  killEscapees(pgid: number, timeoutMs: number): Promise<void>;
+  /** Kills whatever is still in the cgroup, then removes it. */
+  destroy(): Promise<void>;
 }
 
 /**
@@ -223,6 +258,8 @@ export interface SupervisorDeps {
   /** Who instances run as; undefined: always the daemon's user, dirs as `files` makes them. */
   readonly users?: InstanceUsers;
   readonly metrics?: SupervisorMetrics;
+  /** cgroups for instances with limits; without it, limits are not applied. */
+  readonly cgroups?: CgroupPort;
   /** Called when an instance's port goes away, so pooled upstream connections are closed. */
   readonly onStopped?: (port: number) => void;
   /** How often idle instances are looked for. @default {1000} */

@@ -36,6 +36,7 @@ import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "../core/semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
 import { awaitStartup, seconds } from "./startup_wait.ts";
+import { withCgroup } from "./cgroup_handle.ts";
 import { persistEntry } from "./instance_record.ts";
 import { refuseIfDisabled } from "./instance_disable.ts";
 import type { LiveConfig } from "./live_config.ts";
@@ -287,6 +288,8 @@ export class Runner {
         files.ensureDir(parentDir(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
       ]);
       const user = await deps.users?.prepare(userRequestOf(svc, entry.id, config.settings, plan));
+      // Created before the spawn, so the process is in it from its first instruction.
+      const cgroup = await deps.cgroups?.create(svc, entry.id);
       handle = await deps.launcher.launch({
         argv: plan.argv,
         env: envForUser(plan, user),
@@ -298,6 +301,7 @@ export class Runner {
         network: svc.network,
         mounts: svc.mounts,
         ...(user === undefined ? {} : { user }),
+        ...(cgroup && { cgroupProcs: cgroup.procsFiles }),
         onLine: (stream, line) => {
           if (stream === "stderr" && line.trim() !== "") {
             entry.lastStderr = line;
@@ -306,7 +310,11 @@ export class Runner {
           }
           deps.logs.append(entry.service, entry.id, stream, line);
         },
+      }).catch(async (err: unknown) => {
+        await cgroup?.destroy();
+        throw err;
       });
+      if (cgroup) handle = withCgroup(handle, cgroup);
     } catch (err: unknown) {
       slot[Symbol.dispose]();
       deps.portPool.release(port);
@@ -367,6 +375,7 @@ export class Runner {
     }`;
     this.#deps.logs.append(entry.service, entry.id, "stderr", message);
     log.warn("{key}: {message}", { key: entry.key, message });
+    if (exit.oom) this.#reportOutOfMemory(entry, exit.oom.memoryLimitMb);
     if (handle) this.tasks.run(`reap:${entry.key}`, () => handle.killRemnants());
     if (this.#isShuttingDown) {
       this.apply(entry, { kind: "shutdown" });
@@ -378,6 +387,14 @@ export class Runner {
       return;
     }
     this.#decide(entry, { kind: "exited", exit, lastStderr: entry.lastStderr });
+  }
+
+  /** The OOM killer ended the entry's run at its memory limit: a log event and a metric. */
+  #reportOutOfMemory(entry: InstanceEntry, limitMb: number): void {
+    const line =
+      `tenement: out of memory: the kernel's OOM killer ended the run at its limit (memory_limit_mb = ${limitMb})`;
+    this.#deps.logs.append(entry.service, entry.id, "stderr", line);
+    this.#deps.metrics?.oomKilled?.(entry.service, entry.id);
   }
 
   /**

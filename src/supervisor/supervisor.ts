@@ -93,7 +93,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
     const weights = new Map(
       (await repo.listWeights()).map((w) => [formatInstanceKey(w), w.weight] as const),
     );
-    for (const stored of await repo.listInstances()) {
+    const storedInstances = await repo.listInstances();
+    for (const stored of storedInstances) {
       if (stored.process) await reaper.reap(stored.process);
       const key = formatInstanceKey(stored);
       if (!config.services.has(stored.service)) {
@@ -113,6 +114,8 @@ export class Supervisor implements TargetResolver, AsyncDisposable {
       this.#table.add(entry);
       if (stored.process) this.#runner.persist(entry);
     }
+    // After the reaper: what is left in a cgroup of ours escaped its process group.
+    await this.#deps.cgroups?.removeLeftovers(storedInstances);
     for (const [service, ids] of config.instances) {
       for (const id of ids) {
         if (this.#table.get({ service, id })) continue;

@@ -73,6 +73,7 @@ export function metricsResponse(
     metrics.requestDuration.snapshot(),
     up.snapshot(),
     metrics.restarts.snapshot(),
+    metrics.oomKills.snapshot(),
     byStatus.snapshot(),
     healthy.snapshot(),
     metrics.wakeDuration.snapshot(),

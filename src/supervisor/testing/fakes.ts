@@ -5,10 +5,13 @@
  * @module
  */
 import { parseConfig } from "../../config/parse_config.ts";
+import type { ServiceConfig } from "../../config/schema.ts";
 import { formatInstanceKey } from "../../core/instance_key.ts";
 import type { ExitInfo } from "../../core/lifecycle.ts";
 import { PortPool } from "../port_pool.ts";
 import type {
+  CgroupPort,
+  InstanceCgroup,
   InstanceFiles,
   LaunchSpec,
   LogSink,
@@ -237,6 +240,7 @@ export class FakeMetrics implements SupervisorMetrics {
   wakes = 0;
   /** Services of the instances evicted under max_awake, in order. */
   readonly evictions: string[] = [];
+  oomKills = 0;
   restarted(): void {
     this.restarts++;
   }
@@ -246,14 +250,66 @@ export class FakeMetrics implements SupervisorMetrics {
   evicted(service: string): void {
     this.evictions.push(service);
   }
+  oomKilled(): void {
+    this.oomKills++;
+  }
+}
+
+/** One fake cgroup: its OOM counter is set by the test. */
+export class FakeCgroup implements InstanceCgroup {
+  readonly procsFiles: readonly string[];
+  readonly memoryLimitMb: number | undefined;
+  oomKillCount = 0;
+  isDestroyed = false;
+  constructor(name: string, memoryLimitMb: number | undefined) {
+    this.procsFiles = [`/cgroup/tenement/${name}/cgroup.procs`];
+    this.memoryLimitMb = memoryLimitMb;
+  }
+  oomKills(): Promise<number> {
+    return Promise.resolve(this.oomKillCount);
+  }
+  killEscapees(_pgid: number, _timeoutMs: number): Promise<void> {
+    return Promise.resolve();
+  }
+  destroy(): Promise<void> {
+    this.isDestroyed = true;
+    return Promise.resolve();
+  }
+}
+
+/** Hands out fake cgroups to services with limits; `failWith` makes creation fail. */
+export class FakeCgroups implements CgroupPort {
+  readonly created: FakeCgroup[] = [];
+  leftoversRemovedFor: string[] | undefined;
+  failWith: string | undefined;
+  create(service: ServiceConfig, id: string): Promise<InstanceCgroup | undefined> {
+    if (this.failWith !== undefined) return Promise.reject(new Error(this.failWith));
+    const { memoryLimitMb, cpuShares, pidsLimit } = service;
+    if (!memoryLimitMb && cpuShares === undefined && pidsLimit === undefined) {
+      return Promise.resolve(undefined);
+    }
+    const cgroup = new FakeCgroup(`${service.name}.${id}`, memoryLimitMb || undefined);
+    this.created.push(cgroup);
+    return Promise.resolve(cgroup);
+  }
+  removeLeftovers(known: readonly { service: string; id: string }[]): Promise<void> {
+    this.leftoversRemovedFor = known.map((k) => `${k.service}:${k.id}`);
+    return Promise.resolve();
+  }
+}
+
+/** Keeps every captured line as `service:id stream line`. */
+export class MemoryLogs implements LogSink {
+  readonly lines: string[] = [];
+  append(service: string, id: string, stream: "stdout" | "stderr", line: string): void {
+    this.lines.push(`${service}:${id} ${stream} ${line}`);
+  }
 }
 
 const NO_REAPER: OrphanReaper = {
   reap: (_process: StoredProcess) => Promise.resolve(false),
   bootId: () => "boot",
 };
-
-const NO_LOGS: LogSink = { append: () => {} };
 
 /** A supervisor on fakes, and the fakes to drive it with. */
 export interface TestSupervisor extends AsyncDisposable {
@@ -264,6 +320,8 @@ export interface TestSupervisor extends AsyncDisposable {
   readonly repo: MemoryStateRepo;
   readonly files: FakeFiles;
   readonly metrics: FakeMetrics;
+  readonly cgroups: FakeCgroups;
+  readonly logs: MemoryLogs;
 }
 
 /**
@@ -285,13 +343,16 @@ export function createTestSupervisor(
   const repo = options.repo ?? new MemoryStateRepo();
   const files = new FakeFiles();
   const metrics = new FakeMetrics();
+  const cgroups = new FakeCgroups();
+  const logs = new MemoryLogs();
   const supervisor = new Supervisor({
     config,
     launcher,
     prober,
     portPool: new PortPool({ start: 40_000, end: 40_999, isFree: () => Promise.resolve(true) }),
     repo,
-    logs: NO_LOGS,
+    logs,
+    cgroups,
     clock,
     reaper: NO_REAPER,
     files,
@@ -307,6 +368,8 @@ export function createTestSupervisor(
     repo,
     files,
     metrics,
+    cgroups,
+    logs,
     async [Symbol.asyncDispose]() {
       await supervisor[Symbol.asyncDispose]();
     },
