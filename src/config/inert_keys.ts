@@ -48,7 +48,7 @@ const ROUTING_NOT_USED =
  * const root = { service: { app: { command: "./app", image: "alpine" } } };
  * const warnings = findInertKeys(root, { file: "tenement.toml", positions: indexKeyPositions(text) });
  * deepEqual(warnings.map((w) => w.message), [
- *   'tenement.toml:3:1: "service.app.image" is set but used only by isolation modes this version does not run (it runs isolation = "process" only)',
+ *   'tenement.toml:3:1: "service.app.image" is set but used only by isolation modes this version does not run (it runs "process", "namespace" and "sandbox")',
  * ]);
  * ```
  */
