@@ -5,7 +5,7 @@ port="${1:-8080}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/examples"
 ten="$root/bin/ten"
-[ -s tenement-data/api_token ] || "$ten" token-gen >/dev/null
+[ -s tenement-data/.tenement/api_token ] || "$ten" token-gen >/dev/null
 cat <<MSG
 tenement demo: serving examples/tenement.toml on http://localhost:$port (Ctrl-C stops it)
 
