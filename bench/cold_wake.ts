@@ -272,7 +272,9 @@ export async function main(args: readonly string[]): Promise<ColdWakeResult> {
   await using d = await benchDaemon(
     tmp.path,
     env,
-    `[settings]\ndata_dir = "./data"\n\n${apps.map(serviceToml).join("\n")}`,
+    `[settings]\ndata_dir = "./data"\nwake_rate_per_client = "0"\n\n${
+      apps.map(serviceToml).join("\n")
+    }`,
   );
   progress("starting ten serve …");
   await d.start();

@@ -108,7 +108,7 @@ export async function main(args: readonly string[]): Promise<IsolationWakeResult
   await using d = await benchDaemon(
     tmp.path,
     benchEnv(),
-    `[settings]\ndata_dir = "./data"\n\n${services.join("\n")}`,
+    `[settings]\ndata_dir = "./data"\nwake_rate_per_client = "0"\n\n${services.join("\n")}`,
   );
   await d.start();
   for (const dir of [d.dataDir, `${d.dataDir}/run`]) {
