@@ -106,9 +106,12 @@ Deno.test({
       equal(modeOf(await Deno.stat(d.dataDir)), 0o711);
       equal(modeOf(await Deno.stat(`${d.dataDir}/probe`)), 0o711);
       equal(modeOf(await Deno.stat(state)), 0o700);
+      // Once the app listens, its socket dir is taken back (root, 0711): nothing in it can be
+      // swapped for a link the root proxy would follow; the socket stays the app's.
       const socketDir = await Deno.stat(`${d.dataDir}/run/probe.alice`);
-      equal(socketDir.uid, alice.uid);
-      equal(modeOf(socketDir), 0o700);
+      equal(socketDir.uid, 0);
+      equal(modeOf(socketDir), 0o711);
+      equal((await Deno.lstat(`${d.dataDir}/run/probe.alice/app.sock`)).uid, alice.uid);
       equal(modeOf(await Deno.stat(`${d.dataDir}/run`)), 0o711);
     });
 
@@ -303,4 +306,37 @@ Deno.test("ten config warns about a named user this machine lacks, and shows eac
   );
   ok(!res.stderr.includes('service "c"'), res.stderr);
   match(res.stdout, /\[a\]\n(.*\n)*? {4}user: auto\n/);
+});
+
+Deno.test({
+  name:
+    "a tenant that puts a link to another socket at its SOCKET_PATH does not get the proxy to connect through it",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    // A socket only root may reach (like /var/run/docker.sock): its dir is 0700 root.
+    const secretDir = `${tmp.path}/secret`;
+    await Deno.mkdir(secretDir, { mode: 0o700 });
+    await Deno.chmod(secretDir, 0o700);
+    const secretSocket = `${secretDir}/root-only.sock`;
+    await using _secret = Deno.serve(
+      { path: secretSocket, onListen: () => {} },
+      () => new Response("root-only service"),
+    );
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("evil", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          `ln -s ${secretSocket} "$SOCKET_PATH" && exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1`,
+        ],
+      }),
+    });
+    const res = await d.request("mallory.evil.localhost", "/");
+    equal(res.status, 200, res.body);
+    ok(!res.body.includes("root-only service"), res.body);
+    ok(res.body.includes("Directory listing"), res.body);
+  },
 });

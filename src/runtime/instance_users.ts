@@ -13,6 +13,7 @@ import { pickFreeUid } from "../core/uid_pick.ts";
 import { SANDBOX_FALLBACK_USER } from "./isolation_setup.ts";
 import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
 import { findUnreachable, type Unreachable } from "./reach_check.ts";
+import { type SocketRun, trustInstanceSocket } from "./socket_trust.ts";
 import { readSystemAccounts, type SystemAccounts } from "./system_accounts.ts";
 
 const log = getLogger(["tenement", "users"]);
@@ -84,6 +85,22 @@ export class InstanceUsers {
   #sandboxFallback(req: UserRequest): InstanceUser | undefined {
     if (this.#daemonUid !== 0 || req.service.isolation !== "sandbox") return undefined;
     return SANDBOX_FALLBACK_USER;
+  }
+
+  /**
+   * Whether the proxy may connect to the socket of a run under its own user (a root daemon takes
+   * its socket dir back first; see `socket_trust.ts`). Always true for a daemon that is not root.
+   */
+  async trustSocket(run: SocketRun): Promise<boolean> {
+    if (this.#daemonUid !== 0) return true;
+    const isTrusted = await trustInstanceSocket(run);
+    if (!isTrusted) {
+      log.warn(
+        "Not using {path}: it is not a socket of uid {uid} in a directory that uid cannot change; the proxy uses the port instead",
+        { path: run.socketPath, uid: run.user.uid },
+      );
+    }
+    return isTrusted;
   }
 
   /** Frees the uid `user = "auto"` gave `service:id` (`ten rm --purge`). */
