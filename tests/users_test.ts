@@ -18,6 +18,7 @@ import {
   settingsBlock,
   startDaemon,
   tempDir,
+  waitFor,
 } from "../testkit/mod.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -338,5 +339,55 @@ Deno.test({
     equal(res.status, 200, res.body);
     ok(!res.body.includes("root-only service"), res.body);
     ok(res.body.includes("Directory listing"), res.body);
+  },
+});
+
+/** Pids of live (not zombie) processes whose real, effective, saved or fs uid is `uid`. */
+async function livePidsOf(uid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+      const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      if (state !== "Z" && uids.includes(uid)) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+Deno.test({
+  name:
+    "ten rm --purge ends the processes left under the freed uid, so no later tenant given it meets them",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
+        ],
+        storage_persist: true,
+      }),
+    });
+    const res = await d.request("alice.leaky.localhost", "/");
+    equal(res.status, 200, res.body);
+    const uid = (await Deno.stat(`${d.dataDir}/leaky/alice`)).uid!;
+    const stopped = await d.ten(["stop", "leaky:alice"]);
+    equal(stopped.code, 0, stopped.stderr);
+    // A process that left its group (setsid) outlives the stop of a process-isolated instance.
+    const purged = await d.ten(["rm", "--purge", "--yes", "leaky:alice"]);
+    equal(purged.code, 0, purged.stderr);
+    await waitFor(async () => (await livePidsOf(uid)).length === 0, {
+      timeoutMs: 3_000,
+      what: `no process of the freed uid ${uid}`,
+    });
   },
 });

@@ -14,6 +14,7 @@ import { SANDBOX_FALLBACK_USER } from "./isolation_setup.ts";
 import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
 import { findUnreachable, type Unreachable } from "./reach_check.ts";
 import { type SocketRun, trustInstanceSocket } from "./socket_trust.ts";
+import { findSystemTool } from "./system_tool.ts";
 import { readSystemAccounts, type SystemAccounts } from "./system_accounts.ts";
 
 const log = getLogger(["tenement", "users"]);
@@ -107,8 +108,29 @@ export class InstanceUsers {
   async release(service: string, id: string): Promise<void> {
     const uid = await this.#store.uidOf(service, id);
     if (uid === undefined) return;
+    // A process that left its group outlives the stop; under the uid's next owner it would
+    // reach that tenant's files.
+    await this.#killProcessesOf(uid);
     await this.#store.releaseUid(service, id);
     log.info("Freed uid {uid} of {key}", { uid, key: `${service}:${id}` });
+  }
+
+  /**
+   * SIGKILLs every process of `uid` (root only): `kill -KILL -1` as that uid reaches them all at
+   * once, forks included, and nothing else.
+   */
+  async #killProcessesOf(uid: number): Promise<void> {
+    if (this.#daemonUid !== 0) return;
+    const setpriv = await findSystemTool("setpriv", "util-linux");
+    const drop = [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"];
+    await new Deno.Command(setpriv, {
+      args: [...drop, "/bin/sh", "-c", "kill -s KILL -- -1"],
+      cwd: "/",
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
   }
 
   async #resolve(req: UserRequest): Promise<InstanceUser | undefined> {
