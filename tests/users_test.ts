@@ -391,3 +391,31 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "a hard link the tenant leaves in its dirs to a file of root's is not given to the tenant at the next start",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    const secretDir = `${tmp.path}/secret`;
+    await Deno.mkdir(secretDir, { mode: 0o700 });
+    const secret = `${secretDir}/shadow`;
+    await Deno.writeTextFile(secret, "root's", { mode: 0o600 });
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + probeService(),
+    });
+    const alice = await whoami(d, "alice");
+    // Where fs.protected_hardlinks is 0 a tenant may link any file it can reach by path; the test
+    // makes the links it could make, in its socket dir and its data dir.
+    await Deno.link(secret, `${d.dataDir}/run/probe.alice/linked`);
+    await Deno.link(secret, `${d.dataDir}/probe/alice/linked`);
+    await Deno.chown(`${d.dataDir}/probe/alice`, 0, 0);
+    const restarted = await d.ten(["restart", "probe:alice"]);
+    equal(restarted.code, 0, restarted.stderr);
+    equal((await whoami(d, "alice")).uid, alice.uid);
+    equal((await Deno.stat(secret)).uid, 0);
+  },
+});
