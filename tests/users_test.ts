@@ -107,11 +107,11 @@ Deno.test({
       equal(modeOf(await Deno.stat(d.dataDir)), 0o711);
       equal(modeOf(await Deno.stat(`${d.dataDir}/probe`)), 0o711);
       equal(modeOf(await Deno.stat(state)), 0o700);
-      // Once the app listens, its socket dir is taken back (root, 0711): nothing in it can be
+      // Once the app listens, its socket dir is taken back (root, 0700): nothing in it can be
       // swapped for a link the root proxy would follow; the socket stays the app's.
       const socketDir = await Deno.stat(`${d.dataDir}/run/probe.alice`);
       equal(socketDir.uid, 0);
-      equal(modeOf(socketDir), 0o711);
+      equal(modeOf(socketDir), 0o700);
       equal((await Deno.lstat(`${d.dataDir}/run/probe.alice/app.sock`)).uid, alice.uid);
       equal(modeOf(await Deno.stat(`${d.dataDir}/run`)), 0o711);
     });

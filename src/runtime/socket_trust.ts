@@ -2,7 +2,7 @@
  * Whether a root daemon may connect to an instance's Unix socket. The proxy connects as root, so
  * a path the instance's user can change (its socket replaced by a link to `/var/run/docker.sock`
  * or any other root-only socket) would lend the tenant root's reach. Once the app listens, its own
- * socket dir is taken back (root-owned, 0711: the app keeps its listening socket, nothing in the
+ * socket dir is taken back (root-owned, 0700: the app keeps its listening socket, nothing in the
  * dir can be swapped any more); then the socket must be a socket of the instance's user, in
  * directories that user cannot change. Edge: reads and changes the file system.
  * @module
@@ -24,7 +24,7 @@ export async function trustInstanceSocket(run: SocketRun): Promise<boolean> {
     if (run.socketDir !== undefined) {
       if (!(await Deno.lstat(run.socketDir)).isDirectory) return false;
       await Deno.chown(run.socketDir, 0, 0);
-      await Deno.chmod(run.socketDir, 0o711);
+      await Deno.chmod(run.socketDir, 0o700);
     }
     const dir = parentOf(run.socketPath);
     for (const start of [dir, await Deno.realPath(dir)]) {
