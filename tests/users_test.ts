@@ -419,3 +419,35 @@ Deno.test({
     equal((await Deno.stat(secret)).uid, 0);
   },
 });
+
+Deno.test({
+  name: 'ten stop and ten disable end what left the process group under user = "auto" too',
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
+        ],
+        storage_persist: true,
+      }),
+    });
+    for (const verb of ["stop", "disable"]) {
+      const res = await d.request(`${verb}.leaky.localhost`, "/");
+      equal(res.status, 200, res.body);
+      const uid = (await Deno.stat(`${d.dataDir}/leaky/${verb}`)).uid!;
+      ok((await livePidsOf(uid)).length >= 2);
+      const done = await d.ten([verb, `leaky:${verb}`]);
+      equal(done.code, 0, done.stderr);
+      await waitFor(async () => (await livePidsOf(uid)).length === 0, {
+        timeoutMs: 3_000,
+        what: `no process of uid ${uid} after ten ${verb}`,
+      });
+    }
+  },
+});

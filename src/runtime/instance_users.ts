@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig, Settings } from "../config/schema.ts";
-import { SpawnError } from "../core/errors.ts";
+import { messageOf, SpawnError } from "../core/errors.ts";
 import { pickFreeUid } from "../core/uid_pick.ts";
 import { SANDBOX_FALLBACK_USER } from "./isolation_setup.ts";
 import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
@@ -102,6 +102,25 @@ export class InstanceUsers {
       );
     }
     return isTrusted;
+  }
+
+  /**
+   * Ends every process left under the uid `user = "auto"` gave `service:id` once its run is
+   * stopped: a child that called setsid left the process group the stop signals. The uid is the
+   * instance's alone, so nothing else is touched.
+   */
+  async endProcesses(service: string, id: string): Promise<void> {
+    if (this.#daemonUid !== 0) return;
+    const uid = await this.#store.uidOf(service, id);
+    if (uid === undefined) return;
+    try {
+      await this.#killProcessesOf(uid);
+    } catch (err: unknown) {
+      log.warn("Cannot end the processes left under uid {uid}: {err}", {
+        uid,
+        err: messageOf(err),
+      });
+    }
   }
 
   /** Frees the uid `user = "auto"` gave `service:id` (`ten rm --purge`). */

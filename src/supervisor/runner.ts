@@ -193,6 +193,9 @@ export class Runner {
       this.#afterProcessGone(entry);
       log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
     }
+    // What left the process group (setsid) outlives the group's stop; under the lock no new
+    // run of the instance can be caught by this.
+    await this.#deps.users?.endProcesses?.(entry.service, entry.id);
     // Only an explicit stop discards data: sleeping and shutdown keep it for the next wake.
     if (next === "stopped" && reason === STOPPED_BY_REQUEST && svc && !svc.storagePersist) {
       await this.#deps.files.removeDir(
