@@ -18,6 +18,7 @@ import {
   settingsBlock,
   startDaemon,
   tempDir,
+  waitFor,
 } from "../testkit/mod.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -106,9 +107,12 @@ Deno.test({
       equal(modeOf(await Deno.stat(d.dataDir)), 0o711);
       equal(modeOf(await Deno.stat(`${d.dataDir}/probe`)), 0o711);
       equal(modeOf(await Deno.stat(state)), 0o700);
+      // Once the app listens, its socket dir is taken back (root, 0700): nothing in it can be
+      // swapped for a link the root proxy would follow; the socket stays the app's.
       const socketDir = await Deno.stat(`${d.dataDir}/run/probe.alice`);
-      equal(socketDir.uid, alice.uid);
+      equal(socketDir.uid, 0);
       equal(modeOf(socketDir), 0o700);
+      equal((await Deno.lstat(`${d.dataDir}/run/probe.alice/app.sock`)).uid, alice.uid);
       equal(modeOf(await Deno.stat(`${d.dataDir}/run`)), 0o711);
     });
 
@@ -303,4 +307,147 @@ Deno.test("ten config warns about a named user this machine lacks, and shows eac
   );
   ok(!res.stderr.includes('service "c"'), res.stderr);
   match(res.stdout, /\[a\]\n(.*\n)*? {4}user: auto\n/);
+});
+
+Deno.test({
+  name:
+    "a tenant that puts a link to another socket at its SOCKET_PATH does not get the proxy to connect through it",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    // A socket only root may reach (like /var/run/docker.sock): its dir is 0700 root.
+    const secretDir = `${tmp.path}/secret`;
+    await Deno.mkdir(secretDir, { mode: 0o700 });
+    await Deno.chmod(secretDir, 0o700);
+    const secretSocket = `${secretDir}/root-only.sock`;
+    await using _secret = Deno.serve(
+      { path: secretSocket, onListen: () => {} },
+      () => new Response("root-only service"),
+    );
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("evil", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          `ln -s ${secretSocket} "$SOCKET_PATH" && exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1`,
+        ],
+      }),
+    });
+    const res = await d.request("mallory.evil.localhost", "/");
+    equal(res.status, 200, res.body);
+    ok(!res.body.includes("root-only service"), res.body);
+    ok(res.body.includes("Directory listing"), res.body);
+  },
+});
+
+/** Pids of live (not zombie) processes whose real, effective, saved or fs uid is `uid`. */
+async function livePidsOf(uid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+      const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      if (state !== "Z" && uids.includes(uid)) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+Deno.test({
+  name:
+    "ten rm --purge ends the processes left under the freed uid, so no later tenant given it meets them",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
+        ],
+        storage_persist: true,
+      }),
+    });
+    const res = await d.request("alice.leaky.localhost", "/");
+    equal(res.status, 200, res.body);
+    const uid = (await Deno.stat(`${d.dataDir}/leaky/alice`)).uid!;
+    const stopped = await d.ten(["stop", "leaky:alice"]);
+    equal(stopped.code, 0, stopped.stderr);
+    // A process that left its group (setsid) outlives the stop of a process-isolated instance.
+    const purged = await d.ten(["rm", "--purge", "--yes", "leaky:alice"]);
+    equal(purged.code, 0, purged.stderr);
+    await waitFor(async () => (await livePidsOf(uid)).length === 0, {
+      timeoutMs: 3_000,
+      what: `no process of the freed uid ${uid}`,
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a hard link the tenant leaves in its dirs to a file of root's is not given to the tenant at the next start",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    const secretDir = `${tmp.path}/secret`;
+    await Deno.mkdir(secretDir, { mode: 0o700 });
+    const secret = `${secretDir}/shadow`;
+    await Deno.writeTextFile(secret, "root's", { mode: 0o600 });
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + probeService(),
+    });
+    const alice = await whoami(d, "alice");
+    // Where fs.protected_hardlinks is 0 a tenant may link any file it can reach by path; the test
+    // makes the links it could make, in its socket dir and its data dir.
+    await Deno.link(secret, `${d.dataDir}/run/probe.alice/linked`);
+    await Deno.link(secret, `${d.dataDir}/probe/alice/linked`);
+    await Deno.chown(`${d.dataDir}/probe/alice`, 0, 0);
+    const restarted = await d.ten(["restart", "probe:alice"]);
+    equal(restarted.code, 0, restarted.stderr);
+    equal((await whoami(d, "alice")).uid, alice.uid);
+    equal((await Deno.stat(secret)).uid, 0);
+  },
+});
+
+Deno.test({
+  name: 'ten stop and ten disable end what left the process group under user = "auto" too',
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
+        command: "/bin/sh",
+        args: [
+          "-c",
+          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
+        ],
+        storage_persist: true,
+      }),
+    });
+    for (const verb of ["stop", "disable"]) {
+      const res = await d.request(`${verb}.leaky.localhost`, "/");
+      equal(res.status, 200, res.body);
+      const uid = (await Deno.stat(`${d.dataDir}/leaky/${verb}`)).uid!;
+      ok((await livePidsOf(uid)).length >= 2);
+      const done = await d.ten([verb, `leaky:${verb}`]);
+      equal(done.code, 0, done.stderr);
+      await waitFor(async () => (await livePidsOf(uid)).length === 0, {
+        timeoutMs: 3_000,
+        what: `no process of uid ${uid} after ten ${verb}`,
+      });
+    }
+  },
 });

@@ -8,11 +8,13 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig, Settings } from "../config/schema.ts";
-import { SpawnError } from "../core/errors.ts";
+import { messageOf, SpawnError } from "../core/errors.ts";
 import { pickFreeUid } from "../core/uid_pick.ts";
 import { SANDBOX_FALLBACK_USER } from "./isolation_setup.ts";
 import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
 import { findUnreachable, type Unreachable } from "./reach_check.ts";
+import { type SocketRun, trustInstanceSocket } from "./socket_trust.ts";
+import { findSystemTool } from "./system_tool.ts";
 import { readSystemAccounts, type SystemAccounts } from "./system_accounts.ts";
 
 const log = getLogger(["tenement", "users"]);
@@ -86,12 +88,68 @@ export class InstanceUsers {
     return SANDBOX_FALLBACK_USER;
   }
 
+  /**
+   * Whether the proxy may connect to the socket of a run under its own user (a root daemon takes
+   * its socket dir back first; see `socket_trust.ts`). Always true for a daemon that is not root.
+   */
+  async trustSocket(run: SocketRun): Promise<boolean> {
+    if (this.#daemonUid !== 0) return true;
+    const isTrusted = await trustInstanceSocket(run);
+    if (!isTrusted) {
+      log.warn(
+        "Not using {path}: it is not a socket of uid {uid} in a directory that uid cannot change; the proxy uses the port instead",
+        { path: run.socketPath, uid: run.user.uid },
+      );
+    }
+    return isTrusted;
+  }
+
+  /**
+   * Ends every process left under the uid `user = "auto"` gave `service:id` once its run is
+   * stopped: a child that called setsid left the process group the stop signals. The uid is the
+   * instance's alone, so nothing else is touched.
+   */
+  async endProcesses(service: string, id: string): Promise<void> {
+    if (this.#daemonUid !== 0) return;
+    const uid = await this.#store.uidOf(service, id);
+    if (uid === undefined) return;
+    try {
+      await this.#killProcessesOf(uid);
+    } catch (err: unknown) {
+      log.warn("Cannot end the processes left under uid {uid}: {err}", {
+        uid,
+        err: messageOf(err),
+      });
+    }
+  }
+
   /** Frees the uid `user = "auto"` gave `service:id` (`ten rm --purge`). */
   async release(service: string, id: string): Promise<void> {
     const uid = await this.#store.uidOf(service, id);
     if (uid === undefined) return;
+    // A process that left its group outlives the stop; under the uid's next owner it would
+    // reach that tenant's files.
+    await this.#killProcessesOf(uid);
     await this.#store.releaseUid(service, id);
     log.info("Freed uid {uid} of {key}", { uid, key: `${service}:${id}` });
+  }
+
+  /**
+   * SIGKILLs every process of `uid` (root only): `kill -KILL -1` as that uid reaches them all at
+   * once, forks included, and nothing else.
+   */
+  async #killProcessesOf(uid: number): Promise<void> {
+    if (this.#daemonUid !== 0) return;
+    const setpriv = await findSystemTool("setpriv", "util-linux");
+    const drop = [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"];
+    await new Deno.Command(setpriv, {
+      args: [...drop, "/bin/sh", "-c", "kill -s KILL -- -1"],
+      cwd: "/",
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
   }
 
   async #resolve(req: UserRequest): Promise<InstanceUser | undefined> {

@@ -35,10 +35,15 @@ export async function ensureOwnedDir(path: string, owner: DirOwner): Promise<voi
   await Deno.chmod(path, 0o700);
 }
 
-/** `chown -R` that never follows a link (Deno has no lchown: links keep their owner). */
+/**
+ * `chown -R` that never follows a link (Deno has no lchown: links keep their owner), and leaves
+ * a file with several hard links as it is: where `fs.protected_hardlinks` is off, a tenant can
+ * link any file it reaches by path (`/etc/shadow`) into its dir for root to give it.
+ */
 async function chownTree(path: string, owner: DirOwner): Promise<void> {
   const info = await Deno.lstat(path);
   if (info.isSymlink) return;
+  if (!info.isDirectory && (info.nlink ?? 1) > 1) return;
   await Deno.chown(path, owner.uid, owner.gid);
   if (!info.isDirectory) return;
   for await (const entry of Deno.readDir(path)) {

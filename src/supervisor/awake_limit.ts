@@ -61,6 +61,8 @@ export class AwakeLimit {
   readonly #reserved = new Set<InstanceEntry>();
   /** One wake decides at a time: the count and the reservation are one step. */
   readonly #turn = new KeyedLock();
+  /** Victims a wake is stopping (outside the turn): no other wake picks them. */
+  readonly #evicting = new Set<InstanceEntry>();
 
   constructor(deps: AwakeLimitDeps) {
     this.#deps = deps;
@@ -81,6 +83,7 @@ export class AwakeLimit {
     const { clock } = this.#deps;
     while (true) {
       options.signal?.throwIfAborted();
+      let eviction: { victim: InstanceEntry; full: FullLimit } | undefined;
       {
         using _turn = await this.#turn.acquire("");
         if (this.#isCounted(entry)) return NO_RESERVATION;
@@ -88,10 +91,19 @@ export class AwakeLimit {
         if (full === undefined) return this.#reserve(entry);
         const victim = this.#leastRecentlyUsedIdle(full.service);
         if (victim !== undefined) {
-          await this.#evict(victim, entry, full);
-          continue;
+          // Claimed under the turn, stopped outside it: a victim slow to stop (its grace
+          // period) must not hold up every other wake.
+          this.#evicting.add(victim);
+          eviction = { victim, full };
+        } else if (clock.now() >= options.deadlineMs) throw noRoomError(entry, full);
+      }
+      if (eviction !== undefined) {
+        try {
+          await this.#evict(eviction.victim, entry, eviction.full);
+        } finally {
+          this.#evicting.delete(eviction.victim);
         }
-        if (clock.now() >= options.deadlineMs) throw noRoomError(entry, full);
+        continue;
       }
       const left = options.deadlineMs - clock.now();
       await delay(Math.min(left, ROOM_POLL_MS), { clock, ...optionalSignal(options.signal) });
@@ -149,7 +161,7 @@ export class AwakeLimit {
 
   #isEvictable(e: InstanceEntry): boolean {
     return isIdleReady(e) && e.origin !== "config" && !this.#reserved.has(e) &&
-      !this.#deps.runner.locks.isBusy(e.key);
+      !this.#evicting.has(e) && !this.#deps.runner.locks.isBusy(e.key);
   }
 
   /** Puts `victim` to sleep to make room for `entry` (unless a request reached it meanwhile). */

@@ -6,6 +6,7 @@
  */
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { UnavailableError } from "../core/errors.ts";
+import type { Target } from "../proxy/target.ts";
 import { createTestSupervisor, type TestSupervisor } from "./testing/fakes.ts";
 
 const NEVER_ABORTED = new AbortController().signal;
@@ -203,4 +204,57 @@ startup_timeout = 1
   // Once alice is idle, the spawn makes room.
   await t.supervisor.spawn({ service: "notes", id: "bob" });
   equal(statusOf(t, "notes", "alice"), "asleep");
+});
+
+Deno.test("max_awake: a victim slow to stop holds up no other wake", async () => {
+  await using t = createTestSupervisor(`
+max_awake = 2
+[service.notes]
+command = "app {id}"
+startup_timeout = 30
+`);
+  await t.supervisor.start();
+  await visit(t, "notes", "alice");
+  await t.clock.advance(1_000);
+  await visit(t, "notes", "bob");
+  await t.clock.advance(1_000);
+  // alice ignores SIGTERM: her stop lasts until the test ends it (a long stop_grace_period).
+  const alice = t.launcher.last("alice");
+  const stopAlice = alice.stop.bind(alice);
+  const graceOver = Promise.withResolvers<void>();
+  alice.stop = async (graceMs: number) => {
+    await graceOver.promise;
+    return await stopAlice(graceMs);
+  };
+  let carol: unknown;
+  let dave: unknown;
+  const settle = (set: (outcome: unknown) => void) =>
+    [
+      (target: Target) => {
+        t.supervisor.beginRequest(target)();
+        set("served");
+      },
+      (err: unknown) => set(err),
+    ] as const;
+  t.supervisor.resolveDirect("notes", "carol", NEVER_ABORTED, CLIENT)
+    .then(...settle((o) => carol = o));
+  await t.clock.advance(100);
+  t.supervisor.resolveDirect("notes", "dave", NEVER_ABORTED, "10.0.0.2")
+    .then(...settle((o) => dave = o));
+  const pass = async (until: () => boolean) => {
+    for (let i = 0; i < 20 && !until(); i++) {
+      await t.clock.advance(100);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  await pass(() => dave !== undefined);
+  const daveDuringAlicesStop = dave;
+  const bobDuringAlicesStop = statusOf(t, "notes", "bob");
+  graceOver.resolve();
+  await pass(() => dave !== undefined && carol !== undefined);
+  equal(daveDuringAlicesStop, "served");
+  equal(bobDuringAlicesStop, "asleep");
+  equal(carol, "served");
+  equal(statusOf(t, "notes", "alice"), "asleep");
+  equal(t.launcher.processes.filter((p) => p.isAlive).length, 2);
 });

@@ -37,6 +37,8 @@ export interface WatchedRun {
   readonly signal: AbortSignal;
   /** The start slot, released once the instance is ready or its start-up time is over. */
   readonly startSlot: Disposable;
+  /** False when the proxy must not connect to the run's socket (its user could swap it). */
+  readonly trustSocket?: () => Promise<boolean>;
 }
 
 /** Readiness, then periodic health checks, for one run of an instance. */
@@ -60,6 +62,9 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
     entry.lastProbe = result.lastDetail;
     if (result.isReady) {
       entry.isSocketListening = await isSocketListening(deps.prober, entry, svc);
+      if (entry.isSocketListening && run.trustSocket !== undefined) {
+        entry.isSocketListening = await run.trustSocket();
+      }
       if (entry.generation !== generation) return;
       deps.apply(entry, { kind: "became_ready", nowMs: deps.clock.now() });
     } else if (isRefused && entry.isExplicitStart) {

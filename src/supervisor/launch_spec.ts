@@ -49,7 +49,7 @@ export function inheritedEnv(
 /**
  * The warning `ten serve` logs once at start when it runs as root (`uid` 0) and services would run
  * their instances as root with nothing between them (`user` resolving to root, i.e. `"inherit"`
- * or `"root"`, and `isolation = "process"`); undefined otherwise.
+ * or `"root"`, and `isolation = "process"` or `"namespace"`); undefined otherwise.
  */
 export function rootInstancesWarning(
   services: Iterable<Pick<ServiceConfig, "name" | "isolation" | "user">>,
@@ -57,7 +57,10 @@ export function rootInstancesWarning(
 ): string | undefined {
   if (uid !== 0) return undefined;
   const names = [...services]
-    .filter((s) => s.isolation === "process" && (s.user === "inherit" || s.user === "root"))
+    // Root in a namespace of its own keeps every capability: it can unmount what hides tenement's
+    // files, so only a sandbox (which never runs as root) holds it in.
+    .filter((s) => (s.isolation === "process" || s.isolation === "namespace"))
+    .filter((s) => s.user === "inherit" || s.user === "root")
     .map((s) => s.name);
   if (names.length === 0) return undefined;
   return `ten serve runs as root, so the instances of ${

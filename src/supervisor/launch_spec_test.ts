@@ -171,13 +171,16 @@ Deno.test("rootInstancesWarning() names only services whose instances really run
     { name: "api", isolation: "process" as const, user: "root" },
     { name: "own", isolation: "process" as const, user: "auto" },
     { name: "www", isolation: "process" as const, user: "www-data" },
+    // Root in a namespace of its own keeps every capability: it can unmount what hides
+    // tenement's files.
+    { name: "ns", isolation: "namespace" as const, user: "inherit" },
   ];
   const warning = rootInstancesWarning(services, 0);
-  ok(warning?.includes("notes, api run as root"), warning);
+  ok(warning?.includes("notes, api, ns run as root"), warning);
   ok(warning?.includes("docs/security.md"), warning);
   equal(rootInstancesWarning(services, 1000), undefined);
   equal(rootInstancesWarning(services, null), undefined);
-  equal(rootInstancesWarning(services.slice(3), 0), undefined);
+  equal(rootInstancesWarning(services.slice(3, 5), 0), undefined);
 });
 
 Deno.test("sharedUserWarning() names the daemon's user and the auto services when not root", () => {

@@ -239,6 +239,17 @@ export interface InstanceUsers {
   prepare(req: UserRequest): Promise<LaunchUser | undefined>;
   /** Frees what `user = "auto"` gave the instance (`ten rm --purge`). */
   release(service: string, id: string): Promise<void>;
+  /** Ends what is left under the instance's own uid (`user = "auto"`) once it is stopped. */
+  endProcesses?(service: string, id: string): Promise<void>;
+  /**
+   * Whether the proxy may connect to the Unix socket of a run under `user`: false when the
+   * instance could swap it for a link to a socket of the daemon's (checked once it listens).
+   */
+  trustSocket?(run: {
+    readonly socketPath: string;
+    readonly socketDir: string | undefined;
+    readonly user: LaunchUser;
+  }): Promise<boolean>;
 }
 
 /** Everything the supervisor is built from. */

@@ -193,6 +193,9 @@ export class Runner {
       this.#afterProcessGone(entry);
       log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
     }
+    // What left the process group (setsid) outlives the group's stop; under the lock no new
+    // run of the instance can be caught by this.
+    await this.#deps.users?.endProcesses?.(entry.service, entry.id);
     // Only an explicit stop discards data: sleeping and shutdown keep it for the next wake.
     if (next === "stopped" && reason === STOPPED_BY_REQUEST && svc && !svc.storagePersist) {
       await this.#deps.files.removeDir(
@@ -281,13 +284,21 @@ export class Runner {
     const generation = ++entry.generation;
     const launchedAtMs = deps.clock.now();
     let handle;
+    let trustSocket: (() => Promise<boolean>) | undefined;
     try {
       const files = deps.files;
       await Promise.all([
         files.ensureDir(plan.instanceDir),
         files.ensureDir(parentDir(plan.socketPath)).then(() => files.removeFile(plan.socketPath)),
       ]);
-      const user = await deps.users?.prepare(userRequestOf(svc, entry.id, config.settings, plan));
+      const request = userRequestOf(svc, entry.id, config.settings, plan);
+      const user = await deps.users?.prepare(request);
+      const users = deps.users;
+      // A root proxy must not connect through a socket path the instance's user can swap.
+      if (user !== undefined && users?.trustSocket !== undefined) {
+        const run = { socketPath: plan.socketPath, socketDir: request.socketDir, user };
+        trustSocket = () => users.trustSocket!(run);
+      }
       // Created before the spawn, so the process is in it from its first instruction.
       const cgroup = await deps.cgroups?.create(svc, entry.id);
       handle = await deps.launcher.launch({
@@ -360,6 +371,7 @@ export class Runner {
         generation,
         signal: AbortSignal.any([groupSignal, controller.signal]),
         startSlot: slot,
+        ...(trustSocket && { trustSocket }),
       }));
   }
 
