@@ -10,6 +10,7 @@ import {
   apiSpawn,
   type CliResult,
   type Daemon,
+  runTen,
   serviceBlock,
   settingsBlock,
   startDaemon,
@@ -136,6 +137,40 @@ Deno.test("ten logs: full-text search, levels, time, events, tenant scope, SSE r
     deepEqual(ids, sent.map((e) => e.id));
     ok(ids[0]! > refused.id);
   });
+
+  await t.step(
+    "-f shows recent matching lines, then live ones through the same search",
+    async () => {
+      await say(d, "alice", "tail history");
+      const stop = new AbortController();
+      const follow = runTen(
+        [
+          "--server",
+          d.url,
+          "--config",
+          d.configPath,
+          "logs",
+          "talk:alice",
+          "-f",
+          "--search",
+          "tail*",
+        ],
+        { cwd: d.dir, signal: stop.signal },
+      );
+      // The follower's start-up time is unknown: keep saying lines for a while, then stop it.
+      for (let i = 0; i < 15; i++) {
+        await say(d, "alice", `tailing live ${i}`);
+        await say(d, "alice", `other live ${i}`);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      stop.abort();
+      const lines = (await follow).stdout.split("\n").filter((l) => l !== "");
+      ok(lines[0]?.endsWith("[OUT] talk:alice tail history"), lines.join("\n"));
+      ok(lines.some((l) => l.endsWith("tailing live 14")), lines.join("\n"));
+      ok(!lines.some((l) => l.includes("other live")), lines.join("\n"));
+      equal(lines.filter((l) => l.endsWith("tailing live 14")).length, 1);
+    },
+  );
 
   await t.step("lines from before a daemon restart are still there", async () => {
     const before = await messages(d, ["talk:alice", "--search", "refused"]);
