@@ -100,6 +100,26 @@ Deno.test("ten logs: full-text search, levels, time, events, tenant scope, SSE r
     }
   });
 
+  await t.step("/api/logs answers bad parameters with a 400 naming the field", async () => {
+    for (
+      const [query, field] of [
+        ["since=yesterday", "since"],
+        ["until=12:00", "until"],
+        ["level=info", "level"],
+        ["limit=-1", "limit"],
+        ["search=%22open", "search"],
+        ["search=" + encodeURIComponent("a ".repeat(600)), "search"],
+        ["search=NOT%20x", "search"],
+      ]
+    ) {
+      const res = await d.api("GET", `/api/logs?${query}`);
+      equal(res.status, 400, `${query}: ${res.body}`);
+      equal((JSON.parse(res.body) as { field: string }).field, field, query);
+    }
+    const stream = await d.api("GET", "/api/logs/stream?search=%28");
+    equal(stream.status, 400, stream.body);
+  });
+
   await t.step("a tenant token reads only its own lines", async () => {
     const alice = await d.tenantToken("alice");
     const res = await d.apiAs(alice, "GET", "/api/logs?search=connection");

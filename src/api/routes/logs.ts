@@ -187,8 +187,14 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
           // Synchronous from here to subscribe: no line can be stored in between, so the replay
           // and the live feed neither overlap nor leave a gap.
           if (afterId !== undefined) {
-            for (const entry of logs.query({ ...scoped, afterId, limit: MAX_LOG_LIMIT })) {
-              send(event(entry), true);
+            // At most what the stream's queue holds, so the replay itself is never dropped.
+            const replay = logs.query({ ...scoped, afterId, limit: STREAM_QUEUE_LINES });
+            for (const entry of replay) send(event(entry), true);
+            if (replay.length === STREAM_QUEUE_LINES) {
+              send(
+                `: replay capped at ${STREAM_QUEUE_LINES} lines; older ones via /api/logs\n\n`,
+                false,
+              );
             }
           }
           unsubscribe = logs.subscribe(scoped, (entry) => send(event(entry), true));
