@@ -161,6 +161,8 @@ Deno.test("a closed stdout ends ten logs, history, ps and --help quietly with ex
         "_",
         ...ten,
         "logs",
+        "--level",
+        "stdout",
         "--limit",
         "5000",
       ],

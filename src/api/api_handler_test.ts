@@ -310,8 +310,8 @@ Deno.test("API: a tenant token sees and acts on its own instance only", async ()
   await api.instances.spawn({ service: "notes", id: "alice" });
   await api.instances.spawn({ service: "notes", id: "bob" });
   api.logs.entries.push(
-    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a" },
-    { timestamp: 2, level: "stdout", process: "notes", instance_id: "bob", message: "b" },
+    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a", id: 1 },
+    { timestamp: 2, level: "stdout", process: "notes", instance_id: "bob", message: "b", id: 2 },
   );
 
   const listed = await call(api, "GET", "/api/instances", { token: ALICE_TOKEN });
@@ -441,8 +441,8 @@ Deno.test("API: logs of an unknown service or instance answer 404, another tenan
   await api.instances.spawn({ service: "notes", id: "bob" });
   await api.instances.stop({ service: "notes", id: "bob" });
   api.logs.entries.push(
-    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a" },
-    { timestamp: 2, level: "stdout", process: "gone", instance_id: "old", message: "kept" },
+    { timestamp: 1, level: "stdout", process: "notes", instance_id: "alice", message: "a", id: 1 },
+    { timestamp: 2, level: "stdout", process: "gone", instance_id: "old", message: "kept", id: 2 },
   );
   const logs = (query: string, token = ADMIN_TOKEN): Promise<Response> =>
     call(api, "GET", `/api/logs${query}`, { token });
@@ -824,6 +824,7 @@ Deno.test("API: log streams are capped per token and drop lines for a slow reade
         process: "notes",
         instance_id: i % 2 === 0 ? "alice" : "bob",
         message: `line ${i}`,
+        id: i + 1,
       });
     }
     // Now read what one stream kept: its queue, a marker, and nothing of bob's.
@@ -833,6 +834,7 @@ Deno.test("API: log streams are capped per token and drop lines for a slow reade
       process: "notes",
       instance_id: "alice",
       message: "after",
+      id: total + 1,
     });
     const reader = streams[0]!.body!.getReader();
     const decoder = new TextDecoder();
@@ -846,7 +848,7 @@ Deno.test("API: log streams are capped per token and drop lines for a slow reade
     }
     ok(!text.includes('"bob"'), "a tenant's stream carried another tenant's line");
     // Alice's half filled the queue exactly; her next lines were dropped, then counted.
-    const lines = text.split("\n\n").filter((event) => event.startsWith("data: "));
+    const lines = text.split("\n\n").filter((event) => event.includes("data: "));
     equal(lines.length, STREAM_QUEUE_LINES);
     api.logs.emit({
       timestamp: total + 1,
@@ -854,6 +856,7 @@ Deno.test("API: log streams are capped per token and drop lines for a slow reade
       process: "notes",
       instance_id: "alice",
       message: "late",
+      id: total + 2,
     });
     while (!text.includes("late")) text += decoder.decode((await reader.read()).value);
     match(text, new RegExp(`: dropped ${total / 2 + 1 - STREAM_QUEUE_LINES} lines`));

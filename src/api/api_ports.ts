@@ -163,16 +163,24 @@ export interface AuditLog {
 export interface LogFilter {
   readonly process?: string;
   readonly id?: string;
-  readonly level?: "stdout" | "stderr";
-  /** Case-insensitive substring of the message. */
+  readonly level?: "stdout" | "stderr" | "event";
+  /** Full-text search: words, "phrases", prefix*, AND/OR/NOT. */
   readonly search?: string;
-  /** Newest N; undefined returns all kept entries. */
+  /** Newest N; undefined: at most the store's cap. */
   readonly limit?: number;
+  /** Unix ms, inclusive. */
+  readonly sinceMs?: number;
+  /** Unix ms, inclusive. */
+  readonly untilMs?: number;
+  /** Only lines after this row id, oldest first (a resumed stream). */
+  readonly afterId?: number;
+  /** Only this instance id, any service and case: a tenant's scope, applied in SQL first. */
+  readonly scopeInstance?: string;
   /** The instances the caller may read, checked before anything else; undefined: all. */
   readonly scope?: (process: string, id: string) => boolean;
 }
 
-/** The kept log lines and the live feed (the log ring). */
+/** The kept log lines and the live feed (the log store). */
 export interface LogSource {
   query(filter: LogFilter): readonly LogEntryJson[];
   /** Calls `onEntry` for each new matching line until the returned function is called. */

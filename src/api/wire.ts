@@ -96,10 +96,13 @@ export interface ErrorBody {
 /** One log line, in the original's key order. */
 export interface LogEntryJson {
   readonly timestamp: number;
-  readonly level: "stdout" | "stderr";
+  /** `event`: a lifecycle fact written by tenement itself. */
+  readonly level: "stdout" | "stderr" | "event";
   readonly process: string;
   readonly instance_id: string;
   readonly message: string;
+  /** Row id of the log store, growing; the SSE event id. */
+  readonly id: number;
 }
 
 /**

@@ -3,7 +3,13 @@
  * into `Error: …` on stderr and exit codes (1 for failures, 2 for usage errors).
  * @module
  */
-import { Argument, Command, CommanderError } from "@commander-js/extra-typings";
+import {
+  Argument,
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+} from "@commander-js/extra-typings";
+import { parseLogTime } from "./log_time.ts";
 import { ConfigErrors, InvalidInputError, messageOf } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { setupLogging } from "../logging.ts";
@@ -34,6 +40,17 @@ import { COMPLETION_SHELLS } from "./completion_script.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { err, isBrokenPipe } from "./output.ts";
 import { VERSION } from "./version.ts";
+
+/** Unix ms of a `--since`/`--until` value; a usage error (exit 2) naming the flag otherwise. */
+function whenOf(text: string): number {
+  const ms = parseLogTime(text, Date.now());
+  if (ms === undefined) {
+    throw new InvalidArgumentError(
+      'expected a duration ago such as "10m", "2h" or "7d", or an ISO 8601 date',
+    );
+  }
+  return ms;
+}
 
 /** Exit code of a usage error. */
 const USAGE_EXIT = 2;
@@ -125,11 +142,17 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(historyVerb(opts, globalsOf(cmd))));
   program.command("logs").description("show instance output").argument("[service:id]")
-    .option("--level <level>", "stdout or stderr")
-    .option("--search <text>", "only lines containing this text (case-insensitive)")
-    .option("--limit <n>", "newest N lines", "100")
-    .option("-f, --follow", "stream new lines")
+    .option("--level <level>", "stdout, stderr or event (tenement's lifecycle lines)")
+    .option(
+      "--search <query>",
+      'full-text search: words, "phrases", prefix*, AND, OR, NOT (a NOT b), parentheses',
+    )
+    .option("--since <when>", "lines from then on: 10m, 2h, 7d ago, or an ISO 8601 date", whenOf)
+    .option("--until <when>", "lines until then: 10m, 2h, 7d ago, or an ISO 8601 date", whenOf)
+    .option("--limit <n>", "newest N lines (default 100; 10 before -f)")
+    .option("-f, --follow", "show recent lines, then stream new ones")
     .option("--json", "print JSON")
+    .option("--utc", "print times in UTC rather than local time")
     .action((target, opts, cmd) => setCode(logsVerb(target, opts, globalsOf(cmd))));
   program.command("reload").description("make the daemon re-read tenement.toml (as SIGHUP does)")
     .option("--json", "print JSON")

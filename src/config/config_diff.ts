@@ -46,6 +46,8 @@ const RESTART_SETTINGS: readonly (keyof Settings)[] = [
   "maxConnectionsPerClient",
   "metricsBind",
   "cgroupRoot",
+  "logRetentionMs",
+  "logMaxSizeBytes",
   "tls",
 ];
 
@@ -110,6 +112,8 @@ const SETTING_NAMES: Readonly<Record<keyof Settings, string>> = {
   defaultUser: "settings.default_user",
   autoUserRange: "settings.auto_user_range",
   cgroupRoot: "settings.cgroup_root",
+  logRetentionMs: "settings.log_retention",
+  logMaxSizeBytes: "settings.log_max_size_mb",
   tls: "settings.tls",
 };
 

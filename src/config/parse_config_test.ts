@@ -85,6 +85,8 @@ Deno.test("parseConfig() fills every default", () => {
     defaultUser: "inherit",
     autoUserRange: { start: 61184, end: 65519 },
     cgroupRoot: "/sys/fs/cgroup",
+    logRetentionMs: 7 * 86_400_000,
+    logMaxSizeBytes: 1024 * 1024 * 1024,
     tls: {
       enabled: false,
       acmeEmail: undefined,
@@ -706,4 +708,14 @@ Deno.test("parseConfig reads pids_limit and cgroup_root, and rejects bad values 
   ok(problems[0]!.includes(':2:1: "settings.cgroup_root" must be an absolute path'), problems[0]);
   ok(problems[1]!.includes(":5:"), problems[1]);
   ok(problems[1]!.includes("pids_limit"), problems[1]);
+});
+
+Deno.test("parseConfig reads log_retention and log_max_size_mb, and rejects bad values at their line", () => {
+  const config = parseConfig('[settings]\nlog_retention = "12h"\nlog_max_size_mb = 0\n', OPTIONS);
+  equal(config.settings.logRetentionMs, 12 * 3_600_000);
+  equal(config.settings.logMaxSizeBytes, 0);
+  const problems = problemsOf('[settings]\nlog_retention = "a week"\nlog_max_size_mb = -1\n');
+  equal(problems.length, 2);
+  ok(problems[0]!.includes(':2:1: invalid value for "settings.log_retention"'), problems[0]);
+  ok(problems[1]!.includes(':3:1: invalid value for "settings.log_max_size_mb"'), problems[1]);
 });

@@ -20,7 +20,7 @@ import {
 } from "./config_fields.ts";
 import { cidrProblem } from "../core/cidr.ts";
 import { parseRate } from "../core/client_rate.ts";
-import { RATE } from "./capacity_fields.ts";
+import { DURATION_TEXT, parseDurationText, RATE } from "./capacity_fields.ts";
 import { resolvePath } from "./config_paths.ts";
 import { statePaths } from "../core/state_paths.ts";
 import { UID_RANGE, USER_SETTING } from "./user_values.ts";
@@ -81,6 +81,8 @@ const SETTINGS_FIELDS = {
   default_user: USER_SETTING,
   auto_user_range: UID_RANGE,
   cgroup_root: TEXT,
+  log_retention: DURATION_TEXT,
+  log_max_size_mb: wholeNumber(0, "megabytes"),
   tls: TABLE,
 };
 
@@ -154,6 +156,8 @@ export function readSettings(
     defaultUser: values.default_user ?? SETTINGS_DEFAULTS.default_user,
     autoUserRange: values.auto_user_range ?? SETTINGS_DEFAULTS.auto_user_range,
     cgroupRoot,
+    logRetentionMs: values.log_retention ?? parseDurationText(SETTINGS_DEFAULTS.log_retention)!,
+    logMaxSizeBytes: (values.log_max_size_mb ?? SETTINGS_DEFAULTS.log_max_size_mb) * 1024 * 1024,
     tls: readTls(ctx, values.tls ?? {}, { dir: paths.dir, dataDir }),
   };
 }

@@ -110,6 +110,10 @@ export interface Settings {
    * `tenement/` (v2) or `{controller}/tenement/` (v1) is tenement's. @default {"/sys/fs/cgroup"}
    */
   readonly cgroupRoot: string;
+  /** Log lines older than this are deleted (`log_retention`); 0: kept until the size limit. */
+  readonly logRetentionMs: number;
+  /** Size budget of the log database in bytes (`log_max_size_mb`); 0: no limit. */
+  readonly logMaxSizeBytes: number;
   readonly tls: TlsSettings;
 }
 
@@ -248,6 +252,8 @@ export const SETTINGS_DEFAULTS = {
   // systemd's DynamicUser range: ids no distribution hands out.
   auto_user_range: { start: 61184, end: 65519 },
   cgroup_root: "/sys/fs/cgroup",
+  log_retention: "7d",
+  log_max_size_mb: 1024,
 } as const;
 
 /** Defaults for `[settings.tls]`. */

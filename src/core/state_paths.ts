@@ -23,6 +23,8 @@ export interface StatePaths {
   readonly apiSocket: string;
   /** Default `[settings.tls] cache_dir`: certificates and account keys. */
   readonly acmeDir: string;
+  /** The SQLite log database (mode 0600, WAL). */
+  readonly logsDb: string;
 }
 
 /**
@@ -57,5 +59,6 @@ function pathsIn(dir: string): StatePaths {
     lockFile: `${dir}/ten.lock`,
     apiSocket: `${dir}/api.sock`,
     acmeDir: `${dir}/acme`,
+    logsDb: `${dir}/logs.db`,
   };
 }

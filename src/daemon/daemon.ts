@@ -11,7 +11,7 @@ import { messageOf, TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
 import type { TlsPlan } from "../config/tls_plan.ts";
 import { type ApiDeps, createApiHandler, createMetricsHandler } from "../api/api_handler.ts";
-import { LogRing } from "../logs/log_ring.ts";
+import { LogStore } from "../logs/log_store.ts";
 import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
 import type { UpstreamTarget } from "../proxy/upstream_pool.ts";
@@ -83,8 +83,13 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   if (rootWarning !== undefined) log.warn("{warning}", { warning: rootWarning });
   const userWarning = sharedUserWarning(config.services.values(), Deno.uid(), await userName());
   if (userWarning !== undefined) log.warn("{warning}", { warning: userWarning });
-  const logs = new LogRing();
   const metrics = new MetricsRegistry();
+  // Before the supervisor, so it is closed after the instances' last lines are written.
+  const logs = stack.use(LogStore.open(paths.logsDb, {
+    retentionMs: config.settings.logRetentionMs,
+    maxSizeBytes: config.settings.logMaxSizeBytes,
+    metrics,
+  }));
   // Request metrics per target: the supervisor hands out one target object per instance run.
   const requestSeries = new WeakMap<
     Target,

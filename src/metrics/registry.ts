@@ -183,6 +183,27 @@ export class MetricsRegistry {
     "counter",
   );
 
+  readonly logLines = new ValueFamily(
+    "tenement_log_lines_total",
+    "Log lines (and lifecycle events) written to the log store",
+    "counter",
+  );
+  readonly logLinesDropped = new ValueFamily(
+    "tenement_log_lines_dropped_total",
+    "Log lines dropped because the log writer fell behind",
+    "counter",
+  );
+
+  /** Log store hook: `lines` written for an instance. */
+  written(service: string, id: string, lines: number): void {
+    this.logLines.inc({ instance: id, service }, lines);
+  }
+
+  /** Log store hook: `lines` dropped for an instance. */
+  dropped(service: string, id: string, lines: number): void {
+    this.logLinesDropped.inc({ instance: id, service }, lines);
+  }
+
   /** Supervisor hook: one restart. */
   restarted(service: string, id: string): void {
     this.restarts.inc({ id, process: service });

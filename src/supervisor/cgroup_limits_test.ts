@@ -42,7 +42,7 @@ Deno.test("an OOM-killed run reads 'out of memory', is logged and counted, and i
   equal(t.metrics.oomKills, 1);
   ok(
     t.logs.lines.some((line) =>
-      line.startsWith("app:a stderr tenement: out of memory") &&
+      line.startsWith("app:a event tenement: out of memory") &&
       line.includes("memory_limit_mb = 64")
     ),
     t.logs.lines.join("\n"),

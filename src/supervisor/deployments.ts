@@ -58,8 +58,10 @@ export class Deployments {
   /** Sets a traffic weight (0-100), stored durably. */
   async setWeight(ref: InstanceRef, weight: number): Promise<InstanceSnapshot> {
     const entry = this.#deps.table.require(ref);
+    const previous = entry.weight;
     entry.weight = weight;
     await this.#deps.repo.putWeight(ref.service, ref.id, weight);
+    if (previous !== weight) this.#deps.runner.event(entry, `weight ${previous} -> ${weight}`);
     return snapshotOf(entry);
   }
 
@@ -102,6 +104,7 @@ export class Deployments {
       }
     }
     const others = table.ofService(ref.service).filter((e) => e !== entry).map((e) => e.weight);
+    runner.event(entry, "deployed: healthy");
     return await this.setWeight(
       ref,
       deployWeight({ requested: options.weight, current, others }),
@@ -136,6 +139,8 @@ export class Deployments {
       );
     }
     await this.#commitWeights(svc, [{ id: fromId, weight: 0 }, { id: toId, weight: 100 }]);
+    this.#deps.runner.event(from, `routed: traffic moved to ${to.key}`);
+    this.#deps.runner.event(to, `routed: traffic moved from ${from.key}`);
     if (options.stopOld) await this.#drainAndStop(from, `replaced by ${to.key}`);
     return { from: snapshotOf(from), to: snapshotOf(to) };
   }

@@ -59,6 +59,7 @@ export async function disableInstance(
   notifyChanged(entry);
   await deps.runner.stop(entry, "stopped", DISABLED_REASON);
   log.info("Disabled {key}", { key: entry.key });
+  deps.runner.event(entry, "disabled");
   return { instance: snapshotOf(entry), isChanged: true };
 }
 
@@ -79,5 +80,6 @@ export async function enableInstance(
   runner.persist(entry);
   notifyChanged(entry);
   log.info("Enabled {key}: it wakes on its next request", { key: entry.key });
+  runner.event(entry, "enabled");
   return { instance: snapshotOf(entry), isChanged: true };
 }

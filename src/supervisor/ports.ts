@@ -148,7 +148,8 @@ export interface RouteSnapshot {
 
 /** Receives captured output lines. */
 export interface LogSink {
-  append(service: string, id: string, stream: "stdout" | "stderr", line: string): void;
+  /** `event`: a lifecycle fact from tenement itself ("tenement: ready in 40 ms"). */
+  append(service: string, id: string, stream: "stdout" | "stderr" | "event", line: string): void;
 }
 
 /** Receives lifecycle facts for metrics. */

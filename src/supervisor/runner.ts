@@ -121,6 +121,7 @@ export class Runner {
   #carryOut(entry: InstanceEntry, effect: Effect): void {
     switch (effect.kind) {
       case "schedule_retry":
+        this.event(entry, `restarting in ${effect.delayMs} ms`);
         return this.#restarts.schedule(entry, effect.delayMs);
       case "reset_crash_count":
         entry.crashCount = 0;
@@ -134,12 +135,7 @@ export class Runner {
         const { reason } = effect;
         const generation = entry.generation;
         log.warn("Restarting {key}: {reason}", { key: entry.key, reason });
-        this.#deps.logs.append(
-          entry.service,
-          entry.id,
-          "stderr",
-          `tenement: restarting, ${reason}`,
-        );
+        this.event(entry, `restarting, ${reason}`);
         this.tasks.run(
           `unhealthy:${entry.key}`,
           () => this.#restartUnhealthy(entry, generation, reason),
@@ -192,6 +188,7 @@ export class Runner {
       await handle.stop(svc?.stopGracePeriodMs ?? 0);
       this.#afterProcessGone(entry);
       log.info("Stopped {key}{why}", { key: entry.key, why: reason ? `: ${reason}` : "" });
+      this.event(entry, `stopped${reason ? `: ${reason}` : ""}`);
     }
     // What left the process group (setsid) outlives the group's stop; under the lock no new
     // run of the instance can be caught by this.
@@ -330,7 +327,7 @@ export class Runner {
       slot[Symbol.dispose]();
       deps.portPool.release(port);
       const message = messageOf(err);
-      deps.logs.append(entry.service, entry.id, "stderr", `tenement: ${message}`);
+      this.event(entry, message);
       if (entry.generation !== generation || this.#isShuttingDown) {
         throw err instanceof TenementError ? err : new SpawnError(message, { cause: err });
       }
@@ -360,6 +357,7 @@ export class Runner {
     this.apply(entry, { kind: "launched", nowMs: deps.clock.now() });
     this.persist(entry);
     log.info("Started {key} (pid {pid}) on port {port}", { key: entry.key, pid: handle.pid, port });
+    this.event(entry, `spawned (pid ${handle.pid}, port ${port})`);
     this.tasks.run(`exit:${entry.key}#${generation}`, async () => {
       const exit = await handle.exited;
       this.#onExit(entry, generation, exit);
@@ -385,7 +383,10 @@ export class Runner {
     const message = `Process exited unexpectedly (pid ${handle?.pid}): ${
       describeExit(exit, entry.lastStderr)
     }`;
-    this.#deps.logs.append(entry.service, entry.id, "stderr", message);
+    this.event(
+      entry,
+      `exited unexpectedly (pid ${handle?.pid}): ${describeExit(exit, entry.lastStderr)}`,
+    );
     log.warn("{key}: {message}", { key: entry.key, message });
     if (exit.oom) this.#reportOutOfMemory(entry, exit.oom.memoryLimitMb);
     if (handle) this.tasks.run(`reap:${entry.key}`, () => handle.killRemnants());
@@ -403,9 +404,10 @@ export class Runner {
 
   /** The OOM killer ended the entry's run at its memory limit: a log event and a metric. */
   #reportOutOfMemory(entry: InstanceEntry, limitMb: number): void {
-    const line =
-      `tenement: out of memory: the kernel's OOM killer ended the run at its limit (memory_limit_mb = ${limitMb})`;
-    this.#deps.logs.append(entry.service, entry.id, "stderr", line);
+    this.event(
+      entry,
+      `out of memory: the kernel's OOM killer ended the run at its limit (memory_limit_mb = ${limitMb})`,
+    );
     this.#deps.metrics?.oomKilled?.(entry.service, entry.id);
   }
 
@@ -418,7 +420,7 @@ export class Runner {
     const reason = `nothing is listening on port ${entry.port} after ${
       seconds(timeoutMs)
     } s: the app must listen on $PORT`;
-    this.#deps.logs.append(entry.service, entry.id, "stderr", `tenement: stopping, ${reason}`);
+    this.event(entry, `stopping, ${reason}`);
     this.tasks.run(`never-listened:${entry.key}#${generation}`, async () => {
       await this.stop(entry, "stopped", reason, () => {
         if (entry.generation !== generation || !entry.handle) return false;
@@ -431,6 +433,7 @@ export class Runner {
   /** Rests an explicitly started entry whose start-up failed as stopped, with no retry. */
   #failStartup(entry: InstanceEntry, failure: string, reason: string): void {
     log.warn("{key} failed to start and is stopped: {reason}", { key: entry.key, reason });
+    this.event(entry, `failed to start and is stopped: ${reason}`);
     entry.startupFailure = failure;
     this.apply(entry, { kind: "stopped", rest: "stopped", reason });
     entry.crashCount = 0;
@@ -472,6 +475,7 @@ export class Runner {
     const svc = this.#live.service(entry.service)!;
     const decision = this.#restarts.decide(entry, end, svc.restart);
     this.apply(entry, { kind: "ended", decision, nowMs: this.#deps.clock.now() });
+    if (entry.state.kind === "failed") this.event(entry, `failed: ${entry.state.reason}`);
     this.persist(entry);
   }
 
@@ -503,15 +507,22 @@ export class Runner {
     entry.hasBeenReady = true;
     if (entry.startedAtMs !== undefined) {
       this.#deps.metrics?.woke(entry.service, entry.id, state.readyAtMs - entry.startedAtMs);
+      this.event(entry, `ready in ${state.readyAtMs - entry.startedAtMs} ms`);
     }
     const wake = describeWake(entry.startTimes, state.readyAtMs);
     entry.startTimes.requestedAtMs = undefined;
     if (wake === undefined) return;
+    this.event(entry, `woke for a request in ${wake.totalMs} ms (${wake.phases})`);
     log.info(`Woke {key} in {ms} ms ({phases})`, {
       key: entry.key,
       ms: wake.totalMs,
       phases: wake.phases,
     });
+  }
+
+  /** A lifecycle fact in the instance's log, as an `event` line ("tenement: …"). */
+  event(entry: InstanceEntry, message: string): void {
+    this.#deps.logs.append(entry.service, entry.id, "event", `tenement: ${message}`);
   }
 
   #cancelRetry(entry: InstanceEntry): void {

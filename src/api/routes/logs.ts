@@ -1,11 +1,13 @@
 /**
- * `/api/logs` (search the kept tail) and `/api/logs/stream` (live, as server-sent events). Tenant
- * tokens only see their own instances; naming another tenant's instance is 403, and naming a
- * service or instance that neither exists nor left lines is 404.
+ * `/api/logs` (search the log store) and `/api/logs/stream` (live, as server-sent events whose
+ * ids are row ids: `Last-Event-ID` resumes from the store). Tenant tokens only see their own
+ * instances; naming another tenant's instance is 403, and naming a service or instance that
+ * neither exists nor left lines is 404.
  * @module
  */
 import { formatInstanceKey } from "../../core/instance_key.ts";
 import type { InstanceControl, LogFilter, LogSource } from "../api_ports.ts";
+import type { LogEntryJson } from "../wire.ts";
 import type { Identity } from "../auth.ts";
 import { assertAccess, canAccess } from "../auth.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
@@ -23,6 +25,9 @@ interface AuthedContext {
   readonly identity: Identity;
 }
 
+/** Most lines one `/api/logs` call returns (and the most a resumed stream replays). */
+export const MAX_LOG_LIMIT = 10_000;
+
 function filterOf(params: URLSearchParams, isStream: boolean): LogFilter {
   const filter: { -readonly [K in keyof LogFilter]: LogFilter[K] } = {};
   const process = params.get("process");
@@ -33,23 +38,51 @@ function filterOf(params: URLSearchParams, isStream: boolean): LogFilter {
   if (process) filter.process = process;
   if (id) filter.id = id;
   if (level) {
-    if (level !== "stdout" && level !== "stderr") {
-      throw new HttpError(400, `Invalid level "${level}": expected stdout or stderr`, {
+    if (level !== "stdout" && level !== "stderr" && level !== "event") {
+      throw new HttpError(400, `Invalid level "${level}": expected stdout, stderr or event`, {
         field: "level",
       });
     }
     filter.level = level;
   }
   if (search) filter.search = search;
+  const since = params.get("since");
+  const until = params.get("until");
+  if (since) filter.sinceMs = timeOf(since, "since");
+  if (until) filter.untilMs = timeOf(until, "until");
   if (limit !== null && !isStream) {
-    if (!/^\d+$/.test(limit)) {
+    if (!/^\d{1,9}$/.test(limit)) {
       throw new HttpError(400, `Invalid limit "${limit}": expected a whole number`, {
         field: "limit",
       });
     }
-    filter.limit = Number(limit);
+    filter.limit = Math.min(Number(limit), MAX_LOG_LIMIT);
   }
   return filter;
+}
+
+/** Unix ms from `ms` digits or an ISO 8601 date; 400 naming `field` otherwise. */
+function timeOf(text: string, field: string): number {
+  const ms = /^\d{1,15}$/.test(text)
+    ? Number(text)
+    : /^\d{4}-\d\d-\d\d/.test(text)
+    ? Date.parse(text)
+    : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new HttpError(
+      400,
+      `Invalid ${field} "${text.slice(0, 64)}": expected Unix milliseconds or an ISO 8601 date`,
+      { field },
+    );
+  }
+  return ms;
+}
+
+/** The row id a reconnecting client saw last (`Last-Event-ID`), or undefined. */
+function lastEventIdOf(req: Request): number | undefined {
+  const text = req.headers.get("last-event-id");
+  if (text === null || !/^\d{1,15}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
 }
 
 /**
@@ -106,6 +139,9 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
     })
     .add("GET", "/api/logs/stream", (req, ctx) => {
       const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, true), deps);
+      const afterId = lastEventIdOf(req) ?? afterIdOf(ctx.url.searchParams);
+      // A bad search is a 400 now rather than a stream that never sends anything.
+      if (filter.search !== undefined) logs.query({ ...filter, limit: 0 });
       const tokenKey = tokenKeyOf(ctx.identity);
       const open = openStreams.get(tokenKey) ?? 0;
       if (open >= MAX_STREAMS_PER_TOKEN) {
@@ -145,10 +181,23 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
             }
             controller.enqueue(encoder.encode(text));
           };
-          unsubscribe = logs.subscribe(
-            { ...filter, ...scopeOf(ctx.identity) },
-            (entry) => send(`data: ${JSON.stringify(entry)}\n\n`, true),
-          );
+          const scoped = { ...filter, ...scopeOf(ctx.identity) };
+          const event = (entry: LogEntryJson): string =>
+            `id: ${entry.id}\ndata: ${JSON.stringify(entry)}\n\n`;
+          // Synchronous from here to subscribe: no line can be stored in between, so the replay
+          // and the live feed neither overlap nor leave a gap.
+          if (afterId !== undefined) {
+            // At most what the stream's queue holds, so the replay itself is never dropped.
+            const replay = logs.query({ ...scoped, afterId, limit: STREAM_QUEUE_LINES });
+            for (const entry of replay) send(event(entry), true);
+            if (replay.length === STREAM_QUEUE_LINES) {
+              send(
+                `: replay capped at ${STREAM_QUEUE_LINES} lines; older ones via /api/logs\n\n`,
+                false,
+              );
+            }
+          }
+          unsubscribe = logs.subscribe(scoped, (entry) => send(event(entry), true));
           keepAlive = setInterval(() => send(": keep-alive\n\n", false), 15_000);
           req.signal.addEventListener("abort", close);
         },
@@ -163,7 +212,15 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
 }
 
 /** The scope of a log query: what `identity` may read (admin: everything). */
-function scopeOf(identity: Identity): Pick<LogFilter, "scope"> {
+function scopeOf(identity: Identity): Pick<LogFilter, "scope" | "scopeInstance"> {
   if (identity.kind === "admin") return {};
-  return { scope: (process, id) => canAccess(identity, process, id) };
+  const scope = (process: string, id: string): boolean => canAccess(identity, process, id);
+  // No instance id is empty, so "" matches nothing for identities without a tenant.
+  return { scope, scopeInstance: identity.kind === "tenant" ? identity.tenant : "" };
+}
+
+/** `?after=ID`: the same as `Last-Event-ID`, for clients that cannot set headers. */
+function afterIdOf(params: URLSearchParams): number | undefined {
+  const text = params.get("after");
+  return text !== null && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
 }

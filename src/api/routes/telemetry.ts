@@ -78,6 +78,8 @@ export function metricsResponse(
     healthy.snapshot(),
     metrics.wakeDuration.snapshot(),
     metrics.evictions.snapshot(),
+    metrics.logLines.snapshot(),
+    metrics.logLinesDropped.snapshot(),
     ...(certificates === undefined ? [] : [expiry.snapshot()]),
   ];
   const text = renderPrometheus(

@@ -301,7 +301,7 @@ export class FakeCgroups implements CgroupPort {
 /** Keeps every captured line as `service:id stream line`. */
 export class MemoryLogs implements LogSink {
   readonly lines: string[] = [];
-  append(service: string, id: string, stream: "stdout" | "stderr", line: string): void {
+  append(service: string, id: string, stream: "stdout" | "stderr" | "event", line: string): void {
     this.lines.push(`${service}:${id} ${stream} ${line}`);
   }
 }
