@@ -3,7 +3,7 @@
  * into `Error: …` on stderr and exit codes (1 for failures, 2 for usage errors).
  * @module
  */
-import { Argument, Command, CommanderError } from "@commander-js/extra-typings";
+import { Argument, Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { ConfigErrors, InvalidInputError, messageOf } from "../core/errors.ts";
 import { formatInstanceKey } from "../core/instance_key.ts";
 import { setupLogging } from "../logging.ts";
@@ -25,6 +25,14 @@ import { installVerb, uninstallVerb } from "./commands/install.ts";
 import { logsVerb } from "./commands/logs.ts";
 import { psVerb } from "./commands/ps.ts";
 import { reloadVerb } from "./commands/reload.ts";
+import {
+  parseSinceOption,
+  parseWebhookOption,
+  REPORT_HELP,
+  reportVerb,
+} from "./commands/report.ts";
+import { FAIL_ON_VALUES } from "./report/report_model.ts";
+import { REPORT_FORMATS } from "./report/report_render.ts";
 import { rmVerb } from "./commands/rm.ts";
 import { serveVerb } from "./commands/serve.ts";
 import { tokenListVerb, tokenRevokeVerb } from "./commands/token_admin.ts";
@@ -131,6 +139,29 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("-f, --follow", "stream new lines")
     .option("--json", "print JSON")
     .action((target, opts, cmd) => setCode(logsVerb(target, opts, globalsOf(cmd))));
+  program.command("report")
+    .description("summarize every instance for cron or a webhook; exit 1 when something is wrong")
+    .addOption(
+      new Option("--since <duration>", "window for error lines: 30m, 24h, 7d")
+        .argParser(parseSinceOption).default(86_400_000, "24h"),
+    )
+    .addOption(
+      new Option("--format <format>", "output format").choices(REPORT_FORMATS).default("text"),
+    )
+    .option(
+      "--webhook <url>",
+      "POST the JSON report (with a Slack-style text) here",
+      parseWebhookOption,
+    )
+    .addOption(
+      new Option(
+        "--fail-on <what>",
+        "exit 1 when: unhealthy (an instance unhealthy or failed), failed (one failed), never",
+      )
+        .choices(FAIL_ON_VALUES).default("unhealthy"),
+    )
+    .addHelpText("after", REPORT_HELP)
+    .action((opts, cmd) => setCode(reportVerb(opts, globalsOf(cmd))));
   program.command("reload").description("make the daemon re-read tenement.toml (as SIGHUP does)")
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(reloadVerb(opts, globalsOf(cmd))));
