@@ -66,7 +66,7 @@ Deno.test("ten report: a failing instance crosses --fail-on, and the webhook is 
   const text = await d.ten(["report"]);
   equal(text.code, 1, text.stderr);
   match(text.stdout, /tenement FAILED at http:\/\/127\.0\.0\.1:\d+: 2 instance\(s\)/);
-  match(text.stdout, /^bad:x: failed, failed \(.*exited with code 3/m);
+  match(text.stdout, /^bad:x: failed \(.*exited with code 3/m);
   match(text.stdout, /^ {4}\d+× fatal: cannot open database: \/nonexistent\/db$/m);
   match(text.stdout, /^good:a: running, healthy$/m);
 
@@ -88,7 +88,7 @@ Deno.test("ten report: a failing instance crosses --fail-on, and the webhook is 
   const sent = await d.ten(["report", "--webhook", hook.url], FAST_WEBHOOK);
   equal(sent.code, 1, `the threshold still decides the exit code: ${sent.stderr}`);
   equal(hook.bodies.length, 3, "two 500s, then delivered");
-  match(String(hook.bodies[2]!["text"]), /^tenement FAILED at .*\nbad:x failed/);
+  match(String(hook.bodies[2]!["text"]), /^tenement FAILED at .*\nneeds attention: bad:x failed/);
   equal(hook.bodies[2]!["verdict"], "failed");
 });
 

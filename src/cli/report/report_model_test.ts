@@ -194,12 +194,12 @@ Deno.test("renderReport() text and Markdown show each instance's state and top e
   }));
   const text = renderReport(report, "text");
   match(text, /tenement FAILED at http:\/\/box:8080: 2 instance\(s\)/);
-  match(text, /^web:a: failed, failed \(exited with code 3\)$/m);
+  match(text, /^web:a: failed \(exited with code 3\)$/m);
   match(text, /^ {4}1× cannot open \| database$/m);
   match(text, /^web:b: running, healthy$/m);
   match(text, /restarts 2, .*disk 2\.0 KiB of 1\.0 MiB/);
   const markdown = renderReport(report, "markdown");
-  match(markdown, /^\| web:a \| failed, failed \(exited with code 3\) \| 0 \|/m);
+  match(markdown, /^\| web:a \| failed \(exited with code 3\) \| 0 \|/m);
   match(markdown, /^- 1× `cannot open \| database`$/m);
   const json = JSON.parse(renderReport(report, "json"));
   equal(json.verdict, "failed");

@@ -3,7 +3,7 @@
  * for programs, and the one-line summary a webhook's `text` carries. Pure: returns strings.
  * @module
  */
-import { formatBytes } from "../../core/format.ts";
+import { formatBytes, formatDuration } from "../../core/format.ts";
 import type { DownReport, InstanceReport, Report } from "./report_model.ts";
 
 /** The formats of `--format`. */
@@ -41,7 +41,7 @@ export function shortSummary(report: Report | DownReport): string {
   const counts = `${s.instances} instance(s), ${s.running} running, ${s.healthy} healthy, ` +
     `${s.unhealthy} unhealthy, ${s.failed} failed, ${s.error_lines} error line(s)`;
   return `tenement ${report.verdict.toUpperCase()} at ${report.server}: ${counts}` +
-    (trouble.length > 0 ? `\n${trouble.slice(0, 10).join(", ")}` : "");
+    (trouble.length > 0 ? `\nneeds attention: ${trouble.slice(0, 10).join(", ")}` : "");
 }
 
 function headline(report: Report | DownReport): string {
@@ -49,7 +49,7 @@ function headline(report: Report | DownReport): string {
 }
 
 function windowText(report: Report): string {
-  return `since ${report.window.since} (${report.window.secs} s)`;
+  return `last ${formatDuration(report.window.secs)}, since ${report.window.since}`;
 }
 
 function textOf(report: Report): string {
@@ -97,7 +97,7 @@ function markdownOf(report: Report): string {
 }
 
 function stateOf(row: InstanceReport): string {
-  const health = row.health === "unknown" ? "" : `, ${row.health}`;
+  const health = row.health === "unknown" || row.health === row.status ? "" : `, ${row.health}`;
   return `${row.status}${health}${row.reason === null ? "" : ` (${row.reason})`}`;
 }
 
