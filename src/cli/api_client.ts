@@ -166,6 +166,13 @@ export class ApiClient {
     return this.#request("GET", `/api/logs?${query}`);
   }
 
+  /** `GET /metrics`: the Prometheus text (admin or metrics token). */
+  async metricsText(): Promise<string> {
+    const res = await this.#fetch("GET", "/metrics");
+    if (!res.ok) throw await errorOf(res, this.server);
+    return await res.text();
+  }
+
   /** `GET /api/logs/stream`: the raw SSE response. */
   async logStream(query: URLSearchParams): Promise<Response> {
     const res = await this.#fetch("GET", `/api/logs/stream?${query}`);

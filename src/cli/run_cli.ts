@@ -8,6 +8,7 @@ import {
   Command,
   CommanderError,
   InvalidArgumentError,
+  Option,
 } from "@commander-js/extra-typings";
 import { parseLogTime } from "./log_time.ts";
 import { ConfigErrors, InvalidInputError, messageOf } from "../core/errors.ts";
@@ -31,6 +32,14 @@ import { installVerb, uninstallVerb } from "./commands/install.ts";
 import { logsVerb } from "./commands/logs.ts";
 import { psVerb } from "./commands/ps.ts";
 import { reloadVerb } from "./commands/reload.ts";
+import {
+  parseSinceOption,
+  parseWebhookOption,
+  REPORT_HELP,
+  reportVerb,
+} from "./commands/report.ts";
+import { FAIL_ON_VALUES } from "./report/report_model.ts";
+import { REPORT_FORMATS } from "./report/report_render.ts";
 import { rmVerb } from "./commands/rm.ts";
 import { serveVerb } from "./commands/serve.ts";
 import { tokenListVerb, tokenRevokeVerb } from "./commands/token_admin.ts";
@@ -154,6 +163,29 @@ function buildProgram(setCode: (p: Promise<number>) => void): Command {
     .option("--json", "print JSON")
     .option("--utc", "print times in UTC rather than local time")
     .action((target, opts, cmd) => setCode(logsVerb(target, opts, globalsOf(cmd))));
+  program.command("report")
+    .description("summarize every instance for cron or a webhook; exit 1 when something is wrong")
+    .addOption(
+      new Option("--since <duration>", "window for error lines: 30m, 24h, 7d")
+        .argParser(parseSinceOption).default(86_400_000, "24h"),
+    )
+    .addOption(
+      new Option("--format <format>", "output format").choices(REPORT_FORMATS).default("text"),
+    )
+    .option(
+      "--webhook <url>",
+      "POST the JSON report (with a Slack-style text) here",
+      parseWebhookOption,
+    )
+    .addOption(
+      new Option(
+        "--fail-on <what>",
+        "exit 1 when: unhealthy (an instance unhealthy or failed), failed (one failed), never",
+      )
+        .choices(FAIL_ON_VALUES).default("unhealthy"),
+    )
+    .addHelpText("after", REPORT_HELP)
+    .action((opts, cmd) => setCode(reportVerb(opts, globalsOf(cmd))));
   program.command("reload").description("make the daemon re-read tenement.toml (as SIGHUP does)")
     .option("--json", "print JSON")
     .action((opts, cmd) => setCode(reloadVerb(opts, globalsOf(cmd))));
