@@ -38,9 +38,12 @@ function row(id: string, fields: Partial<InstanceJson> = {}): InstanceJson {
   };
 }
 
+let nextLogId = 1;
+
 function stderr(id: string, message: string, agoMs: number): LogEntryJson {
   const [process, instanceId] = id.split(":") as [string, string];
   return {
+    id: nextLogId++,
     timestamp: NOW - agoMs,
     level: "stderr",
     process,
