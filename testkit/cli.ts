@@ -3,7 +3,7 @@
  * code; and reads the token that `ten token-gen` prints.
  * @module
  */
-import { ok } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import { DENO, ROOT, tenArgs } from "./paths.ts";
 
 /** Result of a CLI run. */
@@ -11,6 +11,12 @@ export interface CliResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/** Asserts a successful run (exit 0, else the output in the message) and returns it. */
+export function succeeded(res: CliResult, what: string): CliResult {
+  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
+  return res;
 }
 
 /** Options of {@linkcode runTen}. */

@@ -15,17 +15,12 @@ import {
   runTen,
   settingsBlock,
   startDaemon,
+  succeeded,
   tempDir,
   tenArgs,
   waitFor,
 } from "../testkit/mod.ts";
 import type { Daemon } from "../testkit/mod.ts";
-
-/** Asserts a successful run and returns it. */
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
-}
 
 /** `ten args…` against `d`, killed after `timeoutMs` so a command that never ends fails. */
 function tenWithin(d: Daemon, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {

@@ -17,6 +17,7 @@ import {
   runTen,
   settingsBlock,
   startDaemon,
+  succeeded,
   tempDir,
   tokenOf,
 } from "../testkit/mod.ts";
@@ -27,12 +28,6 @@ import {
 /** Lines of stdout without the final newline. */
 function linesOf(text: string): string[] {
   return text.replace(/\n$/, "").split("\n");
-}
-
-/** Asserts a successful run and returns it. */
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
 }
 
 /** Asserts a run that failed with `code` and printed an `Error: ...` line on stderr. */

@@ -15,16 +15,11 @@ import {
   okService,
   settingsBlock,
   startDaemon,
+  succeeded,
   waitFor,
   waitGroupGone,
 } from "../testkit/mod.ts";
 import type { DisableResponse, HistoryEntryJson, InstanceJson } from "../src/api/wire.ts";
-
-/** Asserts a successful run and returns it. */
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
-}
 
 /** Asserts a failed run (exit 1) with exactly this error line. */
 function failedWith(res: CliResult, message: string): void {

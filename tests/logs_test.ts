@@ -8,20 +8,15 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   apiSpawn,
-  type CliResult,
   type Daemon,
   runTen,
   serviceBlock,
   settingsBlock,
   startDaemon,
+  succeeded,
   waitFor,
 } from "../testkit/mod.ts";
 import type { LogEntryJson } from "../src/api/wire.ts";
-
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
-}
 
 /** Makes `key`'s app print `text` (to stdout, or stderr). */
 async function say(d: Daemon, id: string, text: string, stream = "stdout"): Promise<void> {

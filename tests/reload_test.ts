@@ -8,19 +8,13 @@
 import { equal, ok } from "node:assert/strict";
 import {
   apiSpawn,
-  type CliResult,
   type Daemon,
   okService,
   settingsBlock,
   startDaemon,
+  succeeded,
   waitFor,
 } from "../testkit/mod.ts";
-
-/** Asserts a successful run and returns it. */
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
-}
 
 /** The `TENANT` value the instance behind `host` was started with (ok_server.py echoes it). */
 async function tenantOf(d: Daemon, host: string): Promise<string> {

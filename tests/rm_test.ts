@@ -8,20 +8,14 @@
 import { equal, ok } from "node:assert/strict";
 import {
   apiSpawn,
-  type CliResult,
   DENO,
   okService,
   runTen,
   settingsBlock,
   startDaemon,
+  succeeded,
   tenArgs,
 } from "../testkit/mod.ts";
-
-/** Asserts a successful run and returns it. */
-function succeeded(res: CliResult, what: string): CliResult {
-  equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
-  return res;
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
