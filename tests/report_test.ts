@@ -64,14 +64,14 @@ Deno.test("ten report: a failing instance crosses --fail-on, and the webhook is 
   await d.untilStatus("bad:x", "failed", { timeoutMs: 15_000 });
 
   const text = await d.ten(["report"]);
-  equal(text.code, 1, text.stderr);
+  equal(text.code, 1, `${text.stdout}\n${text.stderr}`);
   match(text.stdout, /tenement FAILED at http:\/\/127\.0\.0\.1:\d+: 2 instance\(s\)/);
   match(text.stdout, /^bad:x: failed \(.*exited with code 3/m);
   match(text.stdout, /^ {4}\d+× fatal: cannot open database: \/nonexistent\/db$/m);
   match(text.stdout, /^good:a: running, healthy$/m);
 
   const failed = await d.ten(["report", "--fail-on", "failed", "--format", "json"]);
-  equal(failed.code, 1, failed.stderr);
+  equal(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
   const report = JSON.parse(failed.stdout);
   equal(report.ok, true);
   equal(report.verdict, "failed");
