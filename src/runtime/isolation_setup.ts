@@ -5,6 +5,7 @@
  * @module
  */
 import { SpawnError } from "../core/errors.ts";
+import { findSystemTool } from "./system_tool.ts";
 import type { Isolation, Mount, Network } from "../config/schema.ts";
 import { isWithin, type SandboxView, type SystemPath, type WrapUser } from "./launch_argv.ts";
 
@@ -17,15 +18,12 @@ const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/lib
 const MASKED_FILES = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"];
 /** Directories under /etc hidden behind an empty tmpfs. */
 const MASKED_DIRS = ["/etc/ssl/private", "/etc/tenement", "/etc/sudoers.d"];
-/** Where programs are found when the instance's PATH does not name the wrapper. */
-const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** What the launcher knows about one start, as far as isolation cares. */
 export interface IsolationRequest {
   readonly isolation: Isolation;
   readonly argv: readonly string[];
   readonly cwd: string;
-  readonly pathVar: string | undefined;
   readonly dataDir?: string | undefined;
   readonly instanceDir?: string | undefined;
   readonly socketPath?: string | undefined;
@@ -38,6 +36,8 @@ export interface IsolationRequest {
 
 /** The extra inputs of `wrapArgv` for a namespace or sandbox. */
 export interface IsolationPlan {
+  /** Absolute path of the wrapper (`unshare` or `bwrap`), found in the system dirs. */
+  readonly wrapperPath: string | undefined;
   readonly user: WrapUser | undefined;
   readonly socketDir: string | undefined;
   readonly view: SandboxView | undefined;
@@ -53,11 +53,13 @@ export async function prepareIsolation(r: IsolationRequest): Promise<IsolationPl
         'Cannot start with isolation = "namespace": it needs ten serve to run as root (new mount and PID namespaces need CAP_SYS_ADMIN); run the daemon as root, or use isolation = "sandbox" (works unprivileged where the kernel allows user namespaces) or isolation = "process"',
       );
     }
-    await findTool("unshare", "util-linux", r.pathVar);
-    return { user: r.user, socketDir, view: undefined };
+    const wrapperPath = await findSystemTool("unshare", "util-linux");
+    return { wrapperPath, user: r.user, socketDir, view: undefined };
   }
-  if (r.isolation !== "sandbox") return { user: r.user, socketDir, view: undefined };
-  await findTool("bwrap", "bubblewrap", r.pathVar);
+  if (r.isolation !== "sandbox") {
+    return { wrapperPath: undefined, user: r.user, socketDir, view: undefined };
+  }
+  const wrapperPath = await findSystemTool("bwrap", "bubblewrap");
   if (r.network === "none" && socketDir === undefined) {
     throw new SpawnError(
       `Cannot start with network = "none": the app is reached through its Unix socket, which needs a directory of its own (socket ${
@@ -88,7 +90,7 @@ export async function prepareIsolation(r: IsolationRequest): Promise<IsolationPl
     for (const m of r.mounts ?? []) needed.push(m.source);
     for (const path of needed) if (path !== undefined) await checkReachable(path, user);
   }
-  return { user, socketDir, view };
+  return { wrapperPath, user, socketDir, view };
 }
 
 /**
@@ -134,26 +136,6 @@ export function ownSocketDir(
   if (shared.some((s) => isWithin(s, dir))) return undefined;
   if (r.instanceDir !== undefined && isWithin(r.instanceDir, dir)) return undefined;
   return dir;
-}
-
-/** Finds `name` on PATH (or the usual system dirs); a SpawnError names the Debian package. */
-export async function findTool(
-  name: string,
-  debianPackage: string,
-  pathVar: string | undefined,
-): Promise<string> {
-  for (const dir of `${pathVar ?? ""}:${FALLBACK_PATH}`.split(":")) {
-    if (dir === "") continue;
-    try {
-      const info = await Deno.stat(`${dir}/${name}`);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // Not in this dir.
-    }
-  }
-  throw new SpawnError(
-    `Cannot start: "${name}" is not installed (needed for this isolation level); install the Debian package ${debianPackage} (apt-get install ${debianPackage})`,
-  );
 }
 
 async function sandboxView(r: IsolationRequest): Promise<SandboxView> {

@@ -1,6 +1,7 @@
 import { equal, ok, rejects } from "node:assert/strict";
 import { SpawnError } from "../core/errors.ts";
-import { findTool, ownSocketDir, prepareIsolation } from "./isolation_setup.ts";
+import { ownSocketDir, prepareIsolation } from "./isolation_setup.ts";
+import { findSystemTool } from "./system_tool.ts";
 
 Deno.test("prepareIsolation() refuses namespace isolation without root, naming the alternatives", async () => {
   await rejects(
@@ -8,7 +9,6 @@ Deno.test("prepareIsolation() refuses namespace isolation without root, naming t
       isolation: "namespace",
       argv: ["/bin/true"],
       cwd: "/",
-      pathVar: undefined,
       daemonUid: 1000,
     }),
     (err: unknown) => {
@@ -21,8 +21,15 @@ Deno.test("prepareIsolation() refuses namespace isolation without root, naming t
   );
 });
 
-Deno.test("findTool() names the Debian package of a missing wrapper", async () => {
-  await rejects(findTool("tenement-no-such-tool", "bubblewrap", "/nonexistent"), /bubblewrap/);
+Deno.test("findSystemTool() names the Debian package of a missing wrapper", async () => {
+  await rejects(findSystemTool("tenement-no-such-tool", "bubblewrap"), /apt install bubblewrap/);
+});
+
+Deno.test("prepareIsolation() finds the wrappers by absolute path in the system dirs", async () => {
+  const plan = await prepareIsolation({ isolation: "sandbox", argv: ["/bin/true"], cwd: "/" });
+  ok(plan.wrapperPath?.startsWith("/") && plan.wrapperPath.endsWith("/bwrap"), plan.wrapperPath);
+  const none = await prepareIsolation({ isolation: "process", argv: ["/bin/true"], cwd: "/" });
+  equal(none.wrapperPath, undefined);
 });
 
 Deno.test("ownSocketDir() never hands out a shared directory", () => {
@@ -40,7 +47,6 @@ Deno.test('prepareIsolation() refuses network = "none" without a socket director
       isolation: "sandbox",
       argv: ["/bin/true"],
       cwd: "/",
-      pathVar: undefined,
       dataDir: "/d",
       instanceDir: "/d/notes/alice",
       socketPath: "/d/run/notes.alice.sock",

@@ -44,6 +44,11 @@ export interface WrapInputs {
   readonly user?: WrapUser | undefined;
   /** Absolute path of `setpriv`, found by the launcher. @default {"setpriv"} */
   readonly setprivPath?: string | undefined;
+  /**
+   * Absolute path of the namespace or sandbox wrapper (`unshare` or `bwrap`), found by the
+   * launcher. @default {"unshare" or "bwrap"}
+   */
+  readonly wrapperPath?: string | undefined;
   /** `cgroup.procs` files to join first. */
   readonly cgroupProcs?: readonly string[] | undefined;
   /** The daemon's `data_dir` (hidden inside a namespace or sandbox but for the instance's own). */
@@ -134,7 +139,7 @@ export function keptPaths(dataDir: string, candidates: readonly (string | undefi
 /** `unshare` with new PID (forked), mount (fresh `/proc`), IPC and UTS namespaces. */
 function namespacePrefix(w: WrapInputs): string[] {
   const unshare = [
-    "unshare",
+    w.wrapperPath ?? "unshare",
     "--pid",
     "--fork",
     "--kill-child",
@@ -166,7 +171,7 @@ function namespacePrefix(w: WrapInputs): string[] {
 /** `bwrap` arguments for a sandbox: read-only system, private `/tmp`, the instance dir writable. */
 function sandboxPrefix(w: WrapInputs): string[] {
   const view = w.view ?? { systemPaths: [], maskedFiles: [], maskedDirs: [], readonlyPaths: [] };
-  const args = ["bwrap", "--unshare-all"];
+  const args = [w.wrapperPath ?? "bwrap", "--unshare-all"];
   if ((w.network ?? "host") === "host") args.push("--share-net");
   args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL");
   for (const sys of view.systemPaths) {

@@ -122,3 +122,18 @@ Deno.test("keptPaths() keeps the outermost paths under the data dir only", () =>
     ["/d/notes/alice", "/d/run/notes.alice"],
   );
 });
+
+Deno.test("wrapArgv() runs the wrappers by the absolute paths the launcher found", () => {
+  const ns = wrapArgv({
+    argv: APP,
+    isolation: "namespace",
+    wrapperPath: "/usr/bin/unshare",
+    user: USER,
+    setprivPath: "/usr/bin/setpriv",
+  });
+  equal(ns[0], "/usr/bin/unshare");
+  ok(ns.includes("/usr/bin/setpriv") && !ns.includes("setpriv"));
+  const sandbox = wrapArgv({ argv: APP, isolation: "sandbox", wrapperPath: "/usr/bin/bwrap" });
+  equal(sandbox[0], "/usr/bin/bwrap");
+  ok(!sandbox.includes("bwrap"));
+});

@@ -89,7 +89,6 @@ export class GroupLauncher {
       isolation: spec.isolation,
       argv,
       cwd: spec.cwd,
-      pathVar: spec.env["PATH"],
       dataDir: spec.dataDir,
       instanceDir: spec.instanceDir,
       socketPath: spec.socketPath,
@@ -100,6 +99,7 @@ export class GroupLauncher {
     const [outer, ...outerArgs] = wrapArgv({
       argv,
       isolation: spec.isolation,
+      wrapperPath: isolated.wrapperPath,
       user: isolated.user,
       setprivPath: isolated.user === undefined
         ? undefined

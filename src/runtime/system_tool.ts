@@ -1,13 +1,20 @@
 /**
- * Finds the system programs tenement wraps instances in (`setpriv`, ...) by absolute path, in
- * the system directories only: never through the daemon's or the instance's `PATH`, which may
- * hold anything.
+ * Finds the system programs tenement wraps instances in (`setpriv`, `unshare`, `bwrap`) by
+ * absolute path, in the system directories only: never through the daemon's or the instance's
+ * `PATH`, which may hold anything.
  * @module
  */
 import { SpawnError } from "../core/errors.ts";
 
 /** Where system tools are looked for, in order. */
-export const SYSTEM_TOOL_DIRS: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+export const SYSTEM_TOOL_DIRS: readonly string[] = [
+  "/usr/bin",
+  "/bin",
+  "/usr/sbin",
+  "/sbin",
+  "/usr/local/bin",
+  "/usr/local/sbin",
+];
 
 const found = new Map<string, string>();
 
