@@ -188,6 +188,10 @@ Deno.test(
 
     const who = await ask<{ uid: number; env: Record<string, string> }>(d, host, "/whoami");
     ok(who.uid !== 0, "the sandboxed app runs as root");
+    ok(who.uid >= 61184 && who.uid <= 65519, `a uid of its own from auto_user_range: ${who.uid}`);
+    await apiSpawn(d, "box", "carol");
+    const carol = await ask<{ uid: number }>(d, "carol.box", "/whoami");
+    ok(carol.uid !== who.uid && carol.uid >= 61184, "each sandbox has a uid of its own");
     deepEqual(Object.keys(who.env).filter((k) => k.startsWith("TENEMENT_")), []);
 
     await assertCan(d, host, "write", `${d.dataDir}/box/alice/mine.txt`);

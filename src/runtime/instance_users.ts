@@ -10,7 +10,6 @@ import { getLogger } from "@logtape/logtape";
 import type { ServiceConfig, Settings } from "../config/schema.ts";
 import { messageOf, SpawnError } from "../core/errors.ts";
 import { pickFreeUid } from "../core/uid_pick.ts";
-import { SANDBOX_FALLBACK_USER } from "./isolation_setup.ts";
 import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
 import { findUnreachable, type Unreachable } from "./reach_check.ts";
 import { type SocketRun, trustInstanceSocket } from "./socket_trust.ts";
@@ -73,19 +72,21 @@ export class InstanceUsers {
    * program and working dir checked reachable. Throws SpawnError with the path and the fixes.
    */
   async prepare(req: UserRequest): Promise<InstanceUser | undefined> {
-    const user = (await this.#resolve(req)) ?? this.#sandboxFallback(req);
+    const user = (await this.#resolve(req)) ?? (await this.#sandboxFallback(req));
     if (this.#daemonUid === 0) await this.#prepareDirs(req, user);
     if (user !== undefined) await this.#checkReach(req, user);
     return user;
   }
 
   /**
-   * A root daemon never runs a sandbox as root: without a user of its own the sandbox runs as
-   * `nobody`, and its dirs are prepared for that user (not chowned back to root at each start).
+   * A root daemon never runs a sandbox as root: without a user of its own (`user = "inherit"`)
+   * the sandbox gets a uid of its own from `auto_user_range`, as with `user = "auto"`, so two
+   * sandboxes never share a uid (nor with the host's `nobody`).
    */
-  #sandboxFallback(req: UserRequest): InstanceUser | undefined {
+  async #sandboxFallback(req: UserRequest): Promise<InstanceUser | undefined> {
     if (this.#daemonUid !== 0 || req.service.isolation !== "sandbox") return undefined;
-    return SANDBOX_FALLBACK_USER;
+    const uid = await this.#autoUid(req);
+    return { uid, gid: uid };
   }
 
   /**
