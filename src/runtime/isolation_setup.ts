@@ -9,7 +9,10 @@ import { findSystemTool } from "./system_tool.ts";
 import type { Isolation, Mount, Network } from "../config/schema.ts";
 import { isWithin, type SandboxView, type SystemPath, type WrapUser } from "./launch_argv.ts";
 
-/** The uid and gid a root daemon's sandbox runs as when the service names no user: `nobody`. */
+/**
+ * Last resort for a root daemon's sandbox started with no user at all (the launcher normally
+ * gives it a uid of its own): `nobody`, never root.
+ */
 export const SANDBOX_FALLBACK_USER: WrapUser = { uid: 65534, gid: 65534 };
 
 /** Top-level system paths a sandbox shows read-only (or as the same symlinks). */
