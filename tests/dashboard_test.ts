@@ -187,6 +187,27 @@ Deno.test({
       await shot(admin, "07-weight");
     });
 
+    await t.step("traffic shows as a request rate in the table and the chart", async () => {
+      // Fast polling (1 s) follows the weight change; a few polls see the requests go by.
+      const until = Date.now() + 4_000;
+      let sent = 0;
+      while (Date.now() < until) {
+        await Promise.all(
+          Array.from({ length: 5 }, () => d.request("alice.talk.localhost", "/health")),
+        );
+        sent += 5;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      ok(sent > 20);
+      await waitFor(async () => Number(await cell(admin, "talk:alice", "rate")) > 0, {
+        what: "a request rate for alice",
+        timeoutMs: 10_000,
+      });
+      ok(Number(await admin.locator("#sum-rate").innerText()) > 0);
+      equal(await admin.locator("#chart-rate canvas").count(), 1);
+      await shot(admin, "08-charts");
+    });
+
     await t.step("a tenant token sees only its instance and no actions", async (step) => {
       const page = await chrome.newPage();
       await signIn(page, d, tenantToken);
@@ -198,13 +219,13 @@ Deno.test({
       await page.locator("#log-lines li").first().waitFor();
       const instances = await page.locator("#log-lines li .inst").allInnerTexts();
       ok(instances.every((text) => text.trim() === "talk:alice"), instances.join(","));
-      await shot(page, "08-tenant");
+      await shot(page, "09-tenant");
       await step.step("a revoked token returns to the sign-in form with a message", async () => {
         const res = await d.api("DELETE", `/api/tokens/${tenantToken.slice(0, 8)}`);
         equal(res.status, 200, res.body);
         await page.locator("#sign-in-error").getByText("Signed out").waitFor({ timeout: 15_000 });
         equal(await page.evaluate(() => sessionStorage.getItem("tenement.token")), null);
-        await shot(page, "09-revoked");
+        await shot(page, "10-revoked");
       });
       await page.context().close();
     });

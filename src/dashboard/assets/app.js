@@ -440,7 +440,10 @@
     nodes.weight.textContent = String(row.weight);
     nodes.memory.textContent = formatBytes(row.rss_bytes);
     nodes.rate.textContent = formatRate(state.rates.get(row.id));
-    nodes.wake.textContent = formatMs(row.wake_p95_ms);
+    nodes.wake.textContent = formatMs(row.wake_avg_ms);
+    nodes.wake.title = row.wakes > 0
+      ? `${row.wakes} wakes, p95 at most ${formatMs(row.wake_p95_ms)}`
+      : "no wakes recorded";
     nodes.tr.classList.toggle("is-selected", state.selected === row.id);
     if (nodes.start) {
       const isDown = row.status === "stopped" || row.status === "asleep" || row.status === "failed";
@@ -553,7 +556,8 @@
       width: chartWidth(id),
       height: 200,
       scales: {
-        x: { time: true },
+        // At least the last two minutes, so a short history does not stretch over years.
+        x: { time: true, range: (_u, min, max) => [Math.min(min, max - 120), max] },
         y: { range: (_u, min, max) => [0, Math.max(1, max * 1.15, min)] },
       },
       axes: [{}, { size: 56 }],
@@ -716,8 +720,8 @@
     if (logs.tail) {
       logs.tail.abort();
       logs.tail = null;
+      $("logs-status").textContent = "";
     }
-    if ($("logs-tail").checked) $("logs-status").textContent = "";
   }
 
   /**
