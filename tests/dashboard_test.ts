@@ -94,6 +94,30 @@ Deno.test({
       ok(!/<script>|<style|style="/.test(page.body));
     });
 
+    await t.step("/api/whoami and /api/telemetry give the page what it shows", async () => {
+      const admin = await d.api("GET", "/api/whoami");
+      equal(admin.status, 200, admin.body);
+      deepEqual(JSON.parse(admin.body), {
+        kind: "admin",
+        scope: "all",
+        tenant: null,
+        services: null,
+      });
+      const tenant = await d.apiAs(tenantToken, "GET", "/api/whoami");
+      equal(JSON.parse(tenant.body).kind, "tenant");
+      equal(JSON.parse(tenant.body).scope, "alice");
+      equal((await rawRequest(d.port, "localhost", "/api/whoami")).status, 401);
+      const telemetry = JSON.parse((await d.api("GET", "/api/telemetry")).body) as {
+        instances: Record<string, unknown>[];
+      };
+      const alice = telemetry.instances.find((row) => row["id"] === "talk:alice");
+      ok(alice !== undefined);
+      equal(alice["status"], "running");
+      ok("rss_bytes" in alice && "cpu_seconds" in alice);
+      ok(Number(alice["wakes"]) >= 1, JSON.stringify(alice));
+      ok(Number(alice["wake_avg_ms"]) > 0 && Number(alice["wake_p95_ms"]) > 0);
+    });
+
     await t.step("a bad token is refused with a clear message", async () => {
       const page = await chrome.newPage();
       await signIn(page, d, "not-a-real-token-at-all");

@@ -2,7 +2,7 @@
 // Rules kept throughout:
 // - the token lives in sessionStorage and travels only in the Authorization header, never in a URL;
 // - anything from the server (tenant log lines, names, error messages) reaches the page through
-//   textContent or input values only: no innerHTML anywhere.
+//   textContent or input values only; no string is ever parsed as HTML.
 "use strict";
 
 (() => {
