@@ -39,8 +39,13 @@ async function say(d: Daemon, id: string, text: string): Promise<void> {
   equal(res.status, 200, res.body);
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+/**
+ * Saves a screenshot of `page` as test-artifacts/dashboard/`name`.png: the whole page, or the
+ * viewport only (a full-page capture of a page taller than the viewport drops its scrollbar and
+ * so shows a layout a few pixels wider than the image).
+ */
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage });
 }
 
 /** The text of `key`'s cell `column` (a class of the row's cells: status, weight, …). */
@@ -157,6 +162,11 @@ Deno.test({
         await admin.locator("#logs-status").getByText("No matching lines").waitFor();
         await admin.locator("#logs-level").selectOption("");
         await shot(admin, "03-log-search");
+        await admin.locator("#logs-search").fill("(connection");
+        await admin.locator("#logs-form button[type=submit]").click();
+        await admin.locator("#logs-error").getByText("Invalid search").waitFor();
+        await shot(admin, "04-bad-search");
+        await admin.locator("#logs-search").fill("");
       },
     );
 
@@ -172,7 +182,7 @@ Deno.test({
       equal(await admin.locator("#log-lines img").count(), 0);
       equal(await admin.evaluate("document.querySelectorAll('img').length"), 0);
       deepEqual(chrome.dialogs, []);
-      await shot(admin, "04-xss-as-text");
+      await shot(admin, "05-xss-as-text");
     });
 
     await t.step("live tail shows a new line as it is printed", async () => {
@@ -181,7 +191,7 @@ Deno.test({
       await say(d, "alice", "tail line printed after the stream opened");
       await admin.locator("#log-lines li").getByText("tail line printed after the stream opened")
         .waitFor({ timeout: 10_000 });
-      await shot(admin, "05-live-tail");
+      await shot(admin, "06-live-tail");
       await admin.locator("#logs-tail").uncheck();
     });
 
@@ -195,7 +205,7 @@ Deno.test({
         timeoutMs: 15_000,
       });
       await admin.locator('tr[data-key="talk:bob"] button[data-action="start"]').waitFor();
-      await shot(admin, "06-stopped");
+      await shot(admin, "07-stopped");
     });
 
     await t.step("set a weight", async () => {
@@ -208,7 +218,7 @@ Deno.test({
       });
       equal((await d.instance("talk:alice"))?.weight, 40);
       await admin.locator("#notice").getByText("Weight of talk:alice set to 40").waitFor();
-      await shot(admin, "07-weight");
+      await shot(admin, "08-weight");
     });
 
     await t.step("traffic shows as a request rate in the table and the chart", async () => {
@@ -229,7 +239,18 @@ Deno.test({
       });
       ok(Number(await admin.locator("#sum-rate").innerText()) > 0);
       equal(await admin.locator("#chart-rate canvas").count(), 1);
-      await shot(admin, "08-charts");
+      await shot(admin, "09-charts");
+      // A small laptop screen: the table scrolls inside its card, the charts stack.
+      await admin.setViewportSize({ width: 1024, height: 768 });
+      await waitFor(
+        () =>
+          admin.evaluate(
+            "[...document.querySelectorAll('.chart')].every((c) => c.scrollWidth <= c.clientWidth + 1)",
+          ) as Promise<boolean>,
+        { what: "charts resized to their cards" },
+      );
+      await shot(admin, "09-charts-1024px", false);
+      await admin.setViewportSize({ width: 1280, height: 900 });
     });
 
     await t.step("a tenant token sees only its instance and no actions", async (step) => {
@@ -243,13 +264,13 @@ Deno.test({
       await page.locator("#log-lines li").first().waitFor();
       const instances = await page.locator("#log-lines li .inst").allInnerTexts();
       ok(instances.every((text) => text.trim() === "talk:alice"), instances.join(","));
-      await shot(page, "09-tenant");
+      await shot(page, "10-tenant");
       await step.step("a revoked token returns to the sign-in form with a message", async () => {
         const res = await d.api("DELETE", `/api/tokens/${tenantToken.slice(0, 8)}`);
         equal(res.status, 200, res.body);
         await page.locator("#sign-in-error").getByText("Signed out").waitFor({ timeout: 15_000 });
         equal(await page.evaluate(() => sessionStorage.getItem("tenement.token")), null);
-        await shot(page, "10-revoked");
+        await shot(page, "11-revoked");
       });
       await page.context().close();
     });

@@ -109,7 +109,9 @@
     const res = await fetch(path, init);
     if (!res.ok) {
       const message = await errorMessage(res);
-      if (res.status === 401 && token === session.token) signOut(`Signed out: ${message}`);
+      if (res.status === 401 && token === session.token) {
+        signOut(`Signed out: the server no longer accepts this token (${message}). Sign in again.`);
+      }
       throw new ApiError(res.status, message);
     }
     if (res.status === 204) return null;
@@ -611,7 +613,12 @@
     charts.wake = redraw(charts.wake, "chart-wake", wakeSeries, [times, p95, avg]);
   }
 
-  function redraw(chart, id, series, data) {
+  function redraw(chart, id, series, rawData) {
+    // A lone first point would make uPlot stretch the time axis over years: start the axis two
+    // minutes earlier with an empty point.
+    const data = rawData[0].length === 1
+      ? rawData.map((list, i) => i === 0 ? [list[0] - 120, list[0]] : [null, list[0]])
+      : rawData;
     if (
       chart && chart.series.length === series.length + 1 &&
       chart.series[1]?.label === series[0].label &&
@@ -624,15 +631,16 @@
     return makeChart(id, series, data);
   }
 
-  let resizeTimer;
-  globalThis.addEventListener("resize", () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => {
-      for (const [name, id] of [["rate", "chart-rate"], ["wake", "chart-wake"]]) {
-        charts[name]?.setSize({ width: chartWidth(id), height: 200 });
-      }
-    }, 150);
+  // Charts follow their card's width (a window resize, the grid stacking them on a narrow screen).
+  const resizeObserver = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const chart = entry.target.id === "chart-rate" ? charts.rate : charts.wake;
+      const width = Math.max(280, Math.floor(entry.contentRect.width));
+      if (chart && Math.abs(chart.width - width) > 2) chart.setSize({ width, height: 200 });
+    }
   });
+  resizeObserver.observe($("chart-rate"));
+  resizeObserver.observe($("chart-wake"));
 
   // ---- logs ----------------------------------------------------------------------------------
 
@@ -747,7 +755,9 @@
           if (!res.ok) {
             const message = await errorMessage(res);
             if (res.status === 401) {
-              signOut(`Signed out: ${message}`);
+              signOut(
+                `Signed out: the server no longer accepts this token (${message}). Sign in again.`,
+              );
               return;
             }
             if (res.status === 400 || res.status === 403 || res.status === 404) {
