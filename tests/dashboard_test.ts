@@ -62,10 +62,6 @@ async function signIn(page: Page, d: Daemon, token: string): Promise<void> {
 Deno.test({
   name: "dashboard: sign in, live table, logs search and tail, actions, tenant scope, XSS as text",
   ignore: CHROMIUM === undefined,
-  // playwright-core keeps its own timers and sockets between steps; the browser, the daemon
-  // and their process groups are still disposed (and checked) by `await using` below.
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await using d = await startDaemon({ config: settingsBlock() + TALK });
