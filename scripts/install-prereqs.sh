@@ -2,7 +2,7 @@
 # Installs what the examples, tests and benchmarks need from Debian's packages, when missing:
 # python3 (notes example, fixtures), go (Go example), promtool (metrics check), wrk and nginx
 # (benchmarks), caddy (the ten caddy test), pebble with pebble-challtestsrv and openssl (the ACME
-# tests: a local certificate authority and its test DNS), bubblewrap (isolation = "sandbox"). Needs root or sudo for apt; does nothing when everything is present.
+# tests: a local certificate authority and its test DNS), bubblewrap (isolation = "sandbox"), chromium (the dashboard test, headless). Needs root or sudo for apt; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -15,6 +15,7 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-prereqs: please install: ${need[*]}" >&2

@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
   if [ -n "$binary" ]; then
     cp "$binary" "$work/$t/ten"
   else
-    "$deno_bin" compile -A --frozen --unstable-kv --unstable-net --unstable-no-legacy-abort --target "$t" \
+    "$deno_bin" compile -A --frozen --unstable-kv --unstable-net --unstable-no-legacy-abort --unstable-raw-imports --target "$t" \
       -o "$work/$t/ten" "$root/main.ts"
   fi
   chmod 0755 "$work/$t/ten"

@@ -349,7 +349,12 @@ const RULES: Readonly<Record<string, readonly Allow[]>> = {
     { to: "src/tls/tls_types.ts", isTypesOnly: true },
     LOGTAPE,
   ],
-  "dashboard/": [{ to: "src/dashboard/" }, LOGTAPE],
+  "dashboard/": [
+    { to: "src/dashboard/" },
+    // The chart library's files, embedded as text (served to the browser, never run here).
+    { to: "pkg:uplot", onlyFrom: "src/dashboard/dashboard_handler.ts" },
+    LOGTAPE,
+  ],
   "daemon/": [
     ...[
       "core/",

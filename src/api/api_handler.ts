@@ -25,6 +25,7 @@ import { addInstanceRoutes } from "./routes/instances.ts";
 import { addLogRoutes } from "./routes/logs.ts";
 import { addReloadRoute } from "./routes/reload.ts";
 import { addTokenRoutes } from "./routes/tokens.ts";
+import { addWhoamiRoute } from "./routes/whoami.ts";
 import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 import { certsResponse, TLS_CERTS_PATH } from "./routes/tls_certs.ts";
@@ -52,6 +53,11 @@ export interface ApiDeps {
    * read per scrape so a reload applies it. @default {() => true}
    */
   readonly metricsInstanceLabel?: () => boolean;
+  /**
+   * The dashboard: answers `GET /` and `/assets/*` (public: the assets hold no data), undefined
+   * for other paths. Without it, `/` is a plain-text note.
+   */
+  readonly dashboard?: (req: Request) => Promise<Response | undefined>;
 }
 
 /** Context of authenticated API handlers. */
@@ -79,6 +85,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   );
   addReloadRoute(router, { ...deps, record });
   addTokenRoutes(router, { ...deps, record });
+  addWhoamiRoute(router);
   router.add("GET", "/api/telemetry", async (_req, ctx) => {
     const visible = deps.instances.list({ all: true })
       .filter((view) => canAccess(ctx.identity, view.service, view.id));
@@ -101,7 +108,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
           }
           return scrape(deps);
         }
-        if (url.pathname === "/") return landingPage();
+        if (url.pathname === "/" || url.pathname.startsWith("/assets/")) {
+          const page = await deps.dashboard?.(req);
+          if (page !== undefined) return page;
+          if (url.pathname === "/") return landingPage();
+        }
         if (url.pathname === TLS_ASK_PATH) {
           return answerTlsAsk(url, clientIp, deps.instances, deps.domain);
         }

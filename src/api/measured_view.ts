@@ -9,6 +9,10 @@ import type { InstanceView, StorageUsage } from "./api_ports.ts";
 export interface MeasuredView extends InstanceView {
   readonly storageUsedBytes: number;
   readonly storageQuotaBytes: number | null;
+  /** Resident memory of the instance's processes, in bytes; undefined when asleep or unknown. */
+  readonly rssBytes?: number;
+  /** CPU time used by the instance's processes (user + system) since it started, in seconds. */
+  readonly cpuSeconds?: number;
 }
 
 /** How many data dirs are measured at once. */

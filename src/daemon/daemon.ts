@@ -11,6 +11,7 @@ import { messageOf, TenementError } from "../core/errors.ts";
 import type { Config } from "../config/schema.ts";
 import type { TlsPlan } from "../config/tls_plan.ts";
 import { type ApiDeps, createApiHandler, createMetricsHandler } from "../api/api_handler.ts";
+import { serveDashboard } from "../dashboard/dashboard_handler.ts";
 import { LogStore } from "../logs/log_store.ts";
 import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
@@ -190,6 +191,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
     reload: reloader,
     metricsInstanceLabel: () => supervisor.config.settings.metricsInstanceLabel,
+    dashboard: serveDashboard,
   };
   const apiDispatch = createApiDispatch(createApiHandler(apiDeps));
 

@@ -146,10 +146,12 @@ export function telemetryResponse(
   instances: readonly MeasuredView[],
   nowMs: number,
 ): Response {
+  const wakes = wakesByInstance(metrics.wakeDuration.snapshot());
   const rows = instances.map((view) => {
     const labels = { instance: view.id, process: view.service };
     const duration = metrics.requestDuration.summary(labels);
     const startedAtMs = view.pid === undefined ? undefined : view.startedAtMs;
+    const wake = wakes.get(`${view.service}\u0000${view.id}`);
     return {
       id: view.key,
       process: view.service,
@@ -165,6 +167,11 @@ export function telemetryResponse(
       request_duration_p99_ms: duration.p99,
       storage_used_bytes: view.storageUsedBytes,
       storage_quota_bytes: view.storageQuotaBytes,
+      rss_bytes: view.rssBytes ?? null,
+      cpu_seconds: view.cpuSeconds ?? null,
+      wakes: wake?.count ?? 0,
+      wake_avg_ms: wake?.count ? ((wake.sum ?? 0) / wake.count) * 1000 : null,
+      wake_p95_ms: wake === undefined ? null : upperQuantileMs(wake, 0.95),
     };
   });
   return jsonResponse({
@@ -175,4 +182,31 @@ export function telemetryResponse(
     },
     instances: rows,
   });
+}
+
+/**
+ * The wake histogram series of each instance, keyed `service\0id`, read from one snapshot so a
+ * thousand instances cost one pass. Where an instance has several series (one per wake phase),
+ * the one with the largest sum is the whole wake.
+ */
+function wakesByInstance(family: FamilySnapshot): Map<string, SeriesSnapshot> {
+  const byKey = new Map<string, SeriesSnapshot>();
+  for (const series of family.series) {
+    const { instance, process } = series.labels;
+    if (instance === undefined || process === undefined) continue;
+    const key = `${process}\u0000${instance}`;
+    const before = byKey.get(key);
+    if (before === undefined || (series.sum ?? 0) > (before.sum ?? 0)) byKey.set(key, series);
+  }
+  return byKey;
+}
+
+/** An upper bound of quantile `q` of a histogram in seconds, in ms; null without observations. */
+function upperQuantileMs(series: SeriesSnapshot, q: number): number | null {
+  const count = series.count ?? 0;
+  const buckets = series.buckets ?? [];
+  if (count === 0 || buckets.length === 0) return null;
+  const rank = Math.ceil(count * q);
+  const bucket = buckets.find(([, cumulative]) => cumulative >= rank);
+  return (bucket ?? buckets[buckets.length - 1]!)[0] * 1000;
 }
