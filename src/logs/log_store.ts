@@ -1,7 +1,7 @@
 /**
  * The persistent log store: every instance's lines and lifecycle events in SQLite with an FTS5
  * index. `append` only queues (bounded in bytes per instance and overall, oldest dropped and
- * counted), so an app's pipe is never blocked; a timer posts the queue as one batch to the writer
+ * counted: log_queue.ts), so an app's pipe is never blocked; a timer posts the queue as one batch to the writer
  * worker (log_writer.ts), which writes it in one transaction off the event loop, then the stored
  * rows (with their ids) go to live subscribers. Retention by age and size runs periodically in
  * the worker too (see log_retention.ts). Queries read on the main thread's connection (WAL lets
@@ -16,7 +16,8 @@ import { openLogDb, ROW_OVERHEAD_BYTES } from "./log_db.ts";
 import { buildFtsQuery } from "./log_search.ts";
 import { capLineBytes } from "./line_cap.ts";
 import type { RetentionPolicy } from "./log_retention.ts";
-import { emptyBatch, type LogBatch, type LogLevel } from "./log_batch.ts";
+import type { LogBatch, LogLevel } from "./log_batch.ts";
+import { LogQueue } from "./log_queue.ts";
 import { LogWriter } from "./log_writer.ts";
 
 export type { LogLevel } from "./log_batch.ts";
@@ -90,25 +91,6 @@ export interface LogStoreOptions extends RetentionPolicy {
 /** Most lines posted to the writer at once, so preparing a batch never holds the loop long. */
 const BATCH_MAX_LINES = 5_000;
 
-interface Pending {
-  readonly seq: number;
-  readonly ts: number;
-  readonly level: LogLevel;
-  readonly message: string;
-  readonly bytes: number;
-  readonly queue: InstanceQueue;
-  /** Dropped from its instance's queue: skipped when a batch is taken. */
-  isDropped: boolean;
-}
-
-interface InstanceQueue {
-  readonly service: string;
-  readonly id: string;
-  items: Pending[];
-  bytes: number;
-  dropped: number;
-}
-
 interface Subscriber {
   readonly query: LogQuery;
   readonly fts: string | undefined;
@@ -121,17 +103,9 @@ export class LogStore implements Disposable {
   readonly #options: LogStoreOptions;
   readonly #now: () => number;
   readonly #writer: LogWriter;
-  readonly #queues = new Map<InstanceKey, InstanceQueue>();
+  readonly #queue: LogQueue;
   readonly #dropped = new Map<InstanceKey, number>();
   readonly #subscribers = new Set<Subscriber>();
-  /** Every queued line in append order (dropped ones marked), from `#orderHead` on. */
-  #order: Pending[] = [];
-  #orderHead = 0;
-  #queuedBytes = 0;
-  #queuedLines = 0;
-  #seq = 0;
-  /** Every line appended before this `seq` is posted to the writer (or dropped). */
-  #postedSeq = 0;
   /**
    * The newest row handed to subscribers. Queries read only up to it, so a query followed by a
    * subscription (the SSE resume) neither misses a row nor sees one twice.
@@ -148,6 +122,18 @@ export class LogStore implements Disposable {
     this.#db = db;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#queue = new LogQueue({
+      ...(options.queueBytesPerInstance === undefined
+        ? {}
+        : { bytesPerInstance: options.queueBytesPerInstance }),
+      ...(options.queueBytesTotal === undefined ? {} : { bytesTotal: options.queueBytesTotal }),
+      now: this.#now,
+      onDropped: (service, id, lines) => {
+        const key = formatInstanceKey({ service, id });
+        this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + lines);
+        options.metrics?.dropped(service, id, lines);
+      },
+    });
     const row = db.prepare("SELECT max(id) AS id FROM logs").get() as { id: number | null };
     this.#publishedId = row.id ?? 0;
     this.#writer = new LogWriter({
@@ -188,53 +174,14 @@ export class LogStore implements Disposable {
     if (this.#isClosed) return;
     const message = capLineBytes(line, this.#options.maxLineBytes ?? 16_384);
     const bytes = message.bytes + ROW_OVERHEAD_BYTES;
-    const key = formatInstanceKey({ service, id });
-    let queue = this.#queues.get(key);
-    if (queue === undefined) {
-      queue = { service, id, items: [], bytes: 0, dropped: 0 };
-      this.#queues.set(key, queue);
-    }
-    const item: Pending = {
-      seq: this.#seq++,
-      ts: this.#now(),
-      level: stream,
-      ...message,
-      bytes,
-      queue,
-      isDropped: false,
-    };
-    queue.items.push(item);
-    this.#order.push(item);
-    queue.bytes += bytes;
-    this.#queuedBytes += bytes;
-    this.#queuedLines++;
-    const perInstance = this.#options.queueBytesPerInstance ?? 1 << 20;
-    while (queue.bytes > perInstance && queue.items.length > 1) this.#dropOldest(queue);
-    const total = this.#options.queueBytesTotal ?? 16 << 20;
-    while (this.#queuedBytes > total) {
-      // The instance queuing the most loses its oldest lines first: one chatty tenant cannot
-      // push everyone else's lines out.
-      let biggest = queue;
-      for (const q of this.#queues.values()) if (q.bytes > biggest.bytes) biggest = q;
-      if (biggest.items.length === 0) break;
-      this.#dropOldest(biggest);
-    }
-    if (this.#queuedLines >= (this.#options.flushLines ?? 500) && this.#soonTimer === undefined) {
+    this.#queue.push(service, id, stream, message.message, bytes);
+    if (this.#queue.lines >= (this.#options.flushLines ?? 500) && this.#soonTimer === undefined) {
       this.#soonTimer = setTimeout(() => {
         this.#soonTimer = undefined;
         this.#isDue = true;
         this.#post();
       }, 0);
     }
-  }
-
-  #dropOldest(queue: InstanceQueue): void {
-    const item = queue.items.shift()!;
-    item.isDropped = true;
-    queue.bytes -= item.bytes;
-    this.#queuedBytes -= item.bytes;
-    this.#queuedLines--;
-    queue.dropped++;
   }
 
   /** Lines dropped so far (queue full or write failed), by instance. */
@@ -247,80 +194,23 @@ export class LogStore implements Disposable {
    * (or counted as dropped), so a query after it sees them.
    */
   async flush(): Promise<void> {
-    const target = this.#seq;
-    while (!this.#isClosed && this.#postedSeq < target) {
+    const target = this.#queue.nextSeq;
+    while (!this.#isClosed && this.#queue.takenSeq < target) {
       this.#isDue = true;
       this.#post();
-      if (this.#postedSeq >= target) break;
+      if (this.#queue.takenSeq >= target) break;
       await this.#writer.idle();
     }
     await this.#writer.idle();
   }
 
-  #hasDropNotices(): boolean {
-    for (const queue of this.#queues.values()) if (queue.dropped > 0) return true;
-    return false;
-  }
-
   /** Posts the oldest queued lines as one batch when it is due and the writer is free. */
   #post(force = false): void {
     if (!force && (!this.#isDue || this.#writer.pendingWrites > 0)) return;
-    const batch = this.#takeBatch(BATCH_MAX_LINES);
+    const batch = this.#queue.take(BATCH_MAX_LINES);
     if (batch.ts.length > 0) this.#writer.write(batch);
     // What did not fit goes right after this batch.
-    this.#isDue = this.#queuedLines > 0 || this.#hasDropNotices();
-  }
-
-  /**
-   * Takes the oldest `maxLines` queued lines, in append order, with a notice before an
-   * instance's lines where some of its lines were dropped.
-   */
-  #takeBatch(maxLines: number): LogBatch {
-    const batch = emptyBatch();
-    const order = this.#order;
-    while (this.#orderHead < order.length && batch.ts.length < maxLines) {
-      const item = order[this.#orderHead++]!;
-      if (item.isDropped) continue;
-      const { queue } = item;
-      // Not dropped, so the oldest line of its instance.
-      queue.items.shift();
-      queue.bytes -= item.bytes;
-      this.#queuedBytes -= item.bytes;
-      this.#queuedLines--;
-      if (queue.dropped > 0) this.#addDropNotice(batch, queue);
-      addRow(batch, queue, item);
-    }
-    while (this.#orderHead < order.length && order[this.#orderHead]!.isDropped) this.#orderHead++;
-    if (this.#orderHead === order.length) {
-      this.#order = [];
-      this.#orderHead = 0;
-      // Instances that lost every queued line still get their notice.
-      for (const queue of this.#queues.values()) {
-        if (queue.dropped > 0) this.#addDropNotice(batch, queue);
-      }
-    } else if (this.#orderHead > 4096 && this.#orderHead * 2 > order.length) {
-      this.#order = order.slice(this.#orderHead);
-      this.#orderHead = 0;
-    }
-    this.#postedSeq = this.#order[this.#orderHead]?.seq ?? this.#seq;
-    for (const [key, queue] of this.#queues) {
-      if (queue.items.length === 0 && queue.dropped === 0) this.#queues.delete(key);
-    }
-    return batch;
-  }
-
-  #addDropNotice(batch: LogBatch, queue: InstanceQueue): void {
-    const message = `tenement: ${queue.dropped} log lines dropped (the log writer fell behind)`;
-    const key = formatInstanceKey(queue);
-    this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + queue.dropped);
-    this.#options.metrics?.dropped(queue.service, queue.id, queue.dropped);
-    queue.dropped = 0;
-    addRow(batch, queue, {
-      ts: this.#now(),
-      level: "event",
-      message,
-      bytes: message.length + ROW_OVERHEAD_BYTES,
-    });
+    this.#isDue = this.#queue.hasWork;
   }
 
   #onWritten(batch: LogBatch, ids: readonly number[]): void {
@@ -367,7 +257,7 @@ export class LogStore implements Disposable {
 
   /** The writer is free again: lines that piled up meanwhile go next. */
   #afterBatch(): void {
-    if (this.#queuedLines >= (this.#options.flushLines ?? 500)) this.#isDue = true;
+    if (this.#queue.lines >= (this.#options.flushLines ?? 500)) this.#isDue = true;
     this.#post();
   }
 
@@ -474,25 +364,12 @@ export class LogStore implements Disposable {
     clearInterval(this.#flushTimer);
     clearInterval(this.#retentionTimer);
     clearTimeout(this.#soonTimer);
-    while (this.#queuedLines > 0 || this.#hasDropNotices()) this.#post(true);
+    while (this.#queue.hasWork) this.#post(true);
     this.#isClosed = true;
     this.#writer.close();
     this.#subscribers.clear();
     this.#db.close();
   }
-}
-
-function addRow(
-  batch: LogBatch,
-  queue: InstanceQueue,
-  item: Pick<Pending, "ts" | "level" | "message" | "bytes">,
-): void {
-  batch.ts.push(item.ts);
-  batch.level.push(item.level);
-  batch.service.push(queue.service);
-  batch.instance.push(queue.id);
-  batch.message.push(item.message);
-  batch.bytes.push(item.bytes);
 }
 
 interface Row {
