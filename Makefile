@@ -43,7 +43,7 @@ bench: setup
 
 # Needs internet: deno compile downloads its runtime base (denort) on first use.
 compile: deps
-	$(DENO) compile -A --frozen --unstable-kv --unstable-net --unstable-no-legacy-abort --unstable-raw-imports -o dist/ten main.ts
+	$(DENO) compile -A --frozen --unstable-kv --unstable-net --unstable-no-legacy-abort --unstable-raw-imports --include src/logs/log_writer_worker.ts -o dist/ten main.ts
 
 # dist/ten-{x86_64,aarch64}-unknown-linux-gnu.tar.gz, dist/SHA256SUMS and dist/install.sh; needs
 # internet (deno compile --target downloads each runtime base). REPO=owner/name names the GitHub

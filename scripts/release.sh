@@ -56,6 +56,7 @@ for t in "${targets[@]}"; do
     cp "$binary" "$work/$t/ten"
   else
     "$deno_bin" compile -A --frozen --unstable-kv --unstable-net --unstable-no-legacy-abort --unstable-raw-imports --target "$t" \
+      --include "$root/src/logs/log_writer_worker.ts" \
       -o "$work/$t/ten" "$root/main.ts"
   fi
   chmod 0755 "$work/$t/ten"

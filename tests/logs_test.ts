@@ -189,9 +189,14 @@ Deno.test("ten logs: full-text search, levels, time, events, tenant scope, SSE r
 
   await t.step("lines from before a daemon restart are still there", async () => {
     const before = await messages(d, ["talk:alice", "--search", "refused"]);
+    // Said right before the shutdown, not waited for: the last batch is written on the way out.
+    await say(d, "alice", "last words before shutdown");
     equal(await d.stop(), 0, d.stderr);
     await d.start();
     deepEqual(await messages(d, ["talk:alice", "--search", "refused"]), before);
+    deepEqual(await messages(d, ["talk:alice", "--search", '"last words"']), [
+      "last words before shutdown",
+    ]);
     const stopped = await messages(d, ["talk:alice", "--level", "event", "--search", "stopped"]);
     ok(stopped.length >= 1, stopped.join("\n"));
     const mode = (await Deno.stat(`${d.dataDir}/.tenement/logs.db`)).mode! & 0o777;

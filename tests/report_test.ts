@@ -5,7 +5,14 @@
  * @module
  */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { okService, runTen, serviceBlock, settingsBlock, startDaemon } from "../testkit/mod.ts";
+import {
+  okService,
+  runTen,
+  serviceBlock,
+  settingsBlock,
+  sleep,
+  startDaemon,
+} from "../testkit/mod.ts";
 
 /** Short webhook timeouts and retry delays for the tests (the defaults are 10 s and 1 s). */
 const FAST_WEBHOOK = {
@@ -62,11 +69,16 @@ Deno.test("ten report: a failing instance crosses --fail-on, and the webhook is 
   });
   await d.running("good:a", { timeoutMs: 15_000 });
   await d.untilStatus("bad:x", "failed", { timeoutMs: 15_000 });
+  // A request for an instance that does not run yet wakes it.
+  const woken = await d.request("b.good.localhost", "/");
+  equal(woken.status, 200, woken.body);
+  const wokenAtMs = Date.now();
 
   const text = await d.ten(["report"]);
   equal(text.code, 1, `${text.stdout}\n${text.stderr}`);
-  match(text.stdout, /tenement FAILED at http:\/\/127\.0\.0\.1:\d+: 2 instance\(s\)/);
-  match(text.stdout, /^bad:x: failed \(.*exited with code 3/m);
+  match(text.stdout, /tenement FAILED at http:\/\/127\.0\.0\.1:\d+: 3 instance\(s\)/);
+  // A failed instance is retried at the longest backoff (1 s here): it may be starting again.
+  match(text.stdout, /^bad:x: (failed|starting|backoff)\b/m);
   match(text.stdout, /^ {4}\d+× fatal: cannot open database: \/nonexistent\/db$/m);
   match(text.stdout, /^good:a: running, healthy$/m);
 
@@ -75,14 +87,33 @@ Deno.test("ten report: a failing instance crosses --fail-on, and the webhook is 
   const report = JSON.parse(failed.stdout);
   equal(report.ok, true);
   equal(report.verdict, "failed");
-  deepEqual(report.instances.map((row: { id: string }) => row.id), ["bad:x", "good:a"]);
-  ok(report.instances[0].error_lines >= 1, failed.stdout);
-  equal(report.instances[1].wakes >= 1, true, "good:a's start is a wake in /metrics");
+  deepEqual(report.instances.map((row: { id: string }) => row.id), ["bad:x", "good:a", "good:b"]);
+  const [bad, good, wokenRow] = report.instances;
+  equal(bad.is_failed, true, failed.stdout);
+  ok(bad.error_lines >= 1, failed.stdout);
+  ok(bad.restarts >= 1, `bad:x's restarts in the window: ${failed.stdout}`);
+  ok(bad.failures >= 2, `bad:x's crashes in the window: ${failed.stdout}`);
+  equal(good.wakes, 0, "good:a was started with the daemon, not woken by a request");
+  equal(wokenRow.wakes, 1, failed.stdout);
+  equal(typeof wokenRow.wake_p95_ms, "number", failed.stdout);
   equal(report.certificates, null, "no TLS: no certificates");
 
   equal((await d.ten(["report", "--fail-on", "never"])).code, 0);
   const markdown = await d.ten(["report", "--format", "markdown", "--fail-on", "never"]);
-  match(markdown.stdout, /^\| bad:x \| failed/m);
+  match(markdown.stdout, /^\| bad:x \| (failed|starting|backoff)/m);
+
+  // A window that starts after the wake and good:a's start counts none of them.
+  await sleep(Math.max(0, wokenAtMs + 2_500 - Date.now()));
+  const narrow = await d.ten(["report", "--since", "2s", "--format", "json", "--fail-on", "never"]);
+  equal(narrow.code, 0, `${narrow.stdout}\n${narrow.stderr}`);
+  const narrowRows = JSON.parse(narrow.stdout).instances;
+  deepEqual(
+    narrowRows.slice(1).map((
+      row: { wakes: number; restarts: number },
+    ) => [row.wakes, row.restarts]),
+    [[0, 0], [0, 0]],
+    narrow.stdout,
+  );
 
   await using hook = receiver((attempt) => attempt <= 2 ? 500 : 200);
   const sent = await d.ten(["report", "--webhook", hook.url], FAST_WEBHOOK);

@@ -182,7 +182,10 @@ export interface LogFilter {
 
 /** The kept log lines and the live feed (the log store). */
 export interface LogSource {
+  /** Sees the lines written so far; after `flush()` resolves, every line appended before it. */
   query(filter: LogFilter): readonly LogEntryJson[];
+  /** Resolves once every line appended so far is stored (the store writes in the background). */
+  flush?(): Promise<void>;
   /** Calls `onEntry` for each new matching line until the returned function is called. */
   subscribe(filter: LogFilter, onEntry: (entry: LogEntryJson) => void): () => void;
 }

@@ -1,23 +1,28 @@
 /**
  * The persistent log store: every instance's lines and lifecycle events in SQLite with an FTS5
  * index. `append` only queues (bounded in bytes per instance and overall, oldest dropped and
- * counted), so an app's pipe is never blocked; a timer writes the queue in one transaction, then
- * hands the stored rows (with their ids) to live subscribers. Retention by age and size runs
- * periodically (see log_retention.ts).
+ * counted: log_queue.ts), so an app's pipe is never blocked; a timer posts the queue as one batch to the writer
+ * worker (log_writer.ts), which writes it in one transaction off the event loop, then the stored
+ * rows (with their ids) go to live subscribers. Retention by age and size runs periodically in
+ * the worker too (see log_retention.ts). Queries read on the main thread's connection (WAL lets
+ * them run beside the writer) and see the lines written so far: `await flush()` first to see
+ * every line appended before.
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { getLogger } from "@logtape/logtape";
 import { formatInstanceKey, type InstanceKey } from "../core/instance_key.ts";
 import { openLogDb, ROW_OVERHEAD_BYTES } from "./log_db.ts";
 import { buildFtsQuery } from "./log_search.ts";
 import { capLineBytes } from "./line_cap.ts";
-import { enforceRetention, type RetentionPolicy } from "./log_retention.ts";
+import type { RetentionPolicy } from "./log_retention.ts";
+import type { LogBatch, LogLevel } from "./log_batch.ts";
+import { LogQueue } from "./log_queue.ts";
+import { LogWriter } from "./log_writer.ts";
+
+export type { LogLevel } from "./log_batch.ts";
 
 const log = getLogger(["tenement", "logs"]);
-
-/** Where a line came from: the app's stdout or stderr, or tenement itself (lifecycle). */
-export type LogLevel = "stdout" | "stderr" | "event";
 
 /** One stored line, in the API's key order (`id` last: it was added later). */
 export interface LogEntry {
@@ -77,23 +82,14 @@ export interface LogStoreOptions extends RetentionPolicy {
   /** How often retention runs; 0: only when asked. @default {60000} */
   readonly retentionIntervalMs?: number;
   readonly metrics?: LogStoreMetrics;
+  /** The writer worker module (tests pass a broken one). @default {"./log_writer_worker.ts"} */
+  readonly writerWorkerUrl?: string;
+  /** False: write on the main thread, as before the worker (for comparisons). @default {true} */
+  readonly isWritingOffThread?: boolean;
 }
 
-interface Pending {
-  readonly seq: number;
-  readonly ts: number;
-  readonly level: LogLevel;
-  readonly message: string;
-  readonly bytes: number;
-}
-
-interface InstanceQueue {
-  readonly service: string;
-  readonly id: string;
-  items: Pending[];
-  bytes: number;
-  dropped: number;
-}
+/** Most lines posted to the writer at once, so preparing a batch never holds the loop long. */
+const BATCH_MAX_LINES = 5_000;
 
 interface Subscriber {
   readonly query: LogQuery;
@@ -106,40 +102,71 @@ export class LogStore implements Disposable {
   readonly #db: DatabaseSync;
   readonly #options: LogStoreOptions;
   readonly #now: () => number;
-  readonly #insert: StatementSync;
-  readonly #queues = new Map<InstanceKey, InstanceQueue>();
+  readonly #writer: LogWriter;
+  readonly #queue: LogQueue;
   readonly #dropped = new Map<InstanceKey, number>();
   readonly #subscribers = new Set<Subscriber>();
-  #queuedBytes = 0;
-  #queuedLines = 0;
-  #seq = 0;
+  /**
+   * The newest row handed to subscribers. Queries read only up to it, so a query followed by a
+   * subscription (the SSE resume) neither misses a row nor sees one twice.
+   */
+  #publishedId: number;
+  /** Set when the queue should be posted as soon as the writer is free. */
+  #isDue = false;
   #isClosed = false;
   #soonTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #flushTimer: ReturnType<typeof setInterval>;
   readonly #retentionTimer: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(db: DatabaseSync, options: LogStoreOptions) {
+  private constructor(db: DatabaseSync, path: string, options: LogStoreOptions) {
     this.#db = db;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#insert = db.prepare(
-      "INSERT INTO logs (ts, level, service, instance, message, bytes) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.#flushTimer = setInterval(() => this.flush(), options.flushIntervalMs ?? 200);
+    this.#queue = new LogQueue({
+      ...(options.queueBytesPerInstance === undefined
+        ? {}
+        : { bytesPerInstance: options.queueBytesPerInstance }),
+      ...(options.queueBytesTotal === undefined ? {} : { bytesTotal: options.queueBytesTotal }),
+      now: this.#now,
+      onDropped: (service, id, lines) => {
+        const key = formatInstanceKey({ service, id });
+        this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + lines);
+        options.metrics?.dropped(service, id, lines);
+      },
+    });
+    const row = db.prepare("SELECT max(id) AS id FROM logs").get() as { id: number | null };
+    this.#publishedId = row.id ?? 0;
+    this.#writer = new LogWriter({
+      path,
+      db,
+      onWritten: (batch, ids) => this.#onWritten(batch, ids),
+      onFailed: (batch, error) => this.#onFailed(batch, error),
+      ...(options.writerWorkerUrl === undefined ? {} : { workerUrl: options.writerWorkerUrl }),
+      isOffThread: options.isWritingOffThread ?? true,
+    });
+    this.#flushTimer = setInterval(() => {
+      this.#isDue = true;
+      this.#post();
+    }, options.flushIntervalMs ?? 200);
     Deno.unrefTimer(this.#flushTimer);
     const every = options.retentionIntervalMs ?? 60_000;
     if (every > 0) {
-      const timer = setInterval(() => this.enforceRetention(), every);
+      const timer = setInterval(() => this.#retain(), every);
       Deno.unrefTimer(timer);
       this.#retentionTimer = timer;
     }
   }
 
-  /** Opens (or creates) the store at `path` and applies retention once. */
+  /** Opens (or creates) the store at `path` and starts a retention pass. */
   static open(path: string, options: LogStoreOptions = {}): LogStore {
-    const store = new LogStore(openLogDb(path), options);
-    store.enforceRetention();
+    const store = new LogStore(openLogDb(path), path, options);
+    store.#retain();
     return store;
+  }
+
+  /** True while writes run in the worker (false: on the main thread, after it kept failing). */
+  get isWritingOffThread(): boolean {
+    return this.#writer.isOffThread;
   }
 
   /** Queues a line; never blocks and never throws. */
@@ -147,41 +174,14 @@ export class LogStore implements Disposable {
     if (this.#isClosed) return;
     const message = capLineBytes(line, this.#options.maxLineBytes ?? 16_384);
     const bytes = message.bytes + ROW_OVERHEAD_BYTES;
-    const key = formatInstanceKey({ service, id });
-    let queue = this.#queues.get(key);
-    if (queue === undefined) {
-      queue = { service, id, items: [], bytes: 0, dropped: 0 };
-      this.#queues.set(key, queue);
-    }
-    queue.items.push({ seq: this.#seq++, ts: this.#now(), level: stream, ...message, bytes });
-    queue.bytes += bytes;
-    this.#queuedBytes += bytes;
-    this.#queuedLines++;
-    const perInstance = this.#options.queueBytesPerInstance ?? 1 << 20;
-    while (queue.bytes > perInstance && queue.items.length > 1) this.#dropOldest(queue);
-    const total = this.#options.queueBytesTotal ?? 16 << 20;
-    while (this.#queuedBytes > total) {
-      // The instance queuing the most loses its oldest lines first: one chatty tenant cannot
-      // push everyone else's lines out.
-      let biggest = queue;
-      for (const q of this.#queues.values()) if (q.bytes > biggest.bytes) biggest = q;
-      if (biggest.items.length === 0) break;
-      this.#dropOldest(biggest);
-    }
-    if (this.#queuedLines >= (this.#options.flushLines ?? 500) && this.#soonTimer === undefined) {
+    this.#queue.push(service, id, stream, message.message, bytes);
+    if (this.#queue.lines >= (this.#options.flushLines ?? 500) && this.#soonTimer === undefined) {
       this.#soonTimer = setTimeout(() => {
         this.#soonTimer = undefined;
-        this.flush();
+        this.#isDue = true;
+        this.#post();
       }, 0);
     }
-  }
-
-  #dropOldest(queue: InstanceQueue): void {
-    const item = queue.items.shift()!;
-    queue.bytes -= item.bytes;
-    this.#queuedBytes -= item.bytes;
-    this.#queuedLines--;
-    queue.dropped++;
   }
 
   /** Lines dropped so far (queue full or write failed), by instance. */
@@ -189,64 +189,76 @@ export class LogStore implements Disposable {
     return this.#dropped;
   }
 
-  /** Writes the queued lines in one transaction and feeds subscribers. */
-  flush(): void {
-    if (this.#queuedLines === 0 && ![...this.#queues.values()].some((q) => q.dropped > 0)) return;
-    const rows: { queue: InstanceQueue; item: Pending }[] = [];
-    for (const queue of this.#queues.values()) {
-      if (queue.dropped > 0) {
-        const message = `tenement: ${queue.dropped} log lines dropped (the log writer fell behind)`;
-        const key = formatInstanceKey(queue);
-        this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + queue.dropped);
-        this.#options.metrics?.dropped(queue.service, queue.id, queue.dropped);
-        // Placed before the lines that survived, where the gap is.
-        const seq = (queue.items[0]?.seq ?? this.#seq) - 0.5;
-        const item = { seq, ts: this.#now(), level: "event" as const, message };
-        rows.push({ queue, item: { ...item, bytes: message.length + ROW_OVERHEAD_BYTES } });
-        queue.dropped = 0;
-      }
-      for (const item of queue.items) rows.push({ queue, item });
+  /**
+   * Writes every line appended so far; resolves once they are stored and handed to subscribers
+   * (or counted as dropped), so a query after it sees them.
+   */
+  async flush(): Promise<void> {
+    const target = this.#queue.nextSeq;
+    while (!this.#isClosed && this.#queue.takenSeq < target) {
+      this.#isDue = true;
+      this.#post();
+      if (this.#queue.takenSeq >= target) break;
+      await this.#writer.idle();
     }
-    this.#queues.clear();
-    this.#queuedBytes = 0;
-    this.#queuedLines = 0;
-    rows.sort((a, b) => a.item.seq - b.item.seq);
-    const entries: LogEntry[] = [];
-    try {
-      this.#db.exec("BEGIN");
-      for (const { queue, item } of rows) {
-        const { lastInsertRowid } = this.#insert.run(
-          item.ts,
-          item.level,
-          queue.service,
-          queue.id,
-          item.message,
-          item.bytes,
-        );
-        entries.push({
-          timestamp: item.ts,
-          level: item.level,
-          process: queue.service,
-          instance_id: queue.id,
-          message: item.message,
-          id: Number(lastInsertRowid),
-        });
+    await this.#writer.idle();
+  }
+
+  /** Posts the oldest queued lines as one batch when it is due and the writer is free. */
+  #post(force = false): void {
+    if (!force && (!this.#isDue || this.#writer.pendingWrites > 0)) return;
+    const batch = this.#queue.take(BATCH_MAX_LINES);
+    if (batch.ts.length > 0) this.#writer.write(batch);
+    // What did not fit goes right after this batch.
+    this.#isDue = this.#queue.hasWork;
+  }
+
+  #onWritten(batch: LogBatch, ids: readonly number[]): void {
+    if (ids.length === 0) return this.#afterBatch();
+    const metrics = this.#options.metrics;
+    if (metrics !== undefined) {
+      const counts = new Map<InstanceKey, { service: string; id: string; lines: number }>();
+      for (let i = 0; i < ids.length; i++) {
+        const service = batch.service[i]!;
+        const id = batch.instance[i]!;
+        const key = formatInstanceKey({ service, id });
+        const count = counts.get(key);
+        if (count === undefined) counts.set(key, { service, id, lines: 1 });
+        else count.lines++;
       }
-      this.#db.exec("COMMIT");
-    } catch (err) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      log.warn("Cannot write {count} log lines: {error}", { count: rows.length, error: err });
-      for (const { queue } of rows) {
-        const key = formatInstanceKey(queue);
-        this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + 1);
-        this.#options.metrics?.dropped(queue.service, queue.id, 1);
-      }
-      return;
+      for (const { service, id, lines } of counts.values()) metrics.written(service, id, lines);
     }
-    for (const entry of entries) {
-      this.#options.metrics?.written(entry.process, entry.instance_id, 1);
+    this.#publishedId = ids[ids.length - 1]!;
+    if (this.#subscribers.size > 0) {
+      const entries = ids.map((id, i): LogEntry => ({
+        timestamp: batch.ts[i]!,
+        level: batch.level[i]!,
+        process: batch.service[i]!,
+        instance_id: batch.instance[i]!,
+        message: batch.message[i]!,
+        id,
+      }));
+      this.#publish(entries);
     }
-    if (this.#subscribers.size > 0 && entries.length > 0) this.#publish(entries);
+    this.#afterBatch();
+  }
+
+  #onFailed(batch: LogBatch, error: unknown): void {
+    log.warn("Cannot write {count} log lines: {error}", { count: batch.ts.length, error });
+    for (let i = 0; i < batch.ts.length; i++) {
+      const service = batch.service[i]!;
+      const id = batch.instance[i]!;
+      const key = formatInstanceKey({ service, id });
+      this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + 1);
+      this.#options.metrics?.dropped(service, id, 1);
+    }
+    this.#afterBatch();
+  }
+
+  /** The writer is free again: lines that piled up meanwhile go next. */
+  #afterBatch(): void {
+    if (this.#queue.lines >= (this.#options.flushLines ?? 500)) this.#isDue = true;
+    this.#post();
   }
 
   #publish(entries: readonly LogEntry[]): void {
@@ -281,12 +293,12 @@ export class LogStore implements Disposable {
 
   /**
    * Matching rows, oldest first: the newest `limit` of them, or with `afterId` the oldest
-   * `limit` after it. Queued lines are written first, so a query sees every appended line.
+   * `limit` after it. Sees the rows written so far (lines are written every 200 ms or 500
+   * lines): `await flush()` first to see every line appended before.
    * @throws {InvalidInputError} for a search that is not valid (see log_search.ts).
    */
   query(query: LogQuery): LogEntry[] {
     const fts = query.search === undefined ? undefined : buildFtsQuery(query.search);
-    this.flush();
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (sql: string, value: string | number): void => {
@@ -301,6 +313,8 @@ export class LogStore implements Disposable {
     if (query.untilMs !== undefined) add("ts <= ?", query.untilMs);
     if (query.afterId !== undefined) add("id > ?", query.afterId);
     if (fts !== undefined) add("id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)", fts);
+    // Newer rows are on their way to the subscribers.
+    add("id <= ?", this.#publishedId);
     const limit = Math.min(query.limit ?? MAX_QUERY_LIMIT, MAX_QUERY_LIMIT);
     const order = query.afterId === undefined ? "DESC" : "ASC";
     const sql = `SELECT id, ts, level, service, instance, message FROM logs${
@@ -325,24 +339,34 @@ export class LogStore implements Disposable {
     return () => this.#subscribers.delete(subscriber);
   }
 
-  /** Deletes rows past the retention age and, over the size budget, from the biggest instances. */
-  enforceRetention(): void {
-    if (this.#isClosed) return;
-    try {
-      enforceRetention(this.#db, this.#options, this.#now());
-    } catch (err) {
-      log.warn("Log retention failed: {error}", { error: err });
-    }
+  /**
+   * Deletes rows past the retention age and, over the size budget, from the biggest instances,
+   * in the writer; resolves when done.
+   */
+  enforceRetention(): Promise<void> {
+    this.#retain();
+    return this.#writer.idle();
   }
 
-  /** Flushes the queue and closes the database. */
+  #retain(): void {
+    // One pass at a time: a slow pass must not pile up more behind it.
+    if (this.#isClosed || this.#writer.isRetaining) return;
+    const { retentionMs = 0, maxSizeBytes = 0 } = this.#options;
+    this.#writer.retain({ retentionMs, maxSizeBytes }, this.#now());
+  }
+
+  /**
+   * Writes the queue, waits for the writer to store it and ends the writer, then closes the
+   * database: the last lines survive a shutdown.
+   */
   [Symbol.dispose](): void {
     if (this.#isClosed) return;
     clearInterval(this.#flushTimer);
     clearInterval(this.#retentionTimer);
     clearTimeout(this.#soonTimer);
-    this.flush();
+    while (this.#queue.hasWork) this.#post(true);
     this.#isClosed = true;
+    this.#writer.close();
     this.#subscribers.clear();
     this.#db.close();
   }

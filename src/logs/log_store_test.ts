@@ -31,6 +31,7 @@ Deno.test("LogStore keeps lines in a private WAL SQLite file across reopen, with
     equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     using store = LogStore.open(path, { now: () => 5678 });
     store.append("notes", "alice", "stderr", "after restart");
+    await store.flush();
     const entries = store.query({});
     deepEqual(entries.map((e) => [e.id, e.timestamp, e.level, e.message]), [
       [1, 1234, "stdout", "first"],
@@ -61,6 +62,7 @@ Deno.test("LogStore.query() filters by process, id, level, time, scope and full-
     store.append("notes", "bob", "stdout", "connection refused by upstream");
     store.append("wiki", "Alice", "stderr", "fatal: no database connection");
     store.append("notes", "bob", "event", "tenement: ready in 12 ms");
+    await store.flush();
     const cases: [string, Parameters<LogStore["query"]>[0], string[]][] = [
       ["process", { process: "wiki" }, ["fatal: no database connection"]],
       ["id", { process: "notes", id: "bob", level: "event" }, ["tenement: ready in 12 ms"]],
@@ -103,8 +105,9 @@ Deno.test("LogStore.query() filters by process, id, level, time, scope and full-
 });
 
 Deno.test("LogStore.query() never lets a search be an SQL or FTS5 syntax error", async () => {
-  await withStore({}, (store) => {
+  await withStore({}, async (store) => {
     store.append("notes", "alice", "stdout", 'say "hi" to message:x NEAR(a b) ^start col:val');
+    await store.flush();
     const nasty = [
       '"',
       '""',
@@ -157,12 +160,12 @@ Deno.test("LogStore.query() never lets a search be an SQL or FTS5 syntax error",
 });
 
 Deno.test("LogStore drops the oldest queued lines of an instance over its byte budget, counts them and says so", async () => {
-  await withStore({ queueBytesPerInstance: 1000, flushIntervalMs: 60_000 }, (store) => {
+  await withStore({ queueBytesPerInstance: 1000, flushIntervalMs: 60_000 }, async (store) => {
     store.append("notes", "quiet", "stdout", "still here");
     for (let i = 0; i < 100; i++) store.append("notes", "chatty", "stdout", `line ${i}`);
     const dropped = store.droppedLines().get("notes:chatty");
     equal(dropped, undefined, "counted when written");
-    store.flush();
+    await store.flush();
     const count = store.droppedLines().get("notes:chatty")!;
     ok(count > 50 && count < 100, `${count}`);
     const chatty = store.query({ id: "chatty" });
@@ -175,18 +178,19 @@ Deno.test("LogStore drops the oldest queued lines of an instance over its byte b
 });
 
 Deno.test("LogStore's overall queue budget takes from the instance queuing the most", async () => {
-  await withStore({ queueBytesTotal: 2000, flushIntervalMs: 60_000 }, (store) => {
+  await withStore({ queueBytesTotal: 2000, flushIntervalMs: 60_000 }, async (store) => {
     for (let i = 0; i < 5; i++) store.append("notes", "quiet", "stdout", `quiet ${i}`);
     for (let i = 0; i < 200; i++) store.append("notes", "chatty", "stdout", `chatty ${i}`);
-    store.flush();
+    await store.flush();
     equal(store.query({ id: "quiet" }).length, 5);
     ok((store.droppedLines().get("notes:chatty") ?? 0) > 100);
   });
 });
 
 Deno.test("LogStore cuts lines over the byte cap with a marker", async () => {
-  await withStore({ maxLineBytes: 100 }, (store) => {
+  await withStore({ maxLineBytes: 100 }, async (store) => {
     store.append("notes", "alice", "stdout", "é".repeat(200));
+    await store.flush();
     const [entry] = store.query({});
     equal(entry!.message, `${"é".repeat(50)} [cut 300 bytes]`);
   });
@@ -194,33 +198,34 @@ Deno.test("LogStore cuts lines over the byte cap with a marker", async () => {
 
 Deno.test("LogStore retention deletes rows older than the age limit", async () => {
   let nowMs = 0;
-  await withStore({ now: () => nowMs, retentionMs: 1000 }, (store) => {
+  await withStore({ now: () => nowMs, retentionMs: 1000 }, async (store) => {
     store.append("notes", "alice", "stdout", "old");
     nowMs = 900;
     store.append("notes", "alice", "stdout", "newer");
-    store.flush();
+    await store.flush();
     nowMs = 1500;
-    store.enforceRetention();
+    await store.enforceRetention();
     deepEqual(messages(store.query({})), ["newer"]);
     deepEqual(messages(store.query({ search: "old" })), [], "gone from the index too");
   });
 });
 
 Deno.test("LogStore size retention trims the biggest instances first and reuses the space", async () => {
-  await withStore({ flushLines: 1e6, queueBytesPerInstance: 1e8 }, (store, path) => {
+  await withStore({ flushLines: 1e6, queueBytesPerInstance: 1e8 }, async (store, path) => {
     const line = "x".repeat(400);
     for (let i = 0; i < 2; i++) {
       for (let n = 0; n < 4000; n++) store.append("notes", "chatty", "stdout", `${n} ${line}`);
-      store.flush();
+      await store.flush();
     }
     for (const id of ["a", "b", "c"]) {
       for (let n = 0; n < 50; n++) store.append("notes", id, "stdout", `${id} ${n} ${line}`);
     }
-    store.flush();
+    await store.flush();
     const db = new DatabaseSync(path, { readOnly: true });
     const before = usedBytes(db);
     db.close();
     using trimmed = LogStore.open(path, { maxSizeBytes: Math.floor(before / 2) });
+    await trimmed.flush();
     for (const id of ["a", "b", "c"]) equal(trimmed.query({ id }).length, 50, id);
     const chatty = trimmed.query({ id: "chatty" });
     ok(chatty.length < 6000 && chatty.length > 1000, `${chatty.length}`);
@@ -239,7 +244,7 @@ Deno.test("waterLevel() cuts the biggest down to a common level", () => {
 });
 
 Deno.test("LogStore.subscribe() gets stored lines with ids, filtered by full-text search", async () => {
-  await withStore({}, (store) => {
+  await withStore({}, async (store) => {
     const seen: LogEntry[] = [];
     const stop = store.subscribe(
       { search: "error NOT ignored", process: "notes" },
@@ -249,10 +254,65 @@ Deno.test("LogStore.subscribe() gets stored lines with ids, filtered by full-tex
     store.append("notes", "alice", "stdout", "an error ignored");
     store.append("wiki", "alice", "stdout", "an error elsewhere");
     store.append("notes", "alice", "stdout", "all fine");
-    store.flush();
+    await store.flush();
     stop();
     store.append("notes", "alice", "stdout", "another error");
-    store.flush();
+    await store.flush();
     deepEqual(seen.map((e) => [e.id, e.message]), [[1, "an error here"]]);
+  });
+});
+
+Deno.test("LogStore writes the last queued lines when disposed: append, close, reopen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ten-logs-" });
+  try {
+    const path = `${dir}/logs.db`;
+    {
+      using store = LogStore.open(path, { flushIntervalMs: 60_000, flushLines: 1e6 });
+      for (let i = 0; i < 3000; i++) store.append("notes", "alice", "stdout", `early ${i}`);
+      // A batch in the worker's hands and more lines queued behind it when the store closes.
+      const posted = store.flush();
+      for (let i = 0; i < 2000; i++) store.append("notes", "alice", "stdout", `late ${i}`);
+      store[Symbol.dispose]();
+      await posted;
+    }
+    using store = LogStore.open(path);
+    await store.flush();
+    const entries = store.query({ id: "alice" });
+    equal(entries.length, 5000);
+    equal(entries.at(-1)!.message, "late 1999");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("LogStore survives a writer worker that keeps dying: drops counted, then writes on the main thread", async () => {
+  const workerUrl = new URL("./testdata/crashing_log_writer_worker.ts", import.meta.url).href;
+  await withStore({ writerWorkerUrl: workerUrl }, async (store) => {
+    ok(store.isWritingOffThread);
+    for (let i = 0; i < 20 && store.isWritingOffThread; i++) {
+      store.append("notes", "alice", "stdout", `lost ${i}`);
+      await store.flush();
+    }
+    equal(store.isWritingOffThread, false, "gave up on the worker");
+    ok((store.droppedLines().get("notes:alice") ?? 0) >= 1, "the lost batch is counted");
+    store.append("notes", "alice", "stdout", "kept");
+    await store.flush();
+    deepEqual(messages(store.query({ search: "kept" })), ["kept"]);
+  });
+});
+
+Deno.test("LogStore: a query then a subscription see every row once, while the worker writes", async () => {
+  await withStore({}, async (store) => {
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 1000; i++) store.append("notes", "alice", "stdout", `r${round} ${i}`);
+      const written = store.flush();
+      const replay = store.query({ process: "notes" });
+      const seen: number[] = [];
+      const stop = store.subscribe({ process: "notes" }, (e) => seen.push(e.id));
+      await written;
+      stop();
+      const ids = [...replay.map((e) => e.id), ...seen];
+      deepEqual(ids, Array.from({ length: (round + 1) * 1000 }, (_, i) => i + 1), `round ${round}`);
+    }
   });
 });

@@ -41,6 +41,16 @@ import { persistEntry } from "./instance_record.ts";
 import { refuseIfDisabled } from "./instance_disable.ts";
 import type { LiveConfig } from "./live_config.ts";
 import { describeWake } from "./wake_report.ts";
+import {
+  EVENT_PREFIX,
+  exitedEvent,
+  failedEvent,
+  failedToStartEvent,
+  outOfMemoryEvent,
+  readyEvent,
+  restartingEvent,
+  wokeEvent,
+} from "../core/lifecycle_events.ts";
 
 const log = getLogger(["tenement", "supervisor"]);
 
@@ -121,7 +131,7 @@ export class Runner {
   #carryOut(entry: InstanceEntry, effect: Effect): void {
     switch (effect.kind) {
       case "schedule_retry":
-        this.event(entry, `restarting in ${effect.delayMs} ms`);
+        this.event(entry, restartingEvent(effect.delayMs));
         return this.#restarts.schedule(entry, effect.delayMs);
       case "reset_crash_count":
         entry.crashCount = 0;
@@ -383,10 +393,7 @@ export class Runner {
     const message = `Process exited unexpectedly (pid ${handle?.pid}): ${
       describeExit(exit, entry.lastStderr)
     }`;
-    this.event(
-      entry,
-      `exited unexpectedly (pid ${handle?.pid}): ${describeExit(exit, entry.lastStderr)}`,
-    );
+    this.event(entry, exitedEvent(handle?.pid, describeExit(exit, entry.lastStderr)));
     log.warn("{key}: {message}", { key: entry.key, message });
     if (exit.oom) this.#reportOutOfMemory(entry, exit.oom.memoryLimitMb);
     if (handle) this.tasks.run(`reap:${entry.key}`, () => handle.killRemnants());
@@ -404,10 +411,7 @@ export class Runner {
 
   /** The OOM killer ended the entry's run at its memory limit: a log event and a metric. */
   #reportOutOfMemory(entry: InstanceEntry, limitMb: number): void {
-    this.event(
-      entry,
-      `out of memory: the kernel's OOM killer ended the run at its limit (memory_limit_mb = ${limitMb})`,
-    );
+    this.event(entry, outOfMemoryEvent(limitMb));
     this.#deps.metrics?.oomKilled?.(entry.service, entry.id);
   }
 
@@ -433,7 +437,7 @@ export class Runner {
   /** Rests an explicitly started entry whose start-up failed as stopped, with no retry. */
   #failStartup(entry: InstanceEntry, failure: string, reason: string): void {
     log.warn("{key} failed to start and is stopped: {reason}", { key: entry.key, reason });
-    this.event(entry, `failed to start and is stopped: ${reason}`);
+    this.event(entry, failedToStartEvent(reason));
     entry.startupFailure = failure;
     this.apply(entry, { kind: "stopped", rest: "stopped", reason });
     entry.crashCount = 0;
@@ -475,7 +479,7 @@ export class Runner {
     const svc = this.#live.service(entry.service)!;
     const decision = this.#restarts.decide(entry, end, svc.restart);
     this.apply(entry, { kind: "ended", decision, nowMs: this.#deps.clock.now() });
-    if (entry.state.kind === "failed") this.event(entry, `failed: ${entry.state.reason}`);
+    if (entry.state.kind === "failed") this.event(entry, failedEvent(entry.state.reason));
     this.persist(entry);
   }
 
@@ -507,12 +511,12 @@ export class Runner {
     entry.hasBeenReady = true;
     if (entry.startedAtMs !== undefined) {
       this.#deps.metrics?.woke(entry.service, entry.id, state.readyAtMs - entry.startedAtMs);
-      this.event(entry, `ready in ${state.readyAtMs - entry.startedAtMs} ms`);
+      this.event(entry, readyEvent(state.readyAtMs - entry.startedAtMs));
     }
     const wake = describeWake(entry.startTimes, state.readyAtMs);
     entry.startTimes.requestedAtMs = undefined;
     if (wake === undefined) return;
-    this.event(entry, `woke for a request in ${wake.totalMs} ms (${wake.phases})`);
+    this.event(entry, wokeEvent(wake.totalMs, wake.phases));
     log.info(`Woke {key} in {ms} ms ({phases})`, {
       key: entry.key,
       ms: wake.totalMs,
@@ -522,7 +526,7 @@ export class Runner {
 
   /** A lifecycle fact in the instance's log, as an `event` line ("tenement: …"). */
   event(entry: InstanceEntry, message: string): void {
-    this.#deps.logs.append(entry.service, entry.id, "event", `tenement: ${message}`);
+    this.#deps.logs.append(entry.service, entry.id, "event", `${EVENT_PREFIX}${message}`);
   }
 
   #cancelRetry(entry: InstanceEntry): void {

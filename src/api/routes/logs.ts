@@ -131,11 +131,13 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
   /** Open streams by token. */
   const openStreams = new Map<string, number>();
   router
-    .add("GET", "/api/logs", (_req, ctx) => {
+    .add("GET", "/api/logs", async (_req, ctx) => {
+      // Lines appended before the request (an event of the call just made) are in the answer.
+      await logs.flush?.();
       const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, false), deps);
       // The caller's scope is applied first, inside the search; the limit to what it may see.
       const scope = scopeOf(ctx.identity);
-      return Promise.resolve(jsonResponse(logs.query({ ...filter, ...scope })));
+      return jsonResponse(logs.query({ ...filter, ...scope }));
     })
     .add("GET", "/api/logs/stream", (req, ctx) => {
       const filter = readableFilter(ctx.identity, filterOf(ctx.url.searchParams, true), deps);

@@ -10,7 +10,7 @@ import { parseDurationText } from "../../config/capacity_fields.ts";
 import { ApiClient, ApiError } from "../api_client.ts";
 import { type GlobalOptions, resolveToken, serverUrl } from "../global_options.ts";
 import { err, out } from "../output.ts";
-import { instanceMetricsOf } from "../report/report_metrics.ts";
+import type { LogEntryJson } from "../../api/wire.ts";
 import {
   buildReport,
   type DownReport,
@@ -55,6 +55,9 @@ export interface ReportOptions {
 const API_TIMEOUT_MS = 30_000;
 /** stderr lines asked for (the newest), to count the top error lines from. */
 const LOG_LINES = 2_000;
+/** Lifecycle events asked for per page (the API's most), and pages at most. */
+const EVENT_PAGE_LINES = 10_000;
+const EVENT_PAGES = 10;
 
 /** `--since`'s parser: a duration (`30m`, `24h`, `7d`) in ms, or a usage error naming the flag. */
 export function parseSinceOption(text: string): number {
@@ -80,7 +83,7 @@ export async function reportVerb(options: ReportOptions, globals: GlobalOptions)
   const server = await serverUrl(globals);
   let report: Report | DownReport;
   try {
-    report = await withTimeout(gather(server, globals, options.since, nowMs), API_TIMEOUT_MS);
+    report = await gather(server, globals, options.since, nowMs);
   } catch (error: unknown) {
     report = downReport(server, reasonOf(error), nowMs, !isUnreachable(error));
   }
@@ -103,32 +106,43 @@ export async function reportVerb(options: ReportOptions, globals: GlobalOptions)
   return isThresholdCrossed(report, options.failOn) ? REPORT_EXIT.thresholdCrossed : 0;
 }
 
-/** Asks the daemon everything the report needs; throws when the instance list fails. */
+/**
+ * Asks the daemon everything the report needs, all within {@linkcode API_TIMEOUT_MS}; throws
+ * when the instance list fails (the daemon is down). What else fails or is late becomes a note,
+ * so a slow log query under load does not turn the report into "down".
+ */
 async function gather(
   server: string,
   globals: GlobalOptions,
   windowMs: number,
   nowMs: number,
 ): Promise<Report> {
+  const deadlineMs = performance.now() + API_TIMEOUT_MS;
+  const inTime = <T>(work: Promise<T>): Promise<T> =>
+    withTimeout(work, Math.max(1, deadlineMs - performance.now()));
   const client = new ApiClient(server, await resolveToken(globals));
-  const instances = await client.listInstances(true);
+  const instances = await inTime(client.listInstances(true));
   const notes: string[] = [];
   const noted = async <T>(what: string, ask: () => Promise<T>): Promise<T | undefined> => {
     try {
-      return await ask();
+      return await inTime(ask());
     } catch (error: unknown) {
       notes.push(`${what} could not be read: ${messageOf(error)}`);
       return undefined;
     }
   };
+  const sinceMs = nowMs - windowMs;
   const query = new URLSearchParams({
     level: "stderr",
     limit: String(LOG_LINES),
-    since: new Date(nowMs - windowMs).toISOString(),
+    since: new Date(sinceMs).toISOString(),
   });
-  const [stderrLines, metricsText, certs] = await Promise.all([
+  const [stderrLines, events, certs] = await Promise.all([
     noted("error lines (/api/logs)", () => client.logs(query)),
-    noted("OOM kills and wakes (/metrics)", () => client.metricsText()),
+    noted(
+      "restarts, failures, OOM kills and wakes (/api/logs?level=event)",
+      () => windowEvents(client, sinceMs, notes),
+    ),
     noted("certificates (/api/tls/certs)", () => client.certs()),
   ]);
   if (stderrLines !== undefined && stderrLines.length >= LOG_LINES) {
@@ -140,10 +154,48 @@ async function gather(
     windowMs,
     instances,
     stderrLines: stderrLines ?? [],
-    metrics: metricsText === undefined ? undefined : instanceMetricsOf(metricsText),
+    events,
     certs,
     notes,
   });
+}
+
+/**
+ * The lifecycle events since `sinceMs`, newest pages first (the API returns the newest `limit`
+ * rows of a query), each page ending where the previous one began; at most
+ * {@linkcode EVENT_PAGES} pages, with a note in `notes` when the window held more.
+ */
+async function windowEvents(
+  client: ApiClient,
+  sinceMs: number,
+  notes: string[],
+): Promise<LogEntryJson[]> {
+  const events: LogEntryJson[] = [];
+  const seen = new Set<number>();
+  let untilMs: number | undefined;
+  for (let page = 0; page < EVENT_PAGES; page++) {
+    const query = new URLSearchParams({
+      level: "event",
+      limit: String(EVENT_PAGE_LINES),
+      since: new Date(sinceMs).toISOString(),
+    });
+    if (untilMs !== undefined) query.set("until", String(untilMs));
+    const rows = await client.logs(query);
+    // `until` is inclusive: the rows of the boundary millisecond come again.
+    const fresh = rows.filter((row) => !seen.has(row.id));
+    for (const row of fresh) {
+      seen.add(row.id);
+      events.push(row);
+    }
+    if (rows.length < EVENT_PAGE_LINES) return events;
+    if (fresh.length === 0) break;
+    untilMs = rows[0]!.timestamp;
+  }
+  notes.push(
+    `restarts, failures, OOM kills and wakes: only the newest ${events.length} lifecycle ` +
+      "events of the window were counted",
+  );
+  return events;
 }
 
 /** True when the daemon could not be reached or did not answer in time. */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { CertsResponse, InstanceJson, LogEntryJson } from "../../api/wire.ts";
-import type { InstanceMetrics } from "./report_metrics.ts";
+import { classifyEvent } from "../../core/lifecycle_events.ts";
 
 /** `--fail-on`: what makes the report exit 1. */
 export type FailOn = "unhealthy" | "failed" | "never";
@@ -29,17 +29,23 @@ export interface InstanceReport {
   readonly health: InstanceJson["health"];
   /** Why it is failed, stopped or backing off. */
   readonly reason: string | null;
-  /** Restarts recorded for the instance in all (the API keeps no times for them). */
+  /** Restarts recorded for the instance in all (what `ten ps` shows). */
   readonly restarts_total: number;
+  /** Failed, or retrying after it failed (it has not been ready since). */
   readonly is_failed: boolean;
   readonly is_unhealthy: boolean;
-  /** OOM kills since the daemon started (null when /metrics was not readable). */
+  /**
+   * From the lifecycle events in the window (null when they could not be read): restarts
+   * scheduled, failures (runs that ended by a signal, the OOM killer or a non-zero code), OOM
+   * kills, and wakes for a request with their p95 in ms (null without wakes).
+   */
+  readonly restarts: number | null;
+  readonly failures: number | null;
   readonly oom_kills: number | null;
-  /** True when its last run ended out of memory. */
-  readonly last_exit_oom: boolean;
-  /** Wakes (starts until ready) since the daemon started, and their p95 in ms. */
   readonly wakes: number | null;
   readonly wake_p95_ms: number | null;
+  /** True when its last run ended out of memory. */
+  readonly last_exit_oom: boolean;
   readonly storage_used_bytes: number;
   readonly storage_quota_bytes: number | null;
   /** stderr lines in the window. */
@@ -71,7 +77,11 @@ export interface Report {
     readonly unhealthy: number;
     readonly failed: number;
     readonly restarts_total: number;
+    /** Sums over the window (null when the lifecycle events could not be read). */
+    readonly restarts: number | null;
+    readonly failures: number | null;
     readonly oom_kills: number | null;
+    readonly wakes: number | null;
     readonly error_lines: number;
     readonly storage_used_bytes: number;
   };
@@ -102,8 +112,11 @@ export interface ReportInput {
   readonly instances: readonly InstanceJson[];
   /** stderr lines from `GET /api/logs` (any times: those before the window are left out). */
   readonly stderrLines: readonly LogEntryJson[];
-  /** Per `service:id` from `/metrics`; undefined when it could not be read. */
-  readonly metrics: ReadonlyMap<string, InstanceMetrics> | undefined;
+  /**
+   * Lifecycle events (`level=event`) from `GET /api/logs`, any order and times (those before the
+   * window are left out); undefined when they could not be read.
+   */
+  readonly events: readonly LogEntryJson[] | undefined;
   /** `GET /api/tls/certs`; undefined when it could not be read. */
   readonly certs: CertsResponse | undefined;
   /** Notes from gathering (what could not be read and why). */
@@ -118,6 +131,81 @@ export const ERROR_LINE_CHARS = 200;
 const DAY_MS = 86_400_000;
 const OOM = /out of memory/i;
 
+/** What the lifecycle events of one instance say about the window. */
+interface WindowFacts {
+  restarts: number;
+  failures: number;
+  oomKills: number;
+  wakeMs: number[];
+  /** Row id of the newest `failed` event, and of the newest `ready` one (0: none). */
+  lastFailedId: number;
+  lastReadyId: number;
+}
+
+/** The lifecycle events in the window, summed up per `service:id`. */
+function windowFactsOf(
+  events: readonly LogEntryJson[],
+  sinceMs: number,
+): Map<string, WindowFacts> {
+  const byInstance = new Map<string, WindowFacts>();
+  for (const event of events) {
+    if (event.level !== "event" || event.timestamp < sinceMs) continue;
+    const fact = classifyEvent(event.message);
+    if (fact === undefined) continue;
+    const key = `${event.process}:${event.instance_id}`;
+    let facts = byInstance.get(key);
+    if (facts === undefined) {
+      facts = {
+        restarts: 0,
+        failures: 0,
+        oomKills: 0,
+        wakeMs: [],
+        lastFailedId: 0,
+        lastReadyId: 0,
+      };
+      byInstance.set(key, facts);
+    }
+    switch (fact.kind) {
+      case "restart":
+        facts.restarts++;
+        break;
+      case "exit":
+        if (fact.isCrash) facts.failures++;
+        break;
+      case "oom":
+        facts.oomKills++;
+        break;
+      case "failed":
+        facts.lastFailedId = Math.max(facts.lastFailedId, event.id);
+        break;
+      case "ready":
+        facts.lastReadyId = Math.max(facts.lastReadyId, event.id);
+        break;
+      case "wake":
+        facts.wakeMs.push(fact.ms);
+        break;
+    }
+  }
+  return byInstance;
+}
+
+/**
+ * The nearest-rank 95th percentile of `values`, or null when there are none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * equal(p95([10, 20, 30, 40]), 40);
+ * equal(p95(Array.from({ length: 100 }, (_, i) => i + 1)), 95);
+ * equal(p95([]), null);
+ * ```
+ */
+export function p95(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length * 0.95) - 1]!;
+}
+
 /** The report of `input`. */
 export function buildReport(input: ReportInput): Report {
   const sinceMs = input.nowMs - input.windowMs;
@@ -129,13 +217,15 @@ export function buildReport(input: ReportInput): Report {
     list.push(line.message);
     linesByInstance.set(key, list);
   }
+  const facts = input.events === undefined ? undefined : windowFactsOf(input.events, sinceMs);
   const instances = [...input.instances]
     .sort((a, b) => a.id.localeCompare(b.id))
-    .map((row) => instanceReport(row, linesByInstance.get(row.id) ?? [], input.metrics));
+    .map((row) => instanceReport(row, linesByInstance.get(row.id) ?? [], facts));
   const notes = [...(input.notes ?? [])];
   notes.push(
-    "restarts are totals; OOM kills and wakes count since the daemon started; " +
-      "error lines are stderr lines in the window",
+    "restarts, failures (runs ended by a signal, the OOM killer or a non-zero code), OOM kills " +
+      "and wakes are counted from the lifecycle events in the window; restarts_total is all " +
+      "restarts; error lines are stderr lines in the window",
   );
   return {
     ok: true,
@@ -143,7 +233,7 @@ export function buildReport(input: ReportInput): Report {
     generated_at: new Date(input.nowMs).toISOString(),
     window: { since: new Date(sinceMs).toISOString(), secs: Math.round(input.windowMs / 1000) },
     verdict: verdictOf(instances),
-    summary: summaryOf(instances, input.metrics !== undefined),
+    summary: summaryOf(instances, facts !== undefined),
     instances,
     certificates: input.certs?.enabled === true
       ? input.certs.certificates.map((cert) => certificateReport(cert, input.nowMs))
@@ -155,10 +245,15 @@ export function buildReport(input: ReportInput): Report {
 function instanceReport(
   row: InstanceJson,
   lines: readonly string[],
-  metrics: ReadonlyMap<string, InstanceMetrics> | undefined,
+  factsByInstance: ReadonlyMap<string, WindowFacts> | undefined,
 ): InstanceReport {
-  const facts = metrics?.get(row.id);
-  const isFailed = row.status === "failed" || row.health === "failed";
+  const facts = factsByInstance?.get(row.id);
+  const isKnown = factsByInstance !== undefined;
+  // A failed instance is retried at the longest backoff: while that retry starts (or backs off
+  // again) its status is not "failed", but it has not been ready since it failed.
+  const isRetryingAfterFailure = (row.status === "starting" || row.status === "backoff") &&
+    facts !== undefined && facts.lastFailedId > facts.lastReadyId;
+  const isFailed = row.status === "failed" || row.health === "failed" || isRetryingAfterFailure;
   return {
     id: row.id,
     status: row.status,
@@ -167,10 +262,12 @@ function instanceReport(
     restarts_total: row.restarts,
     is_failed: isFailed,
     is_unhealthy: isFailed || row.health === "unhealthy",
-    oom_kills: metrics === undefined ? null : facts?.oomKills ?? 0,
+    restarts: isKnown ? facts?.restarts ?? 0 : null,
+    failures: isKnown ? facts?.failures ?? 0 : null,
+    oom_kills: isKnown ? facts?.oomKills ?? 0 : null,
+    wakes: isKnown ? facts?.wakeMs.length ?? 0 : null,
+    wake_p95_ms: p95(facts?.wakeMs ?? []),
     last_exit_oom: OOM.test(row.reason ?? ""),
-    wakes: metrics === undefined ? null : facts?.wakes ?? 0,
-    wake_p95_ms: facts?.wakeP95Ms ?? null,
     storage_used_bytes: row.storage_used_bytes,
     storage_quota_bytes: row.storage_quota_bytes,
     error_lines: lines.length,
@@ -206,9 +303,11 @@ function verdictOf(instances: readonly InstanceReport[]): Verdict {
   return "ok";
 }
 
-function summaryOf(instances: readonly InstanceReport[], hasMetrics: boolean): Report["summary"] {
+function summaryOf(instances: readonly InstanceReport[], hasEvents: boolean): Report["summary"] {
   const sum = (pick: (row: InstanceReport) => number): number =>
     instances.reduce((total, row) => total + pick(row), 0);
+  const sumOfWindow = (pick: (row: InstanceReport) => number | null): number | null =>
+    hasEvents ? sum((row) => pick(row) ?? 0) : null;
   return {
     instances: instances.length,
     running: instances.filter((row) => row.status === "running").length,
@@ -216,7 +315,10 @@ function summaryOf(instances: readonly InstanceReport[], hasMetrics: boolean): R
     unhealthy: instances.filter((row) => row.is_unhealthy && !row.is_failed).length,
     failed: instances.filter((row) => row.is_failed).length,
     restarts_total: sum((row) => row.restarts_total),
-    oom_kills: hasMetrics ? sum((row) => row.oom_kills ?? 0) : null,
+    restarts: sumOfWindow((row) => row.restarts),
+    failures: sumOfWindow((row) => row.failures),
+    oom_kills: sumOfWindow((row) => row.oom_kills),
+    wakes: sumOfWindow((row) => row.wakes),
     error_lines: sum((row) => row.error_lines),
     storage_used_bytes: sum((row) => row.storage_used_bytes),
   };

@@ -8,7 +8,15 @@ import {
   type ReportInput,
   topLines,
 } from "./report_model.ts";
-import { instanceMetricsOf } from "./report_metrics.ts";
+import {
+  EVENT_PREFIX,
+  exitedEvent,
+  failedEvent,
+  outOfMemoryEvent,
+  readyEvent,
+  restartingEvent,
+  wokeEvent,
+} from "../../core/lifecycle_events.ts";
 import { renderReport, shortSummary } from "./report_render.ts";
 
 const NOW = Date.UTC(2026, 10, 29, 12);
@@ -52,6 +60,10 @@ function stderr(id: string, message: string, agoMs: number): LogEntryJson {
   };
 }
 
+function event(id: string, message: string, agoMs: number): LogEntryJson {
+  return { ...stderr(id, EVENT_PREFIX + message, agoMs), level: "event" };
+}
+
 function input(fields: Partial<ReportInput> = {}): ReportInput {
   return {
     server: "http://box:8080",
@@ -59,7 +71,7 @@ function input(fields: Partial<ReportInput> = {}): ReportInput {
     windowMs: 24 * HOUR,
     instances: [],
     stderrLines: [],
-    metrics: new Map(),
+    events: [],
     certs: { enabled: false, domain: null, directory: null, certificates: [] },
     ...fields,
   };
@@ -120,37 +132,117 @@ Deno.test("isThresholdCrossed() per --fail-on", () => {
   equal(isThresholdCrossed(downReport("http://x", "refused", NOW), "never"), true);
 });
 
-Deno.test("buildReport() takes OOM kills and wakes from /metrics, and flags an OOM exit", () => {
-  const metrics = instanceMetricsOf([
-    "# TYPE tenement_oom_kills_total counter",
-    'tenement_oom_kills_total{instance="a",service="web"} 3',
-    'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="0.05"} 1',
-    'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="0.25"} 20',
-    'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="+Inf"} 20',
-    'tenement_wake_duration_seconds_count{instance="a",process="web"} 20',
-  ].join("\n"));
+Deno.test("buildReport() counts restarts, failures, OOM kills and wakes in the window from lifecycle events", () => {
   const report = buildReport(input({
     instances: [
       row("web:a", {
         status: "backoff",
         health: "unknown",
         reason: "out of memory (memory_limit_mb = 64)",
+        restarts: 9,
       }),
       row("web:b"),
     ],
-    metrics,
+    events: [
+      event("web:a", restartingEvent(100), 25 * HOUR),
+      event("web:a", exitedEvent(1, "exited with code 3"), 25 * HOUR),
+      event("web:a", wokeEvent(9000, "queued 0 ms"), 25 * HOUR),
+      event("web:a", exitedEvent(2, "exited with code 3"), 3 * HOUR),
+      event("web:a", restartingEvent(100), 3 * HOUR),
+      event("web:a", exitedEvent(3, "exited with code 0"), 2 * HOUR),
+      event("web:a", exitedEvent(4, "out of memory (memory_limit_mb = 64)"), HOUR),
+      event("web:a", outOfMemoryEvent(64), HOUR),
+      event("web:a", restartingEvent(200), HOUR),
+      ...[
+        100,
+        200,
+        300,
+        400,
+        500,
+        600,
+        700,
+        800,
+        900,
+        1000,
+        1100,
+        1200,
+        1300,
+        1400,
+        1500,
+        1600,
+        1700,
+        1800,
+        1900,
+        2000,
+      ].map((ms) => event("web:a", wokeEvent(ms, "queued 0 ms"), HOUR)),
+      event("web:b", readyEvent(30), HOUR),
+    ],
   }));
   const [a, b] = report.instances;
-  equal(a!.oom_kills, 3);
+  equal(a!.restarts, 2, "the restart before the window is left out");
+  equal(a!.restarts_total, 9);
+  equal(a!.failures, 2, "a non-zero code and an OOM kill; the clean exit is not a failure");
+  equal(a!.oom_kills, 1);
   equal(a!.last_exit_oom, true);
   equal(a!.wakes, 20);
-  equal(a!.wake_p95_ms, 250);
-  equal(b!.oom_kills, 0);
-  equal(b!.wake_p95_ms, null);
-  equal(report.summary.oom_kills, 3);
-  const withoutMetrics = buildReport(input({ instances: [row("web:a")], metrics: undefined }));
-  equal(withoutMetrics.instances[0]!.oom_kills, null);
-  equal(withoutMetrics.summary.oom_kills, null);
+  equal(a!.wake_p95_ms, 1900);
+  deepEqual([b!.restarts, b!.failures, b!.oom_kills, b!.wakes, b!.wake_p95_ms], [0, 0, 0, 0, null]);
+  deepEqual(
+    [report.summary.restarts, report.summary.failures, report.summary.oom_kills],
+    [2, 2, 1],
+  );
+  match(
+    renderReport(report, "text"),
+    /^ {2}restarts 2 \(9 in all\), failures 2, OOM kills 1 \(last exit: out of memory\), wakes 20 \(p95 1900 ms\),/m,
+  );
+  match(
+    renderReport(report, "markdown"),
+    /^\| web:a \| backoff \(out of memory .*\) \| 2 \| 2 \| 1 \| 20 \(p95 1900 ms\) \|/m,
+  );
+  equal(JSON.parse(renderReport(report, "json")).instances[0].failures, 2);
+
+  const narrow = buildReport(input({
+    instances: [row("web:a")],
+    windowMs: 30 * 60_000,
+    events: [event("web:a", restartingEvent(100), HOUR), event("web:a", wokeEvent(5, "q"), HOUR)],
+  }));
+  deepEqual([narrow.instances[0]!.restarts, narrow.instances[0]!.wakes], [0, 0]);
+
+  const unread = buildReport(input({ instances: [row("web:a")], events: undefined }));
+  deepEqual([unread.instances[0]!.restarts, unread.instances[0]!.wakes], [null, null]);
+  deepEqual([unread.summary.restarts, unread.summary.oom_kills], [null, null]);
+  match(
+    renderReport(unread, "text"),
+    /restarts \? \(0 in all\), failures \?, OOM kills \?, wakes \?/,
+  );
+});
+
+Deno.test("buildReport(): an instance retrying after it failed stays failed until it is ready", async (t) => {
+  const failed = event(
+    "web:a",
+    failedEvent("exited with code 3; more than 1 restarts in 60s"),
+    HOUR,
+  );
+  const cases: Array<[string, Partial<InstanceJson>, LogEntryJson[], boolean]> = [
+    ["starting again after failed", { status: "starting", health: "unknown" }, [failed], true],
+    ["backing off after failed", { status: "backoff", health: "unknown" }, [failed], true],
+    ["ready since", { status: "running" }, [failed, event("web:a", readyEvent(5), 1000)], false],
+    ["starting after a ready run", { status: "starting", health: "unknown" }, [
+      failed,
+      event("web:a", readyEvent(5), 1000),
+    ], false],
+    ["stopped by the operator", { status: "stopped", health: "unknown" }, [failed], false],
+    ["failed before the window", { status: "starting", health: "unknown" }, [
+      event("web:a", failedEvent("x"), 25 * HOUR),
+    ], false],
+  ];
+  for (const [name, fields, events, isFailed] of cases) {
+    await t.step(name, () => {
+      const report = buildReport(input({ instances: [row("web:a", fields)], events }));
+      equal(report.instances[0]!.is_failed, isFailed);
+      equal(isThresholdCrossed(report, "failed"), isFailed);
+    });
+  }
 });
 
 Deno.test("buildReport() lists certificate expiries only when TLS is on", () => {
@@ -200,7 +292,7 @@ Deno.test("renderReport() text and Markdown show each instance's state and top e
   match(text, /^web:a: failed \(exited with code 3\)$/m);
   match(text, /^ {4}1× cannot open \| database$/m);
   match(text, /^web:b: running, healthy$/m);
-  match(text, /restarts 2, .*disk 2\.0 KiB of 1\.0 MiB/);
+  match(text, /restarts 0 \(2 in all\), failures 0, .*disk 2\.0 KiB of 1\.0 MiB/);
   const markdown = renderReport(report, "markdown");
   match(markdown, /^\| web:a \| failed \(exited with code 3\) \| 0 \|/m);
   match(markdown, /^- 1× `cannot open \| database`$/m);

@@ -38,8 +38,9 @@ export function shortSummary(report: Report | DownReport): string {
   const trouble = report.instances.filter((row) => row.is_unhealthy).map((row) =>
     `${row.id} ${row.is_failed ? "failed" : row.health}`
   );
+  const restarts = s.restarts === null ? "" : `${s.restarts} restart(s), `;
   const counts = `${s.instances} instance(s), ${s.running} running, ${s.healthy} healthy, ` +
-    `${s.unhealthy} unhealthy, ${s.failed} failed, ${s.error_lines} error line(s)`;
+    `${s.unhealthy} unhealthy, ${s.failed} failed, ${restarts}${s.error_lines} error line(s)`;
   return `tenement ${report.verdict.toUpperCase()} at ${report.server}: ${counts}` +
     (trouble.length > 0 ? `\nneeds attention: ${trouble.slice(0, 10).join(", ")}` : "");
 }
@@ -75,14 +76,14 @@ function markdownOf(report: Report): string {
     "",
     ...shortSummary(report).split("\n").map((line, i) => i === 0 ? `**${line}**` : line),
     "",
-    "| instance | state | restarts | OOM | wakes (p95) | disk | errors |",
-    "|---|---|---|---|---|---|---|",
+    "| instance | state | restarts | failures | OOM | wakes (p95) | disk | errors |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const row of report.instances) {
     lines.push(
-      `| ${cell(row.id)} | ${cell(stateOf(row))} | ${row.restarts_total} | ${
-        row.oom_kills ?? "?"
-      } | ${wakesOf(row)} | ${diskOf(row)} | ${row.error_lines} |`,
+      `| ${cell(row.id)} | ${cell(stateOf(row))} | ${row.restarts ?? "?"} | ${
+        row.failures ?? "?"
+      } | ${row.oom_kills ?? "?"} | ${wakesOf(row)} | ${diskOf(row)} | ${row.error_lines} |`,
     );
   }
   for (const row of report.instances.filter((r) => r.top_errors.length > 0)) {
@@ -103,7 +104,8 @@ function stateOf(row: InstanceReport): string {
 
 function factsOf(row: InstanceReport): string[] {
   const facts = [
-    `restarts ${row.restarts_total}`,
+    `restarts ${row.restarts ?? "?"} (${row.restarts_total} in all)`,
+    `failures ${row.failures ?? "?"}`,
     `OOM kills ${row.oom_kills ?? "?"}${row.last_exit_oom ? " (last exit: out of memory)" : ""}`,
     `wakes ${wakesOf(row)}`,
     `disk ${diskOf(row)}`,
@@ -114,9 +116,7 @@ function factsOf(row: InstanceReport): string[] {
 
 function wakesOf(row: InstanceReport): string {
   if (row.wakes === null) return "?";
-  return row.wake_p95_ms === null
-    ? String(row.wakes)
-    : `${row.wakes} (p95 ≤ ${row.wake_p95_ms} ms)`;
+  return row.wake_p95_ms === null ? String(row.wakes) : `${row.wakes} (p95 ${row.wake_p95_ms} ms)`;
 }
 
 function diskOf(row: InstanceReport): string {
