@@ -101,7 +101,8 @@ Deno.test("a crash is noticed at once, not by health polling", async () => {
 Deno.test("a crash loop ends in failed with the exit code and last stderr line", async () => {
   await using ten = await startDaemon({
     config: {
-      settings: { max_restarts: 2, restart_window: 60 },
+      // A failed instance is retried after backoff_max_ms: long enough that `ps` sees it failed.
+      settings: { max_restarts: 2, restart_window: 60, backoff_max_ms: 60_000 },
       services: { bad: { fixture: "crash_on_start.py", health: "/health", startup_timeout: 2 } },
       // Started with the daemon: an explicit spawn that crashes at start-up is stopped instead.
       instances: { bad: ["x"] },
