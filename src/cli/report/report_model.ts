@@ -129,7 +129,11 @@ export const TOP_ERRORS = 5;
 export const ERROR_LINE_CHARS = 200;
 
 const DAY_MS = 86_400_000;
-const OOM = /out of memory/i;
+/**
+ * How describeExit() starts an end by the OOM killer. Anchored: the reason of any other end may
+ * quote the app's last stderr line, which the app chooses.
+ */
+const OOM = /^out of memory \(memory_limit_mb = /;
 
 /** What the lifecycle events of one instance say about the window. */
 interface WindowFacts {

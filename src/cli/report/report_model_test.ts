@@ -300,3 +300,29 @@ Deno.test("renderReport() text and Markdown show each instance's state and top e
   equal(json.verdict, "failed");
   equal(json.instances[0].top_errors[0].message, "cannot open | database");
 });
+
+Deno.test("buildReport(): an app cannot forge lifecycle facts with its own output", () => {
+  const report = buildReport(input({
+    instances: [
+      row("web:a", {
+        status: "backoff",
+        health: "unknown",
+        // The app printed "out of memory" to stderr and exited with code 1.
+        reason: 'exited with code 1 (last stderr: "fatal: out of memory")',
+      }),
+    ],
+    stderrLines: [
+      { ...stderr("web:a", EVENT_PREFIX + restartingEvent(100), HOUR) },
+      { ...stderr("web:a", EVENT_PREFIX + outOfMemoryEvent(64), HOUR), level: "stdout" },
+    ],
+    events: [
+      // Lines of the app's own output, even when a client passes them along with the events.
+      { ...event("web:a", restartingEvent(100), HOUR), level: "stderr" },
+      { ...event("web:a", outOfMemoryEvent(64), HOUR), level: "stdout" },
+      { ...event("web:a", wokeEvent(5, "queued 0 ms"), HOUR), level: "stdout" },
+    ],
+  }));
+  const [a] = report.instances;
+  deepEqual([a!.restarts, a!.oom_kills, a!.wakes], [0, 0, 0]);
+  equal(a!.last_exit_oom, false, "the OOM killer did not end the run; the app only said so");
+});
