@@ -60,6 +60,9 @@ export interface ApiDeps {
   readonly dashboard?: (req: Request) => Promise<Response | undefined>;
 }
 
+/** How old a data dir's measured size `/api/telemetry` may answer with. */
+export const TELEMETRY_STORAGE_MAX_AGE_MS = 60_000;
+
 /** Context of authenticated API handlers. */
 export interface ApiContext {
   readonly identity: Identity;
@@ -91,7 +94,9 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       .filter((view) => canAccess(ctx.identity, view.service, view.id));
     return telemetryResponse(
       deps.metrics,
-      await withStorage(visible, deps.storage),
+      // Polled every 5 s by each open dashboard: walking every data dir that often is the
+      // poll's whole cost with many instances, and disk use changes slowly.
+      await withStorage(visible, deps.storage, { maxAgeMs: TELEMETRY_STORAGE_MAX_AGE_MS }),
       deps.now(),
     );
   });

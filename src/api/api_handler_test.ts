@@ -7,6 +7,8 @@ import { formatInstanceKey, type InstanceRef } from "../core/instance_key.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import type { ReloadOutcome } from "../config/reload_report.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
+import { parseConfig } from "../config/parse_config.ts";
+import { StorageMeter } from "../runtime/storage_meter.ts";
 import { hashToken, tokenIdOf } from "../store/tokens.ts";
 import type {
   AuditRecord,
@@ -27,6 +29,7 @@ import {
   type ApiHandler,
   createApiHandler,
   createMetricsHandler,
+  TELEMETRY_STORAGE_MAX_AGE_MS,
 } from "./api_handler.ts";
 import { MAX_JSON_BYTES } from "./read_json.ts";
 import { MAX_STREAMS_PER_TOKEN, STREAM_QUEUE_LINES } from "./routes/logs.ts";
@@ -863,4 +866,42 @@ Deno.test("API: log streams are capped per token and drop lines for a slow reade
     await reader.cancel();
     for (const stream of streams.slice(1)) await stream.body?.cancel();
   });
+});
+
+Deno.test("API: /api/telemetry reuses data dir sizes across dashboard polls instead of walking every dir each time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const api = await makeApi();
+    await call(api, "POST", "/api/instances/spawn", {
+      token: ADMIN_TOKEN,
+      body: JSON.stringify({ process: "notes", id: "alice" }),
+    });
+    const config = parseConfig('[settings]\ndata_dir = "data"\n[service.notes]\ncommand = "x"\n', {
+      path: `${dir}/tenement.toml`,
+    });
+    let nowMs = 0;
+    const storage = new StorageMeter(config, { now: () => nowMs });
+    const handle = createApiHandler({ ...api.deps, storage });
+    const usedBytes = async (): Promise<number> => {
+      const res = await handle(
+        new Request("http://tenement.local/api/telemetry", {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        }),
+        "203.0.113.7",
+      );
+      const body = await res.json() as { instances: { storage_used_bytes: number }[] };
+      return body.instances[0]!.storage_used_bytes;
+    };
+    equal(await usedBytes(), 0);
+    await Deno.mkdir(`${dir}/data/notes/alice`, { recursive: true });
+    await Deno.writeFile(`${dir}/data/notes/alice/db`, new Uint8Array(64));
+    for (const pollMs of [5_000, 10_000, 30_000]) {
+      nowMs = pollMs;
+      equal(await usedBytes(), 0, `the poll at ${pollMs} ms walks no data dir`);
+    }
+    nowMs = TELEMETRY_STORAGE_MAX_AGE_MS;
+    equal(await usedBytes(), 64, "then it is measured again");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -192,8 +192,11 @@ export interface LogSource {
 
 /** Disk use of an instance's data dir `{data_dir}/{service}/{id}`. */
 export interface StorageUsage {
-  /** Bytes of the files under the instance's data dir (0 when it does not exist). */
-  usedBytes(ref: InstanceRef): Promise<number>;
+  /**
+   * Bytes of the files under the instance's data dir (0 when it does not exist); a measurement
+   * up to `maxAgeMs` old may be reused (default: the meter's own cache time).
+   */
+  usedBytes(ref: InstanceRef, options?: { readonly maxAgeMs?: number }): Promise<number>;
   /** The service's `storage_quota_mb` in bytes, or null when it has none. */
   quotaBytes(service: string): number | null;
 }

@@ -18,10 +18,17 @@ export interface MeasuredView extends InstanceView {
 /** How many data dirs are measured at once. */
 const MEASURE_CONCURRENCY = 4;
 
+/** Options of {@linkcode withStorage}. */
+export interface WithStorageOptions {
+  /** Reuse measurements up to this old (default: the meter's cache time). */
+  readonly maxAgeMs?: number;
+}
+
 /** Adds the disk use of each instance's data dir, measuring a few at a time. */
 export async function withStorage(
   views: readonly InstanceView[],
   storage: StorageUsage,
+  options: WithStorageOptions = {},
 ): Promise<MeasuredView[]> {
   const measured: MeasuredView[] = new Array(views.length);
   let next = 0;
@@ -31,7 +38,10 @@ export async function withStorage(
       const view = views[index]!;
       measured[index] = {
         ...view,
-        storageUsedBytes: await storage.usedBytes(view),
+        storageUsedBytes: await storage.usedBytes(
+          view,
+          options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs },
+        ),
         storageQuotaBytes: storage.quotaBytes(view.service),
       };
     }

@@ -35,12 +35,16 @@ export class StorageMeter {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Bytes of the files under the instance's data dir; 0 when it does not exist. */
-  usedBytes(ref: InstanceRef): Promise<number> {
+  /**
+   * Bytes of the files under the instance's data dir; 0 when it does not exist. A measurement
+   * younger than `maxAgeMs` (default: `cacheMs`) is reused.
+   */
+  usedBytes(ref: InstanceRef, options: { readonly maxAgeMs?: number } = {}): Promise<number> {
     const key = formatInstanceKey(ref);
     const nowMs = this.#now();
     const cached = this.#measured.get(key);
-    if (cached !== undefined && nowMs - cached.atMs < this.#cacheMs) return cached.bytes;
+    const maxAgeMs = options.maxAgeMs ?? this.#cacheMs;
+    if (cached !== undefined && nowMs - cached.atMs < maxAgeMs) return cached.bytes;
     // The data dir layout the supervisor creates for every instance.
     const dir = instanceDir(this.#config().settings.dataDir, ref.service, ref.id);
     const bytes = measureDirBytes(dir, { maxEntries: this.#maxEntries });
