@@ -59,3 +59,13 @@ Deno.test("the dashboard's script never writes HTML: no innerHTML, outerHTML or 
   ok(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(js));
   ok(!/sessionStorage[^\n]*location|[?&]token=/.test(js), "the token stays out of URLs");
 });
+
+Deno.test("serveDashboard(): the sign-in form cannot put the token in a URL, even before app.js runs", async () => {
+  const html = await (await get("/")).text();
+  const form = html.match(/<form id="sign-in-form"[^>]*>[\s\S]*?<\/form>/)?.[0];
+  ok(form !== undefined);
+  // A form submitted natively (Enter pressed before the deferred script loaded, or a script
+  // error) is a GET of the page with its named fields in the query string.
+  equal(/\sname=/.test(form), false, "no field of the sign-in form is named");
+  ok(DASHBOARD_CSP.includes("form-action 'none'"));
+});
