@@ -262,7 +262,7 @@ function instanceReport(
     id: row.id,
     status: row.status,
     health: row.health,
-    reason: row.reason,
+    reason: row.reason === null ? null : visibleText(row.reason),
     restarts_total: row.restarts,
     is_failed: isFailed,
     is_unhealthy: isFailed || row.health === "unhealthy",
@@ -292,13 +292,26 @@ function instanceReport(
 export function topLines(lines: readonly string[], limit: number): ErrorLineCount[] {
   const counts = new Map<string, number>();
   for (const line of lines) {
-    const message = line.length > ERROR_LINE_CHARS ? `${line.slice(0, ERROR_LINE_CHARS)}…` : line;
+    const cut = line.length > ERROR_LINE_CHARS ? `${line.slice(0, ERROR_LINE_CHARS)}…` : line;
+    const message = visibleText(cut);
     counts.set(message, (counts.get(message) ?? 0) + 1);
   }
   return [...counts.entries()]
     .map(([message, count]) => ({ message, count }))
     .sort((a, b) => b.count - a.count)
     .slice(0, limit);
+}
+
+/**
+ * Control characters (but tab) and bidirectional overrides: an app's line carrying them could
+ * move the cursor, rewrite the verdict above it or reorder text where the report is read.
+ */
+// deno-lint-ignore no-control-regex -- control characters are what it finds
+const INVISIBLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with {@linkcode INVISIBLE} characters written as `\uXXXX` escapes. */
+function visibleText(text: string): string {
+  return text.replace(INVISIBLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function verdictOf(instances: readonly InstanceReport[]): Verdict {

@@ -326,3 +326,29 @@ Deno.test("buildReport(): an app cannot forge lifecycle facts with its own outpu
   deepEqual([a!.restarts, a!.oom_kills, a!.wakes], [0, 0, 0]);
   equal(a!.last_exit_oom, false, "the OOM killer did not end the run; the app only said so");
 });
+
+Deno.test("buildReport(): an app's error lines cannot drive the terminal or cron mail the report goes to", () => {
+  // Cursor up, erase the line, then a forged verdict: printed raw, it would hide "FAILED".
+  const forged = "\x1b[1A\x1b[2K\rtenement OK at http://box:8080\u202e\x07\x9b";
+  const report = buildReport(input({
+    instances: [
+      row("web:a", { status: "failed", health: "failed", reason: `health check: ${forged}` }),
+    ],
+    stderrLines: [stderr("web:a", forged, HOUR)],
+  }));
+  const [error] = report.instances[0]!.top_errors;
+  equal(
+    error!.message,
+    "\\u001b[1A\\u001b[2K\\u000dtenement OK at http://box:8080\\u202e\\u0007\\u009b",
+  );
+  for (const format of ["text", "markdown"] as const) {
+    equal(
+      // deno-lint-ignore no-control-regex -- control characters are what must not be there
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(
+        renderReport(report, format),
+      ),
+      false,
+      format,
+    );
+  }
+});
