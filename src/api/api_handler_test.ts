@@ -9,6 +9,7 @@ import type { ReloadOutcome } from "../config/reload_report.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { parseConfig } from "../config/parse_config.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
+import { LogStore } from "../logs/log_store.ts";
 import { hashToken, tokenIdOf } from "../store/tokens.ts";
 import type {
   AuditRecord,
@@ -901,6 +902,40 @@ Deno.test("API: /api/telemetry reuses data dir sizes across dashboard polls inst
     }
     nowMs = TELEMETRY_STORAGE_MAX_AGE_MS;
     equal(await usedBytes(), 64, "then it is measured again");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("API: a tenant token for one instance (service:id) reads that instance's logs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const api = await makeApi();
+    const token = "pinned-tk-0123456789";
+    const record: TokenRecord = {
+      tokenId: tokenIdOf(token),
+      sha256: await hashToken(token),
+      tenant: "notes:Alice",
+    };
+    using logs = LogStore.open(`${dir}/logs.db`, { retentionIntervalMs: 0 });
+    logs.append("notes", "alice", "stdout", "mine");
+    logs.append("other", "alice", "stdout", "not mine");
+    const handle = createApiHandler({
+      ...api.deps,
+      logs,
+      tokens: {
+        ...api.deps.tokens,
+        getToken: (tokenId) => Promise.resolve(tokenId === record.tokenId ? record : undefined),
+      },
+    });
+    const res = await handle(
+      new Request("http://tenement.local/api/logs", {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      "203.0.113.7",
+    );
+    equal(res.status, 200);
+    deepEqual((await res.json() as LogEntryJson[]).map((entry) => entry.message), ["mine"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

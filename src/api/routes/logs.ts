@@ -217,8 +217,10 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
 function scopeOf(identity: Identity): Pick<LogFilter, "scope" | "scopeInstance"> {
   if (identity.kind === "admin") return {};
   const scope = (process: string, id: string): boolean => canAccess(identity, process, id);
-  // No instance id is empty, so "" matches nothing for identities without a tenant.
-  return { scope, scopeInstance: identity.kind === "tenant" ? identity.tenant : "" };
+  // No instance id is empty, so "" matches nothing for identities without a tenant. A tenant
+  // pinned to one instance ("service:id") narrows by its id here and by its service in `scope`.
+  const tenant = identity.kind === "tenant" ? identity.tenant : "";
+  return { scope, scopeInstance: tenant.slice(tenant.indexOf(":") + 1) };
 }
 
 /** `?after=ID`: the same as `Last-Event-ID`, for clients that cannot set headers. */
