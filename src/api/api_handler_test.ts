@@ -940,3 +940,42 @@ Deno.test("API: a tenant token for one instance (service:id) reads that instance
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("API: a tenant narrowed to some services gets its newest lines up to the limit, not fewer", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const api = await makeApi();
+    const token = "narrow-tk-0123456789";
+    const record: TokenRecord = {
+      tokenId: tokenIdOf(token),
+      sha256: await hashToken(token),
+      tenant: "alice",
+      services: ["notes"],
+    };
+    using logs = LogStore.open(`${dir}/logs.db`, { retentionIntervalMs: 0 });
+    for (let i = 0; i < 5; i++) logs.append("notes", "alice", "stdout", `mine ${i}`);
+    // Newer lines of alice's instance in a service the token does not reach.
+    for (let i = 0; i < 10; i++) logs.append("other", "alice", "stdout", `not mine ${i}`);
+    const handle = createApiHandler({
+      ...api.deps,
+      logs,
+      tokens: {
+        ...api.deps.tokens,
+        getToken: (tokenId) => Promise.resolve(tokenId === record.tokenId ? record : undefined),
+      },
+    });
+    const res = await handle(
+      new Request("http://tenement.local/api/logs?limit=3", {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      "203.0.113.7",
+    );
+    equal(res.status, 200);
+    deepEqual(
+      (await res.json() as LogEntryJson[]).map((entry) => entry.message),
+      ["mine 2", "mine 3", "mine 4"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -176,6 +176,8 @@ export interface LogFilter {
   readonly afterId?: number;
   /** Only this instance id, any service and case: a tenant's scope, applied in SQL first. */
   readonly scopeInstance?: string;
+  /** Only these services, any case: a narrowed tenant's scope, applied in SQL first. */
+  readonly scopeServices?: readonly string[];
   /** The instances the caller may read, checked before anything else; undefined: all. */
   readonly scope?: (process: string, id: string) => boolean;
 }

@@ -53,6 +53,8 @@ export interface LogQuery {
   readonly afterId?: number;
   /** Only this instance id (any service, any case): a tenant's scope, applied in SQL first. */
   readonly scopeInstance?: string;
+  /** Only these services (any case): a narrowed tenant's scope, applied in SQL first. */
+  readonly scopeServices?: readonly string[];
   /** The instances the caller may read, checked on every row too; undefined: all. */
   readonly scope?: (process: string, id: string) => boolean;
 }
@@ -306,6 +308,13 @@ export class LogStore implements Disposable {
       params.push(value);
     };
     if (query.scopeInstance !== undefined) add("instance = ? COLLATE NOCASE", query.scopeInstance);
+    if (query.scopeServices !== undefined) {
+      // The limit counts only rows the caller may read: the scope is not a filter after it.
+      where.push(
+        `service COLLATE NOCASE IN (${query.scopeServices.map(() => "?").join(", ")})`,
+      );
+      params.push(...query.scopeServices);
+    }
     if (query.process !== undefined) add("service = ?", query.process);
     if (query.id !== undefined) add("instance = ?", query.id);
     if (query.level !== undefined) add("level = ?", query.level);
@@ -396,6 +405,10 @@ function matches(entry: LogEntry, query: LogQuery): boolean {
   if (
     query.scopeInstance !== undefined &&
     entry.instance_id.toLowerCase() !== query.scopeInstance.toLowerCase()
+  ) return false;
+  if (
+    query.scopeServices !== undefined &&
+    !query.scopeServices.some((s) => s.toLowerCase() === entry.process.toLowerCase())
   ) return false;
   if (query.scope !== undefined && !query.scope(entry.process, entry.instance_id)) return false;
   if (query.process !== undefined && entry.process !== query.process) return false;

@@ -214,13 +214,25 @@ export function addLogRoutes<C extends AuthedContext>(router: Router<C>, deps: L
 }
 
 /** The scope of a log query: what `identity` may read (admin: everything). */
-function scopeOf(identity: Identity): Pick<LogFilter, "scope" | "scopeInstance"> {
+function scopeOf(
+  identity: Identity,
+): Pick<LogFilter, "scope" | "scopeInstance" | "scopeServices"> {
   if (identity.kind === "admin") return {};
   const scope = (process: string, id: string): boolean => canAccess(identity, process, id);
   // No instance id is empty, so "" matches nothing for identities without a tenant. A tenant
   // pinned to one instance ("service:id") narrows by its id here and by its service in `scope`.
   const tenant = identity.kind === "tenant" ? identity.tenant : "";
-  return { scope, scopeInstance: tenant.slice(tenant.indexOf(":") + 1) };
+  const colon = tenant.indexOf(":");
+  const services = colon >= 0
+    ? [tenant.slice(0, colon)]
+    : identity.kind === "tenant"
+    ? identity.services
+    : undefined;
+  return {
+    scope,
+    scopeInstance: tenant.slice(colon + 1),
+    ...(services === undefined ? {} : { scopeServices: services }),
+  };
 }
 
 /** `?after=ID`: the same as `Last-Event-ID`, for clients that cannot set headers. */
