@@ -41,8 +41,9 @@ function parseSamples(text: string): Sample[] {
 
 /**
  * OOM kills and wakes per instance (`service:id`) from `/metrics` text: `tenement_oom_kills_total`
- * and the `tenement_wake_duration_seconds` histogram (a request's wait for the instance it woke). Series without an
- * instance label (`metrics_instance_label = false`) are not per instance and are left out.
+ * and the `tenement_wake_duration_seconds` histogram (a request's wait for the instance it
+ * woke). Series without an instance label (`metrics_instance_label = false`) are not per
+ * instance and are left out.
  *
  * @example
  * ```ts
