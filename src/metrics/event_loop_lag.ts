@@ -18,7 +18,7 @@ export class EventLoopLag implements Disposable {
   /** The largest delay of each measurement in the window, oldest first. */
   readonly #delaysMs: number[] = [];
   readonly #slots: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #expectedAtMs = 0;
 
   constructor(options: EventLoopLagOptions = {}) {
@@ -28,8 +28,13 @@ export class EventLoopLag implements Disposable {
 
   /** Starts measuring; the timer does not keep the process alive. */
   start(): void {
+    this.#schedule();
+  }
+
+  /** One timer at a time, each asked for `everyMs` from now: its lateness is the delay. */
+  #schedule(): void {
     this.#expectedAtMs = performance.now() + this.#everyMs;
-    const timer = setInterval(() => this.#tick(), this.#everyMs);
+    const timer = setTimeout(() => this.#tick(), this.#everyMs);
     Deno.unrefTimer(timer);
     this.#timer = timer;
   }
@@ -43,10 +48,11 @@ export class EventLoopLag implements Disposable {
     const nowMs = performance.now();
     this.#delaysMs.push(Math.max(0, nowMs - this.#expectedAtMs));
     if (this.#delaysMs.length > this.#slots) this.#delaysMs.shift();
-    this.#expectedAtMs = nowMs + this.#everyMs;
+    if (this.#timer !== undefined) this.#schedule();
   }
 
   [Symbol.dispose](): void {
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
