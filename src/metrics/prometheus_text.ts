@@ -2,7 +2,7 @@
  * Renders metric snapshots in the Prometheus text exposition format. Pure: no I/O.
  * @module
  */
-import type { FamilySnapshot, Labels } from "./registry.ts";
+import type { FamilySnapshot, Labels } from "./metric_families.ts";
 
 const NEEDS_ESCAPE = /[\\\n"]/;
 

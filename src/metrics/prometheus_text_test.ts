@@ -1,6 +1,7 @@
 import { equal, ok } from "node:assert/strict";
 import { renderPrometheus } from "./prometheus_text.ts";
-import { type FamilySnapshot, HistogramFamily, MetricsRegistry, ValueFamily } from "./registry.ts";
+import { type FamilySnapshot, HistogramFamily, ValueFamily } from "./metric_families.ts";
+import { MetricsRegistry } from "./registry.ts";
 
 Deno.test("renderPrometheus() writes HELP and TYPE before each family's samples", () => {
   const requests = new ValueFamily("tenement_requests_total", "Total requests", "counter");

@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { HistogramFamily, MetricsRegistry, RequestFamily } from "./registry.ts";
+import { HistogramFamily, RequestFamily } from "./metric_families.ts";
+import { MetricsRegistry } from "./registry.ts";
 import { renderPrometheus } from "./prometheus_text.ts";
 
 const ALICE = { instance: "alice", process: "notes" };

@@ -3,12 +3,8 @@
  * `metrics_bind`), optionally without the instance label.
  * @module
  */
-import type {
-  FamilySnapshot,
-  Labels,
-  MetricsRegistry,
-  SeriesSnapshot,
-} from "../../metrics/registry.ts";
+import type { FamilySnapshot, Labels, SeriesSnapshot } from "../../metrics/metric_families.ts";
+import type { MetricsRegistry } from "../../metrics/registry.ts";
 import { renderPrometheus } from "../../metrics/prometheus_text.ts";
 import { INSTANCE_STATUSES } from "../../core/lifecycle.ts";
 import type { CertificateSource, InstanceControl } from "../api_ports.ts";
