@@ -17,6 +17,10 @@ In another terminal:
   curl http://carol.go.localhost:$port/               # a new tenant, woken on the first request
   ten spawn node:dave && curl http://dave.node.localhost:$port/
   ten ps --all; ten logs notes:alice
+  ten report                                          # one health summary, as cron would get it
+
+Dashboard: http://localhost:$port/ (sign in with the token in
+  $root/examples/tenement-data/.tenement/api_token)
 
 MSG
 exec "$ten" serve --port "$port"

@@ -61,7 +61,7 @@ async function exists(path: string): Promise<boolean> {
 async function oomKillsOf(d: { metrics(): Promise<string> }, service: string, id: string) {
   const line = (await d.metrics()).split("\n").find((l) =>
     l.startsWith("tenement_oom_kills_total{") && l.includes(`instance="${id}"`) &&
-    l.includes(`service="${service}"`)
+    l.includes(`process="${service}"`)
   );
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
@@ -107,6 +107,38 @@ Deno.test({
     await d.untilInstance("mem:a", (r) => r.status === "running" && r.restarts === 2, {
       timeoutMs: 20_000,
     });
+  },
+});
+
+Deno.test({
+  name:
+    "a limited instance's memory is read from its cgroup: what it holds shows in /metrics and /api/instances",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    await using d = await startDaemon({
+      config: settingsBlock() + serviceBlock("mem", probe({ memory_limit_mb: 128 })),
+    });
+    await apiSpawn(d, "mem", "a");
+    const { port } = await d.running("mem:a");
+    const hog = await rawRequest(port!, "localhost", "/hog?mb=60", { timeoutMs: 20_000 });
+    equal(hog.status, 200, hog.body);
+    // What the cgroup is charged, as the kernel says (v1: memory.stat total_rss).
+    const charged = async (): Promise<number> => {
+      const file = isV2 ? "memory.current" : "memory.stat";
+      const text = await Deno.readTextFile(`${leafOf("memory", "mem", "a")}/${file}`);
+      return isV2 ? Number(text) : Number(/^total_rss (\d+)$/m.exec(text)?.[1]);
+    };
+    ok(await charged() >= 60 * 1048576, "the cgroup holds the 60 MiB");
+    const row = await d.untilInstance("mem:a", (r) => (r.rss_bytes ?? 0) >= 60 * 1048576, {
+      what: "rss_bytes of mem:a at 60 MiB or more",
+      timeoutMs: 15_000,
+    });
+    ok(row.rss_bytes! <= 128 * 1048576, `rss ${row.rss_bytes} within the limit`);
+    const metrics = await d.metrics();
+    const line = metrics.split("\n").find((l) =>
+      l.startsWith('tenement_instance_resident_memory_bytes{instance="a",process="mem"} ')
+    );
+    ok(line !== undefined && Number(line.split(" ")[1]) >= 60 * 1048576, metrics);
   },
 });
 

@@ -320,6 +320,7 @@ class FakeFront {
     this.resolver = resolver;
     return {
       addr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+      openConnections: 0,
       shutdown: () => Promise.resolve(),
       closeUpstream: () => {},
       reloadCertificates: () => Promise.resolve(void this.reloads++),

@@ -26,7 +26,8 @@ import { addLogRoutes } from "./routes/logs.ts";
 import { addReloadRoute } from "./routes/reload.ts";
 import { addTokenRoutes } from "./routes/tokens.ts";
 import { addWhoamiRoute } from "./routes/whoami.ts";
-import { healthResponse, metricsResponse, telemetryResponse } from "./routes/telemetry.ts";
+import { healthResponse, telemetryResponse } from "./routes/telemetry.ts";
+import { metricsResponse } from "./routes/metrics.ts";
 import { answerTlsAsk, TLS_ASK_PATH } from "./routes/tls_ask.ts";
 import { certsResponse, TLS_CERTS_PATH } from "./routes/tls_certs.ts";
 

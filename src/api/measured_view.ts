@@ -1,11 +1,13 @@
 /**
- * Instances with the disk use of their data dirs, measured a few at a time, for the instance
- * list and the telemetry summary.
+ * Instances with the disk use of their data dirs, measured a few at a time, and the memory and
+ * CPU of the awake ones (the resource sampler's last sample), for the instance list and the
+ * telemetry summary.
  * @module
  */
+import type { InstanceRef } from "../core/instance_key.ts";
 import type { InstanceView, StorageUsage } from "./api_ports.ts";
 
-/** An instance with the disk use of its data dir. */
+/** An instance with the disk use of its data dir and, when awake, its memory and CPU. */
 export interface MeasuredView extends InstanceView {
   readonly storageUsedBytes: number;
   readonly storageQuotaBytes: number | null;
@@ -13,6 +15,12 @@ export interface MeasuredView extends InstanceView {
   readonly rssBytes?: number;
   /** CPU time used by the instance's processes (user + system) since it started, in seconds. */
   readonly cpuSeconds?: number;
+}
+
+/** Disk use, plus (optionally) the sampled memory and CPU of awake instances. */
+export interface InstanceMeasures extends StorageUsage {
+  /** The last sampled use of an awake instance; undefined when asleep or not sampled yet. */
+  resourceUsage?(ref: InstanceRef): { rssBytes: number; cpuSeconds: number } | undefined;
 }
 
 /** How many data dirs are measured at once. */
@@ -24,10 +32,10 @@ export interface WithStorageOptions {
   readonly maxAgeMs?: number;
 }
 
-/** Adds the disk use of each instance's data dir, measuring a few at a time. */
+/** Adds the disk use of each instance's data dir, measuring a few at a time, and its resources. */
 export async function withStorage(
   views: readonly InstanceView[],
-  storage: StorageUsage,
+  storage: InstanceMeasures,
   options: WithStorageOptions = {},
 ): Promise<MeasuredView[]> {
   const measured: MeasuredView[] = new Array(views.length);
@@ -36,6 +44,7 @@ export async function withStorage(
     while (next < views.length) {
       const index = next++;
       const view = views[index]!;
+      const usage = view.pid === undefined ? undefined : storage.resourceUsage?.(view);
       measured[index] = {
         ...view,
         storageUsedBytes: await storage.usedBytes(
@@ -43,6 +52,7 @@ export async function withStorage(
           options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs },
         ),
         storageQuotaBytes: storage.quotaBytes(view.service),
+        ...(usage === undefined ? {} : { rssBytes: usage.rssBytes, cpuSeconds: usage.cpuSeconds }),
       };
     }
   };

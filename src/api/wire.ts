@@ -32,6 +32,13 @@ export interface InstanceJson {
   readonly retry_in_secs: number | null;
   /** Added: disabled by the operator (`ten disable`): stopped, and no request wakes it. */
   readonly disabled: boolean;
+  /**
+   * Added: resident memory of its processes (sampled every few seconds); null when asleep or not
+   * sampled yet, absent from older daemons.
+   */
+  readonly rss_bytes?: number | null;
+  /** Added: CPU seconds (user + system) its processes used since it started; like `rss_bytes`. */
+  readonly cpu_seconds?: number | null;
 }
 
 /** Answer of `POST /api/instances/:id/disable` and `/enable`. */

@@ -12,8 +12,11 @@ import type { Config } from "../config/schema.ts";
 import type { TlsPlan } from "../config/tls_plan.ts";
 import { type ApiDeps, createApiHandler, createMetricsHandler } from "../api/api_handler.ts";
 import { serveDashboard } from "../dashboard/dashboard_handler.ts";
+import type { InstanceMeasures } from "../api/measured_view.ts";
 import { LogStore } from "../logs/log_store.ts";
-import { type HistogramSeries, MetricsRegistry } from "../metrics/registry.ts";
+import { MetricsRegistry } from "../metrics/registry.ts";
+import type { HistogramSeries, RequestCounts } from "../metrics/metric_families.ts";
+import { EventLoopLag } from "../metrics/event_loop_lag.ts";
 import { type FrontServer, startFrontServer } from "../proxy/front_server.ts";
 import type { UpstreamTarget } from "../proxy/upstream_pool.ts";
 import { InstanceFiles } from "../runtime/instance_files.ts";
@@ -22,6 +25,7 @@ import { Cgroups } from "../runtime/cgroups.ts";
 import { isPortFree, NetProber } from "../runtime/probe.ts";
 import { GroupLauncher } from "../runtime/process_group.ts";
 import { StorageMeter } from "../runtime/storage_meter.ts";
+import { ResourceSampler } from "../runtime/resource_sampler.ts";
 import { StateStore } from "../store/state_store.ts";
 import { ensureStateDir, migrateStateLayout } from "../store/state_layout.ts";
 import { PortPool } from "../supervisor/port_pool.ts";
@@ -92,10 +96,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     metrics,
   }));
   // Request metrics per target: the supervisor hands out one target object per instance run.
-  const requestSeries = new WeakMap<
-    Target,
-    { count: { value: number }; duration: HistogramSeries }
-  >();
+  const requestSeries = new WeakMap<Target, { count: RequestCounts; duration: HistogramSeries }>();
   let front: FrontServer | undefined;
   let https: Https | undefined;
   let certManager: Pick<CertificateSource, "status"> | undefined;
@@ -174,12 +175,38 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   stack.use(supervisor);
 
+  // Memory and CPU of the awake instances, sampled on a timer for /metrics and the instance list.
+  const sampler = new ResourceSampler({
+    targets: () =>
+      supervisor.list().flatMap((view) =>
+        view.pid === undefined ? [] : [{ service: view.service, id: view.id, pid: view.pid }]
+      ),
+    onSample: (samples) =>
+      metrics.sampled(samples.map((s) => ({ ...s, process: s.service, instance: s.id }))),
+    cgroupRoot: config.settings.cgroupRoot,
+  });
+  const storageMeter = new StorageMeter(() => supervisor.config);
+  const measures: InstanceMeasures = {
+    usedBytes: (ref, options) => storageMeter.usedBytes(ref, options),
+    quotaBytes: (service) => storageMeter.quotaBytes(service),
+    resourceUsage: (ref) => sampler.usage(ref.service, ref.id),
+  };
+  const eventLoopLag = new EventLoopLag();
+  metrics.onCollect(() => {
+    metrics.daemonMemory.set({}, Deno.memoryUsage().rss);
+    metrics.connections.set(
+      {},
+      (front?.openConnections ?? 0) + (https?.front.openConnections ?? 0),
+    );
+    metrics.eventLoopLag.set({}, eventLoopLag.maxSeconds);
+  });
+
   const apiDeps: ApiDeps = {
     instances: supervisor,
     tokens: store,
     audit: store,
     logs,
-    storage: new StorageMeter(() => supervisor.config),
+    storage: measures,
     metrics,
     now: Date.now,
     domain,
@@ -260,7 +287,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       maxConnectionsPerClient: config.settings.maxConnectionsPerClient,
       // A service that sets `socket` is reached over it while the app listens there; else TCP.
       preferUnix: (target) => target.socketPath !== undefined,
-      onProxied: (target, _status, durationMs) => {
+      onProxied: (target, status, durationMs) => {
         let series = requestSeries.get(target);
         if (series === undefined) {
           const labels = { instance: target.id, process: target.service };
@@ -270,8 +297,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
           };
           requestSeries.set(target, series);
         }
-        series.count.value++;
-        series.duration.observe(durationMs);
+        series.count.count(status);
+        series.duration.observe(durationMs / 1000);
       },
       onListen,
     });
@@ -333,6 +360,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   await supervisor.start();
   isStarted = true;
   started.resolve();
+  stack.use(eventLoopLag).start();
+  stack.use(sampler).start();
   if (!stop.signal.aborted) {
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
   }

@@ -1,6 +1,7 @@
 import { equal, ok } from "node:assert/strict";
 import { renderPrometheus } from "./prometheus_text.ts";
-import { type FamilySnapshot, HistogramFamily, MetricsRegistry, ValueFamily } from "./registry.ts";
+import { type FamilySnapshot, HistogramFamily, ValueFamily } from "./metric_families.ts";
+import { MetricsRegistry } from "./registry.ts";
 
 Deno.test("renderPrometheus() writes HELP and TYPE before each family's samples", () => {
   const requests = new ValueFamily("tenement_requests_total", "Total requests", "counter");
@@ -102,28 +103,25 @@ Deno.test("renderPrometheus() writes special values the way Prometheus parses th
 Deno.test("renderPrometheus() renders every family of the real registry with tenement_ names and unit suffixes", () => {
   const registry = new MetricsRegistry();
   registry.restarted("notes", "alice");
-  registry.woke("notes", "alice", 42);
-  const families = Object.values(registry).filter((v): v is ValueFamily | HistogramFamily =>
-    v instanceof ValueFamily || v instanceof HistogramFamily
-  );
-  ok(families.length >= 4, `only ${families.length} families`);
-  for (const family of families) {
-    const snapshot = family.snapshot();
+  registry.woke("notes", "alice", {
+    totalMs: 42,
+    phasesMs: { queued: 1, spawned: 10, listening: 30, healthy: 1 },
+  });
+  const families = registry.snapshot();
+  ok(families.length >= 19, `only ${families.length} families`);
+  for (const snapshot of families) {
     ok(/^tenement_[a-z0-9_]+$/.test(snapshot.name), snapshot.name);
     if (snapshot.type === "counter") ok(snapshot.name.endsWith("_total"), snapshot.name);
-    // tenement_request_duration_ms keeps the Rust tenement's name: users' dashboards query it.
-    const isLegacyName = snapshot.name === "tenement_request_duration_ms";
-    if (snapshot.type === "histogram" && !isLegacyName) {
-      ok(/_(seconds|bytes)$/.test(snapshot.name), snapshot.name);
-    }
+    else ok(!snapshot.name.endsWith("_total"), snapshot.name);
+    if (snapshot.type === "histogram") ok(/_(seconds|bytes)$/.test(snapshot.name), snapshot.name);
   }
-  const text = renderPrometheus(families.map((f) => f.snapshot()));
+  const text = renderPrometheus(families);
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("# ")) continue;
     ok(/^tenement_[a-z0-9_]+(\{[^}]*\})? \S+$/.test(line), line);
   }
   const restarts = registry.restarts.name;
-  ok(text.includes(`${restarts}{id="alice",process="notes"} 1\n`), text);
+  ok(text.includes(`${restarts}{instance="alice",process="notes"} 1\n`), text);
   const wake = registry.wakeDuration.name;
   ok(text.includes(`${wake}_bucket{instance="alice",process="notes",le="+Inf"} 1\n`), text);
   ok(text.includes(`${wake}_count{instance="alice",process="notes"} 1\n`), text);

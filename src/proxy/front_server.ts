@@ -133,6 +133,8 @@ export interface FrontShutdownOptions {
 /** A running front. Disposing it shuts it down gracefully. */
 export interface FrontServer extends AsyncDisposable {
   readonly addr: Deno.NetAddr;
+  /** Client connections open now. */
+  readonly openConnections: number;
   /**
    * Stops accepting, closes idle connections, lets in-flight exchanges finish (closing their
    * connections afterwards) for up to `graceMs`, then closes everything. Idempotent.
@@ -229,6 +231,10 @@ class Front implements FrontServer, FrontContext {
       this.addr = this.#tlsListener.addr;
     }
     options.onListen?.(this.addr);
+  }
+
+  get openConnections(): number {
+    return this.#conns.size;
   }
 
   reloadCertificates(): Promise<void> {

@@ -60,14 +60,16 @@ export async function runIdleSweep(deps: IdleSweepDeps, signal: AbortSignal): Pr
       runner.tasks.run(`sleep:${entry.key}`, async () => {
         // Someone is starting, stopping or restarting it: not idle in any useful sense.
         if (runner.locks.isBusy(entry.key)) return;
+        let isStopping = false;
         const isStillIdle = (): boolean =>
-          entry.state.kind === "ready" && isIdleNow(entry, svc, clock.now());
+          isStopping = entry.state.kind === "ready" && isIdleNow(entry, svc, clock.now());
         await runner.stop(
           entry,
           "asleep",
           `idle for ${Math.round(svc.idleTimeoutMs / 1000)}s`,
           isStillIdle,
         );
+        if (isStopping) runner.metrics?.idleStopped?.(entry.service, entry.id);
       });
     }
   }

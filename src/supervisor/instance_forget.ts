@@ -97,6 +97,7 @@ export async function forgetInstance(
   if (options.purge) await deps.users?.release(entry.service, entry.id);
   runner.dropRetry(entry);
   table.remove(entry);
+  runner.metrics?.forgotten?.(entry.service, entry.id);
   notifyChanged(entry);
   log.info("Forgot {key}{purged}", {
     key: entry.key,

@@ -155,11 +155,28 @@ export interface LogSink {
 /** Receives lifecycle facts for metrics. */
 export interface SupervisorMetrics {
   restarted(service: string, id: string): void;
-  woke(service: string, id: string, ms: number): void;
+  /** A request woke the instance: the whole wait and each of its steps, in ms. */
+  woke(service: string, id: string, wake: WakeTimes): void;
+  /** The idle sweep put the instance to sleep. */
+  idleStopped?(service: string, id: string): void;
   /** An instance of `service` was put to sleep to make room under `max_awake`. */
   evicted?(service: string): void;
   /** The kernel's OOM killer ended a run at the instance's memory limit. */
   oomKilled?(service: string, id: string): void;
+  /** The instance was forgotten: its series go. */
+  forgotten?(service: string, id: string): void;
+}
+
+/** A wake, from the waking request's arrival to the instance being ready, in ms. */
+export interface WakeTimes {
+  readonly totalMs: number;
+  /** queued (lock and start slot), spawned, listening (port accepts), healthy (check passes). */
+  readonly phasesMs: {
+    readonly queued: number;
+    readonly spawned: number;
+    readonly listening: number;
+    readonly healthy: number;
+  };
 }
 
 /** Puts instances with limits (`memory_limit_mb`, `cpu_shares`, `pids_limit`) in cgroups. */

@@ -31,7 +31,7 @@ import { type InstanceEntry, notifyChanged } from "./instance_entry.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { instanceDir } from "../core/instance_dir.ts";
 import { envForUser, type InstancePlan, planInstance, userRequestOf } from "./launch_spec.ts";
-import type { SupervisorDeps } from "./ports.ts";
+import type { SupervisorDeps, SupervisorMetrics } from "./ports.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 import { Semaphore } from "../core/semaphore.ts";
 import { TaskGroup } from "./task_group.ts";
@@ -69,6 +69,10 @@ export class Runner {
   readonly tasks = new TaskGroup();
   /** One operation per instance at a time. */
   readonly locks = new KeyedLock();
+  /** Where lifecycle facts are counted, if anywhere. */
+  get metrics(): SupervisorMetrics | undefined {
+    return this.#deps.metrics;
+  }
   readonly #deps: SupervisorDeps;
   readonly #live: LiveConfig;
   readonly #starts: Semaphore;
@@ -510,12 +514,12 @@ export class Runner {
     if (state.kind !== "ready") return;
     entry.hasBeenReady = true;
     if (entry.startedAtMs !== undefined) {
-      this.#deps.metrics?.woke(entry.service, entry.id, state.readyAtMs - entry.startedAtMs);
       this.event(entry, readyEvent(state.readyAtMs - entry.startedAtMs));
     }
     const wake = describeWake(entry.startTimes, state.readyAtMs);
     entry.startTimes.requestedAtMs = undefined;
     if (wake === undefined) return;
+    this.#deps.metrics?.woke(entry.service, entry.id, wake);
     this.event(entry, wokeEvent(wake.totalMs, wake.phases));
     log.info(`Woke {key} in {ms} ms ({phases})`, {
       key: entry.key,

@@ -4,10 +4,10 @@
  * @module
  */
 import type { StartTimes } from "./instance_entry.ts";
+import type { WakeTimes } from "./ports.ts";
 
-/** A wake's duration and its phases as text. */
-export interface WakeReport {
-  readonly totalMs: number;
+/** A wake's duration and its phases, as numbers and as text. */
+export interface WakeReport extends WakeTimes {
   /** `queued 3 ms, spawned 41 ms, listening 300 ms, healthy 68 ms`. */
   readonly phases: string;
 }
@@ -23,6 +23,7 @@ export interface WakeReport {
  * const times = { requestedAtMs: 100, launchingAtMs: 103, launchedAtMs: 144, listeningAtMs: 444 };
  * deepEqual(describeWake(times, 512), {
  *   totalMs: 412,
+ *   phasesMs: { queued: 3, spawned: 41, listening: 300, healthy: 68 },
  *   phases: "queued 3 ms, spawned 41 ms, listening 300 ms, healthy 68 ms",
  * });
  * ```
@@ -33,14 +34,16 @@ export function describeWake(times: StartTimes, readyAtMs: number): WakeReport |
   const launching = times.launchingAtMs ?? requestedAtMs;
   const launched = times.launchedAtMs ?? launching;
   const listening = times.listeningAtMs ?? readyAtMs;
-  const ms = (from: number, to: number): string => `${Math.max(0, Math.round(to - from))} ms`;
+  const ms = (from: number, to: number): number => Math.max(0, Math.round(to - from));
+  const phasesMs = {
+    queued: ms(requestedAtMs, launching),
+    spawned: ms(launching, launched),
+    listening: ms(launched, listening),
+    healthy: ms(listening, readyAtMs),
+  };
   return {
-    totalMs: Math.max(0, Math.round(readyAtMs - requestedAtMs)),
-    phases: [
-      `queued ${ms(requestedAtMs, launching)}`,
-      `spawned ${ms(launching, launched)}`,
-      `listening ${ms(launched, listening)}`,
-      `healthy ${ms(listening, readyAtMs)}`,
-    ].join(", "),
+    totalMs: ms(requestedAtMs, readyAtMs),
+    phasesMs,
+    phases: Object.entries(phasesMs).map(([phase, n]) => `${phase} ${n} ms`).join(", "),
   };
 }

@@ -65,6 +65,8 @@ function instanceJson(view: MeasuredView, nowMs: number): InstanceJson {
       ? null
       : Math.max(0, Math.ceil((view.retryAtMs - nowMs) / 1000)),
     disabled: view.isDisabled === true,
+    rss_bytes: view.rssBytes ?? null,
+    cpu_seconds: view.cpuSeconds ?? null,
   };
 }
 

@@ -40,14 +40,16 @@ function parseSamples(text: string): Sample[] {
 }
 
 /**
- * OOM kills and wakes per instance (`service:id`) from `/metrics` text. Series without an
- * instance label (`metrics_instance_label = false`) are not per instance and are left out.
+ * OOM kills and wakes per instance (`service:id`) from `/metrics` text: `tenement_oom_kills_total`
+ * and the `tenement_wake_duration_seconds` histogram (a request's wait for the instance it
+ * woke). Series without an instance label (`metrics_instance_label = false`) are not per
+ * instance and are left out.
  *
  * @example
  * ```ts
  * import { equal } from "node:assert/strict";
  * const text = [
- *   'tenement_oom_kills_total{instance="a",service="web"} 2',
+ *   'tenement_oom_kills_total{instance="a",process="web"} 2',
  *   'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="0.1"} 9',
  *   'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="0.5"} 10',
  *   'tenement_wake_duration_seconds_bucket{instance="a",process="web",le="+Inf"} 10',
@@ -65,7 +67,8 @@ export function instanceMetricsOf(text: string): Map<string, InstanceMetrics> {
   const buckets = new Map<string, Array<readonly [number, number]>>();
   for (const sample of parseSamples(text)) {
     const id = sample.labels["instance"];
-    const service = sample.labels["service"] ?? sample.labels["process"];
+    // Daemons of 0.3 labelled OOM kills with `service`.
+    const service = sample.labels["process"] ?? sample.labels["service"];
     if (id === undefined || service === undefined) continue;
     const key = `${service}:${id}`;
     if (sample.name === "tenement_oom_kills_total") oom.set(key, sample.value);
