@@ -311,7 +311,18 @@
         }
         pushBounded(list, value ?? null);
       }
+      // An instance gone for the whole visible history is forgotten, so many short-lived
+      // instances do not grow the tab's memory without end.
+      if (!row && isAllNull(state.rateByKey.get(key)) && isAllNull(state.wakeP95ByKey.get(key))) {
+        state.rateByKey.delete(key);
+        state.wakeP95ByKey.delete(key);
+        state.wakeAvgByKey.delete(key);
+      }
     }
+  }
+
+  function isAllNull(list) {
+    return !list || list.every((value) => value === null);
   }
 
   function renderSummary(telemetry, totalRate, nowMs) {
