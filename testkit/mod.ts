@@ -14,6 +14,7 @@ export * from "./output.ts";
 export * from "./paths.ts";
 export * from "./pebble.ts";
 export * from "./process_groups.ts";
+export * from "./promtool.ts";
 export * from "./raw_client.ts";
 export * from "./raw_http.ts";
 export * from "./start_daemon.ts";

@@ -6,8 +6,15 @@
  * @module
  */
 import { equal, ok } from "node:assert/strict";
-import { type Daemon, okService, settingsBlock, succeeded, waitFor } from "../testkit/mod.ts";
-import { startDaemon } from "../testkit/mod.ts";
+import {
+  assertPromtoolQuiet,
+  type Daemon,
+  okService,
+  settingsBlock,
+  startDaemon,
+  succeeded,
+  waitFor,
+} from "../testkit/mod.ts";
 import { INSTANCE_STATUSES } from "../src/core/lifecycle.ts";
 
 /** One sample line of the exposition text. */
@@ -44,23 +51,6 @@ function valueOf(text: string, name: string, labels: Record<string, string> = {}
   const found = find(text, name, labels);
   equal(found.length, 1, `${name}${JSON.stringify(labels)}: ${found.length} samples\n${text}`);
   return found[0]!.value;
-}
-
-/** Runs the real promtool on `text`; it must exit 0 and print nothing. */
-async function assertPromtoolQuiet(text: string): Promise<void> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const report = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  equal(out.code, 0, `promtool check metrics exited ${out.code}:\n${report}`);
-  equal(report, "", "promtool printed something");
 }
 
 const ALICE = { instance: "alice", process: "notes" };

@@ -907,75 +907,70 @@ Deno.test("API: /api/telemetry reuses data dir sizes across dashboard polls inst
   }
 });
 
-Deno.test("API: a tenant token for one instance (service:id) reads that instance's logs", async () => {
+/**
+ * The messages `GET path` answers to a tenant token `token` with `record`'s reach, over a real
+ * log store that `fill` writes first.
+ */
+async function logMessagesAs(
+  token: string,
+  record: Omit<TokenRecord, "tokenId" | "sha256">,
+  fill: (logs: LogStore) => void,
+  path: string,
+): Promise<string[]> {
   const dir = await Deno.makeTempDir();
   try {
     const api = await makeApi();
-    const token = "pinned-tk-0123456789";
-    const record: TokenRecord = {
+    const full: TokenRecord = {
+      ...record,
       tokenId: tokenIdOf(token),
       sha256: await hashToken(token),
-      tenant: "notes:Alice",
     };
     using logs = LogStore.open(`${dir}/logs.db`, { retentionIntervalMs: 0 });
-    logs.append("notes", "alice", "stdout", "mine");
-    logs.append("other", "alice", "stdout", "not mine");
+    fill(logs);
     const handle = createApiHandler({
       ...api.deps,
       logs,
       tokens: {
         ...api.deps.tokens,
-        getToken: (tokenId) => Promise.resolve(tokenId === record.tokenId ? record : undefined),
+        getToken: (tokenId) => Promise.resolve(tokenId === full.tokenId ? full : undefined),
       },
     });
     const res = await handle(
-      new Request("http://tenement.local/api/logs", {
+      new Request(`http://tenement.local${path}`, {
         headers: { authorization: `Bearer ${token}` },
       }),
       "203.0.113.7",
     );
     equal(res.status, 200);
-    deepEqual((await res.json() as LogEntryJson[]).map((entry) => entry.message), ["mine"]);
+    return (await res.json() as LogEntryJson[]).map((entry) => entry.message);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("API: a tenant token for one instance (service:id) reads that instance's logs", async () => {
+  const messages = await logMessagesAs(
+    "pinned-tk-0123456789",
+    { tenant: "notes:Alice" },
+    (logs) => {
+      logs.append("notes", "alice", "stdout", "mine");
+      logs.append("other", "alice", "stdout", "not mine");
+    },
+    "/api/logs",
+  );
+  deepEqual(messages, ["mine"]);
 });
 
 Deno.test("API: a tenant narrowed to some services gets its newest lines up to the limit, not fewer", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const api = await makeApi();
-    const token = "narrow-tk-0123456789";
-    const record: TokenRecord = {
-      tokenId: tokenIdOf(token),
-      sha256: await hashToken(token),
-      tenant: "alice",
-      services: ["notes"],
-    };
-    using logs = LogStore.open(`${dir}/logs.db`, { retentionIntervalMs: 0 });
-    for (let i = 0; i < 5; i++) logs.append("notes", "alice", "stdout", `mine ${i}`);
-    // Newer lines of alice's instance in a service the token does not reach.
-    for (let i = 0; i < 10; i++) logs.append("other", "alice", "stdout", `not mine ${i}`);
-    const handle = createApiHandler({
-      ...api.deps,
-      logs,
-      tokens: {
-        ...api.deps.tokens,
-        getToken: (tokenId) => Promise.resolve(tokenId === record.tokenId ? record : undefined),
-      },
-    });
-    const res = await handle(
-      new Request("http://tenement.local/api/logs?limit=3", {
-        headers: { authorization: `Bearer ${token}` },
-      }),
-      "203.0.113.7",
-    );
-    equal(res.status, 200);
-    deepEqual(
-      (await res.json() as LogEntryJson[]).map((entry) => entry.message),
-      ["mine 2", "mine 3", "mine 4"],
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const messages = await logMessagesAs(
+    "narrow-tk-0123456789",
+    { tenant: "alice", services: ["notes"] },
+    (logs) => {
+      for (let i = 0; i < 5; i++) logs.append("notes", "alice", "stdout", `mine ${i}`);
+      // Newer lines of alice's instance in a service the token does not reach.
+      for (let i = 0; i < 10; i++) logs.append("other", "alice", "stdout", `not mine ${i}`);
+    },
+    "/api/logs?limit=3",
+  );
+  deepEqual(messages, ["mine 2", "mine 3", "mine 4"]);
 });
