@@ -191,6 +191,24 @@ Deno.test({
       await admin.locator("#logs-tail").uncheck();
     });
 
+    await t.step(
+      "a search with no match yet, then tailed, shows the first matching line once",
+      async () => {
+        await admin.locator("#logs-search").fill("zebracrossing");
+        await admin.locator("#logs-form button[type=submit]").click();
+        await admin.locator("#logs-status").getByText("No matching lines").waitFor();
+        await admin.locator("#logs-tail").check();
+        await admin.locator("#logs-status").getByText("Live").waitFor();
+        await say(d, "alice", "a zebracrossing line");
+        const line = admin.locator("#log-lines li .msg").getByText("a zebracrossing line");
+        await line.waitFor({ timeout: 10_000 });
+        equal(await line.count(), 1);
+        await admin.locator("#logs-tail").uncheck();
+        await admin.locator("#logs-search").fill("");
+        await admin.locator("#logs-form button[type=submit]").click();
+      },
+    );
+
     await t.step("stop (confirmed) changes the instance's state in the table", async () => {
       const stop = admin.locator('tr[data-key="talk:bob"] button[data-action="stop"]');
       await stop.click();

@@ -655,7 +655,8 @@
 
   // ---- logs ----------------------------------------------------------------------------------
 
-  const logs = { lastId: 0, tail: null };
+  /** lastId: the newest line shown; isLoaded: the history for the current filter is shown. */
+  const logs = { lastId: 0, isLoaded: false, tail: null };
 
   function logQuery() {
     const params = new URLSearchParams();
@@ -704,6 +705,7 @@
     stopTail();
     const params = logQuery();
     params.set("limit", "200");
+    logs.isLoaded = false;
     $("logs-error").textContent = "";
     $("logs-status").textContent = "Loading …";
     try {
@@ -712,6 +714,7 @@
       $("log-lines").replaceChildren();
       logs.lastId = 0;
       appendLines(entries);
+      logs.isLoaded = true;
       $("logs-status").textContent = entries.length === 0
         ? "No matching lines."
         : `${entries.length} lines`;
@@ -757,7 +760,9 @@
       while (!controller.signal.aborted && session.token) {
         try {
           const headers = { authorization: `Bearer ${session.token}`, accept: "text/event-stream" };
-          if (logs.lastId > 0) headers["last-event-id"] = String(logs.lastId);
+          // After a history with no line (lastId 0), resuming from 0 still sends the lines
+          // written between that query and this stream: none of the older ones matched.
+          if (logs.isLoaded) headers["last-event-id"] = String(logs.lastId);
           const res = await fetch(`/api/logs/stream?${params}`, {
             headers,
             cache: "no-store",
