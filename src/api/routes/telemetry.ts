@@ -58,8 +58,8 @@ export function telemetryResponse(
 
 /**
  * The wake histogram series of each instance, keyed `service\0id`, read from one snapshot so a
- * thousand instances cost one pass. Where an instance has several series (one per wake phase),
- * the one with the largest sum is the whole wake.
+ * thousand instances cost one pass (should a family ever hold several series per instance, the
+ * one with the largest sum is kept).
  */
 function wakesByInstance(family: FamilySnapshot): Map<string, SeriesSnapshot> {
   const byKey = new Map<string, SeriesSnapshot>();
