@@ -88,6 +88,8 @@ export interface LogStoreOptions extends RetentionPolicy {
   readonly writerWorkerUrl?: string;
   /** False: write on the main thread, as before the worker (for comparisons). @default {true} */
   readonly isWritingOffThread?: boolean;
+  /** Longest wait at close for the writer's last batches. @default {10000} */
+  readonly writerCloseTimeoutMs?: number;
 }
 
 /** Most lines posted to the writer at once, so preparing a batch never holds the loop long. */
@@ -145,6 +147,9 @@ export class LogStore implements Disposable {
       onFailed: (batch, error) => this.#onFailed(batch, error),
       ...(options.writerWorkerUrl === undefined ? {} : { workerUrl: options.writerWorkerUrl }),
       isOffThread: options.isWritingOffThread ?? true,
+      ...(options.writerCloseTimeoutMs === undefined
+        ? {}
+        : { closeTimeoutMs: options.writerCloseTimeoutMs }),
     });
     this.#flushTimer = setInterval(() => {
       this.#isDue = true;

@@ -301,6 +301,23 @@ Deno.test("LogStore survives a writer worker that keeps dying: drops counted, th
   });
 });
 
+Deno.test("LogStore counts the lines a stuck writer never wrote as dropped when it closes", async () => {
+  const workerUrl = new URL("./testdata/stuck_log_writer_worker.ts", import.meta.url).href;
+  const dir = await Deno.makeTempDir({ prefix: "ten-logs-" });
+  try {
+    const store = LogStore.open(`${dir}/logs.db`, {
+      retentionIntervalMs: 0,
+      writerWorkerUrl: workerUrl,
+      writerCloseTimeoutMs: 200,
+    });
+    for (let i = 0; i < 3; i++) store.append("notes", "alice", "stdout", `never stored ${i}`);
+    store[Symbol.dispose]();
+    equal(store.droppedLines().get("notes:alice"), 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("LogStore: a query then a subscription see every row once, while the worker writes", async () => {
   await withStore({}, async (store) => {
     for (let round = 0; round < 5; round++) {

@@ -52,6 +52,8 @@ export interface LogWriterOptions {
   readonly workerUrl?: string;
   /** False: write on the main thread (to compare, in bench/log_writer.ts). @default {true} */
   readonly isOffThread?: boolean;
+  /** Longest wait for the worker's last batches at close. @default {10000} */
+  readonly closeTimeoutMs?: number;
 }
 
 type Job =
@@ -122,11 +124,17 @@ export class LogWriter {
     } else {
       const done = new SharedArrayBuffer(4);
       worker.postMessage({ kind: "close", done } satisfies WorkerRequest);
-      if (Atomics.wait(new Int32Array(done), 0, 0, CLOSE_TIMEOUT_MS) === "timed-out") {
+      const timeoutMs = this.#options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
+      if (Atomics.wait(new Int32Array(done), 0, 0, timeoutMs) === "timed-out") {
         log.warn("The log writer did not finish its last {count} batches within {ms} ms", {
           count: this.pendingWrites,
-          ms: CLOSE_TIMEOUT_MS,
+          ms: timeoutMs,
         });
+        // Dead or stuck: whether they were stored is unknown, so they count as dropped.
+        const error = new Error("not written before the log store closed");
+        for (const job of this.#jobs.values()) {
+          if (job.kind === "write") this.#options.onFailed(job.batch, error);
+        }
       }
       worker.terminate();
       this.#worker = undefined;
