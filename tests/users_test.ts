@@ -451,3 +451,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a port another uid took while the app was starting is never taken for the instance: not ready, no traffic, a new port",
+  ignore: !isRoot,
+  async fn() {
+    if (!isRoot) return;
+    await using tmp = await openTempDir();
+    await using d = await startDaemon({
+      dir: tmp.path,
+      config: settingsBlock({ default_user: "auto" }) + serviceBlock("slow", {
+        // The app binds its port two seconds after its start: long enough to take the port first.
+        command: "/bin/sh",
+        args: ["-c", `sleep 2; exec ${PYTHON} ${FIXTURES}/inside_probe.py`],
+        health: "/health",
+        startup_timeout: 10,
+      }),
+    });
+    // The request wakes slow:bob and waits for it; meanwhile its port is taken (here by root).
+    const first = d.request("bob.slow.localhost", "/whoami");
+    const port = await waitFor(async () => (await d.instance("slow:bob"))?.port ?? undefined, {
+      what: "slow:bob's port",
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
+    const squatter = Deno.serve(
+      { hostname: "127.0.0.1", port, onListen: () => {} },
+      () => new Response("squatted"),
+    );
+    try {
+      const res = await first;
+      ok(!res.body.includes("squatted"), `the squatter answered for slow:bob: ${res.body}`);
+      equal(res.status, 200, res.body);
+      const row = await d.instance("slow:bob");
+      notEqual(row?.port, port, "slow:bob runs on another port");
+      const who = JSON.parse(res.body) as Whoami;
+      ok(who.uid >= RANGE.start, `the real app answered (uid ${who.uid})`);
+      const again = await d.request("bob.slow.localhost", "/whoami");
+      ok(!again.body.includes("squatted"), again.body);
+    } finally {
+      await squatter.shutdown();
+    }
+  },
+});

@@ -14,6 +14,7 @@ import { ensureDirMode, ensureOwnedDir } from "./owned_dirs.ts";
 import { findUnreachable, type Unreachable } from "./reach_check.ts";
 import { type SocketRun, trustInstanceSocket } from "./socket_trust.ts";
 import { findSystemTool } from "./system_tool.ts";
+import { parseTcpListeners } from "../core/tcp_listeners.ts";
 import { readSystemAccounts, type SystemAccounts } from "./system_accounts.ts";
 
 const log = getLogger(["tenement", "users"]);
@@ -103,6 +104,37 @@ export class InstanceUsers {
       );
     }
     return isTrusted;
+  }
+
+  /**
+   * Why 127.0.0.1:`port` is not the run's own: a listening socket on it was made by another uid
+   * (a tenant, or anything else on the host, bound it while the app was starting). Undefined
+   * when every listener on the port is the run's user's, or when none can be seen.
+   */
+  async checkPort(run: { readonly port: number; readonly user: InstanceUser }): Promise<
+    string | undefined
+  > {
+    const uids = new Set<number>();
+    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(file);
+      } catch {
+        continue; // No IPv6, or no /proc: nothing to compare.
+      }
+      for (const listener of parseTcpListeners(text)) {
+        if (listener.port === run.port) uids.add(listener.uid);
+      }
+    }
+    uids.delete(run.user.uid);
+    if (uids.size === 0) return undefined;
+    const others = [...uids].join(", ");
+    log.warn("Port {port} is listened on by uid {others}, not by the instance's uid {uid}", {
+      port: run.port,
+      others,
+      uid: run.user.uid,
+    });
+    return `port ${run.port} is held by uid ${others}, not by the instance's uid ${run.user.uid}: another process took it`;
   }
 
   /**

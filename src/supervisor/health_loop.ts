@@ -39,6 +39,8 @@ export interface WatchedRun {
   readonly startSlot: Disposable;
   /** False when the proxy must not connect to the run's socket (its user could swap it). */
   readonly trustSocket?: () => Promise<boolean>;
+  /** Why the run's port is not its own (another uid listens on it); undefined when it is. */
+  readonly checkPort?: () => Promise<string | undefined>;
 }
 
 /** Readiness, then periodic health checks, for one run of an instance. */
@@ -47,7 +49,7 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
   {
     using _slot = run.startSlot;
     let isRefused = false;
-    const result = await waitUntilReady(() => probeInstance(deps.prober, entry, svc), {
+    const result = await waitUntilReady(() => probeOwnPort(deps.prober, run), {
       timeoutMs: svc.startupTimeoutMs,
       signal,
       clock: deps.clock,
@@ -82,7 +84,7 @@ export async function watchRun(deps: HealthLoopDeps, run: WatchedRun): Promise<v
   const intervalMs = deps.settings.healthCheckIntervalMs;
   while (!signal.aborted && entry.generation === generation) {
     await delay(intervalMs, { signal, clock: deps.clock });
-    const result = await probeInstance(deps.prober, entry, svc);
+    const result = await probeOwnPort(deps.prober, run);
     if (signal.aborted) return;
     applyProbe(deps, entry, result, generation);
   }
@@ -104,6 +106,18 @@ export function applyProbe(
     nowMs: deps.clock.now(),
     backoffResetMs: deps.settings.backoffResetMs,
   });
+}
+
+/**
+ * Probes the run's instance; a pass counts only when the port is the run's own: a probe that
+ * reached another uid's listener (which took the port while the app was starting) fails, so
+ * neither readiness nor the proxy ever treat that listener as the instance.
+ */
+async function probeOwnPort(prober: Prober, run: WatchedRun): Promise<ProbeResult> {
+  const result = await probeInstance(prober, run.entry, run.svc);
+  if (!result.isPass || run.checkPort === undefined) return result;
+  const why = await run.checkPort();
+  return why === undefined ? result : { isPass: false, detail: why };
 }
 
 /**

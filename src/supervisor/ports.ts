@@ -268,6 +268,13 @@ export interface InstanceUsers {
     readonly socketDir: string | undefined;
     readonly user: LaunchUser;
   }): Promise<boolean>;
+  /**
+   * Why 127.0.0.1:`port` is not the run's own: a listener on it belongs to another uid (another
+   * tenant or process took the port first). Undefined when every listener is `user`'s.
+   */
+  checkPort?(
+    run: { readonly port: number; readonly user: LaunchUser },
+  ): Promise<string | undefined>;
 }
 
 /** Everything the supervisor is built from. */

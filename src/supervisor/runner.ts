@@ -296,6 +296,7 @@ export class Runner {
     const launchedAtMs = deps.clock.now();
     let handle;
     let trustSocket: (() => Promise<boolean>) | undefined;
+    let checkPort: (() => Promise<string | undefined>) | undefined;
     try {
       const files = deps.files;
       await Promise.all([
@@ -309,6 +310,11 @@ export class Runner {
       if (user !== undefined && users?.trustSocket !== undefined) {
         const run = { socketPath: plan.socketPath, socketDir: request.socketDir, user };
         trustSocket = () => users.trustSocket!(run);
+      }
+      // A port reached over TCP must be held by the instance's own uid, not by whoever bound it
+      // first while the app was starting.
+      if (user !== undefined && users?.checkPort !== undefined && svc.network !== "none") {
+        checkPort = () => users.checkPort!({ port, user });
       }
       // Created before the spawn, so the process is in it from its first instruction.
       const cgroup = await deps.cgroups?.create(svc, entry.id);
@@ -384,6 +390,7 @@ export class Runner {
         signal: AbortSignal.any([groupSignal, controller.signal]),
         startSlot: slot,
         ...(trustSocket && { trustSocket }),
+        ...(checkPort && { checkPort }),
       }));
   }
 
