@@ -214,6 +214,20 @@ export function planCgroup(p: PlanCgroupInputs): CgroupPlan {
  * ```
  */
 export function oomKillsIn(text: string): number {
-  const match = /^oom_kill (\d+)$/m.exec(text);
-  return match ? Number(match[1]) : 0;
+  return statField(text, "oom_kill") ?? 0;
+}
+
+/**
+ * A number field of a flat-keyed cgroup file, one `key value` per line (`cpu.stat`,
+ * `memory.stat`, `memory.events`, `memory.oom_control`); undefined when missing or not a number.
+ */
+export function statField(text: string, name: string): number | undefined {
+  for (const line of text.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space > 0 && line.slice(0, space) === name) {
+      const value = Number(line.slice(space + 1));
+      return Number.isFinite(value) ? value : undefined;
+    }
+  }
+  return undefined;
 }

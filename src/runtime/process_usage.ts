@@ -3,7 +3,7 @@
  * cgroup's accounting files. Pure: parses text and sums; `resource_sampler.ts` does the reading.
  * @module
  */
-import { cgroupLeafName, type CgroupVersion, TENEMENT_CGROUP } from "./cgroup_plan.ts";
+import { cgroupLeafName, type CgroupVersion, statField, TENEMENT_CGROUP } from "./cgroup_plan.ts";
 
 /** The fields of `/proc/<pid>/stat` that resource use needs. */
 export interface ProcUsage {
@@ -123,18 +123,6 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
-}
-
-/** A number field of a `key value` per line file (`cpu.stat`, `memory.stat`). */
-export function statField(text: string, name: string): number | undefined {
-  for (const line of text.split("\n")) {
-    const space = line.indexOf(" ");
-    if (space > 0 && line.slice(0, space) === name) {
-      const value = Number(line.slice(space + 1));
-      return Number.isFinite(value) ? value : undefined;
-    }
-  }
-  return undefined;
 }
 
 /** Where an instance's cgroup accounts its memory and CPU, and how to read each file. */
