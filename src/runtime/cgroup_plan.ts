@@ -111,6 +111,23 @@ export function cgroupLeafName(service: string, id: string): string {
   return `${service}.${id}`;
 }
 
+/**
+ * The directory of an instance's cgroup: `{root}/tenement/{service}.{id}` on v2, and
+ * `{root}/{controller}/tenement/{service}.{id}` for one controller on v1.
+ */
+export function instanceCgroupDir(
+  version: CgroupVersion,
+  root: string,
+  service: string,
+  id: string,
+  controller: Controller,
+): string {
+  const leaf = cgroupLeafName(service, id);
+  return version === "v2"
+    ? `${root}/${TENEMENT_CGROUP}/${leaf}`
+    : `${root}/${controller}/${TENEMENT_CGROUP}/${leaf}`;
+}
+
 /** Inputs of {@link planCgroup}. */
 export interface PlanCgroupInputs {
   readonly version: CgroupVersion;
@@ -136,12 +153,11 @@ export interface PlanCgroupInputs {
  * ```
  */
 export function planCgroup(p: PlanCgroupInputs): CgroupPlan {
-  const leaf = cgroupLeafName(p.service, p.id);
   const used = controllersOf(p.limits);
   const { limits } = p;
   if (p.version === "v2") {
     const parent = `${p.root}/${TENEMENT_CGROUP}`;
-    const dir = `${parent}/${leaf}`;
+    const dir = instanceCgroupDir("v2", p.root, p.service, p.id, "memory");
     const enableValue = used.map((c) => `+${c}`).join(" ");
     const writes: LimitWrite[] = [];
     if (limits.memoryLimitMb !== undefined) {
@@ -169,7 +185,7 @@ export function planCgroup(p: PlanCgroupInputs): CgroupPlan {
       oomFile: limits.memoryLimitMb === undefined ? undefined : `${dir}/memory.events`,
     };
   }
-  const dirOf = (c: Controller): string => `${p.root}/${c}/${TENEMENT_CGROUP}/${leaf}`;
+  const dirOf = (c: Controller): string => instanceCgroupDir("v1", p.root, p.service, p.id, c);
   const writes: LimitWrite[] = [];
   if (limits.memoryLimitMb !== undefined) {
     const bytes = String(limits.memoryLimitMb * 1048576);

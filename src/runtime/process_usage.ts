@@ -3,7 +3,7 @@
  * cgroup's accounting files. Pure: parses text and sums; `resource_sampler.ts` does the reading.
  * @module
  */
-import { cgroupLeafName, type CgroupVersion, statField, TENEMENT_CGROUP } from "./cgroup_plan.ts";
+import { type CgroupVersion, instanceCgroupDir, statField } from "./cgroup_plan.ts";
 
 /** The fields of `/proc/<pid>/stat` that resource use needs. */
 export interface ProcUsage {
@@ -151,15 +151,10 @@ export function cgroupUsageFiles(
   service: string,
   id: string,
 ): CgroupUsageFiles {
-  const leaf = cgroupLeafName(service, id);
-  if (version === "v2") {
-    const dir = `${root}/${TENEMENT_CGROUP}/${leaf}`;
-    return { memory: `${dir}/memory.current`, cpu: `${dir}/cpu.stat` };
-  }
-  return {
-    memory: `${root}/memory/${TENEMENT_CGROUP}/${leaf}/memory.stat`,
-    cpu: `${root}/cpu/${TENEMENT_CGROUP}/${leaf}/cpuacct.usage`,
-  };
+  const dirOf = (c: "memory" | "cpu"): string => instanceCgroupDir(version, root, service, id, c);
+  return version === "v2"
+    ? { memory: `${dirOf("memory")}/memory.current`, cpu: `${dirOf("cpu")}/cpu.stat` }
+    : { memory: `${dirOf("memory")}/memory.stat`, cpu: `${dirOf("cpu")}/cpuacct.usage` };
 }
 
 /**
