@@ -66,6 +66,16 @@ async function openTempDir(): Promise<{ path: string } & AsyncDisposable> {
   return tmp;
 }
 
+/** A service whose app leaves a `setsid` child behind, outside its process group. */
+const LEAKY = serviceBlock("leaky", {
+  command: "/bin/sh",
+  args: [
+    "-c",
+    'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
+  ],
+  storage_persist: true,
+});
+
 function modeOf(info: Deno.FileInfo): number {
   return (info.mode ?? 0) & 0o7777;
 }
@@ -368,14 +378,7 @@ Deno.test({
     await using tmp = await openTempDir();
     await using d = await startDaemon({
       dir: tmp.path,
-      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
-        command: "/bin/sh",
-        args: [
-          "-c",
-          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
-        ],
-        storage_persist: true,
-      }),
+      config: settingsBlock({ default_user: "auto" }) + LEAKY,
     });
     const res = await d.request("alice.leaky.localhost", "/");
     equal(res.status, 200, res.body);
@@ -428,14 +431,7 @@ Deno.test({
     await using tmp = await openTempDir();
     await using d = await startDaemon({
       dir: tmp.path,
-      config: settingsBlock({ default_user: "auto" }) + serviceBlock("leaky", {
-        command: "/bin/sh",
-        args: [
-          "-c",
-          'setsid sleep 600 </dev/null >/dev/null 2>&1 & exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1',
-        ],
-        storage_persist: true,
-      }),
+      config: settingsBlock({ default_user: "auto" }) + LEAKY,
     });
     for (const verb of ["stop", "disable"]) {
       const res = await d.request(`${verb}.leaky.localhost`, "/");
