@@ -58,17 +58,15 @@ export function telemetryResponse(
 
 /**
  * The wake histogram series of each instance, keyed `service\0id`, read from one snapshot so a
- * thousand instances cost one pass (should a family ever hold several series per instance, the
- * one with the largest sum is kept).
+ * thousand instances cost one pass.
  */
 function wakesByInstance(family: FamilySnapshot): Map<string, SeriesSnapshot> {
   const byKey = new Map<string, SeriesSnapshot>();
   for (const series of family.series) {
     const { instance, process } = series.labels;
-    if (instance === undefined || process === undefined) continue;
-    const key = `${process}\u0000${instance}`;
-    const before = byKey.get(key);
-    if (before === undefined || (series.sum ?? 0) > (before.sum ?? 0)) byKey.set(key, series);
+    if (instance !== undefined && process !== undefined) {
+      byKey.set(`${process}\u0000${instance}`, series);
+    }
   }
   return byKey;
 }
